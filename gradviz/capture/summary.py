@@ -1,0 +1,62 @@
+"""Turn live tensors into `Value` summaries: the only place tensor contents become plain numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gradviz.model import Nested, Value
+
+#: Tensors with at most this many elements keep their values.
+MAX_VALUES = 100
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """Short dtype name: ``torch.float32`` -> ``"float32"``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def _freeze(values: Any) -> Nested:
+    if isinstance(values, list):
+        return tuple(_freeze(item) for item in values)
+    return values  # type: ignore[no-any-return]
+
+
+def summarize(tensor: torch.Tensor) -> Value:
+    """Summarize a tensor without keeping it alive.
+
+    Full values are kept when it has at most `MAX_VALUES` elements; statistics always (for real
+    numeric dtypes). Works under any grad mode and never records into autograd.
+
+    Args:
+        tensor: Any dense tensor, on any device.
+
+    Returns:
+        A `Value` with shape, dtype, values (small tensors) and min/max/mean/norm. Statistics may be
+        NaN or infinite when the tensor holds such values: that is worth seeing.
+    """
+    with torch.no_grad():
+        data = tensor.detach()
+        shape = tuple(int(size) for size in data.shape)
+        dtype = dtype_name(data.dtype)
+        if data.layout != torch.strided or data.is_meta:
+            return Value(shape=shape, dtype=dtype)
+        values: Nested | None = None
+        if data.numel() <= MAX_VALUES:
+            values = _freeze(data.cpu().tolist())
+        if data.numel() == 0 or data.is_complex():
+            return Value(shape=shape, dtype=dtype, values=values)
+        as_float = data.to(torch.float64)
+        stats = torch.stack(
+            [as_float.min(), as_float.max(), as_float.mean(), torch.linalg.vector_norm(as_float)]
+        ).tolist()
+        low, high, mean, norm = (float(stat) for stat in stats)
+        return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+
+
+def summarize_optional(tensor: torch.Tensor | None) -> Value | None:
+    """`summarize`, passing None through (autograd uses None for "no gradient")."""
+    if tensor is None:
+        return None
+    return summarize(tensor)
