@@ -107,6 +107,7 @@ class TensorInfo:
         grad_before: The leaf's ``.grad`` when the backward call started (leaves only).
         grad_after: The leaf's ``.grad`` when the backward call ended (leaves only).
         version: The tensor's ``_version`` counter, where known.
+        id: gradviz's id for the tensor, as in `Event.inputs` / `Event.outputs`, where known.
     """
 
     label: str | None
@@ -119,6 +120,7 @@ class TensorInfo:
     grad_before: Value | None = None
     grad_after: Value | None = None
     version: int | None = None
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,7 @@ class Node:
         location: The user's line that created it, where known (forward tracing was on).
         tensor: The tensor it produced (for AccumulateGrad, the leaf), where known.
         saved: The tensors it saved for backward.
+        event: Id of the forward event that created it, where known.
     """
 
     id: int
@@ -138,6 +141,7 @@ class Node:
     location: Location | None = None
     tensor: TensorInfo | None = None
     saved: tuple[SavedTensor, ...] = ()
+    event: int | None = None
 
     @property
     def is_accumulate_grad(self) -> bool:

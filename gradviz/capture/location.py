@@ -1,0 +1,59 @@
+"""Find the user's own line: the innermost calling frame outside torch, gradviz and the runtime."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from types import FrameType
+
+import torch
+
+from gradviz.model import Location
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_STDLIB_MARKERS = ("<frozen ", f"{os.sep}runpy.py", f"{os.sep}contextlib.py", f"{os.sep}functools.py")
+
+
+def is_internal(filename: str) -> bool:
+    """Whether a frame's file belongs to torch, gradviz or the Python runtime rather than the user."""
+    return (
+        filename.startswith(_TORCH_DIR)
+        or filename.startswith(_GRADVIZ_DIR)
+        or any(marker in filename for marker in _STDLIB_MARKERS)
+    )
+
+
+def user_frame(start: FrameType | None = None) -> FrameType | None:
+    """The innermost frame that belongs to the user's code, or None."""
+    frame = start if start is not None else sys._getframe(1)
+    while frame is not None and is_internal(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def frame_location(frame: FrameType, root: str | None = None) -> Location:
+    """A `Location` for a frame, with the file relative to `root` when it lies under it."""
+    filename = frame.f_code.co_filename
+    line = frame.f_lineno
+    code = linecache.getline(filename, line).strip() or None
+    shown = filename
+    if root is not None and filename.startswith(root + os.sep):
+        shown = filename[len(root) + 1 :]
+    return Location(file=shown, line=line, function=frame.f_code.co_name, code=code)
+
+
+def user_location(root: str | None = None) -> Location | None:
+    """The user's current line, or None when only torch or gradviz frames are on the stack.
+
+    Args:
+        root: A folder; files under it are shown relative to it (the traced script's folder).
+
+    Returns:
+        The location of the innermost user frame.
+    """
+    frame = user_frame(sys._getframe(1))
+    if frame is None:
+        return None
+    return frame_location(frame, root)

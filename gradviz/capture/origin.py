@@ -1,0 +1,48 @@
+"""Where a backward node came from, stored on the node itself in ``grad_fn.metadata``.
+
+Autograd Nodes cannot be weak-referenced and their ``id()`` is reused, so the forward recorder writes a
+`NodeOrigin` into the node's own ``metadata`` dict; it lives exactly as long as the node does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gradviz.model import Location
+
+_KEY = "gradviz"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOrigin:
+    """What the forward recorder knew when a node was created.
+
+    Attributes:
+        event: Id of the forward event whose output got this node as grad_fn.
+        location: The user's line of that op.
+        tensor_id: gradviz id of the tensor the node produced.
+        fingerprints: Per saved-tensor name, a fingerprint of its contents at creation time, so that
+            a change that bypassed the version counter (a ``.data`` edit) can be detected in backward.
+    """
+
+    event: int
+    location: Location | None
+    tensor_id: int | None = None
+    fingerprints: tuple[tuple[str, Any], ...] = ()
+
+
+def set_origin(grad_fn: Any, origin: NodeOrigin) -> None:
+    """Attach an origin to a node (first writer wins: the op that created it)."""
+    metadata = grad_fn.metadata
+    if _KEY not in metadata:
+        metadata[_KEY] = origin
+
+
+def origin_of(grad_fn: Any) -> NodeOrigin | None:
+    """The origin recorded for a node, if forward tracing saw it being created."""
+    try:
+        origin = grad_fn.metadata.get(_KEY)
+    except (AttributeError, RuntimeError):
+        return None
+    return origin if isinstance(origin, NodeOrigin) else None
