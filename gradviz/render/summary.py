@@ -1,0 +1,141 @@
+"""The short report ``gradviz trace`` prints on stderr once the script has finished."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from gradviz.model import BackwardCall, Finding, Nested, Trace, Value
+
+#: Most files named one by one before the rest are counted.
+MAX_FILES_NAMED = 6
+
+_FINDING_TITLES = {
+    "no_grad": "no_grad",
+    "detach": "detach",
+    "data_edit": ".data edit",
+    "accumulation": "accumulation",
+    "autograd_error": "autograd error",
+    "capture_problem": "capture problem",
+}
+
+
+def summarize(trace: Trace, written_files: Sequence[Path], out_dir: Path | str | None) -> str:
+    """Describe a trace in a few lines: each captured call, its leaves' gradients, the findings.
+
+    Args:
+        trace: What was captured.
+        written_files: The files written for it, in the order written.
+        out_dir: The folder they went to (None when nothing was written).
+
+    Returns:
+        Several lines of plain text, ending with a newline.
+    """
+    lines = [_headline(trace)]
+    for call in trace.backwards:
+        lines.extend(_call_lines(call))
+    lines.extend(_uncaptured_lines(trace))
+    for finding in trace.findings:
+        lines.extend(_finding_lines(finding))
+    if out_dir is not None and written_files:
+        lines.append(_files_line(written_files, out_dir))
+    return "\n".join(lines) + "\n"
+
+
+def _headline(trace: Trace) -> str:
+    script = trace.script or "the traced code"
+    calls = trace.backward_calls
+    if calls == 0:
+        return f"gradviz: {script} made no backward or grad call"
+    captured = len(trace.backwards)
+    noun = "call" if calls == 1 else "calls"
+    if captured == calls:
+        return f"gradviz: {script} made {calls} backward/grad {noun}, all captured"
+    return f"gradviz: {script} made {calls} backward/grad {noun}, captured the first {captured}"
+
+
+def _call_lines(call: BackwardCall) -> list[str]:
+    where = f" at {call.location}" if call.location is not None else ""
+    code = f"  {call.location.code}" if call.location is not None and call.location.code else ""
+    nodes = len(call.graph.nodes)
+    head = f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''})"
+    lines = [head]
+    for leaf in call.graph.leaves:
+        info = leaf.tensor
+        if info is None:
+            continue
+        name = info.label or f"leaf {list(info.shape)}"
+        after = format_value(info.grad_after)
+        if info.grad_before is None:
+            lines.append(f"      {name}.grad = {after}")
+        else:
+            lines.append(f"      {name}.grad = {after}  (was {format_value(info.grad_before)})")
+    for position, result in enumerate(call.results):
+        lines.append(f"      grad result {position}: {format_value(result)}")
+    return lines
+
+
+def _uncaptured_lines(trace: Trace) -> list[str]:
+    skipped = trace.backward_calls - len(trace.backwards)
+    if skipped <= 0:
+        return []
+    first = len(trace.backwards) + 1
+    span = f"#{first}" if skipped == 1 else f"#{first}-#{trace.backward_calls}"
+    lines = [f"  {span}: counted, not captured (raise --max-backward to record them step by step)"]
+    for leaf in trace.uncaptured:
+        name = leaf.label or "a leaf"
+        now = format_value(leaf.grad_after)
+        lines.append(f"      {name}.grad changed in {leaf.calls} of them, now {now}")
+    return lines
+
+
+def _finding_lines(finding: Finding) -> list[str]:
+    title = _FINDING_TITLES.get(finding.kind, finding.kind)
+    where = f" ({finding.location})" if finding.location is not None else ""
+    message_lines = finding.message.strip().splitlines() or [""]
+    lines = [f"  ! {title}{where}: {message_lines[0]}"]
+    lines.extend(f"    {extra}" for extra in message_lines[1:])
+    return lines
+
+
+def _files_line(written_files: Sequence[Path], out_dir: Path | str) -> str:
+    names = [Path(path).name for path in written_files]
+    shown = ", ".join(names[:MAX_FILES_NAMED])
+    if len(names) > MAX_FILES_NAMED:
+        shown += f" and {len(names) - MAX_FILES_NAMED} more"
+    folder = os.fspath(out_dir).rstrip(os.sep) + os.sep
+    return f"gradviz: wrote {folder}: {shown}"
+
+
+def format_value(value: Value | None) -> str:
+    """A short, readable form of a tensor summary: the values when small, statistics otherwise.
+
+    Args:
+        value: A summary, or None for "no gradient".
+
+    Returns:
+        ``"None"``, the values (``"[[4.5, 4.5], [4.5, 4.5]]"``), or shape and statistics.
+    """
+    if value is None:
+        return "None"
+    if value.values is not None and value.numel <= 8:
+        return _format_nested(value.values)
+    stats = [f"shape {list(value.shape)}"]
+    for name in ("mean", "norm"):
+        number = getattr(value, name)
+        if number is not None:
+            stats.append(f"{name} {_format_number(number)}")
+    return ", ".join(stats)
+
+
+def _format_nested(values: Nested) -> str:
+    if isinstance(values, tuple):
+        return "[" + ", ".join(_format_nested(item) for item in values) + "]"
+    return _format_number(values)
+
+
+def _format_number(number: float | int | bool | complex) -> str:
+    if isinstance(number, int):
+        return str(number)
+    return f"{number:.4g}"
