@@ -1,0 +1,318 @@
+"""What one backward step did, as plain text blocks: v in, the local Jacobian J, vJ out.
+
+Pure functions of the model, used by the TUI's step pane (and usable by any text renderer).
+``step=k`` means the state after k steps ran, as everywhere in gradviz: the step shown is
+``steps[k - 1]``, the node that has just run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gradviz.model import BackwardCall, Graph, Nested, Node, Value
+
+#: Widest matrix (in columns) that is written out element by element.
+MAX_MATRIX_COLUMNS = 16
+#: Widest side-by-side "before + contribution = after" line before it is stacked instead.
+MAX_EQUATION_WIDTH = 72
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled block of text lines.
+
+    Attributes:
+        title: The heading, e.g. ``"Incoming gradient v"``.
+        lines: The body, already laid out.
+        kind: What the block shows, for styling: ``"v"``, ``"jacobian"``, ``"vj"``, ``"leaf"``, ``"note"``.
+    """
+
+    title: str
+    lines: tuple[str, ...]
+    kind: str = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """The step pane's content for one step.
+
+    Attributes:
+        title: One line naming the step and its node.
+        subtitle: Where the node was created (or where backward was called, at step 0).
+        sections: The blocks below the title.
+        node: Id of the node shown, None at step 0.
+    """
+
+    title: str
+    subtitle: str | None
+    sections: tuple[Section, ...]
+    node: int | None = None
+
+
+def format_number(number: float | int | bool | complex) -> str:
+    """A number in at most 4 significant digits (integers and booleans unchanged).
+
+    Args:
+        number: One element of a tensor.
+
+    Returns:
+        Its short text form.
+    """
+    if isinstance(number, bool | int):
+        return str(number)
+    if isinstance(number, float):
+        text = f"{number:.4g}"
+        return "0" if text == "-0" else text
+    return f"{number:.4g}"
+
+
+def _leaves(values: Nested, out: list[str]) -> None:
+    if isinstance(values, tuple):
+        for item in values:
+            _leaves(item, out)
+    else:
+        out.append(format_number(values))
+
+
+def _nested_lines(values: Nested, width: int) -> list[str]:
+    if not isinstance(values, tuple):
+        return [format_number(values).rjust(width)]
+    if not values:
+        return ["[]"]
+    if not isinstance(values[0], tuple):
+        return ["[" + ", ".join(_nested_lines(item, width)[0] for item in values) + "]"]
+    lines: list[str] = []
+    for position, item in enumerate(values):
+        for line in _nested_lines(item, width):
+            lines.append((" " if lines else "[") + line)
+        if position < len(values) - 1:
+            lines[-1] += ","
+    lines[-1] += "]"
+    return lines
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape the way PyTorch prints it without the ``torch.Size``: ``(2, 2)``, ``()``.
+
+    Args:
+        shape: A tensor shape.
+
+    Returns:
+        The parenthesised sizes.
+    """
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(size) for size in shape) + ")"
+
+
+def stats_text(value: Value) -> str:
+    """Shape, dtype and statistics of a value in one line.
+
+    Args:
+        value: A tensor summary.
+
+    Returns:
+        E.g. ``"(300, 20) float32  min -1.2 max 3.4 mean 0.01 norm 12.3"``.
+    """
+    head = f"{shape_text(value.shape)} {value.dtype}"
+    stats = [
+        f"{name} {format_number(stat)}"
+        for name, stat in (("min", value.min), ("max", value.max), ("mean", value.mean), ("norm", value.norm))
+        if stat is not None
+    ]
+    return "  ".join([head, *stats])
+
+
+def format_value(value: Value | None, *, show_values: bool = True) -> list[str]:
+    """A tensor summary as text lines: the values of a small tensor, else shape and statistics.
+
+    Args:
+        value: The summary, or None for "no tensor" (autograd's undefined gradient).
+        show_values: False to show only shape and dtype, even for small tensors.
+
+    Returns:
+        One or more lines; nested tensors are printed row by row with aligned columns.
+    """
+    if value is None:
+        return ["None"]
+    if not show_values:
+        return [f"{shape_text(value.shape)} {value.dtype}"]
+    if value.values is None:
+        return [stats_text(value)]
+    texts: list[str] = []
+    _leaves(value.values, texts)
+    width = max((len(text) for text in texts), default=0)
+    return _nested_lines(value.values, width)
+
+
+def format_matrix(value: Value | None) -> list[str]:
+    """A Jacobian matrix written out row by row, or a one-line summary when it is too big.
+
+    Args:
+        value: A (numel of output x numel of input) matrix summary.
+
+    Returns:
+        The matrix rows with aligned columns, or its shape and statistics.
+    """
+    if value is None:
+        return ["not computed"]
+    if value.values is None or len(value.shape) != 2 or value.shape[1] > MAX_MATRIX_COLUMNS:
+        return [f"{value.shape[0]}×{value.shape[-1]} matrix, too large to write out: {stats_text(value)}"]
+    return format_value(value)
+
+
+def _block(lines: list[str]) -> list[str]:
+    width = max(len(line) for line in lines)
+    return [line.ljust(width) for line in lines]
+
+
+def join_blocks(blocks: list[list[str]], separators: list[str]) -> list[str]:
+    """Put text blocks side by side, top-aligned, with a separator between each pair.
+
+    Args:
+        blocks: Blocks of lines.
+        separators: One fewer separators than blocks, written on the first line only.
+
+    Returns:
+        The combined lines.
+    """
+    padded = [_block(block) for block in blocks]
+    height = max(len(block) for block in padded)
+    lines = []
+    for row in range(height):
+        parts = []
+        for index, block in enumerate(padded):
+            parts.append(block[row] if row < len(block) else " " * len(block[0]))
+            if index < len(separators):
+                separator = separators[index]
+                parts.append(separator if row == 0 else " " * len(separator))
+        lines.append("".join(parts).rstrip())
+    return lines
+
+
+def leaf_equation(
+    before: Value | None, contribution: Value | None, after: Value | None, *, show_values: bool = True
+) -> list[str]:
+    """``grad before + this contribution = grad after`` for a leaf, laid out as text.
+
+    Args:
+        before: The leaf's ``.grad`` when the call started (None: it had none).
+        contribution: The gradient AccumulateGrad received in this call.
+        after: The leaf's ``.grad`` when the call ended.
+        show_values: False to show shapes only.
+
+    Returns:
+        The three terms side by side when they fit, else one under the other.
+    """
+    terms = [format_value(value, show_values=show_values) for value in (before, contribution, after)]
+    side = join_blocks(terms, ["  +  ", "  =  "])
+    if max(len(line) for line in side) <= MAX_EQUATION_WIDTH:
+        return side
+    return ["grad before:", *terms[0], "+ this contribution:", *terms[1], "= grad after:", *terms[2]]
+
+
+def describe_node(node: Node) -> str:
+    """A node as the step pane names it: ``MulBackward0 #1 (z)``.
+
+    Args:
+        node: A graph node.
+
+    Returns:
+        Name, id and the tensor's label where known.
+    """
+    label = node.tensor.label if node.tensor is not None else None
+    return f"{node.name} #{node.id}" + (f" ({label})" if label else "")
+
+
+def slot_targets(graph: Graph, node_id: int) -> dict[int, int]:
+    """Where each ``next_functions`` slot of a node sends its vJ.
+
+    Args:
+        graph: The graph.
+        node_id: The sending node.
+
+    Returns:
+        Slot position -> id of the receiving node (slots that need no gradient are absent).
+    """
+    return {slot: edge.target for edge in graph.edges if edge.source == node_id for slot in edge.slots}
+
+
+def _start_view(call: BackwardCall, show_values: bool) -> StepView:
+    sections = []
+    for root in call.graph.roots:
+        node = call.graph.node(root.node)
+        sections.append(
+            Section(
+                f"backward starts at {describe_node(node)} with v =",
+                tuple(format_value(root.gradient, show_values=show_values)),
+                "v",
+            )
+        )
+    sections.append(Section("Next", (f"{len(call.steps)} steps; press n to run the first one.",)))
+    where = str(call.location) if call.location is not None else None
+    code = call.location.code if call.location is not None else None
+    subtitle = f"called at {where}  {code or ''}".rstrip() if where else None
+    return StepView(f"Step 0 of {len(call.steps)}: before {call.api}() runs", subtitle, tuple(sections))
+
+
+def step_view(call: BackwardCall, step: int, *, show_values: bool = True) -> StepView:
+    """The step pane's content after `step` steps of a backward call ran.
+
+    Args:
+        call: The captured backward call.
+        step: How many steps ran (0 .. len(call.steps)); the node shown is ``steps[step - 1]``.
+        show_values: False to show shapes only.
+
+    Returns:
+        The title, where the node was created, and the v / J / vJ (or leaf .grad) sections.
+
+    Raises:
+        IndexError: `step` is outside 0 .. len(call.steps).
+    """
+    if not 0 <= step <= len(call.steps):
+        raise IndexError(f"step {step} is outside 0..{len(call.steps)}")
+    if step == 0:
+        return _start_view(call, show_values)
+    record = call.steps[step - 1]
+    graph = call.graph
+    node = graph.node(record.node)
+    title = f"Step {step} of {len(call.steps)}: {describe_node(node)}"
+    subtitle = None
+    if node.location is not None:
+        subtitle = f"created at {node.location}  {node.location.code or ''}".rstrip()
+    sections = []
+    for index, value in enumerate(record.grad_outputs):
+        heading = "Incoming gradient v" + (f" (output {index})" if len(record.grad_outputs) > 1 else "")
+        sections.append(Section(heading, tuple(format_value(value, show_values=show_values)), "v"))
+    tensor = node.tensor
+    if node.is_accumulate_grad:
+        name = tensor.label if tensor is not None and tensor.label else "leaf"
+        contribution = record.grad_outputs[0] if record.grad_outputs else None
+        before = tensor.grad_before if tensor is not None else None
+        after = tensor.grad_after if tensor is not None else None
+        lines = leaf_equation(before, contribution, after, show_values=show_values)
+        sections.append(
+            Section(f"{name}.grad: grad before + this contribution = grad after", tuple(lines), "leaf")
+        )
+        return StepView(title, subtitle, tuple(sections), node.id)
+    targets = slot_targets(graph, node.id)
+    for slot, jacobian in enumerate(record.jacobians):
+        if jacobian is None:
+            continue
+        target = targets.get(slot)
+        where = describe_node(graph.node(target)) if target is not None else "nothing"
+        heading = f"Local Jacobian J, input {slot} → {where}"
+        sections.append(Section(heading, tuple(format_matrix(jacobian)), "jacobian"))
+    vj_lines: list[str] = []
+    for slot, value in enumerate(record.grad_inputs):
+        target = targets.get(slot)
+        if target is None or value is None:
+            vj_lines.append(f"[{slot}] → nothing: this input needs no gradient")
+            continue
+        body = format_value(value, show_values=show_values)
+        head = f"[{slot}] → {describe_node(graph.node(target))}: "
+        vj_lines.append(head + body[0])
+        vj_lines.extend(" " * len(head) + line for line in body[1:])
+    if vj_lines:
+        sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
+    return StepView(title, subtitle, tuple(sections), node.id)
