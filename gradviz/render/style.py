@@ -1,0 +1,301 @@
+"""Colours, shapes, fonts, legend entries and value formatting shared by every renderer and the TUI.
+
+One `Look` per kind of thing gradviz draws, so the SVG, the HTML page, the terminal tree and the TUI
+agree on what "a leaf" or "a .data edit" looks like.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gradviz.model import Nested, Node, Value
+
+#: Fonts graphviz-pure has metrics for (it warns on "monospace" and falls back to Times).
+FONT = "Helvetica"
+MONO_FONT = "Courier"
+FONT_SIZE = "11"
+SMALL_FONT_SIZE = "9"
+MUTED = "#6b7280"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """What to draw.
+
+    Attributes:
+        overlays: Draw what autograd did not record (no_grad ghosts, detach cuts, in-place version
+            bumps, ``.data`` edits) beside the graph.
+        legend: Add a legend of the kinds of node and edge in the picture.
+        values: Show tensor values for small tensors (otherwise only shapes and norms).
+        saved: List the tensors each node saved for backward.
+        source: Show the user's source line that created each node.
+        max_label_values: Tensors with more elements than this show shape and norm instead of values.
+    """
+
+    overlays: bool = True
+    legend: bool = True
+    values: bool = True
+    saved: bool = True
+    source: bool = True
+    max_label_values: int = 8
+
+
+#: The defaults, for signatures (a dataclass instance is immutable, so sharing it is safe).
+DEFAULT_OPTIONS = RenderOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """How one kind of node or edge is drawn.
+
+    Attributes:
+        kind: Key of the look, e.g. ``"leaf"``.
+        legend: What it means, in PyTorch's words, for the legend.
+        shape: Graphviz node shape (unused for edges).
+        style: Graphviz style list, e.g. ``"rounded,filled"``.
+        fill: Fill colour.
+        border: Border (or edge) colour.
+        font_color: Text colour.
+        penwidth: Border or edge width.
+        tui: A rich style for the same thing in a terminal.
+    """
+
+    kind: str
+    legend: str
+    shape: str = "box"
+    style: str = "rounded,filled"
+    fill: str = "white"
+    border: str = "#374151"
+    font_color: str = "black"
+    penwidth: str = "1"
+    tui: str = ""
+
+    def node_attrs(self) -> dict[str, str]:
+        """Graphviz attributes for a node drawn this way."""
+        return {
+            "shape": self.shape,
+            "style": self.style,
+            "fillcolor": self.fill,
+            "color": self.border,
+            "fontcolor": self.font_color,
+            "penwidth": self.penwidth,
+        }
+
+    def edge_attrs(self) -> dict[str, str]:
+        """Graphviz attributes for an edge drawn this way."""
+        return {
+            "style": self.style,
+            "color": self.border,
+            "fontcolor": self.font_color,
+            "penwidth": self.penwidth,
+        }
+
+
+LEAF = Look(
+    "leaf",
+    "leaf tensor (requires_grad=True) and its AccumulateGrad: backward adds into its .grad",
+    fill="#cfe8fc",
+    border="#1d4ed8",
+    tui="bold cyan",
+)
+OP = Look(
+    "op", "grad_fn of a non-leaf tensor: turns v into vJ for its next_functions", fill="#f3f4f6", tui="white"
+)
+ROOT = Look(
+    "root",
+    "root: the tensor backward() started from",
+    fill="#fde68a",
+    border="#b45309",
+    penwidth="2",
+    tui="bold yellow",
+)
+RETAINS_GRAD = Look(
+    "retains_grad",
+    "non-leaf with retain_grad(): its .grad is kept",
+    fill="#dcfce7",
+    border="#15803d",
+    tui="green",
+)
+GRADIENT = Look(
+    "gradient",
+    "v: the gradient backward() was given",
+    shape="note",
+    style="filled",
+    fill="#fef9c3",
+    tui="yellow",
+)
+PENDING = Look(
+    "pending",
+    "not run yet at this step",
+    style="rounded,dashed",
+    border="#9ca3af",
+    font_color="#6b7280",
+    tui="grey50",
+)
+CURRENT = Look(
+    "current", "running at this step: v in, vJ out", border="#dc2626", penwidth="3", tui="bold reverse red"
+)
+NO_GRAD = Look(
+    "no_grad",
+    "made under torch.no_grad(): autograd recorded nothing",
+    style="dashed",
+    border="#9ca3af",
+    font_color="#6b7280",
+    tui="grey50",
+)
+DETACH = Look(
+    "detach",
+    "detach(): a new tensor with no grad_fn; gradients stop here",
+    style="dashed",
+    border="#6b7280",
+    font_color="#374151",
+    tui="grey62",
+)
+INPLACE = Look(
+    "inplace",
+    "in-place op: bumps the tensor's _version; saved copies then fail the version check",
+    style="filled",
+    fill="#ffedd5",
+    border="#c2410c",
+    tui="dark_orange",
+)
+DATA_EDIT = Look(
+    "data_edit",
+    ".data edit: bypasses autograd and _version; backward silently uses the new values",
+    style="filled,bold",
+    fill="#fee2e2",
+    border="#dc2626",
+    font_color="#991b1b",
+    tui="bold red",
+)
+REQUIRES_GRAD_OFF = Look(
+    "requires_grad_off",
+    "requires_grad=False: autograd does not track this tensor",
+    style="dashed",
+    border="#9ca3af",
+    font_color="#6b7280",
+    tui="grey50",
+)
+EDGE = Look("edge", "next_functions link: vJ flows this way in backward", style="solid", border="#374151")
+FLOW = Look(
+    "flow",
+    "vJ sent along this link (the label is its value)",
+    style="bold",
+    border="#15803d",
+    font_color="#166534",
+)
+
+#: Overlay kinds (`gradviz.model.Overlay.kind`) to their looks.
+OVERLAY_LOOKS: dict[str, Look] = {
+    look.kind: look for look in (NO_GRAD, DETACH, INPLACE, DATA_EDIT, REQUIRES_GRAD_OFF)
+}
+#: Every look, for the legend, in the order the legend lists them.
+LOOKS: tuple[Look, ...] = (
+    ROOT,
+    GRADIENT,
+    OP,
+    RETAINS_GRAD,
+    LEAF,
+    CURRENT,
+    PENDING,
+    EDGE,
+    FLOW,
+    NO_GRAD,
+    DETACH,
+    INPLACE,
+    DATA_EDIT,
+    REQUIRES_GRAD_OFF,
+)
+EDGE_KINDS = frozenset({"edge", "flow"})
+
+
+def node_look(node: Node, *, is_root: bool = False) -> Look:
+    """The look of a graph node by what it is: leaf, root, retains_grad or plain op.
+
+    Args:
+        node: The node.
+        is_root: Whether backward started from it.
+
+    Returns:
+        Its `Look`.
+    """
+    if node.is_accumulate_grad:
+        return LEAF
+    if is_root:
+        return ROOT
+    if node.tensor is not None and node.tensor.retains_grad:
+        return RETAINS_GRAD
+    return OP
+
+
+def legend_entries(kinds: Iterable[str]) -> tuple[Look, ...]:
+    """The legend entries for the kinds present in a picture, in legend order.
+
+    Args:
+        kinds: Look kinds that appear.
+
+    Returns:
+        Their looks, ordered as `LOOKS`.
+    """
+    wanted = set(kinds)
+    return tuple(look for look in LOOKS if look.kind in wanted)
+
+
+def format_number(number: float | int | bool | complex) -> str:
+    """A short, stable rendering of one number: ``6``, ``0.5``, ``1.23e-05``, ``nan``."""
+    if isinstance(number, bool):
+        return str(number)
+    if isinstance(number, int):
+        return str(number)
+    if isinstance(number, complex):
+        sign = "+" if number.imag >= 0 else "-"
+        return f"{format_number(number.real)}{sign}{format_number(abs(number.imag))}j"
+    if math.isnan(number) or math.isinf(number):
+        return str(number)
+    if number == int(number) and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:.4g}"
+
+
+def format_nested(values: Nested) -> str:
+    """Nested values as ``[[1, 0], [0, 4]]`` (without recursion limits mattering: depth is the ndim)."""
+    if isinstance(values, tuple):
+        return "[" + ", ".join(format_nested(item) for item in values) + "]"
+    return format_number(values)
+
+
+def format_shape(shape: tuple[int, ...]) -> str:
+    """A shape as ``[2, 3]`` (``[]`` for a scalar)."""
+    return "[" + ", ".join(str(size) for size in shape) + "]"
+
+
+def format_value(value: Value | None, *, max_values: int = 8, values: bool = True) -> str:
+    """A tensor summary in a few characters: its values when small, else its shape and norm.
+
+    Args:
+        value: The summary, or None (autograd's "no gradient").
+        max_values: Show values only for tensors with at most this many elements.
+        values: Whether to show values at all.
+
+    Returns:
+        ``"[6, 48]"``, ``"7.5"``, ``"[200, 3] norm=4.2"`` or ``"None"``.
+    """
+    if value is None:
+        return "None"
+    if values and value.values is not None and value.numel <= max_values:
+        return format_nested(value.values)
+    text = format_shape(value.shape)
+    if value.norm is not None:
+        text += f" norm={format_number(value.norm)}"
+    return text
+
+
+def is_zero(value: Value | None) -> bool:
+    """Whether a summary is known to be all zeros (None counts as zero: no gradient yet)."""
+    if value is None:
+        return True
+    if value.min is not None and value.max is not None:
+        return value.min == 0 and value.max == 0
+    return value.norm == 0
