@@ -164,7 +164,7 @@ def write_outputs(trace: Trace, out_dir: Path, formats: Sequence[str], overlays:
     """
     try:
         from gradviz.output import write_outputs as write
-        from gradviz.render.dot import RenderOptions
+        from gradviz.render.style import RenderOptions
 
         return write(trace, out_dir, formats, options=RenderOptions(overlays=overlays))
     except GradvizError as exc:
@@ -249,7 +249,8 @@ def write_step(
         UsageError: For a format that has no per-step drawing.
         LayoutEngineMissing: When svg/png/pdf is asked for and no layout engine runs.
     """
-    from gradviz.render.dot import RenderOptions, to_dot
+    from gradviz.render.dot import to_dot
+    from gradviz.render.style import RenderOptions
     from gradviz.render.svg import run_layout
 
     unsupported = [fmt for fmt in formats if fmt not in STEP_FORMATS]

@@ -6,7 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradviz.model import BackwardCall, Finding, Nested, Trace, Value
+from gradviz.model import BackwardCall, Finding, Trace
+from gradviz.render.style import format_value
 
 #: Most files named one by one before the rest are counted.
 MAX_FILES_NAMED = 6
@@ -106,36 +107,3 @@ def _files_line(written_files: Sequence[Path], out_dir: Path | str) -> str:
         shown += f" and {len(names) - MAX_FILES_NAMED} more"
     folder = os.fspath(out_dir).rstrip(os.sep) + os.sep
     return f"gradviz: wrote {folder}: {shown}"
-
-
-def format_value(value: Value | None) -> str:
-    """A short, readable form of a tensor summary: the values when small, statistics otherwise.
-
-    Args:
-        value: A summary, or None for "no gradient".
-
-    Returns:
-        ``"None"``, the values (``"[[4.5, 4.5], [4.5, 4.5]]"``), or shape and statistics.
-    """
-    if value is None:
-        return "None"
-    if value.values is not None and value.numel <= 8:
-        return _format_nested(value.values)
-    stats = [f"shape {list(value.shape)}"]
-    for name in ("mean", "norm"):
-        number = getattr(value, name)
-        if number is not None:
-            stats.append(f"{name} {_format_number(number)}")
-    return ", ".join(stats)
-
-
-def _format_nested(values: Nested) -> str:
-    if isinstance(values, tuple):
-        return "[" + ", ".join(_format_nested(item) for item in values) + "]"
-    return _format_number(values)
-
-
-def _format_number(number: float | int | bool | complex) -> str:
-    if isinstance(number, int):
-        return str(number)
-    return f"{number:.4g}"
