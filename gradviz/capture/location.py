@@ -33,10 +33,11 @@ def user_frame(start: FrameType | None = None) -> FrameType | None:
     return frame
 
 
-def frame_location(frame: FrameType, root: str | None = None) -> Location:
-    """A `Location` for a frame, with the file relative to `root` when it lies under it."""
+def frame_location(frame: FrameType, root: str | None = None, *, line: int | None = None) -> Location:
+    """A `Location` for a frame (at `line`, default its current line), relative to `root` when under it."""
     filename = frame.f_code.co_filename
-    line = frame.f_lineno
+    if line is None:
+        line = frame.f_lineno
     code = linecache.getline(filename, line).strip() or None
     shown = filename
     if root is not None and filename.startswith(root + os.sep):

@@ -23,14 +23,15 @@ def _freeze(values: Any) -> Nested:
     return values  # type: ignore[no-any-return]
 
 
-def summarize(tensor: torch.Tensor) -> Value:
+def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES) -> Value:
     """Summarize a tensor without keeping it alive.
 
-    Full values are kept when it has at most `MAX_VALUES` elements; statistics always (for real
+    Full values are kept when it has at most `max_values` elements; statistics always (for real
     numeric dtypes). Works under any grad mode and never records into autograd.
 
     Args:
         tensor: Any dense tensor, on any device.
+        max_values: Keep the values when the tensor has at most this many elements.
 
     Returns:
         A `Value` with shape, dtype, values (small tensors) and min/max/mean/norm. Statistics may be
@@ -43,7 +44,7 @@ def summarize(tensor: torch.Tensor) -> Value:
         if data.layout != torch.strided or data.is_meta:
             return Value(shape=shape, dtype=dtype)
         values: Nested | None = None
-        if data.numel() <= MAX_VALUES:
+        if data.numel() <= max_values:
             values = _freeze(data.cpu().tolist())
         if data.numel() == 0 or data.is_complex():
             return Value(shape=shape, dtype=dtype, values=values)

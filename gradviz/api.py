@@ -1,0 +1,202 @@
+"""The Python API: ``trace()``, ``graph()``, ``explain()`` and ``load()``, for use inside code."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import torch
+
+from gradviz.capture import session
+from gradviz.capture.explain import explain as explain_tensor
+from gradviz.capture.graph import WalkContext, describe, walk
+from gradviz.capture.location import user_frame
+from gradviz.capture.names import collect_names
+from gradviz.capture.summary import summarize_optional
+from gradviz.errors import LayoutEngineMissing, TraceFileError
+from gradviz.model import Edge, Graph, Node, Root, Trace
+from gradviz.output import write_outputs
+from gradviz.render.dot import to_dot
+from gradviz.render.json import from_json, graph_to_json
+from gradviz.render.style import RenderOptions
+from gradviz.render.svg import to_svg
+from gradviz.render.text import to_rich, to_text
+
+
+class Recording(session.Tracer):
+    """A `Tracer` that can also write what it recorded, as the CLI does.
+
+    Use it through `gradviz.trace()`::
+
+        with gradviz.trace() as t:
+            loss.backward()
+        t.backwards[0].steps
+        t.save("gradviz-out/debug")
+    """
+
+    def save(self, directory: str | Path, formats: Sequence[str] = ("svg",)) -> list[Path]:
+        """Write trace.json and one file per captured call and format into `directory`.
+
+        Args:
+            directory: Folder to write into (created if needed).
+            formats: Any of svg, dot, json, html, png, pdf.
+
+        Returns:
+            The paths written.
+
+        Raises:
+            GradvizError: The folder is not writable, or a format cannot be made.
+        """
+        return write_outputs(self.result(), Path(directory), formats)
+
+
+def trace(*, max_backward: int | None = 3, record_forward: bool = True, jacobians: bool = True) -> Recording:
+    """Record what autograd does inside a ``with`` block.
+
+    Args:
+        max_backward: How many backward/grad calls to capture step by step (None: all); later calls
+            are counted and their effect on each leaf's ``.grad`` summarised.
+        record_forward: Whether to record the forward timeline (ops, no_grad, detach, .data edits).
+        jacobians: Whether to compute the local Jacobian of small nodes.
+
+    Returns:
+        A context manager; after the block, ``.backwards``, ``.events``, ``.findings``, ``.result()``
+        and ``.save(dir)`` give what was recorded.
+    """
+    return Recording(max_backward=max_backward, record_forward=record_forward, jacobians=jacobians)
+
+
+class GraphSnapshot:
+    """The autograd graph behind a tensor, as it stands: no backward needed.
+
+    Prints as a tree in a terminal and shows as SVG in Jupyter.
+
+    Attributes:
+        graph: The captured `Graph` (nodes, edges, roots).
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node reachable from the tensor's grad_fn, in walk order."""
+        return self.graph.nodes
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        """The distinct next_functions links among the nodes."""
+        return self.graph.edges
+
+    def to_dot(self, options: RenderOptions | None = None) -> str:
+        """The graph as Graphviz DOT source."""
+        return to_dot(self.graph, options=options or RenderOptions())
+
+    def to_svg(self, path: str | Path | None = None, options: RenderOptions | None = None) -> str:
+        """The graph as SVG, also written to `path` when one is given.
+
+        Raises:
+            LayoutEngineMissing: No Graphviz layout engine could be run.
+        """
+        svg = to_svg(self.graph, options=options or RenderOptions())
+        if path is not None:
+            Path(path).write_text(svg, encoding="utf-8")
+        return svg
+
+    def to_json(self) -> str:
+        """The graph as JSON, with the same node and edge records as trace.json."""
+        return graph_to_json(self.graph)
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The graph as a networkx DiGraph (edges in the backward direction, node attributes from the model)."""
+        digraph = nx.DiGraph()
+        for node in self.graph.nodes:
+            label = node.tensor.label if node.tensor is not None else None
+            digraph.add_node(node.id, name=node.name, label=label)
+        digraph.add_edges_from((edge.source, edge.target, {"slots": edge.slots}) for edge in self.graph.edges)
+        return digraph
+
+    def __str__(self) -> str:
+        return to_text(self.graph)
+
+    def __repr__(self) -> str:
+        root = self.graph.nodes[0].name if self.graph.nodes else "none"
+        return f"<gradviz graph: {len(self.graph.nodes)} nodes, {len(self.graph.edges)} edges, root {root}>"
+
+    def __rich__(self) -> Any:
+        return to_rich(self.graph)
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            return self.to_svg()
+        except LayoutEngineMissing:
+            return None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        bundle = {"text/plain": str(self)}
+        svg = self._repr_svg_()
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        return bundle
+
+
+def graph(tensor: torch.Tensor) -> GraphSnapshot:
+    """Snapshot the autograd graph behind a tensor.
+
+    Names come from the caller's variables and nn.Module parameters; source lines appear when a
+    `trace()` (or ``gradviz trace``) recorded the forward pass.
+
+    Args:
+        tensor: Any tensor. One that does not require grad gives an empty graph.
+
+    Returns:
+        A `GraphSnapshot` with ``.nodes``, ``.edges``, ``.to_dot()``, ``.to_svg()``, ``.to_json()``.
+    """
+    tracer = session.active_tracer()
+    with tracer.paused() if tracer is not None else contextlib.nullcontext():
+        walked = walk([tensor])
+        names = collect_names(user_frame(sys._getframe(1)))
+        leaves = {
+            node_id: summarize_optional(fn.variable.grad)
+            for node_id, fn in enumerate(walked.fns)
+            if type(fn).__name__ == "AccumulateGrad"
+        }
+        context = WalkContext(names=names, leaf_grads_after=leaves)
+        roots = (Root(node=0, label=names.name_of(tensor)),) if walked.fns else ()
+        return GraphSnapshot(describe(walked, context, roots))
+
+
+def explain(tensor: torch.Tensor) -> str:
+    """Say in plain words why ``tensor.grad`` is what it is.
+
+    Uses what the active (or the most recent) `trace()` recorded when there is one: the no_grad region
+    or ``.detach()`` it came from, the ``.data`` edits, how many backward calls added into it.
+
+    Args:
+        tensor: Any tensor.
+
+    Returns:
+        A few sentences, ready to print.
+    """
+    tracer = session.active_tracer() or session.last_tracer()
+    if tracer is None:
+        return explain_tensor(tensor, None, ())
+    with tracer.paused():
+        return explain_tensor(tensor, tracer.events, tracer.backwards)
+
+
+def load(path: str | Path) -> Trace:
+    """Read a trace.json written by ``gradviz trace`` or ``Recording.save``.
+
+    Raises:
+        TraceFileError: The file is missing, not JSON, or of an unknown schema.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise TraceFileError(f"cannot read {path}: {error.strerror or error}") from None
+    return from_json(text)

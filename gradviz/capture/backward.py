@@ -1,0 +1,97 @@
+"""Record backward step by step with hooks on every autograd Node: v in, vJ out, in run order.
+
+A pre-hook (``register_prehook``) sees the gradients a node receives (v) before it runs; a post-hook
+(``register_hook``) sees the vector-Jacobian products it sends to each ``next_functions`` slot (vJ).
+Hooks fire in the order the engine runs the nodes, which is the order a learner should see. Every hook
+is removed after the call, and a hook never raises: a failure is noted and autograd carries on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import torch
+
+from gradviz.capture.jacobian import local_jacobians
+from gradviz.capture.summary import summarize_optional
+from gradviz.model import Step, Value
+
+#: Called with (grad_fn, node id) just before a node runs; used to check its saved tensors.
+NodeStartCallback = Callable[[Any, int], None]
+
+
+class StepRecorder:
+    """Hooks the nodes of one graph for the duration of one backward call.
+
+    Args:
+        fns: The grad_fn objects, indexed by node id (from `graph.walk`).
+        jacobians: Whether to compute local Jacobians of small nodes.
+        on_node_start: Called before each node runs.
+    """
+
+    def __init__(
+        self,
+        fns: Sequence[Any],
+        *,
+        jacobians: bool = True,
+        on_node_start: NodeStartCallback | None = None,
+    ) -> None:
+        self._fns = fns
+        self._jacobians = jacobians
+        self._on_node_start = on_node_start
+        self._handles: list[Any] = []
+        self._pending: dict[int, tuple[tuple[Value | None, ...], tuple[Value | None, ...]]] = {}
+        self.steps: list[Step] = []
+        self.problems: list[str] = []
+
+    def attach(self) -> None:
+        """Register a pre-hook and a post-hook on every node."""
+        for node_id, fn in enumerate(self._fns):
+            self._handles.append(fn.register_prehook(partial(self._before, node_id)))
+            self._handles.append(fn.register_hook(partial(self._after, node_id)))
+
+    def detach(self) -> None:
+        """Remove every hook this recorder registered."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def __enter__(self) -> StepRecorder:
+        self.attach()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.detach()
+
+    def _before(self, node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
+        try:
+            fn = self._fns[node_id]
+            if self._on_node_start is not None:
+                self._on_node_start(fn, node_id)
+            incoming = tuple(summarize_optional(grad) for grad in grad_outputs)
+            jacobians = local_jacobians(fn, grad_outputs) if self._jacobians else ()
+            self._pending[node_id] = (incoming, jacobians)
+        except Exception as error:  # a hook must never break the user's backward
+            self.problems.append(f"node {node_id}: could not record its incoming gradient ({error})")
+
+    def _after(
+        self,
+        node_id: int,
+        grad_inputs: Sequence[torch.Tensor | None],
+        grad_outputs: Sequence[torch.Tensor | None],
+    ) -> None:
+        try:
+            pending = self._pending.pop(node_id, None)
+            if pending is None:
+                incoming: tuple[Value | None, ...] = tuple(summarize_optional(grad) for grad in grad_outputs)
+                jacobians: tuple[Value | None, ...] = ()
+            else:
+                incoming, jacobians = pending
+            outgoing = tuple(summarize_optional(grad) for grad in grad_inputs)
+            self.steps.append(
+                Step(node=node_id, grad_outputs=incoming, grad_inputs=outgoing, jacobians=jacobians)
+            )
+        except Exception as error:  # a hook must never break the user's backward
+            self.problems.append(f"node {node_id}: could not record its vector-Jacobian products ({error})")

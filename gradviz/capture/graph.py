@@ -1,0 +1,279 @@
+"""Walk the autograd graph: every node reachable from the roots through ``next_functions``, once.
+
+The walk is iterative (a 100,000-node chain must not hit Python's recursion limit) and gives nodes
+sequential ids in breadth-first order from the roots, so the same program gives the same ids.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.autograd.graph import get_gradient_edge
+
+from gradviz.capture.names import NameMap
+from gradviz.capture.origin import origin_of
+from gradviz.capture.summary import dtype_name, summarize, summarize_optional
+from gradviz.model import Edge, Graph, Node, Root, SavedTensor, TensorInfo, Value
+
+#: Saved tensors larger than this are described by shape and dtype only (no statistics pass).
+_SAVED_STATS_LIMIT = 100
+
+_saved_attributes_by_type: dict[type, tuple[str, ...]] = {}
+
+
+def root_node(root: Any) -> Any | None:
+    """The autograd node that backward starts from for a tensor or ``GradientEdge`` root.
+
+    A leaf that requires grad has no grad_fn; its gradient goes to its AccumulateGrad node.
+    """
+    if isinstance(root, torch.Tensor):
+        if root.grad_fn is not None:
+            return root.grad_fn
+        if root.requires_grad:
+            return get_gradient_edge(root).node
+        return None
+    return getattr(root, "node", None)
+
+
+def saved_attribute_names(grad_fn: Any) -> tuple[str, ...]:
+    """The ``_saved_*`` attribute names of a node's type (cached: ``dir()`` is slow)."""
+    kind = type(grad_fn)
+    names = _saved_attributes_by_type.get(kind)
+    if names is None:
+        names = tuple(
+            name
+            for name in dir(grad_fn)
+            if name.startswith("_saved_") and not name.endswith(("_sym_sizes", "_sym_strides"))
+        )
+        _saved_attributes_by_type[kind] = names
+    return names
+
+
+def saved_tensors(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
+    """The tensors a node saved for backward, by PyTorch's name for them.
+
+    Returns an empty list once autograd has freed them (after a backward without retain_graph).
+    """
+    found: list[tuple[str, torch.Tensor]] = []
+    try:
+        if isinstance(grad_fn, torch.autograd.function.BackwardCFunction):
+            for position, tensor in enumerate(grad_fn.saved_tensors):
+                if isinstance(tensor, torch.Tensor):
+                    found.append((f"saved_tensors[{position}]", tensor))
+            return found
+        for attribute in saved_attribute_names(grad_fn):
+            value = getattr(grad_fn, attribute)
+            if isinstance(value, torch.Tensor):
+                found.append((attribute.removeprefix("_saved_"), value))
+            elif isinstance(value, (tuple, list)):
+                found.extend(
+                    (f"{attribute.removeprefix('_saved_')}[{i}]", item)
+                    for i, item in enumerate(value)
+                    if isinstance(item, torch.Tensor)
+                )
+    except RuntimeError:
+        # Saved tensors are freed by the first backward without retain_graph; reading them then raises.
+        return []
+    return found
+
+
+def _light_summary(tensor: torch.Tensor) -> Value:
+    if tensor.numel() <= _SAVED_STATS_LIMIT:
+        return summarize(tensor)
+    return Value(shape=tuple(int(size) for size in tensor.shape), dtype=dtype_name(tensor.dtype))
+
+
+@dataclass
+class GraphWalk:
+    """The live result of a walk: model nodes plus the grad_fn objects they came from.
+
+    Holds strong references to the grad_fns (and, through AccumulateGrad, the leaves), so keep it only
+    for the duration of one capture.
+
+    Attributes:
+        fns: The grad_fn objects, indexed by node id.
+        edges: The distinct next_functions links.
+        index: ``id(grad_fn)`` to node id; valid while ``fns`` keeps the objects alive.
+    """
+
+    fns: list[Any] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    index: dict[int, int] = field(default_factory=dict)
+
+    def node_id(self, grad_fn: Any) -> int | None:
+        """The id of a grad_fn in this walk, or None if it is not part of the graph."""
+        return self.index.get(id(grad_fn))
+
+    def leaf_node_id(self, tensor: torch.Tensor) -> int | None:
+        """The id of the node a tensor belongs to: its grad_fn, or its AccumulateGrad for a leaf."""
+        if tensor.grad_fn is not None:
+            return self.node_id(tensor.grad_fn)
+        if not tensor.requires_grad:
+            return None
+        return self.node_id(get_gradient_edge(tensor).node)
+
+
+def walk(roots: Iterable[Any]) -> GraphWalk:
+    """Find every node reachable from the roots through ``next_functions``, breadth first.
+
+    Args:
+        roots: Tensors, ``GradientEdge``s or grad_fn nodes to start from.
+
+    Returns:
+        The nodes in walk order (roots first) and the distinct links among them.
+    """
+    result = GraphWalk()
+    queue: deque[Any] = deque()
+
+    def visit(fn: Any) -> int:
+        key = id(fn)
+        node_id = result.index.get(key)
+        if node_id is None:
+            node_id = len(result.fns)
+            result.index[key] = node_id
+            result.fns.append(fn)
+            queue.append(fn)
+        return node_id
+
+    for root in roots:
+        fn = root if _is_node(root) else root_node(root)
+        if fn is not None:
+            visit(fn)
+    while queue:
+        fn = queue.popleft()
+        source = result.index[id(fn)]
+        slots_by_target: dict[int, list[int]] = {}
+        for slot, (next_fn, _input_nr) in enumerate(fn.next_functions):
+            if next_fn is not None:
+                slots_by_target.setdefault(visit(next_fn), []).append(slot)
+        result.edges.extend(
+            Edge(source=source, target=target, slots=tuple(slots))
+            for target, slots in slots_by_target.items()
+        )
+    return result
+
+
+def _is_node(candidate: Any) -> bool:
+    return hasattr(candidate, "next_functions") and not isinstance(candidate, torch.Tensor)
+
+
+def tensor_info(
+    tensor: torch.Tensor,
+    label: str | None,
+    *,
+    grad_before: Value | None = None,
+    grad_after: Value | None = None,
+    tensor_id: int | None = None,
+) -> TensorInfo:
+    """Describe a live tensor (shape, dtype, device, grad flags) without keeping it."""
+    return TensorInfo(
+        label=label,
+        shape=tuple(int(size) for size in tensor.shape),
+        dtype=dtype_name(tensor.dtype),
+        device=str(tensor.device),
+        requires_grad=bool(tensor.requires_grad),
+        is_leaf=bool(tensor.is_leaf),
+        retains_grad=bool(tensor.retains_grad),
+        grad_before=grad_before,
+        grad_after=grad_after,
+        version=int(tensor._version),
+        id=tensor_id,
+    )
+
+
+def _produced_tensor_info(
+    fn: Any, named: tuple[torch.Tensor, str] | None, tensor_id: int | None
+) -> TensorInfo | None:
+    if named is not None:
+        return tensor_info(named[0], named[1], tensor_id=tensor_id)
+    metadata = getattr(fn, "_input_metadata", None)
+    if not metadata:
+        return None
+    # _input_metadata describes the gradients this node receives, i.e. the tensors it produced.
+    first = metadata[0]
+    return TensorInfo(
+        label=None,
+        shape=tuple(int(size) for size in first.shape),
+        dtype=dtype_name(first.dtype),
+        device=str(first.device),
+        id=tensor_id,
+    )
+
+
+@dataclass(frozen=True)
+class WalkContext:
+    """What the walk can use to describe nodes beyond the bare graph.
+
+    Attributes:
+        names: The user's names for tensors.
+        leaf_grads_before: Per AccumulateGrad node id, the leaf's ``.grad`` when the call started.
+        leaf_grads_after: Likewise when the call ended.
+        tensor_id: gradviz's id for a live tensor, when the forward recorder saw it.
+        include_saved: Whether to describe saved tensors.
+    """
+
+    names: NameMap = field(default_factory=NameMap)
+    leaf_grads_before: dict[int, Value | None] = field(default_factory=dict)
+    leaf_grads_after: dict[int, Value | None] = field(default_factory=dict)
+    tensor_id: Callable[[torch.Tensor], int | None] = lambda tensor: None
+    include_saved: bool = True
+
+
+def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()) -> Graph:
+    """Turn a walk into model nodes: names, locations, produced tensors and saved tensors.
+
+    Args:
+        walked: The result of `walk`.
+        context: Names, leaf gradients and tensor ids to attach.
+        roots: The roots to record on the graph.
+
+    Returns:
+        A frozen `Graph` holding no torch objects.
+    """
+    named_fns = context.names.grad_fn_names()
+    nodes = []
+    for node_id, fn in enumerate(walked.fns):
+        origin = origin_of(fn)
+        name = type(fn).__name__
+        if name == "AccumulateGrad":
+            leaf = fn.variable
+            info: TensorInfo | None = tensor_info(
+                leaf,
+                context.names.name_of(leaf),
+                grad_before=context.leaf_grads_before.get(node_id),
+                grad_after=context.leaf_grads_after.get(node_id, summarize_optional(leaf.grad)),
+                tensor_id=context.tensor_id(leaf),
+            )
+        else:
+            info = _produced_tensor_info(fn, named_fns.get(id(fn)), origin.tensor_id if origin else None)
+        nodes.append(
+            Node(
+                id=node_id,
+                name=name,
+                location=origin.location if origin else None,
+                tensor=info,
+                saved=_describe_saved(fn, walked, context) if context.include_saved else (),
+                event=origin.event if origin else None,
+            )
+        )
+    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots))
+
+
+def _describe_saved(fn: Any, walked: GraphWalk, context: WalkContext) -> tuple[SavedTensor, ...]:
+    if type(fn).__name__ == "AccumulateGrad":
+        return ()
+    described = []
+    for name, tensor in saved_tensors(fn):
+        described.append(
+            SavedTensor(
+                name=name,
+                value=_light_summary(tensor),
+                source=walked.leaf_node_id(tensor),
+                label=context.names.name_of(tensor),
+            )
+        )
+    return tuple(described)

@@ -1,0 +1,65 @@
+"""Explicit local Jacobians of small backward nodes.
+
+A node computes vJ for whatever v it is given, so calling it once per basis vector e_i of its output
+gives J row by row. Calling a node directly (under no_grad) runs neither hooks nor the engine and
+leaves a later backward undisturbed. Two kinds of node are never called: AccumulateGrad, which would add
+into the leaf's ``.grad``, and custom ``autograd.Function`` nodes, whose user code could print or have
+other side effects the user would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from gradviz.capture.summary import summarize
+from gradviz.model import Value
+
+#: Jacobians are computed only when the output and every input have at most this many elements.
+MAX_JACOBIAN_NUMEL = 16
+
+
+def is_callable_node(grad_fn: Any) -> bool:
+    """Whether calling this node has no effect beyond returning its vJ."""
+    if type(grad_fn).__name__ == "AccumulateGrad":
+        return False
+    return not isinstance(grad_fn, torch.autograd.function.BackwardCFunction)
+
+
+def local_jacobians(grad_fn: Any, grad_outputs: Sequence[torch.Tensor | None]) -> tuple[Value | None, ...]:
+    """The Jacobian of a node with respect to each of its ``next_functions`` slots.
+
+    Args:
+        grad_fn: The node, before or while autograd runs it (its saved tensors must still exist).
+        grad_outputs: The v the engine gave it; only its shape, dtype and device are used.
+
+    Returns:
+        One (numel of output x numel of input) matrix per slot, None for a slot with no gradient.
+        Empty when the node has several outputs, is too large, or is not safe to call.
+    """
+    if len(grad_outputs) != 1 or grad_outputs[0] is None or not is_callable_node(grad_fn):
+        return ()
+    template = grad_outputs[0]
+    count = template.numel()
+    if count == 0 or count > MAX_JACOBIAN_NUMEL or template.is_complex() or not template.is_floating_point():
+        return ()
+    with torch.no_grad():
+        basis = torch.eye(count, dtype=template.dtype, device=template.device)
+        rows: list[tuple[torch.Tensor | None, ...]] = []
+        for position in range(count):
+            result = grad_fn(basis[position].reshape(template.shape))
+            row = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+            if any(item is not None and item.numel() > MAX_JACOBIAN_NUMEL for item in row):
+                return ()
+            rows.append(row)
+        return tuple(_stack_column(rows, slot) for slot in range(len(rows[0])))
+
+
+def _stack_column(rows: list[tuple[torch.Tensor | None, ...]], slot: int) -> Value | None:
+    pieces = [row[slot] for row in rows]
+    if any(piece is None for piece in pieces):
+        return None
+    matrix = torch.stack([piece.reshape(-1) for piece in pieces if piece is not None])
+    return summarize(matrix, max_values=MAX_JACOBIAN_NUMEL * MAX_JACOBIAN_NUMEL)

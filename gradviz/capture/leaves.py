@@ -1,0 +1,135 @@
+"""What happens to each leaf's ``.grad`` across backward calls: accumulation, and uncaptured calls.
+
+Leaves are tracked by weak reference (``WeakIdKeyDictionary``), so tracing a long training loop never
+keeps a tensor alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils.weak import WeakIdKeyDictionary
+
+from gradviz.capture.graph import walk
+from gradviz.capture.summary import dtype_name
+from gradviz.model import Api, BackwardCall, Finding, LeafSummary, TensorInfo, Value
+
+if TYPE_CHECKING:
+    from gradviz.capture.call import CallPlan
+
+
+@dataclass
+class _LeafRecord:
+    label: str | None
+    calls: int = 0
+    grad: Value | None = None
+
+
+@dataclass
+class Watch:
+    """Leaves of one uncaptured call, held only until the call has run."""
+
+    leaves: list[torch.Tensor] = field(default_factory=list)
+    had_gradient: list[torch.Tensor] = field(default_factory=list)
+    location: Any = None
+
+
+def _is_nonzero(value: Value | None) -> bool:
+    return value is not None and (value.norm is None or value.norm != 0.0)
+
+
+class LeafLedger:
+    """Labels, accumulation warnings (once per leaf) and uncaptured-call summaries."""
+
+    def __init__(self) -> None:
+        self._labels: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._reported: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._uncaptured: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._records: list[_LeafRecord] = []
+
+    def learn_label(self, leaf: torch.Tensor, info: TensorInfo | None) -> None:
+        """Remember the user's name for a leaf, for summaries of later, uncaptured calls."""
+        if info is not None and info.label and leaf not in self._labels:
+            self._labels[leaf] = info.label
+
+    def accumulation_findings(self, plan: CallPlan, call: BackwardCall) -> list[Finding]:
+        """Leaves this captured call added into while their ``.grad`` already held a gradient."""
+        if call.api != "backward":
+            return []
+        ran = {step.node for step in call.steps}
+        findings = []
+        for node_id in plan.leaf_ids:
+            info = call.graph.nodes[node_id].tensor
+            leaf = plan.walked.fns[node_id].variable
+            if (
+                node_id not in ran
+                or info is None
+                or leaf in self._reported
+                or not _is_nonzero(info.grad_before)
+            ):
+                continue
+            self._reported[leaf] = True
+            findings.append(_accumulation_finding(info.label, info.shape, call.index, call.location))
+        return findings
+
+    def watch(self, t_outputs: Sequence[Any], api: Api) -> Watch:
+        """Note the leaves an uncaptured ``backward`` call will accumulate into, before it runs."""
+        watch = Watch()
+        if api != "backward":
+            return watch
+        for fn in walk(t_outputs).fns:
+            if type(fn).__name__ == "AccumulateGrad":
+                leaf = fn.variable
+                watch.leaves.append(leaf)
+                if (
+                    leaf not in self._reported
+                    and leaf.grad is not None
+                    and bool(leaf.grad.detach().ne(0).any())
+                ):
+                    watch.had_gradient.append(leaf)
+        return watch
+
+    def settle(self, watch: Watch, call_index: int) -> list[Finding]:
+        """Record an uncaptured call's effect on each leaf's ``.grad``, after it has run."""
+        with_grad = [leaf for leaf in watch.leaves if leaf.grad is not None]
+        norms = torch._foreach_norm([leaf.grad.detach() for leaf in with_grad]) if with_grad else []
+        for leaf, norm in zip(with_grad, norms):
+            record = self._uncaptured.get(leaf)
+            if record is None:
+                record = _LeafRecord(label=self._labels.get(leaf))
+                self._uncaptured[leaf] = record
+                self._records.append(record)
+            record.calls += 1
+            grad = leaf.grad
+            record.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=float(norm))
+        findings = []
+        for leaf in watch.had_gradient:
+            self._reported[leaf] = True
+            findings.append(_accumulation_finding(self._labels.get(leaf), leaf.shape, call_index, None))
+        return findings
+
+    def summaries(self) -> tuple[LeafSummary, ...]:
+        """Per leaf touched by uncaptured calls: how many changed it, and its ``.grad`` after the last."""
+        return tuple(
+            LeafSummary(label=record.label, calls=record.calls, grad_after=record.grad)
+            for record in self._records
+        )
+
+
+def _accumulation_finding(label: str | None, shape: Sequence[int], call_index: int, location: Any) -> Finding:
+    grad = f"{label}.grad" if label else f"the .grad of a leaf of shape {list(shape)}"
+    where = f" at {location}" if location is not None else ""
+    return Finding(
+        kind="accumulation",
+        message=(
+            f"{grad} already held a gradient when backward call {call_index}{where} ran, so the new "
+            f"gradient was added to it, not put in its place. If each step should start fresh, call "
+            f"optimizer.zero_grad() (or set .grad = None) before backward()."
+        ),
+        location=location,
+        call=call_index,
+        label=label,
+    )
