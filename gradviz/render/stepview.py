@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Nested, Node, Value
+from gradviz.render.style import format_number, format_shape
 
 #: Widest matrix (in columns) that is written out element by element.
 MAX_MATRIX_COLUMNS = 16
@@ -49,23 +50,6 @@ class StepView:
     node: int | None = None
 
 
-def format_number(number: float | int | bool | complex) -> str:
-    """A number in at most 4 significant digits (integers and booleans unchanged).
-
-    Args:
-        number: One element of a tensor.
-
-    Returns:
-        Its short text form.
-    """
-    if isinstance(number, bool | int):
-        return str(number)
-    if isinstance(number, float):
-        text = f"{number:.4g}"
-        return "0" if text == "-0" else text
-    return f"{number:.4g}"
-
-
 def _leaves(values: Nested, out: list[str]) -> None:
     if isinstance(values, tuple):
         for item in values:
@@ -91,20 +75,6 @@ def _nested_lines(values: Nested, width: int) -> list[str]:
     return lines
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
-    """A shape the way PyTorch prints it without the ``torch.Size``: ``(2, 2)``, ``()``.
-
-    Args:
-        shape: A tensor shape.
-
-    Returns:
-        The parenthesised sizes.
-    """
-    if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + ", ".join(str(size) for size in shape) + ")"
-
-
 def stats_text(value: Value) -> str:
     """Shape, dtype and statistics of a value in one line.
 
@@ -112,9 +82,9 @@ def stats_text(value: Value) -> str:
         value: A tensor summary.
 
     Returns:
-        E.g. ``"(300, 20) float32  min -1.2 max 3.4 mean 0.01 norm 12.3"``.
+        E.g. ``"[300, 20] float32  min -1.2 max 3.4 mean 0.01 norm 12.3"``.
     """
-    head = f"{shape_text(value.shape)} {value.dtype}"
+    head = f"{format_shape(value.shape)} {value.dtype}"
     stats = [
         f"{name} {format_number(stat)}"
         for name, stat in (("min", value.min), ("max", value.max), ("mean", value.mean), ("norm", value.norm))
@@ -136,7 +106,7 @@ def format_value(value: Value | None, *, show_values: bool = True) -> list[str]:
     if value is None:
         return ["None"]
     if not show_values:
-        return [f"{shape_text(value.shape)} {value.dtype}"]
+        return [f"{format_shape(value.shape)} {value.dtype}"]
     if value.values is None:
         return [stats_text(value)]
     texts: list[str] = []
@@ -316,3 +286,29 @@ def step_view(call: BackwardCall, step: int, *, show_values: bool = True) -> Ste
     if vj_lines:
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
     return StepView(title, subtitle, tuple(sections), node.id)
+
+
+def find_node(graph: Graph, query: str) -> int | None:
+    """The node a user means by ``3``, ``#3``, a grad_fn name or a tensor's name.
+
+    Args:
+        graph: The graph to search.
+        query: What the user typed.
+
+    Returns:
+        The id of the first node matching (by id, then exact name or label, then a case-insensitive
+        prefix of either), or None.
+    """
+    text = query.strip().removeprefix("#")
+    if text.isdigit():
+        return int(text) if int(text) < len(graph.nodes) else None
+    lowered = text.lower()
+    for exact in (True, False):
+        for node in graph.nodes:
+            names = [node.name, node.tensor.label if node.tensor is not None else None]
+            for name in names:
+                if name is None:
+                    continue
+                if (name == text) if exact else name.lower().startswith(lowered):
+                    return node.id
+    return None

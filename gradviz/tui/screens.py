@@ -1,0 +1,224 @@
+"""The main screen: it owns the state (call, step, selected event, values/shapes) and the panes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from gradviz.errors import GradvizError
+from gradviz.model import BackwardCall, Trace
+from gradviz.render.stepview import describe_node, find_node
+from gradviz.tui.dialogs import JumpScreen
+from gradviz.tui.messages import EventSelected, NodeClicked, StepChanged
+from gradviz.tui.widgets.graph_view import GraphView
+from gradviz.tui.widgets.step_panel import StepPanel
+from gradviz.tui.widgets.timeline import Timeline
+
+
+class TraceScreen(Screen[None]):
+    """Backward, one step at a time: graph, step details and forward timeline.
+
+    | Key | Action |
+    |---|---|
+    | n, right | next step |
+    | p, left | previous step |
+    | home, g | first step (nothing has run) |
+    | end, G | last step |
+    | j | jump to a node |
+    | ], [ | next / previous captured backward call |
+    | v | toggle values / shapes |
+    | s | export the current view to SVG |
+    | escape | clear the highlighted event |
+    """
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("n,right", "next_step", "Next", priority=True),
+        Binding("p,left", "previous_step", "Prev", priority=True),
+        Binding("home,g", "first_step", "First", show=False),
+        Binding("end,G", "last_step", "Last", show=False),
+        Binding("j", "jump", "Jump"),
+        Binding("right_square_bracket", "next_call", "Next call"),
+        Binding("left_square_bracket", "previous_call", "Prev call", show=False),
+        Binding("v", "toggle_values", "Values/shapes"),
+        Binding("s", "export", "Export SVG"),
+        Binding("escape", "clear", "Clear", show=False),
+    ]
+
+    call: reactive[int] = reactive(1, init=False)
+    step: reactive[int] = reactive(0, init=False)
+    selected: reactive[int | None] = reactive(None, init=False)
+    show_values: reactive[bool] = reactive(True, init=False)
+
+    def __init__(self, trace: Trace, *, call: int = 1, engine: bool = True) -> None:
+        super().__init__()
+        self.trace = trace
+        self.engine = engine
+        self._indices = [backward.index for backward in trace.backwards]
+        if self._indices and call not in self._indices:
+            call = self._indices[0]
+        self.set_reactive(TraceScreen.call, call)
+
+    @property
+    def backward(self) -> BackwardCall | None:
+        """The backward call shown, None when the trace has none."""
+        for backward in self.trace.backwards:
+            if backward.index == self.call:
+                return backward
+        return None
+
+    @property
+    def step_count(self) -> int:
+        """Number of steps of the call shown."""
+        backward = self.backward
+        return len(backward.steps) if backward is not None else 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="graph-pane"):
+                yield GraphView(self.trace, call=self.call, engine=self.engine, id="graph")
+                yield Static(id="status")
+            yield StepPanel(self.trace, call=self.call, id="step")
+        yield Timeline(self.trace.events, dropped=self.trace.events_dropped, id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#graph", GraphView).border_title = "graph"
+        self.query_one("#step", StepPanel).border_title = "step"
+        self.query_one("#timeline", Timeline).border_title = "forward timeline"
+        self._show_status()
+
+    def _show_status(self) -> None:
+        backward = self.backward
+        if backward is None:
+            text = f"{self.trace.backward_calls} backward calls seen, none captured"
+        else:
+            where = f" at {backward.location}" if backward.location is not None else ""
+            text = (
+                f"call {backward.index} ({self._indices.index(backward.index) + 1} of {len(self._indices)} "
+                f"captured): {backward.api}(){where} · step {self.step} of {len(backward.steps)}"
+            )
+            if self.selected is not None:
+                count = len(self.query_one("#graph", GraphView).selected_nodes)
+                text += f" · event {self.selected}: {count} node(s) highlighted"
+        self.query_one("#status", Static).update(text)
+        self.sub_title = text
+
+    def watch_call(self) -> None:
+        self.set_reactive(TraceScreen.step, 0)
+        graph = self.query_one("#graph", GraphView)
+        panel = self.query_one("#step", StepPanel)
+        graph.set_reactive(GraphView.step, 0)
+        panel.set_reactive(StepPanel.step, 0)
+        graph.call = self.call
+        panel.call = self.call
+        self._show_status()
+        self.post_message(StepChanged(self.call, 0))
+
+    def watch_step(self) -> None:
+        self.query_one("#graph", GraphView).step = self.step
+        self.query_one("#step", StepPanel).step = self.step
+        self._show_status()
+        self.post_message(StepChanged(self.call, self.step))
+
+    def watch_selected(self) -> None:
+        self.query_one("#graph", GraphView).event = self.selected
+        self._show_status()
+
+    def watch_show_values(self) -> None:
+        self.query_one("#step", StepPanel).show_values = self.show_values
+
+    def action_next_step(self) -> None:
+        self.step = min(self.step + 1, self.step_count)
+
+    def action_previous_step(self) -> None:
+        self.step = max(self.step - 1, 0)
+
+    def action_first_step(self) -> None:
+        self.step = 0
+
+    def action_last_step(self) -> None:
+        self.step = self.step_count
+
+    def action_next_call(self) -> None:
+        self._switch_call(+1)
+
+    def action_previous_call(self) -> None:
+        self._switch_call(-1)
+
+    def _switch_call(self, delta: int) -> None:
+        if not self._indices:
+            return
+        position = self._indices.index(self.call) + delta
+        if 0 <= position < len(self._indices):
+            self.call = self._indices[position]
+        else:
+            self.notify(f"no {'later' if delta > 0 else 'earlier'} captured backward call", timeout=2)
+
+    def action_toggle_values(self) -> None:
+        self.show_values = not self.show_values
+
+    def action_clear(self) -> None:
+        self.selected = None
+
+    def action_jump(self) -> None:
+        if self.backward is None:
+            self.notify("no backward call was captured", severity="warning")
+            return
+        self.app.push_screen(JumpScreen(), callback=self._jump_to)
+
+    def _jump_to(self, query: str | None) -> None:
+        backward = self.backward
+        if query is None or backward is None:
+            return
+        node = find_node(backward.graph, query)
+        if node is None:
+            self.notify(f"no node matches {query!r}", severity="warning")
+            return
+        self.jump_to_node(node)
+
+    def jump_to_node(self, node: int) -> None:
+        """Move to the step where a node ran (or show it, when it did not run in this call).
+
+        Args:
+            node: Id of the node.
+        """
+        backward = self.backward
+        if backward is None:
+            return
+        for position, record in enumerate(backward.steps):
+            if record.node == node:
+                self.step = position + 1
+                return
+        self.query_one("#graph", GraphView).scroll_to_node(node)
+        self.notify(f"{describe_node(backward.graph.node(node))} did not run in this call", timeout=3)
+
+    def on_node_clicked(self, message: NodeClicked) -> None:
+        self.jump_to_node(message.node)
+
+    def on_event_selected(self, message: EventSelected) -> None:
+        self.selected = message.event
+        self.query_one("#graph", GraphView).action_centre()
+
+    def action_export(self) -> None:
+        """Write the graph at the current step to ``gradviz-step-<call>-<k>.svg`` in the current folder."""
+        backward = self.backward
+        if backward is None:
+            self.notify("no backward call to export", severity="warning")
+            return
+        try:
+            from gradviz.render.svg import to_svg
+
+            svg = to_svg(backward, step=self.step)
+            path = Path.cwd() / f"gradviz-step-{backward.index}-{self.step}.svg"
+            path.write_text(svg, encoding="utf-8")
+        except (ImportError, GradvizError, OSError) as exc:
+            self.notify(f"could not export: {exc}", severity="error")
+            return
+        self.notify(f"wrote {path}")

@@ -1,0 +1,236 @@
+"""The graph pane: the autograd graph drawn in boxes and arrows, restyled at every step."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from gradviz.model import BackwardCall, Trace
+from gradviz.render import style as look
+from gradviz.render.layout import Layout, layout_graph
+from gradviz.tui.canvas import Canvas, Run
+from gradviz.tui.messages import NodeClicked
+
+EMPTY_MESSAGE = (
+    "No backward call was captured, so there is no graph to step through.",
+    "The forward timeline below shows what the script did.",
+)
+
+
+def _style(spec: str) -> Style:
+    return Style.parse(spec) if spec else Style()
+
+
+CURRENT = _style(look.CURRENT.tui)
+DONE = _style("green")
+DONE_LEAF = _style("bold green")
+SELECTED = _style("bold black on yellow")
+EDGE = _style("grey46")
+FLOW = _style("green")
+EDGE_CURRENT = _style("bold red")
+GHOST_EDGE = _style("grey35")
+
+
+class GraphView(ScrollView, can_focus=True):
+    """The DAG of the backward call shown, with the current node highlighted.
+
+    The node running at the current step is drawn in reverse red, nodes that already ran are
+    green with a ✓, AccumulateGrad (leaf) boxes have heavy borders, and what autograd did not
+    record (no_grad, detach, .data) hangs off the graph as dimmed dashed ghosts. Click a box to
+    jump to the step where that node ran.
+
+    | Key | Action |
+    |---|---|
+    | up / down, page up / page down | scroll |
+    | shift+left / shift+right | pan sideways |
+    | c | centre on the current node |
+    """
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("shift+left", "scroll_left", "Pan left", show=False),
+        Binding("shift+right", "scroll_right", "Pan right", show=False),
+        Binding("c", "centre", "Centre", show=False),
+    ]
+
+    call: reactive[int] = reactive(1, init=False)
+    step: reactive[int] = reactive(0, init=False)
+    event: reactive[int | None] = reactive(None, init=False)
+
+    def __init__(self, trace: Trace, *, call: int = 1, engine: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace = trace
+        self.engine = engine
+        self._calls = {backward.index: backward for backward in trace.backwards}
+        self._events = {event.id: event for event in trace.events}
+        self._canvases: dict[int, Canvas] = {}
+        self._canvas: Canvas | None = None
+        self._current: int | None = None
+        self._done: set[int] = set()
+        self._selected: set[tuple[str, int]] = set()
+        self.set_reactive(GraphView.call, call)
+
+    @property
+    def backward(self) -> BackwardCall | None:
+        """The backward call shown, None when the trace has none."""
+        return self._calls.get(self.call)
+
+    @property
+    def layout_result(self) -> Layout | None:
+        """The cell layout of the call shown."""
+        return self._canvas.layout if self._canvas is not None else None
+
+    @property
+    def current_node(self) -> int | None:
+        """Id of the node highlighted as running at this step."""
+        return self._current
+
+    @property
+    def done_nodes(self) -> frozenset[int]:
+        """Ids of the nodes that ran before the current one."""
+        return frozenset(self._done)
+
+    @property
+    def selected_nodes(self) -> frozenset[int]:
+        """Ids of the nodes highlighted for the selected timeline event."""
+        return frozenset(ident for kind, ident in self._selected if kind == "node")
+
+    def on_mount(self) -> None:
+        self._load()
+
+    def _load(self) -> None:
+        backward = self.backward
+        if backward is None:
+            self._canvas = None
+            self.virtual_size = Size(max(len(line) for line in EMPTY_MESSAGE), len(EMPTY_MESSAGE))
+        else:
+            if backward.index not in self._canvases:
+                layout = layout_graph(backward.graph, engine=self.engine)
+                self._canvases[backward.index] = Canvas(layout, backward.graph)
+            self._canvas = self._canvases[backward.index]
+            self.virtual_size = Size(self._canvas.width, self._canvas.height)
+        self._restate()
+        self._select()
+        self.refresh()
+        self.call_after_refresh(self.action_centre)
+
+    def watch_call(self) -> None:
+        self._load()
+
+    def watch_step(self) -> None:
+        self._restate()
+        self.refresh()
+        self.action_centre()
+
+    def watch_event(self) -> None:
+        self._select()
+        self.refresh()
+
+    def _restate(self) -> None:
+        backward = self.backward
+        steps = backward.steps if backward is not None else ()
+        step = max(0, min(self.step, len(steps)))
+        self._done = {record.node for record in steps[: max(step - 1, 0)]}
+        self._current = steps[step - 1].node if step else None
+
+    def _select(self) -> None:
+        self._selected = set()
+        backward = self.backward
+        event = self._events.get(self.event) if self.event is not None else None
+        if backward is None or event is None:
+            return
+        tensors = set(event.inputs) | set(event.outputs)
+        for node in backward.graph.nodes:
+            tensor_id = node.tensor.id if node.tensor is not None else None
+            if node.event == event.id or (tensor_id is not None and tensor_id in tensors):
+                self._selected.add(("node", node.id))
+        for overlay in backward.graph.overlays:
+            if overlay.event == event.id:
+                self._selected.add(("overlay", overlay.id))
+
+    def action_centre(self) -> None:
+        """Scroll so that the current node (or the first selected one) is in view."""
+        if self._canvas is None:
+            return
+        target = self._current
+        if target is None and self.selected_nodes:
+            target = min(self.selected_nodes)
+        if target is None:
+            return
+        self.scroll_to_node(target)
+
+    def scroll_to_node(self, node: int) -> None:
+        """Scroll the node's box into view, without animation.
+
+        Args:
+            node: Id of the node.
+        """
+        if self._canvas is None:
+            return
+        box = self._canvas.boxes.get(("node", node))
+        if box is not None:
+            self.scroll_to_region(Region(box.x, box.y, box.width, box.height), animate=False, immediate=True)
+
+    def _run_style(self, run: Run) -> Style:
+        backward = self.backward
+        assert backward is not None
+        if run.kind == "edge":
+            route = self._canvas.layout.routes[run.ident] if self._canvas is not None else None
+            if route is None or route.ghost:
+                return GHOST_EDGE
+            source = route.source[1]
+            if source == self._current:
+                return EDGE_CURRENT
+            return FLOW if source in self._done else EDGE
+        if (run.kind, run.ident) in self._selected and run.ident != self._current:
+            return SELECTED
+        if run.kind == "overlay":
+            overlay = backward.graph.overlays[run.ident]
+            return _style(look.OVERLAY_LOOKS[overlay.kind].tui) + Style(dim=True)
+        node = backward.graph.node(run.ident)
+        if run.ident == self._current:
+            return CURRENT
+        if run.ident in self._done:
+            return DONE_LEAF if node.is_accumulate_grad else DONE
+        roots = {root.node for root in backward.graph.roots}
+        return _style(look.node_look(node, is_root=node.id in roots).tui)
+
+    def _run_text(self, run: Run) -> str:
+        if run.kind == "node" and run.row == 0 and run.ident in self._done and len(run.text) > 5:
+            return run.text[:-4] + " ✓ " + run.text[-1]
+        return run.text
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if self._canvas is None:
+            text = EMPTY_MESSAGE[y] if y < len(EMPTY_MESSAGE) else ""
+            return Strip([Segment(text, base)]).extend_cell_length(width, base)
+        segments: list[Segment] = []
+        cursor = 0
+        for run in self._canvas.row(scroll_y + y):
+            end = run.x + len(run.text)
+            if end <= scroll_x or run.x < cursor:
+                continue
+            if run.x >= scroll_x + width:
+                break
+            if run.x > cursor:
+                segments.append(Segment(" " * (run.x - cursor), base))
+            segments.append(Segment(self._run_text(run), base + self._run_style(run)))
+            cursor = end
+        strip = Strip(segments, cursor)
+        return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
+
+    def on_click(self, event: events.Click) -> None:
+        if self._canvas is None:
+            return
+        scroll_x, scroll_y = self.scroll_offset
+        box = self._canvas.box_at(event.x + scroll_x, event.y + scroll_y)
+        if box is not None and box.kind == "node":
+            self.post_message(NodeClicked(box.ident))

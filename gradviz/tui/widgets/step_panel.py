@@ -1,0 +1,87 @@
+"""The step pane: what the current backward step did, v in, J, vJ out (or a leaf's .grad)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from gradviz.model import Trace
+from gradviz.render.stepview import StepView, step_view
+
+#: Rich styles for the section kinds of `gradviz.render.stepview.Section`.
+SECTION_STYLES = {"v": "yellow", "jacobian": "magenta", "vj": "green", "leaf": "cyan", "note": "grey62"}
+
+
+def to_text(view: StepView) -> Text:
+    """Turn a step view into styled text for the pane.
+
+    Args:
+        view: The step's content.
+
+    Returns:
+        Title, subtitle and sections, each section's title in bold.
+    """
+    text = Text()
+    text.append(view.title + "\n", style="bold")
+    if view.subtitle:
+        text.append(view.subtitle + "\n", style="italic grey70")
+    for section in view.sections:
+        text.append("\n" + section.title + "\n", style="bold " + SECTION_STYLES.get(section.kind, ""))
+        for line in section.lines:
+            text.append("  " + line + "\n")
+    text.rstrip()
+    return text
+
+
+class StepPanel(VerticalScroll, can_focus=True):
+    """What the node at the current step received and sent.
+
+    Shows the node's name and source line, the incoming gradient v, its local Jacobian J for small
+    tensors (computed at capture time), and the vJ sent to each input, labelled with the node that
+    receives it. For an AccumulateGrad node: the leaf's grad before + this contribution = grad after.
+
+    | Key | Action |
+    |---|---|
+    | up / down, page up / page down | scroll the pane |
+    """
+
+    call: reactive[int] = reactive(1, init=False)
+    step: reactive[int] = reactive(0, init=False)
+    show_values: reactive[bool] = reactive(True, init=False)
+
+    def __init__(self, trace: Trace, *, call: int = 1, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace = trace
+        self._calls = {backward.index: backward for backward in trace.backwards}
+        self.set_reactive(StepPanel.call, call)
+        self.view: StepView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="step-body")
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def watch_call(self) -> None:
+        self._redraw()
+
+    def watch_step(self) -> None:
+        self._redraw()
+
+    def watch_show_values(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        body = self.query_one("#step-body", Static)
+        backward = self._calls.get(self.call)
+        if backward is None:
+            self.view = None
+            body.update(Text("No backward call was captured: nothing ran backward, so there are no steps."))
+            return
+        step = max(0, min(self.step, len(backward.steps)))
+        self.view = step_view(backward, step, show_values=self.show_values)
+        body.update(to_text(self.view))
+        self.scroll_home(animate=False)
