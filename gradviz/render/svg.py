@@ -90,7 +90,10 @@ def run_layout(dot_source: str, fmt: str, *, timeout: float = TIMEOUT) -> bytes:
             f"cannot run layout engine {engine} ({exc.strerror}): {MISSING_HINT}"
         ) from None
     if done.returncode != 0:
-        raise GradvizError(f"layout engine {name} could not make {fmt}: {_first_line(done.stderr)}")
+        reason = _first_line(done.stderr)
+        if "not recognized" in reason or "format" in reason.lower() and fmt in reason:
+            reason = "it has no such output format (Graphviz's dot has; point GRADVIZ_DOT at it)"
+        raise GradvizError(f"layout engine {name} cannot make {fmt}: {reason}")
     return done.stdout
 
 
