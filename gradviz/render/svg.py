@@ -91,7 +91,7 @@ def run_layout(dot_source: str, fmt: str, *, timeout: float = TIMEOUT) -> bytes:
         ) from None
     if done.returncode != 0:
         reason = _first_line(done.stderr)
-        if "not recognized" in reason or "format" in reason.lower() and fmt in reason:
+        if "not recognized" in reason:
             reason = "it has no such output format (Graphviz's dot has; point GRADVIZ_DOT at it)"
         raise GradvizError(f"layout engine {name} cannot make {fmt}: {reason}")
     return done.stdout
