@@ -112,7 +112,7 @@ class GraphSnapshot:
         return graph_to_json(self.graph)
 
     def to_networkx(self) -> nx.DiGraph:
-        """The graph as a networkx DiGraph (edges in the backward direction, node attributes from the model)."""
+        """The graph as a networkx DiGraph, edges in the backward direction (as next_functions)."""
         digraph = nx.DiGraph()
         for node in self.graph.nodes:
             label = node.tensor.label if node.tensor is not None else None

@@ -13,7 +13,7 @@ from gradviz.capture.backward import StepRecorder
 from gradviz.capture.graph import GraphWalk, root_node
 from gradviz.capture.names import NameMap
 from gradviz.capture.summary import summarize_optional
-from gradviz.model import Api, BackwardCall, Graph, Location, Root
+from gradviz.model import Api, BackwardCall, Graph, Location, Root, Value
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class CallPlan:
                     tensor, grad_after=summarize_optional(leaf.grad), version=int(leaf._version)
                 )
                 nodes[node_id] = dataclasses.replace(nodes[node_id], tensor=tensor)
-        results = ()
+        results: tuple[Value | None, ...] = ()
         if self.arguments.api == "grad" and result is not None:
             results = tuple(summarize_optional(item) for item in result)
         return BackwardCall(

@@ -94,21 +94,22 @@ class LeafLedger:
 
     def settle(self, watch: Watch, call_index: int) -> list[Finding]:
         """Record an uncaptured call's effect on each leaf's ``.grad``, after it has run."""
-        with_grad = [leaf for leaf in watch.leaves if leaf.grad is not None]
-        norms = torch._foreach_norm([leaf.grad.detach() for leaf in with_grad]) if with_grad else []
-        for leaf, norm in zip(with_grad, norms):
-            record = self._uncaptured.get(leaf)
+        grads = [(leaf, leaf.grad) for leaf in watch.leaves if leaf.grad is not None]
+        norms = torch._foreach_norm([grad.detach() for _, grad in grads if grad is not None]) if grads else []
+        for (leaf, grad), norm in zip(grads, norms, strict=True):
+            assert grad is not None
+            record: _LeafRecord | None = self._uncaptured.get(leaf)  # type: ignore[no-untyped-call]
             if record is None:
-                record = _LeafRecord(label=self._labels.get(leaf))
+                record = _LeafRecord(label=self._labels.get(leaf))  # type: ignore[no-untyped-call]
                 self._uncaptured[leaf] = record
                 self._records.append(record)
             record.calls += 1
-            grad = leaf.grad
             record.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=float(norm))
         findings = []
         for leaf in watch.had_gradient:
             self._reported[leaf] = True
-            findings.append(_accumulation_finding(self._labels.get(leaf), leaf.shape, call_index, None))
+            label = self._labels.get(leaf)  # type: ignore[no-untyped-call]
+            findings.append(_accumulation_finding(label, leaf.shape, call_index, None))
         return findings
 
     def summaries(self) -> tuple[LeafSummary, ...]:

@@ -18,16 +18,14 @@ _STDLIB_MARKERS = ("<frozen ", f"{os.sep}runpy.py", f"{os.sep}contextlib.py", f"
 
 def is_internal(filename: str) -> bool:
     """Whether a frame's file belongs to torch, gradviz or the Python runtime rather than the user."""
-    return (
-        filename.startswith(_TORCH_DIR)
-        or filename.startswith(_GRADVIZ_DIR)
-        or any(marker in filename for marker in _STDLIB_MARKERS)
+    return filename.startswith((_TORCH_DIR, _GRADVIZ_DIR)) or any(
+        marker in filename for marker in _STDLIB_MARKERS
     )
 
 
 def user_frame(start: FrameType | None = None) -> FrameType | None:
     """The innermost frame that belongs to the user's code, or None."""
-    frame = start if start is not None else sys._getframe(1)
+    frame: FrameType | None = start if start is not None else sys._getframe(1)
     while frame is not None and is_internal(frame.f_code.co_filename):
         frame = frame.f_back
     return frame

@@ -25,6 +25,9 @@ from gradviz.capture.overlay import overlays_for
 from gradviz.capture.summary import summarize_optional
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
+#: The one function every backward and grad call goes through (looked up as a module global at call time).
+_ENGINE = "_engine_run_backward"
+
 _active: list[Tracer] = []
 _finished: list[Tracer] = []
 
@@ -81,8 +84,8 @@ class Tracer:
     # ----- context manager -------------------------------------------------------------------------
 
     def __enter__(self) -> Tracer:
-        self._original = torch.autograd._engine_run_backward
-        torch.autograd._engine_run_backward = self._intercept
+        self._original = getattr(torch.autograd, _ENGINE)
+        setattr(torch.autograd, _ENGINE, self._intercept)
         _active.append(self)
         if self._recorder is not None:
             self._recorder.start()
@@ -96,7 +99,7 @@ class Tracer:
     ) -> None:
         if self._recorder is not None:
             self._recorder.stop()
-        torch.autograd._engine_run_backward = self._original
+        setattr(torch.autograd, _ENGINE, self._original)
         if self in _active:
             _active.remove(self)
         _finished[:] = [self]
