@@ -303,6 +303,7 @@ EventKind = Literal[
     "requires_grad",
     "retain_grad",
     "backward",
+    "grad_read",
 ]
 
 
@@ -346,6 +347,7 @@ FindingKind = Literal[
     "accumulation",
     "autograd_error",
     "capture_problem",
+    "non_leaf_grad",
 ]
 
 

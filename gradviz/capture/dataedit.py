@@ -1,0 +1,126 @@
+"""Catch saved tensors that changed behind autograd's back between forward and backward.
+
+Autograd protects saved tensors with a version counter, but a write through ``.data`` (or an
+``x.data = ...`` assignment) goes to an alias with its own counter, so backward silently uses the new
+values. The forward recorder fingerprints what each node saved when it was created; just before backward
+runs the node, `SavedTensorCheck` compares those fingerprints with what the node will really use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from gradviz.capture.origin import origin_of
+from gradviz.capture.overlay import data_owner
+from gradviz.capture.saved import has_changed, read_saved
+from gradviz.model import Event, Finding, Location
+
+if TYPE_CHECKING:
+    from gradviz.capture.forward import ForwardRecorder
+
+LabelOf = Callable[[torch.Tensor], "str | None"]
+
+
+class SavedTensorCheck:
+    """Compares a node's saved tensors with their forward-time fingerprints, once per tensor and call.
+
+    Args:
+        recorder: The forward recorder that fingerprinted the saved tensors and saw the ``.data`` edits.
+        label_of: Optional: the user's name for a tensor (e.g. from the caller's variables).
+    """
+
+    def __init__(self, recorder: ForwardRecorder | None, *, label_of: LabelOf | None = None) -> None:
+        self._recorder = recorder
+        self._label_of = label_of
+        self._reported: set[tuple[int, int | None]] = set()
+
+    def check(
+        self, grad_fn: Any, *, node_name: str, location: Location | None, call_index: int
+    ) -> list[Finding]:
+        """Look for saved tensors of one node that changed without a version bump.
+
+        Call it from a backward pre-hook, before the node runs. It never raises: anything it cannot
+        read is left unchecked (autograd's own error, if any, follows).
+
+        Args:
+            grad_fn: The autograd Node about to run.
+            node_name: Its name in the captured graph (``MulBackward0``).
+            location: The line that created it, where known.
+            call_index: The 1-based backward call this happens in.
+
+        Returns:
+            One ``data_edit`` finding per changed tensor (reported once per tensor and call).
+        """
+        try:
+            return self._check(grad_fn, node_name, location, call_index)
+        except Exception:
+            return []
+
+    def _check(
+        self, grad_fn: Any, node_name: str, location: Location | None, call_index: int
+    ) -> list[Finding]:
+        origin = origin_of(grad_fn)
+        if origin is None or not origin.fingerprints:
+            return []
+        recorder = self._recorder
+        before = dict(origin.fingerprints)
+        findings: list[Finding] = []
+        pause = recorder.paused() if recorder is not None else None
+        if pause is not None:
+            pause.__enter__()
+        try:
+            for name, tensor in read_saved(grad_fn):
+                print_ = before.get(name)
+                if print_ is None or print_.version != tensor._version or not has_changed(print_, tensor):
+                    continue
+                key = (call_index, print_.tensor_id if print_.tensor_id is not None else id(tensor))
+                if key in self._reported:
+                    continue
+                self._reported.add(key)
+                findings.append(
+                    self._finding(tensor, print_.tensor_id, origin.event, node_name, location, call_index)
+                )
+        finally:
+            if pause is not None:
+                pause.__exit__(None, None, None)
+        return findings
+
+    def _finding(
+        self,
+        tensor: torch.Tensor,
+        tensor_id: int | None,
+        created: int,
+        node_name: str,
+        location: Location | None,
+        call_index: int,
+    ) -> Finding:
+        edit = self._edit_event(tensor_id, created)
+        label = self._label_of(tensor) if self._label_of is not None else None
+        if label is None and edit is not None:
+            label = data_owner(edit.location)
+        name = label or f"a tensor of shape {list(tensor.shape)}"
+        saved_at = f" (line {location.line})" if location is not None else ""
+        if edit is not None and edit.location is not None:
+            how = f"was changed through .data at {edit.location}"
+            if edit.location.code:
+                how += f" (`{edit.location.code}`)"
+        else:
+            how = "was changed in a way that bypasses the version counter (.data, .numpy() or the storage)"
+        message = (
+            f"{name} {how} after {node_name}{saved_at} saved it for backward. Autograd's version "
+            f"counter did not notice, so backward call {call_index} used the new value: the gradient "
+            f"is computed from the edited tensor, not from what the forward pass used."
+        )
+        where = edit.location if edit is not None and edit.location is not None else location
+        return Finding(kind="data_edit", message=message, location=where, call=call_index, label=label)
+
+    def _edit_event(self, tensor_id: int | None, created: int) -> Event | None:
+        if self._recorder is None or tensor_id is None:
+            return None
+        for event in self._recorder.events[created:]:
+            if event.kind == "data_write" and event.outputs and event.outputs[0] == tensor_id:
+                return event
+        return None

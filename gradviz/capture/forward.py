@@ -1,0 +1,349 @@
+"""The forward timeline: every torch op while tracing, with grad mode, detach, in-place and ``.data``.
+
+A ``TorchFunctionMode`` sees each torch function and Tensor method call, including ``.detach()``, the
+``.data`` getter and setter and grad-mode switches. The recorder turns each into an `Event`, and tags
+every new ``grad_fn`` with a `NodeOrigin` (event, line, tensor id, saved-tensor fingerprints) so the
+graph walk can say where each node came from and backward can tell whether a saved tensor changed.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import CodeType, FrameType
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from gradviz.capture import opkind
+from gradviz.capture.location import frame_location, is_internal, user_frame
+from gradviz.capture.origin import NodeOrigin, origin_of, set_origin
+from gradviz.capture.saved import Fingerprint, fingerprint, read_saved
+from gradviz.capture.tensor_ids import TensorIds
+from gradviz.capture.timeline import TimelineMixin
+from gradviz.model import EventKind, GradMode, Location
+
+#: Detail of ops that ran with grad off although the user did not switch it off.
+TORCH_NO_GRAD = "grad turned off by torch itself (inside a custom autograd.Function's forward)"
+_latest: weakref.ref[ForwardRecorder] | None = None
+
+
+def latest_recorder() -> ForwardRecorder | None:
+    """The most recently started recorder, while it is alive (for `explain` without a tracer)."""
+    return _latest() if _latest is not None else None
+
+
+class _Mode(TorchFunctionMode):
+    """Routes every torch call to the recorder; one cheap check when recording is off."""
+
+    def __init__(self, recorder: ForwardRecorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        recorder = self.recorder
+        if not recorder._on:
+            return func(*args, **(kwargs or {}))
+        return recorder._call(func, args, kwargs or {})
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [item for item in value if isinstance(item, torch.Tensor)]
+    return []
+
+
+class ForwardRecorder(TimelineMixin):
+    """Records the forward timeline while started; see the module docstring.
+
+    Args:
+        root: Folder whose files are shown relative to it (the traced script's folder).
+        max_events: At most this many events are kept; later ones are only counted.
+    """
+
+    def __init__(self, *, root: str | None = None, max_events: int = 200_000) -> None:
+        super().__init__()
+        self._root = root
+        self._max_events = max_events
+        self._ids = TensorIds()
+        self._mode: _Mode | None = None
+        self._recording = True
+        self._pause_depth = 0
+        self._on = False
+        self._internal: dict[CodeType, bool] = {}
+        self._locations: dict[tuple[CodeType, int], Location] = {}
+        # gradviz id of a .data alias (or a view of one) -> the tensor it is the .data of
+        self._alias_of: dict[int, tuple[int, weakref.ref[torch.Tensor]]] = {}
+        self._user_grad = True
+        self._inference = False
+
+    # -- control -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start recording: push the TorchFunctionMode (it nests with the user's own modes)."""
+        global _latest
+        self._user_grad = torch.is_grad_enabled()
+        self._inference = torch.is_inference_mode_enabled()
+        self._mode = _Mode(self)
+        self._mode.__enter__()  # type: ignore[no-untyped-call]
+        _latest = weakref.ref(self)
+        self._update()
+
+    def stop(self) -> None:
+        """Stop recording and pop the mode."""
+        mode, self._mode = self._mode, None
+        self._update()
+        if mode is not None:
+            mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+
+    @property
+    def recording(self) -> bool:
+        """Whether ops are recorded; the Tracer sets False once the backward budget is spent."""
+        return self._recording
+
+    @recording.setter
+    def recording(self, value: bool) -> None:
+        self._recording = value
+        self._update()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Leave gradviz's own torch calls (summaries, hooks, Jacobians) out of the timeline."""
+        self._pause_depth += 1
+        self._update()
+        try:
+            yield
+        finally:
+            self._pause_depth -= 1
+            self._update()
+
+    def _update(self) -> None:
+        self._on = self._mode is not None and self._recording and self._pause_depth == 0
+
+    def tensor_id(self, tensor: torch.Tensor) -> int | None:
+        """gradviz's sequential id for a tensor seen in an event, or None.
+
+        Args:
+            tensor: Any tensor.
+
+        Returns:
+            The id used in `Event.inputs` / `Event.outputs`, or None if no event involved it.
+        """
+        return self._ids.get(tensor)
+
+    def data_base(self, tensor_id: int) -> int | None:
+        """For a ``.data`` alias (or a view of one), the id of the tensor whose ``.data`` it is."""
+        entry = self._alias_of.get(tensor_id)
+        return entry[0] if entry is not None else None
+
+    # -- recording ---------------------------------------------------------------------------------
+
+    def _location(self) -> Location | None:
+        frame: Any = sys._getframe(1)
+        internal = self._internal
+        while frame is not None:
+            code = frame.f_code
+            flag = internal.get(code)
+            if flag is None:
+                flag = internal[code] = is_internal(code.co_filename)
+            if not flag:
+                key = (code, frame.f_lineno)
+                location = self._locations.get(key)
+                if location is None:
+                    location = self._locations[key] = frame_location(frame, self._root)
+                return location
+            frame = frame.f_back
+        return None
+
+    def _grad_mode(self) -> tuple[GradMode, str | None]:
+        if torch.is_inference_mode_enabled():
+            return "inference_mode", None
+        if torch.is_grad_enabled():
+            return "enabled", None
+        return "no_grad", (None if not self._user_grad else TORCH_NO_GRAD)
+
+    def _call(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        code, name = opkind.classify(func)
+        if code == opkind.SKIP:
+            return func(*args, **kwargs)
+        if len(self._raw) >= self._max_events:
+            self._dropped += 1
+            return func(*args, **kwargs)
+        if code == opkind.GRAD_MODE:
+            return self._grad_switch(func, args, kwargs)
+        if code == opkind.GRAD_GET:
+            return self._grad_get(func, args, kwargs)
+        target = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if code == opkind.OP and kwargs.get("inplace") is True:
+            code = opkind.INPLACE
+        modified = kwargs.get("out") if code == opkind.OP else target if code == opkind.INPLACE else None
+        version = modified._version if isinstance(modified, torch.Tensor) else None
+        result = func(*args, **kwargs)
+        self._check_inference()
+        self._record(code, name, args, kwargs, result, modified, version)
+        return result
+
+    def _check_inference(self) -> None:
+        inference = torch.is_inference_mode_enabled()
+        if inference != self._inference:
+            self._inference = inference
+            detail = "entered (seen at the first op inside)" if inference else "left before this op"
+            self._append(("grad_mode", "inference_mode", self._location(), "enabled", (), (), None,
+                          None, None, not inference, detail))  # fmt: skip
+
+    def _ids_of(self, values: Sequence[Any]) -> tuple[int, ...]:
+        found: list[int] = []
+        for value in values:
+            for tensor in _tensors(value):
+                known = self._ids.get(tensor)
+                found.append(self._adopt(tensor) if known is None else known)
+        return tuple(found)
+
+    def _adopt(self, tensor: torch.Tensor) -> int:
+        tensor_id = self._ids.assign(tensor)
+        grad_fn = tensor.grad_fn
+        if grad_fn is not None and origin_of(grad_fn) is None:
+            # Made where the mode could not see it: a custom autograd.Function, or before tracing.
+            op = type(grad_fn).__name__.removesuffix("Backward") + ".apply"
+            event = self._append(("op", op, None, "enabled", (), (tensor_id,), type(grad_fn).__name__,
+                                  None, None, None, "made outside the timeline"))  # fmt: skip
+            self._tag(grad_fn, event, None, tensor_id, [tensor])
+        return tensor_id
+
+    def _record(
+        self,
+        code: int,
+        name: str,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        result: Any,
+        modified: Any,
+        version: int | None,
+    ) -> None:
+        outputs = _tensors(result)
+        if not outputs and code == opkind.OP:
+            return
+        location = self._location()
+        grad_mode, detail = self._grad_mode()
+        inputs = self._ids_of(args) + self._ids_of(list(kwargs.values()))
+        output_ids = tuple(self._ids.assign(tensor) for tensor in outputs)
+        grad_fn = outputs[0].grad_fn if outputs else None
+        kind: EventKind = "op"
+        after: int | None = None
+        enabled: bool | None = None
+        if code == opkind.INPLACE and isinstance(modified, torch.Tensor):
+            after = modified._version
+            modified_id = self._ids.assign(modified)
+            alias = self._alias_of.get(modified_id)
+            kind = "inplace"
+            if alias is not None:
+                # The alias has its own version counter: the tensor it came from keeps its version.
+                kind, output_ids = "data_write", (alias[0],)
+                base = alias[1]()
+                version = after = base._version if base is not None else None
+                detail = "in-place edit through .data: autograd's version counter did not see it"
+        elif code == opkind.OP and args and self._alias_of and grad_fn is None:
+            alias = self._alias_of.get(inputs[0]) if inputs else None
+            if alias is not None and outputs[0]._is_view():
+                for output_id in output_ids:
+                    self._alias_of[output_id] = alias
+        elif code in (opkind.DETACH, opkind.DETACH_INPLACE):
+            kind = "detach"
+        elif code == opkind.DATA_GET:
+            kind = "data_read"
+            for output_id in output_ids:
+                self._alias_of[output_id] = (inputs[0], weakref.ref(args[0]))
+        elif code == opkind.DATA_SET:
+            if len(inputs) > 1 and self.data_base(inputs[1]) == inputs[0]:
+                return  # the tail of `x.data *= k`: already recorded as the in-place edit
+            kind, output_ids, inputs = "data_write", inputs[:1], inputs[1:]
+            version = after = args[0]._version
+            detail = "x.data = ... swapped the values: autograd records nothing"
+        elif code in (opkind.REQUIRES_GRAD, opkind.REQUIRES_GRAD_SET):
+            kind, enabled = "requires_grad", bool(args[0].requires_grad)
+        elif code == opkind.RETAIN_GRAD:
+            kind = "retain_grad"
+        event = self._append((kind, name, location, grad_mode, inputs, output_ids,
+                              type(grad_fn).__name__ if grad_fn is not None else None,
+                              version, after, enabled, detail))  # fmt: skip
+        if grad_fn is not None:
+            self._tag(
+                grad_fn, event, location, output_ids[0] if output_ids else None, outputs + _tensors(args)
+            )
+
+    def _tag(
+        self,
+        grad_fn: Any,
+        event: int,
+        location: Location | None,
+        tensor_id: int | None,
+        nearby: list[torch.Tensor],
+    ) -> None:
+        if origin_of(grad_fn) is not None:
+            return
+        prints: tuple[tuple[str, Fingerprint], ...] = ()
+        if torch._C._autograd._top_saved_tensors_default_hooks(False) is None:
+            prints = self._fingerprints(grad_fn, nearby)
+        set_origin(
+            grad_fn, NodeOrigin(event=event, location=location, tensor_id=tensor_id, fingerprints=prints)
+        )
+
+    def _fingerprints(self, grad_fn: Any, nearby: list[torch.Tensor]) -> tuple[tuple[str, Fingerprint], ...]:
+        prints: list[tuple[str, Fingerprint]] = []
+        for name, saved in read_saved(grad_fn):
+            tensor_id = self._ids.get(saved)
+            if tensor_id is None:
+                # A saved output is unpacked as a new tensor object: match it to the op's tensors.
+                for candidate in nearby:
+                    if candidate.data_ptr() == saved.data_ptr() and candidate.shape == saved.shape:
+                        tensor_id = self._ids.get(candidate)
+                        break
+            taken = fingerprint(saved, tensor_id)
+            if taken is not None:
+                prints.append((name, taken))
+        return tuple(prints)
+
+    def _grad_switch(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        result = func(*args, **kwargs)
+        enabled = bool(args[0]) if args else torch.is_grad_enabled()
+        self._user_grad = enabled
+        op, detail = "set_grad_enabled", None
+        frame: FrameType | None = sys._getframe(2)
+        for _ in range(3):
+            frame = frame.f_back if frame is not None else None
+            owner = frame.f_locals.get("self") if frame is not None else None
+            if frame is not None and frame.f_code.co_name in ("__enter__", "__exit__"):
+                op = type(owner).__name__
+                detail = "enter" if frame.f_code.co_name == "__enter__" else "exit"
+                break
+        self._append(("grad_mode", op, self._location(), "enabled" if enabled else "no_grad", (), (),
+                      None, None, None, enabled, detail))  # fmt: skip
+        return result
+
+    def _grad_get(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        tensor = args[0] if args else None
+        if not isinstance(tensor, torch.Tensor) or tensor.grad_fn is None or tensor.retains_grad:
+            return func(*args, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = func(*args, **kwargs)
+        frame = user_frame(sys._getframe(1))
+        for warning in caught:
+            # Re-issued at the user's line, where torch's own warning would have pointed without gradviz.
+            if frame is None:
+                warnings.warn(warning.message, warning.category, stacklevel=2)
+                continue
+            registry = frame.f_globals.setdefault("__warningregistry__", {})
+            warnings.warn_explicit(
+                warning.message, warning.category, frame.f_code.co_filename, frame.f_lineno, registry=registry
+            )
+        self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
+        return result

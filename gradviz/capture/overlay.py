@@ -1,0 +1,173 @@
+"""What autograd did not record, found in the timeline and hung off the graph nodes it came from.
+
+Pure functions of the model: a tensor computed from graph tensors under ``no_grad``, a ``detach()``,
+an in-place version bump, a ``.data`` edit. Autograd keeps no trace of any of these in the graph itself,
+which is exactly why they surprise people.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from gradviz.capture.forward import TORCH_NO_GRAD
+from gradviz.model import Event, Graph, Location, Node, Overlay, OverlayKind
+
+#: At most this many overlays per graph, so that a loop full of no_grad metrics stays readable.
+MAX_OVERLAYS = 40
+_ASSIGNED = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?:\[[^\]]*\])?\s*(?::[^=]+)?=(?!=)")
+_DATA_OWNER = re.compile(r"([A-Za-z_][\w.]*?)\.data\b")
+
+
+def assigned_name(location: Location | None) -> str | None:
+    """The variable a line assigns to, read from its code (``d = b * c`` gives ``"d"``), or None.
+
+    Args:
+        location: A line of the user's code.
+
+    Returns:
+        The assignment target, when the line is a simple assignment.
+    """
+    if location is None or location.code is None:
+        return None
+    found = _ASSIGNED.match(location.code)
+    return found.group(1) if found else None
+
+
+def data_owner(location: Location | None) -> str | None:
+    """The name in front of ``.data`` on a line (``w.data *= 10`` gives ``"w"``), or None."""
+    if location is None or location.code is None:
+        return None
+    found = _DATA_OWNER.search(location.code)
+    return found.group(1) if found else None
+
+
+def _window(graph: Graph, events: Sequence[Event]) -> tuple[int, int]:
+    created = [node.event for node in graph.nodes if node.event is not None]
+    start = min(created) if created else 0
+    end = len(events)
+    for event in reversed(events):
+        if event.kind == "backward" and event.id > start:
+            end = event.id
+            break
+    return start, end
+
+
+class _Finder:
+    """Matches events to graph nodes through tensor ids."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.by_tensor: dict[int, list[Node]] = {}
+        for node in sorted(graph.nodes, key=lambda node: -1 if node.event is None else node.event):
+            if node.tensor is not None and node.tensor.id is not None:
+                self.by_tensor.setdefault(node.tensor.id, []).append(node)
+        self.found: list[Overlay] = []
+        self.seen: set[tuple[str, int, int | None, str]] = set()
+
+    def node_before(self, tensor_id: int, event_id: int) -> Node | None:
+        """The graph node for this tensor as it was just before an event (in-place ops make new ones)."""
+        chosen = None
+        for node in self.by_tensor.get(tensor_id, ()):
+            if node.event is None or node.event < event_id:
+                chosen = node
+        return chosen
+
+    def first_graph_input(self, event: Event) -> Node | None:
+        for tensor_id in event.inputs:
+            node = self.node_before(tensor_id, event.id)
+            if node is not None:
+                return node
+        return None
+
+    def add(self, kind: OverlayKind, event: Event, node: Node, text: str, label: str | None) -> None:
+        key = (kind, node.id, event.location.line if event.location else None, event.op)
+        if key in self.seen or len(self.found) >= MAX_OVERLAYS:
+            return
+        self.seen.add(key)
+        self.found.append(
+            Overlay(
+                id=len(self.found),
+                kind=kind,
+                label=label,
+                text=text,
+                location=event.location,
+                attached_to=node.id,
+                event=event.id,
+            )
+        )
+
+
+def _label(node: Node) -> str | None:
+    return node.tensor.label if node.tensor is not None else None
+
+
+def _visit(finder: _Finder, event: Event) -> None:
+    if (
+        event.kind == "op"
+        and event.grad_mode != "enabled"
+        and event.outputs
+        and event.detail != TORCH_NO_GRAD
+    ):
+        node = finder.first_graph_input(event)
+        if node is not None:
+            mode = "inference_mode" if event.grad_mode == "inference_mode" else "no_grad"
+            finder.add(
+                "no_grad", event, node, f"{mode}: not recorded, no grad_fn", assigned_name(event.location)
+            )
+    elif event.kind == "detach" and event.inputs:
+        node = finder.node_before(event.inputs[0], event.id)
+        if node is not None:
+            in_place = event.op.endswith("_")
+            text = (
+                "detach_(): taken out of the graph in place" if in_place else "detach(): requires_grad=False"
+            )
+            label = _label(node) if in_place else assigned_name(event.location)
+            finder.add("detach", event, node, text, label)
+    elif event.kind == "inplace" and event.outputs:
+        node = finder.node_before(event.outputs[0], event.id)
+        if node is not None:
+            text = f"{event.op}: _version {event.version_before} -> {event.version_after}"
+            finder.add("inplace", event, node, text, _label(node))
+    elif event.kind == "data_write" and event.outputs:
+        node = finder.node_before(event.outputs[0], event.id)
+        if node is not None:
+            line = f" at line {event.location.line}" if event.location is not None else ""
+            version = (
+                f"_version stays {event.version_after}"
+                if event.version_after is not None
+                else "no version bump"
+            )
+            finder.add(
+                "data_edit",
+                event,
+                node,
+                f".data edit{line}: {version}",
+                _label(node) or data_owner(event.location),
+            )
+    elif event.kind == "requires_grad" and event.enabled is False and event.inputs:
+        node = finder.node_before(event.inputs[0], event.id)
+        if node is not None:
+            finder.add("requires_grad_off", event, node, "requires_grad set to False", _label(node))
+
+
+def overlays_for(graph: Graph, events: Sequence[Event]) -> tuple[Overlay, ...]:
+    """Find what autograd did not record about a graph's tensors.
+
+    Only events from the graph's first recorded op up to the last backward call in ``events`` count,
+    so an optimizer step after backward, or edits from an earlier iteration, are left out.
+
+    Args:
+        graph: A captured graph whose nodes carry tensor ids and event ids (forward tracing was on).
+        events: The forward timeline up to this graph's backward call.
+
+    Returns:
+        The overlays, each attached to the node whose tensor it concerns, ids 0..n-1.
+    """
+    finder = _Finder(graph)
+    if not finder.by_tensor:
+        return ()
+    start, end = _window(graph, events)
+    for event in events:
+        if start <= event.id < end:
+            _visit(finder, event)
+    return tuple(finder.found)
