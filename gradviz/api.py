@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,7 +68,9 @@ def trace(*, max_backward: int | None = 3, record_forward: bool = True, jacobian
         A context manager; after the block, ``.backwards``, ``.events``, ``.findings``, ``.result()``
         and ``.save(dir)`` give what was recorded.
     """
-    return Recording(max_backward=max_backward, record_forward=record_forward, jacobians=jacobians)
+    return Recording(
+        max_backward=max_backward, record_forward=record_forward, jacobians=jacobians, source_root=os.getcwd()
+    )
 
 
 class GraphSnapshot:

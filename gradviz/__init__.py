@@ -1,0 +1,40 @@
+"""gradviz: see what PyTorch's autograd actually does.
+
+Inside code::
+
+    import gradviz
+
+    with gradviz.trace() as t:        # record backward step by step, and the forward timeline
+        loss.backward()
+    t.save("gradviz-out/debug")       # trace.json and backward-001.svg, as `gradviz trace` writes
+
+    gradviz.graph(loss)               # the graph behind a tensor: prints as a tree, shows as SVG in Jupyter
+    print(gradviz.explain(w))         # why w.grad is what it is
+
+From the shell: ``gradviz trace script.py``, ``gradviz demo``, ``gradviz tui trace.json``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from gradviz.api import GraphSnapshot, Recording, explain, graph, load, trace
+from gradviz.model import BackwardCall, Graph, Trace
+
+try:
+    __version__ = version("torch-gradviz")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "BackwardCall",
+    "Graph",
+    "GraphSnapshot",
+    "Recording",
+    "Trace",
+    "__version__",
+    "explain",
+    "graph",
+    "load",
+    "trace",
+]

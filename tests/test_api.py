@@ -1,0 +1,102 @@
+"""The public Python API: gradviz.trace(), gradviz.graph(), gradviz.explain(), gradviz.load()."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+import torch
+
+import gradviz
+from gradviz.errors import TraceFileError
+
+
+def test_graph_snapshots_without_backward_and_names_the_users_variables() -> None:
+    weight = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    inputs = torch.tensor([1.0, -1.0])
+    hidden = weight @ inputs
+    loss = hidden.tanh().sum()
+
+    snapshot = gradviz.graph(loss)
+
+    assert [node.name for node in snapshot.nodes] == [
+        "SumBackward0",
+        "TanhBackward0",
+        "MvBackward0",
+        "AccumulateGrad",
+    ]
+    labels = [node.tensor.label if node.tensor else None for node in snapshot.nodes]
+    assert labels == ["loss", None, "hidden", "weight"]
+    assert weight.grad is None  # a snapshot runs nothing
+    assert snapshot.to_networkx().number_of_edges() == len(snapshot.edges) == 3
+    assert nx.is_directed_acyclic_graph(snapshot.to_networkx())
+
+
+def test_graph_renders_to_every_format() -> None:
+    x = torch.tensor([2.0], requires_grad=True)
+    y = (x * x).exp()
+    snapshot = gradviz.graph(y)
+
+    dot = snapshot.to_dot()
+    assert "ExpBackward0" in dot and "AccumulateGrad" in dot
+    data = json.loads(snapshot.to_json())
+    assert [node["name"] for node in data["nodes"]] == ["ExpBackward0", "MulBackward0", "AccumulateGrad"]
+    assert {(edge["from"], edge["to"]) for edge in data["edges"]} == {(0, 1), (1, 2)}
+    assert "ExpBackward0" in str(snapshot)
+    svg = snapshot.to_svg()
+    assert svg.lstrip().startswith("<?xml") and "ExpBackward0" in svg
+    bundle = snapshot._repr_mimebundle_()
+    assert bundle["image/svg+xml"] == svg and "ExpBackward0" in bundle["text/plain"]
+
+
+def test_graph_of_a_tensor_outside_autograd_is_empty() -> None:
+    snapshot = gradviz.graph(torch.ones(3))
+    assert snapshot.nodes == () and snapshot.edges == ()
+
+
+def test_trace_records_and_saves_what_the_cli_writes(tmp_path: Path) -> None:
+    with gradviz.trace() as recording:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        (x**2).sum().backward()
+    assert len(recording.backwards) == 1
+    written = recording.save(tmp_path, formats=("svg", "dot"))
+    names = sorted(path.name for path in written)
+    assert names == ["backward-001.dot", "backward-001.svg", "trace.json"]
+    loaded = gradviz.load(tmp_path / "trace.json")
+    assert loaded == recording.result()
+    assert loaded.backwards[0].nodes[-1].tensor is not None
+    assert loaded.backwards[0].nodes[-1].tensor.label == "x"
+
+
+def test_trace_locations_point_at_the_users_lines() -> None:
+    with gradviz.trace() as recording:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = x.sin()
+        y.sum().backward()
+    call = recording.backwards[0]
+    sin = next(node for node in call.nodes if node.name == "SinBackward0")
+    assert sin.location is not None and sin.location.code == "y = x.sin()"
+    assert sin.location.file.endswith("test_api.py")
+    assert call.location is not None and call.location.code == "y.sum().backward()"
+
+
+def test_explain_uses_the_trace_for_accumulated_grads() -> None:
+    with gradviz.trace() as recording:
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        loss = (w * 3).sum()
+        loss.backward(retain_graph=True)
+        loss.backward()
+    text = gradviz.explain(w)
+    assert "2" in text and "backward" in text
+    assert len(recording.backwards) == 2
+
+
+def test_load_rejects_a_missing_or_foreign_file(tmp_path: Path) -> None:
+    with pytest.raises(TraceFileError, match="cannot read"):
+        gradviz.load(tmp_path / "missing.json")
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": "something/9"}')
+    with pytest.raises(TraceFileError):
+        gradviz.load(other)
