@@ -69,6 +69,7 @@ class _Drawing:
         self.state = state
         self.options = options
         self.kinds: set[str] = set()
+        self.current_defaults: dict[str, dict[str, str]] = {}
         self.roots = {root.node for root in graph.roots}
         self.dot = graphviz.Digraph(
             name="gradviz",
@@ -95,7 +96,14 @@ class _Drawing:
         lines = self.leaf_lines(node) if node.is_accumulate_grad else self.op_lines(node)
         if node.id in self.state.ran:
             lines.append(_small(f"backward step {self.state.ran[node.id]} of {self.state.total}"))
-        self.dot.node(f"n{node.id}", _html(lines), **attrs)
+        self.defaults("node", attrs)
+        self.dot.node(f"n{node.id}", _html(lines))
+
+    def defaults(self, kind: str, attrs: dict[str, str]) -> None:
+        """Set node or edge defaults only when they change: quoting attributes per node is slow."""
+        if self.current_defaults.get(kind) != attrs:
+            self.current_defaults[kind] = attrs
+            self.dot.attr(kind, **attrs)
 
     def leaf_lines(self, node: Node) -> list[str]:
         tensor = node.tensor
@@ -148,7 +156,9 @@ class _Drawing:
             attrs["label"] = " + ".join(self.value(grad) for grad in sent)
         elif len(edge.slots) > 1:
             attrs["label"] = f"x{len(edge.slots)}"
-        self.dot.edge(f"n{edge.source}", f"n{edge.target}", **attrs)
+        label = attrs.pop("label", None)
+        self.defaults("edge", attrs)
+        self.dot.edge(f"n{edge.source}", f"n{edge.target}", label=label)
 
     def root(self, index: int, root: Root) -> None:
         self.kinds.add(GRADIENT.kind)
@@ -179,7 +189,14 @@ class _Drawing:
         table = '<table border="1" color="#9ca3af" cellborder="1" cellspacing="4" cellpadding="3">'
         with self.dot.subgraph(name="legend_rank") as bottom:
             bottom.attr(rank="sink")
-            bottom.node("legend", f"<{table}{''.join(rows)}</table>>", shape="plaintext", margin="0")
+            plain = {
+                "style": "solid",
+                "fillcolor": "white",
+                "color": "black",
+                "fontcolor": "black",
+                "penwidth": "1",
+            }
+            bottom.node("legend", f"<{table}{''.join(rows)}</table>>", shape="plaintext", margin="0", **plain)
 
 
 def _legend_row(look: Look) -> str:

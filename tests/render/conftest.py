@@ -8,6 +8,9 @@ y = x ** 2; z = y * y * 3; out = z.mean(); out.backward()``; the numbers are the
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,3 +194,21 @@ class Builders:
 @pytest.fixture
 def build() -> type[Builders]:
     return Builders
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def golden() -> Callable[[str, str], None]:
+    """Compare text with ``golden/<name>``; ``GRADVIZ_UPDATE_GOLDEN=1`` rewrites the file instead."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if os.environ.get("GRADVIZ_UPDATE_GOLDEN") == "1":
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"no golden file {path}: run with GRADVIZ_UPDATE_GOLDEN=1 to create it"
+        assert text == path.read_text(encoding="utf-8"), f"{name} changed: rerun with GRADVIZ_UPDATE_GOLDEN=1"
+
+    return check
