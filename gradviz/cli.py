@@ -163,10 +163,14 @@ def write_outputs(trace: Trace, out_dir: Path, formats: Sequence[str], overlays:
         The files written (empty when writing failed).
     """
     try:
+        from gradviz.output import OutputIncomplete
         from gradviz.output import write_outputs as write
         from gradviz.render.style import RenderOptions
 
         return write(trace, out_dir, formats, options=RenderOptions(overlays=overlays))
+    except OutputIncomplete as exc:
+        say(str(exc))
+        return exc.written
     except GradvizError as exc:
         say(str(exc))
     except Exception as exc:  # a bug in writing must not change the script's outcome

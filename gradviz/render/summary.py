@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from gradviz.render.style import format_value
 
 #: Most files named one by one before the rest are counted.
 MAX_FILES_NAMED = 6
+#: Source lines longer than this are cut.
+MAX_CODE = 60
+#: Findings are wrapped to this width.
+WIDTH = 100
 
 _FINDING_TITLES = {
     "no_grad": "no_grad",
@@ -56,12 +61,28 @@ def _headline(trace: Trace) -> str:
     return f"gradviz: {script} made {calls} backward/grad {noun}, captured the first {captured}"
 
 
+def _short_code(code: str) -> str:
+    """A source line without its trailing comment, cut to `MAX_CODE` characters."""
+    code = code.split("  #", 1)[0].strip()
+    return code if len(code) <= MAX_CODE else code[: MAX_CODE - 3] + "..."
+
+
 def _call_lines(call: BackwardCall) -> list[str]:
     where = f" at {call.location}" if call.location is not None else ""
-    code = f"  {call.location.code}" if call.location is not None and call.location.code else ""
+    code = ""
+    if call.location is not None and call.location.code:
+        code = f"  {_short_code(call.location.code)}"
     nodes = len(call.graph.nodes)
-    head = f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''})"
-    lines = [head]
+    lines = [f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''})"]
+    if call.api == "backward":
+        lines.extend(_leaf_lines(call))
+    for position, result in enumerate(call.results):
+        lines.append(f"      {_result_name(call, position)} = {format_value(result)}")
+    return lines
+
+
+def _leaf_lines(call: BackwardCall) -> list[str]:
+    lines = []
     for leaf in call.graph.leaves:
         info = leaf.tensor
         if info is None:
@@ -72,9 +93,16 @@ def _call_lines(call: BackwardCall) -> list[str]:
             lines.append(f"      {name}.grad = {after}")
         else:
             lines.append(f"      {name}.grad = {after}  (was {format_value(info.grad_before)})")
-    for position, result in enumerate(call.results):
-        lines.append(f"      grad result {position}: {format_value(result)}")
     return lines
+
+
+def _result_name(call: BackwardCall, position: int) -> str:
+    """``grad[i] (d/dx)``: which input a ``torch.autograd.grad`` result belongs to."""
+    label = None
+    if position < len(call.inputs) and 0 <= call.inputs[position] < len(call.graph.nodes):
+        info = call.graph.node(call.inputs[position]).tensor
+        label = info.label if info is not None else None
+    return f"grad[{position}]" + (f" (d/d{label})" if label else "")
 
 
 def _uncaptured_lines(trace: Trace) -> list[str]:
@@ -94,10 +122,10 @@ def _uncaptured_lines(trace: Trace) -> list[str]:
 def _finding_lines(finding: Finding) -> list[str]:
     title = _FINDING_TITLES.get(finding.kind, finding.kind)
     where = f" ({finding.location})" if finding.location is not None else ""
-    message_lines = finding.message.strip().splitlines() or [""]
-    lines = [f"  ! {title}{where}: {message_lines[0]}"]
-    lines.extend(f"    {extra}" for extra in message_lines[1:])
-    return lines
+    text = " ".join(finding.message.split())
+    return textwrap.wrap(
+        f"! {title}{where}: {text}", width=WIDTH, initial_indent="  ", subsequent_indent="    "
+    )
 
 
 def _files_line(written_files: Sequence[Path], out_dir: Path | str) -> str:
