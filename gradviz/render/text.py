@@ -134,8 +134,8 @@ def to_rich(
             continue
         if depth > max_depth or lines >= MAX_LINES:
             hidden = len(graph.nodes) - len(shown)
-            reason = f"deeper than {max_depth} levels" if depth > max_depth else f"over {MAX_LINES} lines"
-            parent.add(Text(f"... {hidden} more nodes not shown ({reason})", style="dim"))
+            reason = f"cut at {max_depth} levels" if depth > max_depth else f"cut at {MAX_LINES} lines"
+            parent.add(Text(f"... {hidden} more nodes below ({reason})", style="dim"))
             if lines >= MAX_LINES:
                 break
             continue
@@ -169,6 +169,6 @@ def to_text(
     """
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False)
-    depth = max(4, min(MAX_DEPTH, (width - 40) // 4))
+    depth = max(4, min(MAX_DEPTH, (width - 60) // 4))
     console.print(to_rich(subject, step=step, overlays=overlays, max_depth=depth))
     return buffer.getvalue()
