@@ -52,9 +52,13 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
         text.append(f"  {label}{format_shape(tensor.shape)} {tensor.dtype}")
         grad = state.grad_of(node)
         if node.is_accumulate_grad or tensor.retains_grad:
-            if node.is_accumulate_grad and not is_zero(tensor.grad_before) and grad is not tensor.grad_before:
+            accumulated = node.is_accumulate_grad and not is_zero(tensor.grad_before)
+            accumulated = accumulated and grad is not tensor.grad_before
+            if accumulated:
                 text.append(f"  grad before {format_value(tensor.grad_before)}", style="dim")
             text.append(f"  grad {format_value(grad)}", style="bold")
+            if accumulated:
+                text.append(" (accumulated)", style="dim")
     if node.id in state.done and not node.is_accumulate_grad:
         grads = ", ".join(format_value(grad) for grad in state.v.get(node.id, ()))
         text.append(f"  v {grads}", style="green")

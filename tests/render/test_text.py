@@ -86,7 +86,7 @@ def test_accumulated_grad_shows_before_and_after(call: BackwardCall, build: type
 
     text = to_text(replace(call, graph=graph), width=200)
 
-    assert "grad before [1, 1]  grad [7, 49]" in text
+    assert "grad before [1, 1]  grad [7, 49] (accumulated)" in text
 
 
 def test_rich_tree_carries_colour_for_a_terminal(call: BackwardCall) -> None:
