@@ -84,6 +84,8 @@ class ForwardRecorder(TimelineMixin):
         self._alias_of: dict[int, tuple[int, weakref.ref[torch.Tensor]]] = {}
         self._user_grad = True
         self._inference = False
+        # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
+        self._unowned: set[int] = set()
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -204,11 +206,14 @@ class ForwardRecorder(TimelineMixin):
         for value in values:
             for tensor in _tensors(value):
                 known = self._ids.get(tensor)
-                found.append(self._adopt(tensor) if known is None else known)
+                if known is None or known in self._unowned:
+                    known = self._adopt(tensor)
+                found.append(known)
         return tuple(found)
 
     def _adopt(self, tensor: torch.Tensor) -> int:
         tensor_id = self._ids.assign(tensor)
+        self._unowned.discard(tensor_id)
         grad_fn = tensor.grad_fn
         if grad_fn is not None and origin_of(grad_fn) is None:
             # Made where the mode could not see it: a custom autograd.Function, or before tracing.
@@ -235,6 +240,8 @@ class ForwardRecorder(TimelineMixin):
         grad_mode, detail = self._grad_mode()
         inputs = self._ids_of(args) + self._ids_of(list(kwargs.values()))
         output_ids = tuple(self._ids.assign(tensor) for tensor in outputs)
+        if detail is TORCH_NO_GRAD:
+            self._unowned.update(output_ids)
         grad_fn = outputs[0].grad_fn if outputs else None
         kind: EventKind = "op"
         after: int | None = None
@@ -243,7 +250,8 @@ class ForwardRecorder(TimelineMixin):
             after = modified._version
             modified_id = self._ids.assign(modified)
             alias = self._alias_of.get(modified_id)
-            kind = "inplace"
+            kind, output_ids, grad_fn = "inplace", (modified_id,), modified.grad_fn
+            outputs = [modified]
             if alias is not None:
                 # The alias has its own version counter: the tensor it came from keeps its version.
                 kind, output_ids = "data_write", (alias[0],)

@@ -13,9 +13,11 @@ from typing import Any
 import torch
 
 #: Tensors with at most this many elements are fingerprinted by an exact copy.
-EXACT_NUMEL = 256
+EXACT_NUMEL = 1024
 _SAMPLE = 64
 _CUSTOM_FUNCTION = "saved_tensors"
+# Saved values that are never tensors (sizes, strides, scalars): skipped without reading them.
+_NOT_TENSORS = ("_sym_sizes", "_sym_strides", "_sizes", "_strides", "_sym_argsize_0", "alpha", "beta", "_dim")
 _names_by_type: dict[type, tuple[str, ...]] = {}
 
 
@@ -28,7 +30,7 @@ class Fingerprint:
         version: Its ``_version`` then.
         data_ptr: Address of its data then (an ``x.data = ...`` assignment changes it).
         shape: Its shape then.
-        contents: An exact copy (small tensors) or float64 sum, norm and a strided sample.
+        contents: An exact copy (small tensors), or the sum and a strided sample of the elements.
         exact: Whether ``contents`` is an exact copy.
     """
 
@@ -36,7 +38,7 @@ class Fingerprint:
     version: int
     data_ptr: int
     shape: tuple[int, ...]
-    contents: torch.Tensor
+    contents: tuple[torch.Tensor, ...]
     exact: bool
 
 
@@ -56,7 +58,11 @@ def saved_names(grad_fn: Any) -> tuple[str, ...]:
         if isinstance(grad_fn, torch.autograd.function.BackwardCFunction):
             names = (_CUSTOM_FUNCTION,)
         else:
-            names = tuple(attr[7:] for attr in dir(grad_fn) if attr.startswith("_saved_"))
+            names = tuple(
+                attr[7:]
+                for attr in dir(grad_fn)
+                if attr.startswith("_saved_") and not attr.endswith(_NOT_TENSORS)
+            )
         _names_by_type[kind] = names
     return names
 
@@ -87,16 +93,15 @@ def read_saved(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
     return found
 
 
-def _contents(tensor: torch.Tensor) -> tuple[torch.Tensor, bool]:
+def _contents(tensor: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], bool]:
     data = tensor.detach()
     if data.numel() <= EXACT_NUMEL:
-        return data.clone(), True
-    flat = data.reshape(-1)
-    stride = max(1, flat.numel() // _SAMPLE)
-    as_double = flat.to(torch.float64) if not flat.is_complex() else torch.view_as_real(flat).double()
-    stats = torch.stack([as_double.sum(), torch.linalg.vector_norm(as_double)])
-    sample = flat[::stride][:_SAMPLE].to(torch.float64)
-    return torch.cat([stats, sample.reshape(-1)]), False
+        return (data.clone(),), True
+    flat = data.view(-1) if data.is_contiguous() else data.reshape(-1)
+    # A sum catches scaling and most edits; a strided sample catches the rest, in three cheap ops.
+    step = flat.numel() // _SAMPLE
+    sample = torch.as_strided(flat, (_SAMPLE,), (step,), flat.storage_offset()).clone()
+    return (flat.sum().reshape(1), sample), False
 
 
 def fingerprint(tensor: torch.Tensor, tensor_id: int | None) -> Fingerprint | None:
@@ -135,6 +140,9 @@ def has_changed(before: Fingerprint, tensor: torch.Tensor) -> bool:
     if tuple(tensor.shape) != before.shape:
         return True
     contents, _ = _contents(tensor)
-    if contents.shape != before.contents.shape:
+    if len(contents) != len(before.contents):
         return True
-    return not torch.allclose(contents, before.contents, rtol=0.0, atol=0.0, equal_nan=True)
+    return not all(
+        now.shape == then.shape and torch.allclose(now, then, rtol=0.0, atol=0.0, equal_nan=True)
+        for now, then in zip(contents, before.contents)
+    )
