@@ -47,6 +47,8 @@ _OVERLAY_EDGE_LABELS = {
     "requires_grad_off": "requires_grad=False",
 }
 
+_TITLE_CODE = 60
+
 
 def _text(text: str) -> str:
     return html.escape(text, quote=False)
@@ -219,7 +221,10 @@ def _title(subject: Graph | BackwardCall, state: StepState) -> str | None:
     if isinstance(subject, Graph):
         return None
     where = f" at {subject.location}" if subject.location is not None else ""
-    code = f": {subject.location.code}" if subject.location is not None and subject.location.code else ""
+    code = ""
+    if subject.location is not None and subject.location.code:
+        line = subject.location.code
+        code = f": {line if len(line) <= _TITLE_CODE else line[: _TITLE_CODE - 3] + '...'}"
     text = f"{subject.api} call #{subject.index}{where}{code}"
     if state.step is not None:
         text += f" (after step {state.step} of {state.total})"

@@ -213,3 +213,15 @@ def test_ten_thousand_nodes_render_in_well_under_a_second(build: type[Builders])
 
     assert dot.count(" -> ") == 10_001  # every link plus the root's v
     assert elapsed < 1.0, f"to_dot took {elapsed:.2f}s for 10k nodes"
+
+
+def test_title_names_the_call_and_shortens_long_source_lines(
+    call: BackwardCall, build: type[Builders]
+) -> None:
+    long_line = "loss.backward()  # " + "a very long comment " * 10
+    titled = replace(call, location=build.loc(42, long_line))
+
+    title = next(line for line in to_dot(titled).splitlines() if "labelloc=t" in line)
+
+    assert "backward call #1 at train.py:42: loss.backward()" in title
+    assert "..." in title and long_line not in title
