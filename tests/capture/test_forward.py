@@ -30,7 +30,9 @@ def rec() -> Iterator[ForwardRecorder]:
 def line_of(marker: str) -> int:
     """The line number in this file of the (only) line containing `marker`."""
     with open(__file__, encoding="utf-8") as source:
-        hits = [number for number, text in enumerate(source, start=1) if marker in text and "line_of(" not in text]
+        hits = [
+            number for number, text in enumerate(source, start=1) if marker in text and "line_of(" not in text
+        ]
     assert len(hits) == 1, hits
     return hits[0]
 
@@ -79,7 +81,10 @@ def test_no_grad_enter_and_exit_and_the_ops_inside(rec: ForwardRecorder) -> None
     rec.stop()
 
     switches = [e for e in rec.events if e.kind == "grad_mode"]
-    assert [(e.op, e.detail, e.enabled) for e in switches] == [("no_grad", "enter", False), ("no_grad", "exit", True)]
+    assert [(e.op, e.detail, e.enabled) for e in switches] == [
+        ("no_grad", "enter", False),
+        ("no_grad", "exit", True),
+    ]
     assert all(e.location is not None and e.location.line == line_of("# @with-line") for e in switches)
     inside = only(rec.events, "op", "Tensor.mul")
     assert inside.grad_mode == "no_grad"
@@ -98,7 +103,12 @@ def test_enable_grad_inside_no_grad_and_the_decorator(rec: ForwardRecorder) -> N
     rec.stop()
 
     ops = [(e.op, e.detail) for e in rec.events if e.kind == "grad_mode"]
-    assert ops == [("no_grad", "enter"), ("enable_grad", "enter"), ("enable_grad", "exit"), ("no_grad", "exit")]
+    assert ops == [
+        ("no_grad", "enter"),
+        ("enable_grad", "enter"),
+        ("enable_grad", "exit"),
+        ("no_grad", "exit"),
+    ]
     assert only(rec.events, "op", "Tensor.mul").grad_mode == "enabled"
     assert out.grad_fn is not None
 
@@ -127,7 +137,11 @@ def test_detach_and_detach_in_place(rec: ForwardRecorder) -> None:
     rec.stop()
 
     detach, detach_ = (e for e in rec.events if e.kind == "detach")
-    assert detach.op == "Tensor.detach" and detach.inputs == (rec.tensor_id(b),) and detach.outputs == (rec.tensor_id(c),)
+    assert (
+        detach.op == "Tensor.detach"
+        and detach.inputs == (rec.tensor_id(b),)
+        and detach.outputs == (rec.tensor_id(c),)
+    )
     assert detach.grad_fn is None and not c.requires_grad
     assert detach_.op == "Tensor.detach_" and detach_.outputs == (rec.tensor_id(b),)
 
@@ -353,5 +367,5 @@ def test_results_are_identical_with_and_without_recording() -> None:
     recorder = ForwardRecorder()
     traced_losses, traced_params = training_run(recorder)
     assert traced_losses == plain_losses
-    assert all(torch.equal(a, b) for a, b in zip(plain_params, traced_params))
+    assert all(torch.equal(a, b) for a, b in zip(plain_params, traced_params, strict=True))
     assert any(e.kind == "data_write" for e in recorder.events)
