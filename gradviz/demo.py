@@ -21,7 +21,8 @@ y = x**2  # PowBackward0 saves x to compute dy/dx = 2x
 z = 3 * y * y  # MulBackward0 twice
 out = z.mean()  # MeanBackward0: the scalar backward starts from
 
-out.backward()  # call 1: d(out)/dx = 3 * 4x**3 / 4 = 3x**3
+# Backward call 1: d(out)/dx = d(mean(3 * x**4))/dx = 3 * x**3, which is 3 everywhere.
+out.backward()
 print("x.grad after the first backward:", x.grad.tolist())
 
 # Under no_grad nothing is recorded: `shifted` has no grad_fn and no path back to x.
@@ -32,8 +33,10 @@ print("shifted.requires_grad:", shifted.requires_grad)
 # A second, small graph whose saved tensor is then changed through .data.
 w = torch.tensor([2.0, 3.0], requires_grad=True)
 loss = (w * w).sum()  # MulBackward0 saves w twice
-w.data *= 10  # .data bypasses the version counter: backward will silently use the new values
-loss.backward()  # call 2: the true gradient is 2w = [4, 6]; autograd reports [40, 60]
+# .data bypasses the version counter, so backward will silently use the new values.
+w.data *= 10
+# Backward call 2: the true gradient is 2w = [4, 6]; autograd reports [40, 60].
+loss.backward()
 print("w.grad after the .data edit:", w.grad.tolist())
 '''
 
