@@ -13,7 +13,7 @@ from gradviz.model import BackwardCall, Event, Finding, Location
 
 _INPLACE = re.compile(
     r"modified by an inplace operation: \[(?P<desc>[\w.]+ \[[^\]]*\])\]"
-    r"(?:, which is output (?P<output>\d+) of (?P<fn>\w+))?, is at version (?P<now>\d+); "
+    r"(?:, which is output (?P<output>\d+) of (?P<fn>\w+),)? is at version (?P<now>\d+); "
     r"expected version (?P<expected>\d+)"
 )
 _SECOND = "backward through the graph a second time"
@@ -88,7 +88,9 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
 
 def _second(events: Sequence[Event], calls: Sequence[BackwardCall], location: Location | None) -> Finding:
     earlier = list(calls)
-    if earlier and location is not None and earlier[-1].location == location:
+    last = earlier[-1] if earlier else None
+    if last is not None and len(last.steps) < len(last.nodes) and location in (None, last.location):
+        location = location or last.location
         earlier.pop()  # the failing call itself, captured up to the error
     earlier = [call for call in earlier if not call.retain_graph]
     if earlier:

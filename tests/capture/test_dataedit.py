@@ -1,0 +1,146 @@
+"""Silent .data edits of saved tensors: detected by comparing forward-time fingerprints in backward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from gradviz.capture.dataedit import SavedTensorCheck
+from gradviz.capture.forward import ForwardRecorder
+from gradviz.capture.saved import EXACT_NUMEL, fingerprint, has_changed
+from gradviz.capture.session import Tracer
+from gradviz.model import Finding
+
+
+def data_edits(tracer: Tracer) -> list[Finding]:
+    return [f for f in tracer.findings if f.kind == "data_edit"]
+
+
+def test_in_place_data_edit_of_a_saved_leaf_is_reported_and_torch_used_the_new_value() -> None:
+    with Tracer() as tracer:
+        w = torch.tensor([2.0, 3.0], requires_grad=True)
+        y = (w * w).sum()
+        w.data *= 10
+        y.backward()
+
+    # torch itself: the gradient 2*w was computed from the edited w, not from [2, 3]
+    assert w.grad is not None and w.grad.tolist() == [40.0, 60.0]
+    (finding,) = data_edits(tracer)
+    assert finding.label == "w" and finding.call == 1
+    assert finding.location is not None and finding.location.code == "w.data *= 10"
+    assert "MulBackward0" in finding.message
+    assert "used the new value" in finding.message
+    assert f"line {finding.location.line - 1}" in finding.message  # the line of y = (w * w).sum()
+
+
+def test_data_assignment_of_a_saved_leaf_is_reported() -> None:
+    with Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * x).sum()
+        x.data = torch.tensor([5.0, 5.0])
+        y.backward()
+
+    assert x.grad is not None and x.grad.tolist() == [10.0, 10.0]
+    (finding,) = data_edits(tracer)
+    assert finding.location is not None and finding.location.code == "x.data = torch.tensor([5.0, 5.0])"
+    assert finding.label == "x"
+
+
+def test_data_edit_of_a_saved_non_leaf_is_reported() -> None:
+    with Tracer() as tracer:
+        a = torch.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 3
+        c = (b * b).sum()
+        b.data += 1
+        c.backward()
+
+    # d c / d a = 2 * b * 3 with the edited b = [4, 7]
+    assert a.grad is not None and a.grad.tolist() == [24.0, 42.0]
+    (finding,) = data_edits(tracer)
+    assert finding.label == "b" and "MulBackward0" in finding.message
+
+
+def test_an_edit_before_the_op_that_saves_the_tensor_is_not_reported() -> None:
+    with Tracer() as tracer:
+        w = torch.tensor([2.0, 3.0], requires_grad=True)
+        w.data *= 10
+        print_me = w.data.sum()  # a read, no write
+        y = (w * w).sum()
+        y.backward()
+    assert float(print_me) == 50.0
+    assert data_edits(tracer) == []
+
+
+def test_a_large_tensor_edited_in_one_element_is_caught_by_the_sum() -> None:
+    with Tracer() as tracer:
+        w = torch.ones(EXACT_NUMEL * 3, requires_grad=True)
+        y = (w * w).sum()
+        w.data[7] += 0.5
+        y.backward()
+    (finding,) = data_edits(tracer)
+    assert finding.label == "w"
+
+
+def test_custom_function_saved_tensors_are_checked() -> None:
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    with Tracer() as tracer:
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = Square.apply(w).sum()
+        w.data.mul_(3)
+        y.backward()
+    assert w.grad is not None and w.grad.tolist() == [6.0, 12.0]
+    (finding,) = data_edits(tracer)
+    assert "SquareBackward" in finding.message and finding.label == "w"
+
+
+def test_a_tracked_in_place_edit_is_left_to_autograds_own_error() -> None:
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"), Tracer() as tracer:
+        s = torch.ones(3, requires_grad=True).sigmoid()
+        loss = (s * 2).sum() + s.sum()
+        s.mul_(2)
+        loss.backward()
+    assert data_edits(tracer) == []
+
+
+def test_check_never_raises_and_needs_an_origin() -> None:
+    check = SavedTensorCheck(None)
+    x = torch.ones(2, requires_grad=True)
+    y = x * x  # made without a recorder: no fingerprints to compare
+    assert check.check(y.grad_fn, node_name="MulBackward0", location=None, call_index=1) == []
+    assert check.check(object(), node_name="?", location=None, call_index=1) == []
+
+
+def test_each_tensor_is_reported_once_per_call() -> None:
+    recorder = ForwardRecorder()
+    recorder.start()
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    y1 = w * w
+    y2 = w.exp() * w
+    w.data.add_(1)
+    recorder.stop()
+    check = SavedTensorCheck(recorder)
+    first = check.check(y1.grad_fn, node_name="MulBackward0", location=None, call_index=1)
+    again = check.check(y2.grad_fn, node_name="MulBackward0", location=None, call_index=1)
+    assert len(first) == 1 and again == []
+    assert len(check.check(y2.grad_fn, node_name="MulBackward0", location=None, call_index=2)) == 1
+
+
+def test_fingerprints_see_nan_as_unchanged_and_shape_changes_as_changed() -> None:
+    t = torch.tensor([float("nan"), 1.0])
+    taken = fingerprint(t, None)
+    assert taken is not None
+    assert not has_changed(taken, t)
+    assert has_changed(taken, torch.tensor([float("nan"), 2.0]))
+    assert has_changed(taken, torch.tensor([1.0]))

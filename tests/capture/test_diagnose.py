@@ -1,0 +1,105 @@
+"""Autograd errors explained in terms of the trace; the user's error itself still propagates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gradviz.capture.diagnose import explain_autograd_error
+from gradviz.capture.session import Tracer
+from gradviz.model import Finding, Location
+
+
+def explained(tracer: Tracer) -> Finding:
+    (finding,) = [f for f in tracer.findings if f.kind == "autograd_error"]
+    return finding
+
+
+def test_inplace_error_names_the_tensor_the_op_its_line_and_the_node() -> None:
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"), Tracer() as tracer:
+        a = torch.tensor([0.5, 1.0, 2.0], requires_grad=True)
+        s = a.sigmoid()
+        s.mul_(2)
+        s.sum().backward()
+
+    finding = explained(tracer)
+    assert finding.label == "s"
+    assert finding.location is not None and finding.location.code == "s.mul_(2)"
+    assert "Tensor.mul_" in finding.message
+    assert "output 0 of SigmoidBackward0" in finding.message and "s = a.sigmoid()" in finding.message
+    assert "_version from 0 to 1" in finding.message
+    assert "s = s * 2" in finding.message  # what to do instead
+
+
+def test_inplace_error_on_a_leaf_edited_under_no_grad() -> None:
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"), Tracer() as tracer:
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = (w * w).sum()
+        with torch.no_grad():
+            w.add_(1)
+        y.backward()
+    finding = explained(tracer)
+    assert finding.label == "w"
+    assert finding.location is not None and finding.location.code == "w.add_(1)"
+    assert "MulBackward0" in finding.message
+
+
+def test_second_backward_names_the_earlier_call_that_freed_the_graph() -> None:
+    with pytest.raises(RuntimeError, match="second time"), Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        loss = (x.exp() * x).sum()
+        loss.backward()  # first
+        loss.backward()  # second
+
+    finding = explained(tracer)
+    assert finding.location is not None and finding.location.code == "loss.backward()  # second"
+    assert "backward call 1" in finding.message and "# first" in finding.message
+    assert "retain_graph=True" in finding.message
+
+
+def test_non_scalar_backward_says_what_v_is() -> None:
+    with pytest.raises(RuntimeError, match="only for scalar outputs"), Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 3
+        y.backward()
+
+    finding = explained(tracer)
+    assert finding.label == "y"
+    assert "vector-Jacobian product" in finding.message
+    assert "y.backward(gradient=torch.ones_like(y))" in finding.message
+    assert "y.sum().backward()" in finding.message
+
+
+def test_backward_on_a_tensor_outside_the_graph_points_at_no_grad() -> None:
+    with pytest.raises(RuntimeError, match="does not require grad"), Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        with torch.no_grad():  # @no-grad-here
+            loss = (x * x).sum()
+        loss.backward()
+    finding = explained(tracer)
+    assert "torch.no_grad()" in finding.message
+    assert "# @no-grad-here" in finding.message  # the line where grad was switched off
+
+
+def test_in_place_on_a_leaf_that_requires_grad() -> None:
+    with pytest.raises(RuntimeError, match="leaf Variable"), Tracer() as tracer:
+        w = torch.ones(2, requires_grad=True)
+        w.add_(1)
+    assert "torch.no_grad()" in explained(tracer).message
+
+
+def test_other_errors_are_not_explained() -> None:
+    assert explain_autograd_error(ValueError("x"), events=(), calls=(), location=None) is None
+    assert explain_autograd_error(RuntimeError("shape mismatch"), events=(), calls=(), location=None) is None
+
+
+def test_inplace_message_without_a_trace_still_explains() -> None:
+    error = RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        "[torch.FloatTensor [3]], which is output 0 of TanhBackward0, is at version 2; expected version 0 "
+        "instead. Hint: ..."
+    )
+    where = Location(file="train.py", line=9, code="out.backward()")
+    finding = explain_autograd_error(error, events=(), calls=(), location=where)
+    assert finding is not None and finding.kind == "autograd_error" and finding.location == where
+    assert "output 0 of TanhBackward0" in finding.message and "version 2" in finding.message
