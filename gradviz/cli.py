@@ -284,6 +284,7 @@ class Command:
 
     name = ""
     help = ""
+    epilog: str | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the subcommand's options."""
@@ -293,9 +294,9 @@ class Command:
         raise NotImplementedError
 
 
-def add_output_options(parser: argparse.ArgumentParser, default: str = "svg") -> None:
+def add_output_options(parser: argparse.ArgumentParser, out_default: str, default: str = "svg") -> None:
     """The ``--out`` and ``--format`` options that several subcommands share."""
-    parser.add_argument("--out", metavar="DIR", help="folder for the outputs")
+    parser.add_argument("--out", metavar="DIR", help=f"folder for the outputs (default: {out_default})")
     parser.add_argument(
         "--format",
         type=parse_formats,
@@ -310,10 +311,17 @@ class TraceCommand(Command):
 
     name = "trace"
     help = "run a script under gradviz and write what autograd did"
+    epilog = """\
+everything after SCRIPT goes to the script, as with python SCRIPT ARGS.
+examples:
+  gradviz trace examples/01_autograd_basics.py
+  gradviz trace --max-backward all --format svg,html train.py --epochs 1
+  gradviz trace -m mypackage.train --lr 0.1
+exit status: the script's own (sys.exit code; 1 after an uncaught exception)."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the trace options; everything after SCRIPT belongs to the script."""
-        add_output_options(parser)
+        add_output_options(parser, f"{DEFAULT_OUT}/<script name>")
         parser.add_argument(
             "--max-backward",
             type=parse_max_backward,
@@ -360,7 +368,7 @@ class RenderCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the render options."""
         parser.add_argument("trace", metavar="TRACE.json", help="a trace written by gradviz trace")
-        add_output_options(parser)
+        add_output_options(parser, "the trace's folder")
         parser.add_argument("--step", type=int, metavar="K", help="draw the state after backward step K")
         parser.add_argument("--no-overlays", action="store_true", help="leave no_grad/detach/.data notes out")
 
@@ -440,7 +448,13 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=version())
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="name", required=True)
     for command in COMMANDS:
-        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        sub = commands.add_parser(
+            command.name,
+            help=command.help,
+            description=command.help,
+            epilog=command.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         command.add_arguments(sub)
         sub.set_defaults(command=command)
     return parser

@@ -1,0 +1,32 @@
+# Developer tasks. `make test` is what the README and .ci/run call the test command.
+PYTHON ?= python
+
+.PHONY: test lint format docs bench ci
+
+test:
+	$(PYTHON) -m pytest
+
+lint:
+	ruff check .
+	ruff format --check .
+	mypy
+	lint-imports
+
+format:
+	ruff check --fix .
+	ruff format .
+
+# The pictures the docs refer to: the demo's SVGs and trace, and each command's --help.
+docs:
+	mkdir -p build/docs
+	$(PYTHON) -m gradviz demo --out build/docs/demo
+	for command in trace render tui demo; do \
+		COLUMNS=100 $(PYTHON) -m gradviz $$command --help > build/docs/$$command-help.txt || exit 1; \
+	done
+	@echo "docs: see docs/*.md; generated pictures and help text are in build/docs/"
+
+bench:
+	$(PYTHON) benchmarks/bench_trace.py
+
+ci:
+	.ci/run
