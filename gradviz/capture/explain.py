@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import torch
 
 from gradviz.capture.forward import latest_recorder
+from gradviz.capture.location import user_frame
 from gradviz.model import BackwardCall, Event, Location
+
+
+def _name_in_caller(tensor: torch.Tensor) -> str | None:
+    frame = user_frame(sys._getframe(1))
+    for _ in range(3):
+        if frame is None:
+            break
+        for name, value in frame.f_locals.items():
+            if value is tensor and not name.startswith("_"):
+                return name
+        parent = frame.f_back
+        frame = user_frame(parent) if parent is not None else None
+    return None
 
 
 def _at(location: Location | None) -> str:
@@ -127,12 +142,12 @@ def explain(
             answer comes from the tensor alone (is_leaf, requires_grad, grad_fn, retains_grad).
         calls: The captured backward calls (empty without a trace).
         tensor_id: gradviz's id of the tensor in ``events``; looked up in the latest recorder if omitted.
-        label: The user's name for the tensor, where known.
+        label: The user's name for the tensor; found among the caller's variables if omitted.
 
     Returns:
         A few sentences, ready to print.
     """
-    name = label or "this tensor"
+    name = label or _name_in_caller(tensor) or "this tensor"
     timeline: Sequence[Event] = events or ()
     if tensor_id is None and events is not None:
         recorder = latest_recorder()

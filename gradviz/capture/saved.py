@@ -144,5 +144,5 @@ def has_changed(before: Fingerprint, tensor: torch.Tensor) -> bool:
         return True
     return not all(
         now.shape == then.shape and torch.allclose(now, then, rtol=0.0, atol=0.0, equal_nan=True)
-        for now, then in zip(contents, before.contents)
+        for now, then in zip(contents, before.contents, strict=True)
     )

@@ -1,0 +1,110 @@
+"""gradviz.explain(tensor): why tensor.grad is what it is, one test per case."""
+
+from __future__ import annotations
+
+import torch
+
+import gradviz
+from gradviz.capture.explain import explain
+from gradviz.capture.session import Tracer
+
+
+def test_leaf_with_grad_accumulated_over_several_calls() -> None:
+    with Tracer() as tracer:
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        for _ in range(3):
+            (w * w).sum().backward()
+        text = explain(w, tracer.events, tracer.backwards)
+    assert w.grad is not None and w.grad.tolist() == [6.0, 12.0]
+    assert text.startswith("w.grad = [6.0, 12.0] is the sum over 3 backward calls")
+    assert "zero_grad()" in text
+
+
+def test_leaf_with_grad_from_one_call() -> None:
+    with Tracer() as tracer:
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        (w * 3).sum().backward()
+        text = explain(w, tracer.events, tracer.backwards)
+    assert text.startswith("w.grad = [3.0, 3.0] comes from backward call 1")
+    assert "(w * 3).sum().backward()" in text
+
+
+def test_non_leaf_without_retain_grad() -> None:
+    with Tracer() as tracer:
+        a = torch.ones(2, requires_grad=True)
+        h = a * 2
+        h.sum().backward()
+        text = explain(h, tracer.events, tracer.backwards)
+    assert "h is not a leaf" in text and "grad_fn=MulBackward0" in text and "h = a * 2" in text
+    assert "h.retain_grad()" in text
+
+
+def test_non_leaf_with_retain_grad() -> None:
+    with Tracer() as tracer:
+        a = torch.ones(2, requires_grad=True)
+        h = a * 2
+        h.retain_grad()
+        h.sum().backward()
+        text = explain(h, tracer.events, tracer.backwards)
+    assert "retain_grad() was called" in text and "[1.0, 1.0]" in text
+
+
+def test_made_under_no_grad() -> None:
+    with Tracer() as tracer:
+        a = torch.ones(2, requires_grad=True)
+        with torch.no_grad():
+            d = a * 2
+        text = explain(d, tracer.events, tracer.backwards)
+    assert text.startswith("d was computed under torch.no_grad()")
+    assert "d = a * 2" in text and "no grad_fn" in text and ".grad is None" in text
+
+
+def test_detached() -> None:
+    with Tracer() as tracer:
+        a = torch.ones(2, requires_grad=True)
+        e = (a * 2).detach()
+        text = explain(e, tracer.events, tracer.backwards)
+    assert text.startswith("e was made by .detach()") and "e = (a * 2).detach()" in text
+
+
+def test_requires_grad_false() -> None:
+    with Tracer() as tracer:
+        x = torch.ones(2)
+        (x * 2).sum()
+        text = explain(x, tracer.events, tracer.backwards)
+    assert "x has requires_grad=False" in text and "requires_grad=True" in text
+
+
+def test_not_connected_to_the_loss() -> None:
+    with Tracer() as tracer:
+        used = torch.ones(2, requires_grad=True)
+        unused = torch.ones(2, requires_grad=True)
+        (used * 2).sum().backward()
+        text = explain(unused, tracer.events, tracer.backwards)
+    assert "none of the 1 captured backward call(s) reached it" in text
+    assert "not connected to the loss" in text
+
+
+def test_edited_through_data() -> None:
+    with Tracer() as tracer:
+        w = torch.tensor([2.0, 3.0], requires_grad=True)
+        y = (w * w).sum()
+        w.data *= 10
+        y.backward()
+        text = explain(w, tracer.events, tracer.backwards)
+    assert "changed through .data" in text and "w.data *= 10" in text
+
+
+def test_without_a_trace_it_explains_from_the_tensor_alone() -> None:
+    a = torch.ones(2, requires_grad=True)
+    h = a * 2
+    assert "h is not a leaf" in explain(h, None, ())
+    assert "no backward call has reached it yet, or it is not connected to the loss" in explain(a, None, ())
+
+
+def test_public_api_uses_the_last_trace() -> None:
+    with gradviz.trace():
+        w = torch.ones(2, requires_grad=True)
+        (w * 5).sum().backward()
+        (w * 5).sum().backward()
+    assert gradviz.explain(w).startswith("w.grad = [10.0, 10.0] is the sum over 2 backward calls")
