@@ -50,8 +50,12 @@ _OVERLAY_EDGE_LABELS = {
 _TITLE_CODE = 60
 
 
+#: Control characters are not allowed in Graphviz's HTML-like labels: show them escaped.
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
+
+
 def _text(text: str) -> str:
-    return html.escape(text, quote=False)
+    return html.escape(text.translate(_CONTROL), quote=False)
 
 
 def _small(text: str, *, mono: bool = False, color: str = MUTED) -> str:
