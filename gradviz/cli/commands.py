@@ -1,0 +1,167 @@
+"""One small class per subcommand: its name, its options, and what it does."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gradviz.cli.options import (
+    DEFAULT_OUT,
+    add_output_options,
+    load_trace,
+    parse_max_backward,
+    writable_folder,
+)
+from gradviz.cli.running import open_tui, traced_run, write_outputs, write_step
+
+if TYPE_CHECKING:
+    from gradviz.capture.script import ExceptionNoter
+
+
+class Command:
+    """A subcommand: its name, its options, and what it does."""
+
+    name = ""
+    help = ""
+    epilog: str | None = None
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the subcommand's options."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the work and return the exit status."""
+        raise NotImplementedError
+
+
+class TraceCommand(Command):
+    """``gradviz trace [OPTIONS] SCRIPT [ARGS...]`` / ``gradviz trace -m MODULE [ARGS...]``."""
+
+    name = "trace"
+    help = "run a script under gradviz and write what autograd did"
+    epilog = """\
+everything after SCRIPT goes to the script, as with python SCRIPT ARGS.
+examples:
+  gradviz trace examples/01_autograd_basics.py
+  gradviz trace --max-backward all --format svg,html train.py --epochs 1
+  gradviz trace -m mypackage.train --lr 0.1
+exit status: the script's own (sys.exit code; 1 after an uncaught exception)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the trace options; everything after SCRIPT belongs to the script."""
+        add_output_options(parser, f"{DEFAULT_OUT}/<script name>")
+        parser.add_argument(
+            "--max-backward",
+            type=parse_max_backward,
+            default=3,
+            metavar="N|all",
+            help="capture the first N backward/grad calls in full; count the rest (default: 3)",
+        )
+        parser.add_argument("--no-overlays", action="store_true", help="leave no_grad/detach/.data notes out")
+        parser.add_argument("--tui", action="store_true", help="open the TUI on the trace afterwards")
+        parser.add_argument("--quiet", action="store_true", help="print no summary on stderr")
+        parser.add_argument(
+            "-m", dest="module", action="store_true", help="run SCRIPT as a module, like python -m"
+        )
+        parser.add_argument("script", metavar="SCRIPT", help="the Python script (or, with -m, the module)")
+        parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's arguments")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Check the script and the output folder, then run the script traced."""
+        from gradviz.capture.script import execute, load_script, run_module
+
+        if args.module:
+            stem, root = args.script, os.getcwd()
+            out_dir = writable_folder(args.out or os.path.join(DEFAULT_OUT, stem))
+
+            def runner(tracer: ExceptionNoter) -> int:
+                return run_module(args.script, args.args, tracer)
+
+            return traced_run(runner, args, args.script, root, out_dir)
+        script = load_script(args.script)
+        out_dir = writable_folder(args.out or os.path.join(DEFAULT_OUT, Path(args.script).stem))
+
+        def run_file(tracer: ExceptionNoter) -> int:
+            return execute(script, args.args, tracer)
+
+        return traced_run(run_file, args, args.script, os.path.dirname(script.path), out_dir)
+
+
+class RenderCommand(Command):
+    """``gradviz render TRACE.json``: draw a saved trace again, without torch."""
+
+    name = "render"
+    help = "re-render a saved trace.json"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the render options."""
+        parser.add_argument("trace", metavar="TRACE.json", help="a trace written by gradviz trace")
+        add_output_options(parser, "the trace's folder")
+        parser.add_argument("--step", type=int, metavar="K", help="draw the state after backward step K")
+        parser.add_argument("--no-overlays", action="store_true", help="leave no_grad/detach/.data notes out")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Load the trace and write the requested drawings of every captured call."""
+        trace = load_trace(args.trace)
+        out_dir = writable_folder(args.out or str(Path(args.trace).parent))
+        if args.step is None:
+            written = write_outputs(trace, out_dir, args.format, overlays=not args.no_overlays)
+        else:
+            written = write_step(trace, out_dir, args.format, args.step, overlays=not args.no_overlays)
+        for path in written:
+            print(path)
+        return 0 if written else 1
+
+
+class TuiCommand(Command):
+    """``gradviz tui TRACE.json``: explore a saved trace, without torch."""
+
+    name = "tui"
+    help = "open a saved trace.json in the terminal UI"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the tui options."""
+        parser.add_argument("trace", metavar="TRACE.json", help="a trace written by gradviz trace")
+        parser.add_argument("--call", type=int, default=1, metavar="N", help="start on backward call N")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Load the trace and open it."""
+        return open_tui(load_trace(args.trace), call=args.call)
+
+
+class DemoCommand(Command):
+    """``gradviz demo``: trace the built-in tutorial example."""
+
+    name = "demo"
+    help = "trace a built-in example and write its SVGs"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the demo options."""
+        parser.add_argument(
+            "--out", metavar="DIR", help=f"folder for the outputs (default: {DEFAULT_OUT}/demo)"
+        )
+        parser.add_argument("--tui", action="store_true", help="open the TUI on the demo's trace")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Write the demo script into the output folder, trace it, and list what was written."""
+        from gradviz.capture.script import execute, load_script
+        from gradviz.demo import write_demo
+
+        out_dir = writable_folder(args.out or os.path.join(DEFAULT_OUT, "demo"))
+        script = load_script(str(write_demo(out_dir)))
+        options = argparse.Namespace(
+            format=("svg",), max_backward=None, no_overlays=False, quiet=False, tui=args.tui
+        )
+
+        def runner(tracer: ExceptionNoter) -> int:
+            return execute(script, [], tracer)
+
+        status = traced_run(runner, options, "demo.py", str(out_dir.resolve()), out_dir)
+        for path in sorted(out_dir.iterdir()):
+            if path.suffix in (".svg", ".json"):
+                print(path)
+        return status
+
+
+COMMANDS: tuple[Command, ...] = (TraceCommand(), RenderCommand(), TuiCommand(), DemoCommand())

@@ -1,0 +1,112 @@
+"""Option values and the files the commands read and write before any user code runs."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gradviz.errors import UsageError
+
+if TYPE_CHECKING:
+    from gradviz.model import Trace
+
+FORMATS = ("svg", "dot", "json", "html", "png", "pdf")
+DEFAULT_OUT = "gradviz-out"
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """Parse ``--format svg,dot``: known names, in the order given, without repeats.
+
+    Args:
+        text: Comma-separated format names.
+
+    Returns:
+        The formats.
+
+    Raises:
+        argparse.ArgumentTypeError: For an empty list or an unknown format.
+    """
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FORMATS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {','.join(unknown) or repr(text)!s} (choose from {', '.join(FORMATS)})"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def parse_max_backward(text: str) -> int | None:
+    """Parse ``--max-backward``: a count of at least 0, or ``all`` (None: no limit).
+
+    Args:
+        text: The option's value.
+
+    Returns:
+        The count, or None for ``all``.
+
+    Raises:
+        argparse.ArgumentTypeError: For anything else.
+    """
+    if text.lower() == "all":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}")
+    return int(text)
+
+
+def writable_folder(path: str) -> Path:
+    """Make sure a folder exists and a file can be created in it.
+
+    Args:
+        path: The folder.
+
+    Returns:
+        The folder as a Path.
+
+    Raises:
+        UsageError: When it cannot be created or written to.
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to {path}: {exc.strerror or exc}") from None
+    return folder
+
+
+def load_trace(path: str) -> Trace:
+    """Read a saved trace.json.
+
+    Args:
+        path: Its path.
+
+    Returns:
+        The trace.
+
+    Raises:
+        TraceFileError: When it is missing, unreadable, not JSON or of another schema.
+    """
+    from gradviz.errors import TraceFileError
+    from gradviz.render.json import from_json
+
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise TraceFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return from_json(text)
+
+
+def add_output_options(parser: argparse.ArgumentParser, out_default: str, default: str = "svg") -> None:
+    """The ``--out`` and ``--format`` options that several subcommands share."""
+    parser.add_argument("--out", metavar="DIR", help=f"folder for the outputs (default: {out_default})")
+    parser.add_argument(
+        "--format",
+        type=parse_formats,
+        default=(default,),
+        metavar="FMT[,FMT...]",
+        help=f"per-call formats among {','.join(FORMATS)} (default: {default}); trace.json is always written",
+    )

@@ -1,0 +1,156 @@
+"""Run user code under a Tracer and deal with what it recorded: write, summarise, draw, open.
+
+Everything here degrades to one line on stderr: once the user's script has run, its exit status is
+what ``gradviz trace`` returns, whatever happens to the outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gradviz.errors import GradvizError, UsageError
+
+if TYPE_CHECKING:
+    from gradviz.capture.script import ExceptionNoter
+    from gradviz.model import Trace
+
+#: Runs the user's code under a tracer and returns its exit status.
+Runner = Callable[["ExceptionNoter"], int]
+
+
+def say(message: str) -> None:
+    """Print one gradviz line on stderr (stdout belongs to the user's script)."""
+    print(f"gradviz: {message}", file=sys.stderr, flush=True)
+
+
+def write_outputs(trace: Trace, out_dir: Path, formats: Sequence[str], overlays: bool) -> list[Path]:
+    """Write trace.json and the per-call files, turning any failure into one line on stderr.
+
+    Args:
+        trace: What to write.
+        out_dir: Where.
+        formats: Which formats for each captured call.
+        overlays: Whether drawings show what autograd did not record.
+
+    Returns:
+        The files written (empty when writing failed).
+    """
+    try:
+        from gradviz.output import OutputIncomplete
+        from gradviz.output import write_outputs as write
+        from gradviz.render.style import RenderOptions
+
+        return write(trace, out_dir, formats, options=RenderOptions(overlays=overlays))
+    except OutputIncomplete as exc:
+        say(str(exc))
+        return exc.written
+    except GradvizError as exc:
+        say(str(exc))
+    except Exception as exc:  # a bug in writing must not change the script's outcome
+        say(f"could not write the outputs to {out_dir}: {type(exc).__name__}: {exc}")
+    return []
+
+
+def report(trace: Trace, written: Sequence[Path], out_dir: Path) -> None:
+    """Print the summary on stderr; a failure in it becomes one line."""
+    try:
+        from gradviz.render.summary import summarize
+
+        sys.stderr.write(summarize(trace, written, out_dir))
+        sys.stderr.flush()
+    except Exception as exc:
+        say(f"could not summarise the trace: {type(exc).__name__}: {exc}")
+
+
+def open_tui(trace: Trace, call: int = 1) -> int:
+    """Open the TUI on a trace (imported here only: it is the slowest import gradviz has)."""
+    from gradviz.tui.app import run_tui
+
+    return run_tui(trace, call=call)
+
+
+def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: str, out_dir: Path) -> int:
+    """Run user code under a Tracer, then write, summarise and maybe open what it recorded.
+
+    Args:
+        runner: Runs the user's code and returns its exit status.
+        options: The parsed ``trace`` options (format, max_backward, no_overlays, quiet, tui).
+        script: The script's name for the trace.
+        root: The folder that locations are shown relative to.
+        out_dir: Where the outputs go (already checked writable).
+
+    Returns:
+        The script's exit status, whatever happens to the outputs.
+    """
+    try:
+        from gradviz.capture.session import Tracer
+
+        tracer = Tracer(max_backward=options.max_backward, script=script, source_root=root)
+    except Exception as exc:  # a broken tracer must not stop the user's script from running
+        say(f"could not start tracing, running untraced: {type(exc).__name__}: {exc}")
+        return runner(_Untraced())
+    with tracer:
+        status = runner(tracer)
+    try:
+        trace = tracer.result()
+    except Exception as exc:
+        say(f"could not collect the trace: {type(exc).__name__}: {exc}")
+        return status
+    written = write_outputs(trace, out_dir, options.format, overlays=not options.no_overlays)
+    if not options.quiet:
+        report(trace, written, out_dir)
+    if options.tui:
+        open_tui(trace)
+    return status
+
+
+STEP_FORMATS = ("svg", "dot", "png", "pdf")
+
+
+def write_step(
+    trace: Trace, out_dir: Path, formats: Sequence[str], step: int, *, overlays: bool
+) -> list[Path]:
+    """Write each captured call as it stood after backward step `step`.
+
+    Args:
+        trace: The trace.
+        out_dir: Where to write ``backward-NNN-step-K.<fmt>``.
+        formats: Formats among `STEP_FORMATS`.
+        step: The step to show.
+        overlays: Whether drawings show what autograd did not record.
+
+    Returns:
+        The files written.
+
+    Raises:
+        UsageError: For a format that has no per-step drawing.
+        LayoutEngineMissing: When svg/png/pdf is asked for and no layout engine runs.
+    """
+    from gradviz.render.dot import to_dot
+    from gradviz.render.style import RenderOptions
+    from gradviz.render.svg import run_layout
+
+    unsupported = [fmt for fmt in formats if fmt not in STEP_FORMATS]
+    if unsupported:
+        raise UsageError(f"--step draws {', '.join(STEP_FORMATS)}, not {', '.join(unsupported)}")
+    options = RenderOptions(overlays=overlays)
+    written = []
+    for call in trace.backwards:
+        dot = to_dot(call, step=step, options=options)
+        for fmt in formats:
+            data = dot.encode() if fmt == "dot" else run_layout(dot, fmt)
+            path = out_dir / f"backward-{call.index:03d}-step-{step}.{fmt}"
+            path.write_bytes(data)
+            written.append(path)
+    return written
+
+
+class _Untraced:
+    """Stands in for a Tracer that could not be started."""
+
+    def note_exception(self, exc: BaseException) -> None:
+        """Nothing to explain without a trace."""
