@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gradviz.capture.origin import origin_of
-from gradviz.capture.overlay import data_owner
 from gradviz.capture.saved import has_changed, read_saved
+from gradviz.capture.wording import at, data_owner
 from gradviz.model import Event, Finding, Location
 
 if TYPE_CHECKING:
@@ -104,9 +104,7 @@ class SavedTensorCheck:
         name = label or f"a tensor of shape {list(tensor.shape)}"
         saved_at = f" (line {location.line})" if location is not None else ""
         if edit is not None and edit.location is not None:
-            how = f"was changed through .data at {edit.location}"
-            if edit.location.code:
-                how += f" (`{edit.location.code}`)"
+            how = f"was changed through .data{at(edit.location)}"
         else:
             how = "was changed in a way that bypasses the version counter (.data, .numpy() or the storage)"
         message = (

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from gradviz.capture.overlay import assigned_name
+from gradviz.capture.wording import assigned_name, code_of
+from gradviz.capture.wording import at as _at
 from gradviz.model import BackwardCall, Event, Finding, Location
 
 _INPLACE = re.compile(
@@ -22,13 +23,6 @@ _NO_GRAD_FN = "does not require grad and does not have a grad_fn"
 _LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation"
 _INPLACE_TARGET = re.compile(r"^\s*([A-Za-z_][\w.]*?)(?:\[[^\]]*\])?\s*(?:\.\w+_\(|[-+*/@%&|^]=)")
 _CALLED_ON = re.compile(r"([A-Za-z_][\w.]*?)\s*\.backward\(")
-
-
-def _at(location: Location | None) -> str:
-    if location is None:
-        return ""
-    code = f" (`{location.code}`)" if location.code else ""
-    return f" at {location}{code}"
 
 
 def _same_node(event_fn: str | None, reported: str) -> bool:
@@ -62,7 +56,7 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
     changes = [e for e in events if e.kind == "inplace" and e.outputs and e.outputs[0] == tensor_id]
     changes = [e for e in changes if e.version_before is not None and e.version_before >= expected]
     last = changes[-1] if changes else edits[-1]
-    target = _INPLACE_TARGET.match(last.location.code or "") if last.location else None
+    target = _INPLACE_TARGET.match(code_of(last.location) or "")
     label = target.group(1) if target else assigned_name(creator.location if creator else None)
     name = label or f"a tensor [{match['desc']}]"
     origin = (
@@ -81,7 +75,7 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
         f"{name}{origin} was modified in place by {ops}, which raised its _version from {expected} "
         f"to {now}.{saved_by} Autograd checks the version of every saved tensor before using it, so "
         f"backward refuses to run on the changed values. Use an out-of-place op ({name} = {name} * 2 "
-        f"instead of {name}.mul_(2) or {name} *= 2), or change a {name}.clone() instead."
+        f"instead of {name}.mul_(2) or {name} *= 2), or work on a copy ({name} = {name}.clone() first)."
     )
     return Finding(kind="autograd_error", message=message, location=last.location or location, label=label)
 
@@ -111,7 +105,7 @@ def _second(events: Sequence[Event], calls: Sequence[BackwardCall], location: Lo
 
 
 def _scalar(location: Location | None) -> Finding:
-    called = _CALLED_ON.search(location.code or "") if location is not None else None
+    called = _CALLED_ON.search(code_of(location) or "")
     name = called.group(1) if called else "the output"
     message = (
         f"backward(){_at(location)} was called on {name}, which has more than one element. Backward "

@@ -9,7 +9,8 @@ import torch
 
 from gradviz.capture.forward import latest_recorder
 from gradviz.capture.location import user_frame
-from gradviz.model import BackwardCall, Event, Location
+from gradviz.capture.wording import at as _at
+from gradviz.model import BackwardCall, Event
 
 
 def _name_in_caller(tensor: torch.Tensor) -> str | None:
@@ -23,13 +24,6 @@ def _name_in_caller(tensor: torch.Tensor) -> str | None:
         parent = frame.f_back
         frame = user_frame(parent) if parent is not None else None
     return None
-
-
-def _at(location: Location | None) -> str:
-    if location is None:
-        return ""
-    code = f" (`{location.code}`)" if location.code else ""
-    return f" at {location}{code}"
 
 
 def _shown(grad: torch.Tensor) -> str:

@@ -7,39 +7,16 @@ which is exactly why they surprise people.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from gradviz.capture.forward import TORCH_NO_GRAD
-from gradviz.model import Event, Graph, Location, Node, Overlay, OverlayKind
+from gradviz.capture.wording import assigned_name, data_owner
+from gradviz.model import Event, Graph, Node, Overlay, OverlayKind
+
+__all__ = ["MAX_OVERLAYS", "assigned_name", "data_owner", "overlays_for"]
 
 #: At most this many overlays per graph, so that a loop full of no_grad metrics stays readable.
 MAX_OVERLAYS = 40
-_ASSIGNED = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?:\[[^\]]*\])?\s*(?::[^=]+)?=(?!=)")
-_DATA_OWNER = re.compile(r"([A-Za-z_][\w.]*?)\.data\b")
-
-
-def assigned_name(location: Location | None) -> str | None:
-    """The variable a line assigns to, read from its code (``d = b * c`` gives ``"d"``), or None.
-
-    Args:
-        location: A line of the user's code.
-
-    Returns:
-        The assignment target, when the line is a simple assignment.
-    """
-    if location is None or location.code is None:
-        return None
-    found = _ASSIGNED.match(location.code)
-    return found.group(1) if found else None
-
-
-def data_owner(location: Location | None) -> str | None:
-    """The name in front of ``.data`` on a line (``w.data *= 10`` gives ``"w"``), or None."""
-    if location is None or location.code is None:
-        return None
-    found = _DATA_OWNER.search(location.code)
-    return found.group(1) if found else None
 
 
 def _window(graph: Graph, events: Sequence[Event]) -> tuple[int, int]:
