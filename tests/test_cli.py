@@ -469,3 +469,39 @@ def test_parse_helpers() -> None:
     assert gradviz.cli.parse_formats("svg, DOT,svg") == ("svg", "dot")
     assert gradviz.cli.parse_max_backward("all") is None
     assert gradviz.cli.parse_max_backward("0") == 0
+
+
+def test_trace_tui_opens_the_fresh_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    import gradviz.tui.app
+
+    opened: list[Trace] = []
+    monkeypatch.setattr(gradviz.tui.app, "run_tui", lambda trace, call=1: opened.append(trace) or 0)
+    script = write(tmp_path, "square.py", SQUARE + "raise SystemExit(4)\n")
+
+    assert main(["trace", "--tui", "--out", str(tmp_path / "out"), str(script)]) == 4
+
+    assert [trace.backward_calls for trace in opened] == [1]
+    assert opened[0].backwards[0].graph.leaves[0].tensor is not None
+
+
+def test_missing_module_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["trace", "--out", "out", "-m", "no_such_module_anywhere"]) == 2
+    assert "no module named no_such_module_anywhere" in one_line_error(capsys)
+
+
+def test_summary_names_grad_results_by_input() -> None:
+    base = hand_built_trace().backwards[0]
+    result = Value(shape=(2,), dtype="float32", values=(2.0, 4.0))
+    call = BackwardCall(
+        index=1, api="grad", location=base.location, graph=base.graph, inputs=(2,), results=(result,)
+    )
+    trace = Trace(torch_version="2.13.0", script="g.py", backward_calls=1, backwards=(call,))
+
+    lines = summarize(trace, [], None).splitlines()
+
+    assert "      grad[0] (d/dx) = [2, 4]" in lines
+    assert not any(".grad =" in line for line in lines)
