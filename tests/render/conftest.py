@@ -155,9 +155,15 @@ def tutorial_trace() -> Trace:
     )
 
 
-def chain_graph(length: int) -> Graph:
-    """A straight chain of `length` op nodes ending in one leaf: deep enough to break recursion."""
-    nodes = [Node(i, "AddBackward0", loc(i + 1), tensor(f"t{i}", (1,))) for i in range(length)]
+def chain_graph(length: int, *, detailed: bool = True) -> Graph:
+    """A straight chain of `length` op nodes ending in one leaf: deep enough to break recursion.
+
+    `detailed` gives each node a source line and a tensor, as a real capture would.
+    """
+    if detailed:
+        nodes = [Node(i, "AddBackward0", loc(i + 1), tensor(f"t{i}", (1,))) for i in range(length)]
+    else:
+        nodes = [Node(i, "AddBackward0") for i in range(length)]
     nodes.append(Node(length, "AccumulateGrad", None, tensor("x", (1,), is_leaf=True)))
     edges = tuple(Edge(i, i + 1) for i in range(length))
     return Graph(nodes=tuple(nodes), edges=edges, roots=(Root(0, "out", val(1.0)),))
