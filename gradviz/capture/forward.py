@@ -242,6 +242,12 @@ class ForwardRecorder(TimelineMixin):
         output_ids = tuple(self._ids.assign(tensor) for tensor in outputs)
         if detail is TORCH_NO_GRAD:
             self._unowned.update(output_ids)
+        elif (
+            code == opkind.OP
+            and grad_mode != "enabled"
+            and any(isinstance(arg, torch.Tensor) and arg.requires_grad for arg in args)
+        ):
+            self._note_cut("no_grad", grad_mode, location)
         grad_fn = outputs[0].grad_fn if outputs else None
         kind: EventKind = "op"
         after: int | None = None
@@ -265,6 +271,9 @@ class ForwardRecorder(TimelineMixin):
                     self._alias_of[output_id] = alias
         elif code in (opkind.DETACH, opkind.DETACH_INPLACE):
             kind = "detach"
+            source = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            if source is not None and (source.requires_grad or code == opkind.DETACH_INPLACE):
+                self._note_cut("detach", grad_mode, location)
         elif code == opkind.DATA_GET:
             kind = "data_read"
             for output_id in output_ids:

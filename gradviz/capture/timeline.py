@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from gradviz.capture.wording import assigned_name, at
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
 
 #: (kind, op, location, grad_mode, inputs, outputs, grad_fn, version_before, version_after, enabled, detail)
@@ -39,6 +40,7 @@ class TimelineMixin:
         self._dropped = 0
         self._findings: list[Finding] = []
         self._grad_read_lines: set[Location | None] = set()
+        self._warned_lines: set[tuple[str, Location]] = set()
 
     def _append(self, raw: RawEvent) -> int:
         self._raw.append(raw)
@@ -92,6 +94,27 @@ class TimelineMixin:
         """
         op = "torch.autograd.grad" if api == "grad" else "backward"
         return self._append(("backward", op, location, "enabled", (), (), None, None, None, None, None))
+
+    def _note_cut(self, kind: str, mode: GradMode, location: Location | None) -> None:
+        """A finding, once per line, for an op that took tensors requiring grad out of the graph."""
+        if location is None or (kind, location) in self._warned_lines:
+            return
+        self._warned_lines.add((kind, location))
+        label = assigned_name(location)
+        name, again = (label, label) if label else ("A result", "it")
+        if kind == "detach":
+            message = (
+                f"{name} was detached{at(location)}: it shares the data but is cut from the graph "
+                f"(requires_grad=False), so no gradient flows back through it."
+            )
+            self._findings.append(Finding(kind="detach", message=message, location=location, label=label))
+            return
+        switch = "torch.inference_mode()" if mode == "inference_mode" else "torch.no_grad()"
+        message = (
+            f"{name} was computed under {switch}{at(location)} from tensors that require grad: autograd "
+            f"did not record the op, so {again} has no grad_fn and no gradient flows back through it."
+        )
+        self._findings.append(Finding(kind="no_grad", message=message, location=location, label=label))
 
     def _note_non_leaf_grad(self, inputs: tuple[int, ...], location: Location | None, mode: GradMode) -> None:
         detail = ".grad of a non-leaf stays None: autograd fills .grad only for leaves (see retain_grad())"

@@ -369,3 +369,22 @@ def test_results_are_identical_with_and_without_recording() -> None:
     assert traced_losses == plain_losses
     assert all(torch.equal(a, b) for a, b in zip(plain_params, traced_params, strict=True))
     assert any(e.kind == "data_write" for e in recorder.events)
+
+
+def test_no_grad_and_detach_of_tensors_that_require_grad_are_findings_once_per_line(
+    rec: ForwardRecorder,
+) -> None:
+    a = torch.ones(2, requires_grad=True)
+    with torch.no_grad():
+        d = a * 3
+        plain = torch.ones(2) * 2  # nothing required grad: nothing to say
+    for _ in range(3):
+        e = a.detach()
+    torch.ones(2).detach()
+    rec.stop()
+
+    assert [(f.kind, f.label) for f in rec.findings] == [("no_grad", "d"), ("detach", "e")]
+    no_grad, detach = rec.findings
+    assert "d = a * 3" in no_grad.message and "no grad_fn" in no_grad.message
+    assert "e = a.detach()" in detach.message and "requires_grad=False" in detach.message
+    assert not d.requires_grad and not e.requires_grad and not plain.requires_grad
