@@ -41,7 +41,14 @@ class StepState:
     flows: Mapping[tuple[int, int], tuple[Value | None, ...]] = field(default_factory=dict)
 
     def is_pending(self, node_id: int) -> bool:
-        """Whether the node runs in this call but has not run yet at this step."""
+        """Whether a node runs in this call but has not run yet at this step.
+
+        Args:
+            node_id: Id of a node of the graph.
+
+        Returns:
+            False for a finished call (``step`` None) and for nodes the call never runs.
+        """
         return self.step is not None and node_id in self.ran and node_id not in self.done
 
     def grad_of(self, node: Node) -> Value | None:

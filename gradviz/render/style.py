@@ -6,11 +6,25 @@ agree on what "a leaf" or "a .data edit" looks like.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gradviz.model import Nested, Node, Value
+from gradviz.model import Node
+from gradviz.render.values import format_nested, format_number, format_shape, format_value, is_zero
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "LOOKS",
+    "Look",
+    "RenderOptions",
+    "format_nested",
+    "format_number",
+    "format_shape",
+    "format_value",
+    "is_zero",
+    "legend_entries",
+    "node_look",
+]
 
 #: Fonts graphviz-pure has metrics for (it warns on "monospace" and falls back to Times).
 FONT = "Helvetica"
@@ -73,7 +87,11 @@ class Look:
     tui: str = ""
 
     def node_attrs(self) -> dict[str, str]:
-        """Graphviz attributes for a node drawn this way."""
+        """Graphviz attributes for a node drawn this way.
+
+        Returns:
+            ``shape``, ``style``, ``fillcolor``, ``color``, ``fontcolor`` and ``penwidth``.
+        """
         return {
             "shape": self.shape,
             "style": self.style,
@@ -84,7 +102,11 @@ class Look:
         }
 
     def edge_attrs(self) -> dict[str, str]:
-        """Graphviz attributes for an edge drawn this way."""
+        """Graphviz attributes for an edge drawn this way.
+
+        Returns:
+            ``style``, ``color``, ``fontcolor`` and ``penwidth``.
+        """
         return {
             "style": self.style,
             "color": self.border,
@@ -241,61 +263,3 @@ def legend_entries(kinds: Iterable[str]) -> tuple[Look, ...]:
     """
     wanted = set(kinds)
     return tuple(look for look in LOOKS if look.kind in wanted)
-
-
-def format_number(number: float | int | bool | complex) -> str:
-    """A short, stable rendering of one number: ``6``, ``0.5``, ``1.23e-05``, ``nan``."""
-    if isinstance(number, bool):
-        return str(number)
-    if isinstance(number, int):
-        return str(number)
-    if isinstance(number, complex):
-        sign = "+" if number.imag >= 0 else "-"
-        return f"{format_number(number.real)}{sign}{format_number(abs(number.imag))}j"
-    if math.isnan(number) or math.isinf(number):
-        return str(number)
-    if number == int(number) and abs(number) < 1e15:
-        return str(int(number))
-    return f"{number:.4g}"
-
-
-def format_nested(values: Nested) -> str:
-    """Nested values as ``[[1, 0], [0, 4]]`` (without recursion limits mattering: depth is the ndim)."""
-    if isinstance(values, tuple):
-        return "[" + ", ".join(format_nested(item) for item in values) + "]"
-    return format_number(values)
-
-
-def format_shape(shape: tuple[int, ...]) -> str:
-    """A shape as ``[2, 3]`` (``[]`` for a scalar)."""
-    return "[" + ", ".join(str(size) for size in shape) + "]"
-
-
-def format_value(value: Value | None, *, max_values: int = 8, values: bool = True) -> str:
-    """A tensor summary in a few characters: its values when small, else its shape and norm.
-
-    Args:
-        value: The summary, or None (autograd's "no gradient").
-        max_values: Show values only for tensors with at most this many elements.
-        values: Whether to show values at all.
-
-    Returns:
-        ``"[6, 48]"``, ``"7.5"``, ``"[200, 3] norm=4.2"`` or ``"None"``.
-    """
-    if value is None:
-        return "None"
-    if values and value.values is not None and value.numel <= max_values:
-        return format_nested(value.values)
-    text = format_shape(value.shape)
-    if value.norm is not None:
-        text += f" norm={format_number(value.norm)}"
-    return text
-
-
-def is_zero(value: Value | None) -> bool:
-    """Whether a summary is known to be all zeros (None counts as zero: no gradient yet)."""
-    if value is None:
-        return True
-    if value.min is not None and value.max is not None:
-        return value.min == 0 and value.max == 0
-    return value.norm == 0
