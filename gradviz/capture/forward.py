@@ -13,19 +13,18 @@ import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from types import CodeType, FrameType
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind
-from gradviz.capture.location import frame_location, is_internal, user_frame
-from gradviz.capture.origin import NodeOrigin, origin_of, set_origin
-from gradviz.capture.saved import Fingerprint, fingerprint, read_saved
+from gradviz.capture.locator import Locator
+from gradviz.capture.origin import NodeOrigin, origin_of
+from gradviz.capture.saved import tag_origin
 from gradviz.capture.tensor_ids import TensorIds
-from gradviz.capture.timeline import TimelineMixin
-from gradviz.model import EventKind, GradMode, Location
+from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
+from gradviz.model import EventKind, GradMode
 
 #: Detail of ops that ran with grad off although the user did not switch it off.
 TORCH_NO_GRAD = "grad turned off by torch itself (inside a custom autograd.Function's forward)"
@@ -71,15 +70,13 @@ class ForwardRecorder(TimelineMixin):
 
     def __init__(self, *, root: str | None = None, max_events: int = 200_000) -> None:
         super().__init__()
-        self._root = root
+        self._location = Locator(root).here
         self._max_events = max_events
         self._ids = TensorIds()
         self._mode: _Mode | None = None
         self._recording = True
         self._pause_depth = 0
         self._on = False
-        self._internal: dict[CodeType, bool] = {}
-        self._locations: dict[tuple[CodeType, int], Location] = {}
         # gradviz id of a .data alias (or a view of one) -> the tensor it is the .data of
         self._alias_of: dict[int, tuple[int, weakref.ref[torch.Tensor]]] = {}
         self._user_grad = True
@@ -148,23 +145,6 @@ class ForwardRecorder(TimelineMixin):
 
     # -- recording ---------------------------------------------------------------------------------
 
-    def _location(self) -> Location | None:
-        frame: Any = sys._getframe(1)
-        internal = self._internal
-        while frame is not None:
-            code = frame.f_code
-            flag = internal.get(code)
-            if flag is None:
-                flag = internal[code] = is_internal(code.co_filename)
-            if not flag:
-                key = (code, frame.f_lineno)
-                location = self._locations.get(key)
-                if location is None:
-                    location = self._locations[key] = frame_location(frame, self._root)
-                return location
-            frame = frame.f_back
-        return None
-
     def _grad_mode(self) -> tuple[GradMode, str | None]:
         if torch.is_inference_mode_enabled():
             return "inference_mode", None
@@ -220,7 +200,7 @@ class ForwardRecorder(TimelineMixin):
             op = type(grad_fn).__name__.removesuffix("Backward") + ".apply"
             event = self._append(("op", op, None, "enabled", (), (tensor_id,), type(grad_fn).__name__,
                                   None, None, None, "made outside the timeline"))  # fmt: skip
-            self._tag(grad_fn, event, None, tensor_id, [tensor])
+            tag_origin(grad_fn, NodeOrigin(event, None, tensor_id), self._ids.get, [tensor])
         return tensor_id
 
     def _record(
@@ -292,55 +272,14 @@ class ForwardRecorder(TimelineMixin):
                               type(grad_fn).__name__ if grad_fn is not None else None,
                               version, after, enabled, detail))  # fmt: skip
         if grad_fn is not None:
-            self._tag(
-                grad_fn, event, location, output_ids[0] if output_ids else None, outputs + _tensors(args)
-            )
-
-    def _tag(
-        self,
-        grad_fn: Any,
-        event: int,
-        location: Location | None,
-        tensor_id: int | None,
-        nearby: list[torch.Tensor],
-    ) -> None:
-        if origin_of(grad_fn) is not None:
-            return
-        prints: tuple[tuple[str, Fingerprint], ...] = ()
-        if torch._C._autograd._top_saved_tensors_default_hooks(False) is None:
-            prints = self._fingerprints(grad_fn, nearby)
-        set_origin(
-            grad_fn, NodeOrigin(event=event, location=location, tensor_id=tensor_id, fingerprints=prints)
-        )
-
-    def _fingerprints(self, grad_fn: Any, nearby: list[torch.Tensor]) -> tuple[tuple[str, Fingerprint], ...]:
-        prints: list[tuple[str, Fingerprint]] = []
-        for name, saved in read_saved(grad_fn):
-            tensor_id = self._ids.get(saved)
-            if tensor_id is None:
-                # A saved output is unpacked as a new tensor object: match it to the op's tensors.
-                for candidate in nearby:
-                    if candidate.data_ptr() == saved.data_ptr() and candidate.shape == saved.shape:
-                        tensor_id = self._ids.get(candidate)
-                        break
-            taken = fingerprint(saved, tensor_id)
-            if taken is not None:
-                prints.append((name, taken))
-        return tuple(prints)
+            origin = NodeOrigin(event, location, output_ids[0] if output_ids else None)
+            tag_origin(grad_fn, origin, self._ids.get, outputs + _tensors(args))
 
     def _grad_switch(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         result = func(*args, **kwargs)
         enabled = bool(args[0]) if args else torch.is_grad_enabled()
         self._user_grad = enabled
-        op, detail = "set_grad_enabled", None
-        frame: FrameType | None = sys._getframe(2)
-        for _ in range(3):
-            frame = frame.f_back if frame is not None else None
-            owner = frame.f_locals.get("self") if frame is not None else None
-            if frame is not None and frame.f_code.co_name in ("__enter__", "__exit__"):
-                op = type(owner).__name__
-                detail = "enter" if frame.f_code.co_name == "__enter__" else "exit"
-                break
+        op, detail = opkind.grad_switch_name(sys._getframe(2))
         self._append(("grad_mode", op, self._location(), "enabled" if enabled else "no_grad", (), (),
                       None, None, None, enabled, detail))  # fmt: skip
         return result
@@ -352,15 +291,6 @@ class ForwardRecorder(TimelineMixin):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = func(*args, **kwargs)
-        frame = user_frame(sys._getframe(1))
-        for warning in caught:
-            # Re-issued at the user's line, where torch's own warning would have pointed without gradviz.
-            if frame is None:
-                warnings.warn(warning.message, warning.category, stacklevel=2)
-                continue
-            registry = frame.f_globals.setdefault("__warningregistry__", {})
-            warnings.warn_explicit(
-                warning.message, warning.category, frame.f_code.co_filename, frame.f_lineno, registry=registry
-            )
+        reissue_at_user_line(caught)
         self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import FrameType
 from typing import Any
 
 # Codes for what a torch function does, as the forward recorder cares about it.
@@ -95,3 +96,21 @@ def classify(func: Any) -> tuple[int, str]:
     result = _classify(func)
     _cache[func] = result
     return result
+
+
+def grad_switch_name(frame: FrameType | None) -> tuple[str, str | None]:
+    """Name a ``_set_grad_enabled`` call by the context manager making it, from the calling frames.
+
+    Args:
+        frame: The frame that received the call (inside the TorchFunctionMode).
+
+    Returns:
+        (``"no_grad"``, ``"enter"``), (``"enable_grad"``, ``"exit"``), ... or (``"set_grad_enabled"``, None)
+        for a plain function call.
+    """
+    for _ in range(3):
+        frame = frame.f_back if frame is not None else None
+        if frame is not None and frame.f_code.co_name in ("__enter__", "__exit__"):
+            owner = frame.f_locals.get("self")
+            return type(owner).__name__, "enter" if frame.f_code.co_name == "__enter__" else "exit"
+    return "set_grad_enabled", None

@@ -7,10 +7,13 @@ held at forward time and compare when backward reaches the node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+
+from gradviz.capture.origin import NodeOrigin, origin_of, set_origin
 
 #: Tensors with at most this many elements are fingerprinted by an exact copy.
 EXACT_NUMEL = 1024
@@ -146,3 +149,52 @@ def has_changed(before: Fingerprint, tensor: torch.Tensor) -> bool:
         now.shape == then.shape and torch.allclose(now, then, rtol=0.0, atol=0.0, equal_nan=True)
         for now, then in zip(contents, before.contents, strict=True)
     )
+
+
+def fingerprints_of(
+    grad_fn: Any, id_of: Callable[[torch.Tensor], int | None], nearby: Sequence[torch.Tensor]
+) -> tuple[tuple[str, Fingerprint], ...]:
+    """Fingerprint every saved tensor of a node just created.
+
+    Args:
+        grad_fn: The new node.
+        id_of: gradviz's id for a tensor, or None.
+        nearby: The op's inputs and outputs, to name a saved output (unpacked as a new tensor object).
+
+    Returns:
+        (saved name, fingerprint) pairs.
+    """
+    prints: list[tuple[str, Fingerprint]] = []
+    for name, saved in read_saved(grad_fn):
+        tensor_id = id_of(saved)
+        if tensor_id is None:
+            for candidate in nearby:
+                if candidate.data_ptr() == saved.data_ptr() and candidate.shape == saved.shape:
+                    tensor_id = id_of(candidate)
+                    break
+        taken = fingerprint(saved, tensor_id)
+        if taken is not None:
+            prints.append((name, taken))
+    return tuple(prints)
+
+
+def tag_origin(
+    grad_fn: Any,
+    origin: NodeOrigin,
+    id_of: Callable[[torch.Tensor], int | None],
+    nearby: Sequence[torch.Tensor],
+) -> None:
+    """Give a new node its origin, with fingerprints of what it saved (first writer wins).
+
+    Args:
+        grad_fn: The node an op just created.
+        origin: Its event, line and tensor id (fingerprints are filled in here).
+        id_of: gradviz's id for a tensor, or None.
+        nearby: The op's inputs and outputs.
+    """
+    if origin_of(grad_fn) is not None:
+        return
+    # Reading a saved tensor runs the user's unpack hook (checkpointing, offloading): leave those alone.
+    if torch._C._autograd._top_saved_tensors_default_hooks(False) is None:
+        origin = replace(origin, fingerprints=fingerprints_of(grad_fn, id_of, nearby))
+    set_origin(grad_fn, origin)
