@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,3 +146,21 @@ def test_fingerprints_see_nan_as_unchanged_and_shape_changes_as_changed() -> Non
     assert not has_changed(taken, t)
     assert has_changed(taken, torch.tensor([float("nan"), 2.0]))
     assert has_changed(taken, torch.tensor([1.0]))
+
+
+def test_example_03_warns_on_stderr_and_in_trace_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradviz.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "03_data_edit.py"
+    assert main(["trace", "--out", str(tmp_path), str(example)]) == 0
+    captured = capsys.readouterr()
+    assert "w.grad: [40.0, 60.0]" in captured.out
+    err = " ".join(captured.err.split())
+    assert "w was changed through .data at 03_data_edit.py:14 (`w.data *= 10`)" in err
+    trace = json.loads((tmp_path / "trace.json").read_text())
+    (finding,) = [f for f in trace["findings"] if f["kind"] == "data_edit"]
+    assert finding["location"]["line"] == 14 and finding["label"] == "w"
+    (overlay,) = trace["backwards"][0]["overlays"]
+    assert overlay["kind"] == "data_edit" and overlay["text"] == ".data edit at line 14: _version stays 0"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -107,3 +109,19 @@ def test_inplace_message_without_a_trace_still_explains() -> None:
     finding = explain_autograd_error(error, events=(), calls=(), location=where)
     assert finding is not None and finding.kind == "autograd_error" and finding.location == where
     assert "output 0 of TanhBackward0" in finding.message and "version 2" in finding.message
+
+
+def test_example_08_exits_like_python_and_explains_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradviz.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "08_inplace_error.py"
+    status = main(["trace", "--out", str(tmp_path), str(example)])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "never printed" not in captured.out
+    assert "RuntimeError: one of the variables needed for gradient computation" in captured.err
+    assert "s, output 0 of SigmoidBackward0" in captured.err.replace("\n    ", " ")
+    trace = (tmp_path / "trace.json").read_text()
+    assert '"autograd_error"' in trace
