@@ -505,3 +505,22 @@ def test_summary_names_grad_results_by_input() -> None:
 
     assert "      grad[0] (d/dx) = [2, 4]" in lines
     assert not any(".grad =" in line for line in lines)
+
+
+def test_a_tracer_that_cannot_start_still_runs_the_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    import gradviz.capture.session
+
+    class BrokenTracer:
+        def __init__(self, **kwargs: object) -> None:
+            raise RuntimeError("hooks unavailable")
+
+    monkeypatch.setattr(gradviz.capture.session, "Tracer", BrokenTracer)
+    script = write(tmp_path, "square.py", SQUARE + "raise SystemExit(5)\n")
+
+    assert main(["trace", "--out", str(tmp_path / "out"), str(script)]) == 5
+
+    out, err = capsys.readouterr()
+    assert out == "[2.0, 4.0]\n"
+    assert err == "gradviz: could not start tracing, running untraced: RuntimeError: hooks unavailable\n"

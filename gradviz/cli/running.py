@@ -90,11 +90,17 @@ def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: s
         from gradviz.capture.session import Tracer
 
         tracer = Tracer(max_backward=options.max_backward, script=script, source_root=root)
+        tracer.__enter__()
     except Exception as exc:  # a broken tracer must not stop the user's script from running
         say(f"could not start tracing, running untraced: {type(exc).__name__}: {exc}")
         return runner(_Untraced())
-    with tracer:
+    try:
         status = runner(tracer)
+    finally:
+        try:
+            tracer.__exit__(None, None, None)
+        except Exception as exc:
+            say(f"could not stop tracing cleanly: {type(exc).__name__}: {exc}")
     try:
         trace = tracer.result()
     except Exception as exc:
@@ -104,7 +110,10 @@ def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: s
     if not options.quiet:
         report(trace, written, out_dir)
     if options.tui:
-        open_tui(trace)
+        try:
+            open_tui(trace)
+        except Exception as exc:
+            say(f"could not open the TUI: {type(exc).__name__}: {exc}")
     return status
 
 
@@ -128,7 +137,8 @@ def write_step(
 
     Raises:
         UsageError: For a format that has no per-step drawing.
-        LayoutEngineMissing: When svg/png/pdf is asked for and no layout engine runs.
+        GradvizError: When the step is out of range, no layout engine runs (svg/png/pdf), or a file
+            cannot be written.
     """
     from gradviz.render.dot import to_dot
     from gradviz.render.style import RenderOptions
@@ -144,7 +154,10 @@ def write_step(
         for fmt in formats:
             data = dot.encode() if fmt == "dot" else run_layout(dot, fmt)
             path = out_dir / f"backward-{call.index:03d}-step-{step}.{fmt}"
-            path.write_bytes(data)
+            try:
+                path.write_bytes(data)
+            except OSError as exc:
+                raise GradvizError(f"cannot write {path}: {exc.strerror or exc}") from None
             written.append(path)
     return written
 
