@@ -44,16 +44,31 @@ def _decode_nested(values: Any) -> Nested:
     raise TypeError(f"not a number: {values!r}")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _keys(cls: type) -> tuple[tuple[str, str], ...]:
+    keys = _KEYS.get(cls)
+    if keys is None:
+        renames = _RENAMES.get(cls, {})
+        keys = tuple((f.name, renames.get(f.name, f.name)) for f in dataclasses.fields(cls))
+        _KEYS[cls] = keys
+    return keys
+
+
 def _encode(obj: Any) -> Any:
-    if isinstance(obj, tuple):
+    cls = type(obj)
+    if cls in _SCALARS:
+        return obj
+    if cls is tuple:
         return [_encode(item) for item in obj]
-    if isinstance(obj, Value):
+    if cls is Value:
         return _encode_value(obj)
-    if isinstance(obj, BackwardCall):
+    if cls is BackwardCall:
         return _encode_call(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        renames = _RENAMES.get(type(obj), {})
-        return {renames.get(f.name, f.name): _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {key: _encode(getattr(obj, name)) for name, key in _keys(cls)}
     return obj
 
 
@@ -89,8 +104,33 @@ def _encode_trace(trace: Trace) -> dict[str, Any]:
     return out
 
 
-def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+
+
+def _compact(data: Any) -> str:
+    return _ENCODER.encode(data)
+
+
+def _dump(data: dict[str, Any], indent: str = "") -> str:
+    """Readable and fast: containers one entry per line, each record compact on its line.
+
+    ``json.dumps(indent=...)`` falls back to the pure-Python encoder, which is several times slower
+    on big graphs; records are dumped by the C encoder instead.
+    """
+    inner = indent + " "
+    lines = []
+    for key, value in data.items():
+        if key == "backwards" and value:
+            body = f",\n{inner} ".join(_dump(call, inner + " ") for call in value)
+            text = f"[\n{inner} {body}\n{inner}]"
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            body = f",\n{inner} ".join(_compact(item) for item in value)
+            text = f"[\n{inner} {body}\n{inner}]"
+        else:
+            text = _compact(value)
+        lines.append(f"{inner}{_compact(key)}: {text}")
+    text = "{\n" + ",\n".join(lines) + f"\n{indent}}}"
+    return text if indent else text + "\n"
 
 
 def to_json(trace: Trace) -> str:

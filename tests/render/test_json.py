@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -290,3 +291,10 @@ def test_bad_files_raise_one_line_trace_file_errors(text: str, words: str) -> No
 def test_graph_json_is_not_mistaken_for_a_trace(graph: Graph) -> None:
     with pytest.raises(TraceFileError, match=r"gradviz\.graph/1"):
         from_json(graph_to_json(graph))
+
+
+def test_tutorial_trace_matches_golden(trace: Trace, golden: Callable[[str, str], None]) -> None:
+    text = to_json(trace)
+
+    golden("tutorial-trace.json", text)
+    assert '  {"id": 4, "name": "AccumulateGrad"' in text  # one record per line, readable in a diff
