@@ -170,7 +170,10 @@ class ForwardRecorder(TimelineMixin):
         version = modified._version if isinstance(modified, torch.Tensor) else None
         result = func(*args, **kwargs)
         self._check_inference()
-        self._record(code, name, args, kwargs, result, modified, version)
+        try:
+            self._record(code, name, args, kwargs, result, modified, version)
+        except Exception as error:  # recording must never break the user's computation
+            self._note_problem(name, error)
         return result
 
     def _check_inference(self) -> None:
@@ -292,5 +295,8 @@ class ForwardRecorder(TimelineMixin):
             warnings.simplefilter("always")
             result = func(*args, **kwargs)
         reissue_at_user_line(caught)
-        self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
+        try:
+            self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
+        except Exception as error:
+            self._note_problem("Tensor.grad", error)
         return result

@@ -7,6 +7,7 @@ held at forward time and compare when backward reaches the node.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -196,5 +197,7 @@ def tag_origin(
         return
     # Reading a saved tensor runs the user's unpack hook (checkpointing, offloading): leave those alone.
     if torch._C._autograd._top_saved_tensors_default_hooks(False) is None:
-        origin = replace(origin, fingerprints=fingerprints_of(grad_fn, id_of, nearby))
+        # Unreadable saved tensors: the node keeps its line, without the .data check.
+        with contextlib.suppress(Exception):
+            origin = replace(origin, fingerprints=fingerprints_of(grad_fn, id_of, nearby))
     set_origin(grad_fn, origin)

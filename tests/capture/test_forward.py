@@ -388,3 +388,20 @@ def test_no_grad_and_detach_of_tensors_that_require_grad_are_findings_once_per_l
     assert "d = a * 3" in no_grad.message and "no grad_fn" in no_grad.message
     assert "e = a.detach()" in detach.message and "requires_grad=False" in detach.message
     assert not d.requires_grad and not e.requires_grad and not plain.requires_grad
+
+
+def test_a_recording_failure_never_breaks_the_users_op(
+    rec: ForwardRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Any, tensor: Any) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("gradviz.capture.tensor_ids.TensorIds.assign", broken)
+    a = torch.ones(2, requires_grad=True)
+    b = a * 2
+    c = a * 3
+    rec.stop()
+    assert b.tolist() == [2.0, 2.0] and c.tolist() == [3.0, 3.0] and b.grad_fn is not None
+    problems = [f for f in rec.findings if f.kind == "capture_problem"]
+    assert len(problems) == 2  # once per op name: "ones" and "Tensor.mul"
+    assert "Tensor.mul ran but could not be recorded (RuntimeError: boom)" in problems[1].message
