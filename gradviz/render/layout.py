@@ -11,6 +11,7 @@ and the leaves at the bottom, the way the gradient flows.
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from gradviz.model import Graph, Node, Overlay
 #: Inches per terminal column and per row in the DOT handed to the engine (cells are about 1:2).
 CELL_WIDTH = 0.1
 CELL_HEIGHT = 0.2
+#: Seconds the layout engine gets before the layered fallback is used instead.
+ENGINE_TIMEOUT = 30.0
 #: Longest text line inside a box.
 MAX_LABEL = 28
 
@@ -309,27 +312,30 @@ def layered_layout(graph: Graph) -> Layout:
 LayoutRunner = Callable[[str, str], bytes]
 
 
-def _default_runner() -> LayoutRunner | None:
+def _default_runner(timeout: float) -> LayoutRunner | None:
     try:
         from gradviz.render.svg import run_layout
     except ImportError:
         return None
-    return run_layout
+    return functools.partial(run_layout, timeout=timeout)
 
 
-def layout_graph(graph: Graph, *, runner: LayoutRunner | None = None, engine: bool = True) -> Layout:
+def layout_graph(
+    graph: Graph, *, runner: LayoutRunner | None = None, engine: bool = True, timeout: float = ENGINE_TIMEOUT
+) -> Layout:
     """Lay a graph out in cells, with the layout engine when one runs, else `layered_layout`.
 
     Args:
         graph: The graph to lay out.
         runner: ``run_layout(dot_source, fmt) -> bytes``; defaults to `gradviz.render.svg.run_layout`.
         engine: False to skip the engine and use the fallback directly.
+        timeout: Seconds the default runner gives the engine (long edges can make it very slow).
 
     Returns:
         The layout; its ``engine`` attribute says which way it was made.
     """
     if engine and graph.nodes:
-        run = runner if runner is not None else _default_runner()
+        run = runner if runner is not None else _default_runner(timeout)
         if run is not None:
             try:
                 plain = run(to_layout_dot(graph), "plain").decode("utf-8", "replace")

@@ -112,8 +112,15 @@ def _walk(points: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
     return cells
 
 
+#: Routes are painted lazily, band by band of this many rows, when a row in the band is drawn.
+BAND = 32
+
+
 class Canvas:
     """A painted layout: rows of runs, and which box covers which cell.
+
+    Boxes are painted at once; edges only when a row they cross is first asked for, so a big graph
+    opens as fast as a small one.
 
     Args:
         layout: Where the boxes and routes go.
@@ -125,8 +132,7 @@ class Canvas:
         self.width = layout.width
         self.height = layout.height
         self.boxes = {(box.kind, box.ident): box for box in layout.boxes}
-        self._runs: dict[int, list[Run]] = {}
-        occupied: set[tuple[int, int]] = set()
+        self._box_runs: dict[int, list[Run]] = {}
         for box in layout.boxes:
             if box.kind == "overlay":
                 border = BORDERS["ghost"]
@@ -135,15 +141,21 @@ class Canvas:
             else:
                 border = BORDERS["op"]
             for offset, text in enumerate(box_rows(box, border)):
-                self._runs.setdefault(box.y + offset, []).append(
-                    Run(box.x, text, box.kind, box.ident, offset)
-                )
-            occupied.update(
-                (x, y) for y in range(box.y, box.y + box.height) for x in range(box.x, box.x + box.width)
-            )
-        self._paint_routes(occupied)
-        for runs in self._runs.values():
+                run = Run(box.x, text, box.kind, box.ident, offset)
+                self._box_runs.setdefault(box.y + offset, []).append(run)
+        for runs in self._box_runs.values():
             runs.sort(key=lambda run: run.x)
+        self._bands: dict[int, list[int]] = {}
+        for index, route in enumerate(layout.routes):
+            rows = [point[1] for point in route.points]
+            for band in range(min(rows) // BAND, max(rows) // BAND + 1):
+                self._bands.setdefault(band, []).append(index)
+        self._painted: set[int] = set()
+        self._masks: dict[tuple[int, int], int] = {}
+        self._owners: dict[tuple[int, int], int] = {}
+        self._arrows: dict[tuple[int, int], str] = {}
+        self._edge_rows: dict[int, list[int]] = {}
+        self._rows: dict[int, list[Run]] = {}
 
     def _anchored(
         self, points: tuple[tuple[int, int], ...], source: tuple[BoxKind, int], target: tuple[BoxKind, int]
@@ -159,33 +171,34 @@ class Canvas:
             )
         return tuple(anchored)
 
-    def _paint_routes(self, occupied: set[tuple[int, int]]) -> None:
-        masks: dict[tuple[int, int], int] = {}
-        owners: dict[tuple[int, int], int] = {}
-        arrows: dict[tuple[int, int], str] = {}
-        for index, route in enumerate(self.layout.routes):
-            if len(route.points) < 2:
+    def _inside_box(self, x: int, y: int) -> bool:
+        return any(run.x <= x < run.x + len(run.text) for run in self._box_runs.get(y, ()))
+
+    def _paint_route(self, index: int) -> None:
+        self._painted.add(index)
+        route = self.layout.routes[index]
+        if len(route.points) < 2:
+            return
+        cells = _walk(self._anchored(route.points, route.source, route.target))
+        last: tuple[int, int] | None = None
+        for position, cell in enumerate(cells):
+            if self._inside_box(*cell):
                 continue
-            cells = _walk(self._anchored(route.points, route.source, route.target))
-            free = [cell for cell in cells if cell not in occupied]
-            for position, cell in enumerate(cells):
-                if cell in occupied:
-                    continue
-                mask = 0
-                if position > 0 and cells[position - 1] != cell:
-                    mask |= _direction(cell, cells[position - 1])
-                if position + 1 < len(cells) and cells[position + 1] != cell:
-                    mask |= _direction(cell, cells[position + 1])
-                masks[cell] = masks.get(cell, 0) | mask
-                owners.setdefault(cell, index)
-            target = self.boxes.get(route.target)
-            if free and target is not None and not route.ghost:
-                last = free[-1]
-                arrows[last] = ARROWS[_towards(last, target)]
-                owners[last] = index
-        for (x, y), mask in masks.items():
-            char = arrows.get((x, y)) or LINE_CHARS.get(mask, "┼")
-            self._runs.setdefault(y, []).append(Run(x, char, "edge", owners[(x, y)]))
+            mask = 0
+            if position > 0 and cells[position - 1] != cell:
+                mask |= _direction(cell, cells[position - 1])
+            if position + 1 < len(cells) and cells[position + 1] != cell:
+                mask |= _direction(cell, cells[position + 1])
+            if cell not in self._masks:
+                self._edge_rows.setdefault(cell[1], []).append(cell[0])
+            self._masks[cell] = self._masks.get(cell, 0) | mask
+            self._owners.setdefault(cell, index)
+            self._rows.pop(cell[1], None)
+            last = cell
+        target = self.boxes.get(route.target)
+        if last is not None and target is not None and not route.ghost:
+            self._arrows[last] = ARROWS[_towards(last, target)]
+            self._owners[last] = index
 
     def row(self, y: int) -> list[Run]:
         """The runs of row `y`, left to right (single-cell runs for edges).
@@ -196,7 +209,18 @@ class Canvas:
         Returns:
             The runs; empty for a blank row.
         """
-        return self._runs.get(y, [])
+        for index in self._bands.get(y // BAND, ()):
+            if index not in self._painted:
+                self._paint_route(index)
+        runs = self._rows.get(y)
+        if runs is None:
+            runs = list(self._box_runs.get(y, ()))
+            for x in self._edge_rows.get(y, ()):
+                char = self._arrows.get((x, y)) or LINE_CHARS.get(self._masks[(x, y)], "┼")
+                runs.append(Run(x, char, "edge", self._owners[(x, y)]))
+            runs.sort(key=lambda run: run.x)
+            self._rows[y] = runs
+        return runs
 
     def box_at(self, x: int, y: int) -> Box | None:
         """The box covering cell (x, y), if any.
@@ -208,7 +232,7 @@ class Canvas:
         Returns:
             The box, or None when the cell is empty or an edge.
         """
-        for run in self.row(y):
-            if run.kind != "edge" and run.x <= x < run.x + len(run.text):
+        for run in self._box_runs.get(y, ()):
+            if run.x <= x < run.x + len(run.text):
                 return self.boxes[(run.kind, run.ident)]
         return None

@@ -40,8 +40,8 @@ class TraceScreen(Screen[None]):
     BINDINGS = [  # noqa: RUF012
         Binding("n,right", "next_step", "Next", priority=True),
         Binding("p,left", "previous_step", "Prev", priority=True),
-        Binding("home,g", "first_step", "First", show=False),
-        Binding("end,G", "last_step", "Last", show=False),
+        Binding("home,g", "first_step", "First", show=False, priority=True),
+        Binding("end,G", "last_step", "Last", show=False, priority=True),
         Binding("j", "jump", "Jump"),
         Binding("right_square_bracket", "next_call", "Next call"),
         Binding("left_square_bracket", "previous_call", "Prev call", show=False),
@@ -107,7 +107,7 @@ class TraceScreen(Screen[None]):
             if self.selected is not None:
                 count = len(self.query_one("#graph", GraphView).selected_nodes)
                 text += f" · event {self.selected}: {count} node(s) highlighted"
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(text, layout=False)
         self.sub_title = text
 
     def watch_call(self) -> None:

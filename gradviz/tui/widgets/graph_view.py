@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -17,6 +19,9 @@ from gradviz.render.layout import Layout, layout_graph
 from gradviz.tui.canvas import Canvas, Run
 from gradviz.tui.messages import NodeClicked
 
+#: Graphs with at most this many nodes are laid out by the engine before the first paint; bigger
+#: ones show the layered layout at once and switch to the engine's when it is done.
+ENGINE_IN_PLACE = 300
 EMPTY_MESSAGE = (
     "No backward call was captured, so there is no graph to step through.",
     "The forward timeline below shows what the script did.",
@@ -110,14 +115,34 @@ class GraphView(ScrollView, can_focus=True):
             self.virtual_size = Size(max(len(line) for line in EMPTY_MESSAGE), len(EMPTY_MESSAGE))
         else:
             if backward.index not in self._canvases:
-                layout = layout_graph(backward.graph, engine=self.engine)
-                self._canvases[backward.index] = Canvas(layout, backward.graph)
+                graph = backward.graph
+                in_place = self.engine and len(graph.nodes) <= ENGINE_IN_PLACE
+                self._canvases[backward.index] = Canvas(layout_graph(graph, engine=in_place), graph)
+                if self.engine and not in_place:
+                    self.run_worker(
+                        functools.partial(self._engine_layout, backward),
+                        thread=True,
+                        group="layout",
+                        description=f"layout of call {backward.index}",
+                    )
             self._canvas = self._canvases[backward.index]
             self.virtual_size = Size(self._canvas.width, self._canvas.height)
         self._restate()
         self._select()
         self.refresh()
         self.call_after_refresh(self.action_centre)
+
+    def _engine_layout(self, backward: BackwardCall) -> None:
+        """Lay a big graph out with the engine in a thread; swap it in when it is ready."""
+        layout = layout_graph(backward.graph)
+        if layout.engine != "layered":
+            canvas = Canvas(layout, backward.graph)
+            self.app.call_from_thread(self._install, backward.index, canvas)
+
+    def _install(self, index: int, canvas: Canvas) -> None:
+        self._canvases[index] = canvas
+        if index == self.call:
+            self._load()
 
     def watch_call(self) -> None:
         self._load()
