@@ -10,12 +10,12 @@ reused and differ from run to run, which makes output unstable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias, Union
+from typing import Literal, TypeAlias
 
 SCHEMA = "gradviz.trace/1"
 
 #: Nested lists of numbers, as ``Tensor.tolist()`` gives them (kept as tuples here: the model is frozen).
-Nested: TypeAlias = Union[float, int, bool, complex, tuple["Nested", ...]]
+Nested: TypeAlias = float | int | bool | complex | tuple["Nested", ...]
 
 Api = Literal["backward", "grad"]
 GradMode = Literal["enabled", "no_grad", "inference_mode"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -100,3 +102,10 @@ def test_load_rejects_a_missing_or_foreign_file(tmp_path: Path) -> None:
     other.write_text('{"schema": "something/9"}')
     with pytest.raises(TraceFileError):
         gradviz.load(other)
+
+
+def test_importing_gradviz_loads_neither_torch_nor_the_tui() -> None:
+    # `gradviz render` / `gradviz tui` must open a saved trace without paying for (or needing) torch
+    code = "import sys, gradviz; print('torch' in sys.modules, 'gradviz.tui' in sys.modules, 'textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False", "False"]
