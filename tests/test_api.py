@@ -106,6 +106,6 @@ def test_load_rejects_a_missing_or_foreign_file(tmp_path: Path) -> None:
 
 def test_importing_gradviz_loads_neither_torch_nor_the_tui() -> None:
     # `gradviz render` / `gradviz tui` must open a saved trace without paying for (or needing) torch
-    code = "import sys, gradviz; print(*(name in sys.modules for name in ('torch', 'gradviz.tui', 'textual')))"
+    code = "import sys, gradviz; print(*(m in sys.modules for m in ('torch', 'gradviz.tui', 'textual')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False", "False"]
