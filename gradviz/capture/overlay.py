@@ -38,8 +38,17 @@ class _Finder:
         for node in sorted(graph.nodes, key=lambda node: -1 if node.event is None else node.event):
             if node.tensor is not None and node.tensor.id is not None:
                 self.by_tensor.setdefault(node.tensor.id, []).append(node)
+        self.graph_events = {node.event for node in graph.nodes if node.event is not None}
+        # A leaf counts from the first op of this graph that used it: earlier edits are not this graph's.
+        self.first_use: dict[int, int] = {}
         self.found: list[Overlay] = []
         self.seen: set[tuple[str, int, int | None, str]] = set()
+
+    def learn(self, event: Event) -> None:
+        """Note the graph's own ops, in timeline order, for `first_use`."""
+        if event.id in self.graph_events:
+            for tensor_id in event.inputs:
+                self.first_use.setdefault(tensor_id, event.id)
 
     def node_before(self, tensor_id: int, event_id: int) -> Node | None:
         """The graph node for this tensor as it was just before an event (in-place ops make new ones)."""
@@ -47,6 +56,8 @@ class _Finder:
         for node in self.by_tensor.get(tensor_id, ()):
             if node.event is None or node.event < event_id:
                 chosen = node
+        if chosen is not None and chosen.event is None and event_id < self.first_use.get(tensor_id, -1):
+            return None
         return chosen
 
     def first_graph_input(self, event: Event) -> Node | None:
@@ -131,7 +142,8 @@ def overlays_for(graph: Graph, events: Sequence[Event]) -> tuple[Overlay, ...]:
     """Find what autograd did not record about a graph's tensors.
 
     Only events from the graph's first recorded op up to the last backward call in ``events`` count,
-    so an optimizer step after backward, or edits from an earlier iteration, are left out.
+    and for a leaf only those after the graph first used it, so an optimizer step after backward, or
+    edits from an earlier iteration, are left out.
 
     Args:
         graph: A captured graph whose nodes carry tensor ids and event ids (forward tracing was on).
@@ -144,7 +156,9 @@ def overlays_for(graph: Graph, events: Sequence[Event]) -> tuple[Overlay, ...]:
     if not finder.by_tensor:
         return ()
     start, end = _window(graph, events)
-    for event in events:
-        if start <= event.id < end:
-            _visit(finder, event)
+    window = [event for event in events if start <= event.id < end]
+    for event in window:
+        finder.learn(event)
+    for event in window:
+        _visit(finder, event)
     return tuple(finder.found)

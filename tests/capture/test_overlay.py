@@ -168,3 +168,30 @@ def test_traced_script_overlays_and_what_the_dot_drawing_shows() -> None:
 
     hidden = to_dot(call, options=RenderOptions(overlays=False))
     assert "no_grad: not recorded" not in hidden and "detach()" not in hidden
+
+
+def test_a_leaf_edit_before_the_graph_used_the_leaf_is_not_this_graphs() -> None:
+    # Given: b made early (event 1); the leaf a edited (event 2), used (event 3), edited again (event 4)
+    graph = Graph(
+        nodes=(
+            Node(0, "MulBackward0", tensor=info(3, "loss"), event=3),
+            Node(1, "AccumulateGrad", tensor=info(0, "a", leaf=True)),
+            Node(2, "ExpBackward0", tensor=info(1, "b"), event=1),
+        ),
+        edges=(Edge(0, 1), Edge(0, 2)),
+    )
+    timeline = (
+        Event(0, "op", "tensor", at(1, "a = ..."), outputs=(0,)),
+        Event(1, "op", "Tensor.exp", at(2, "b = z.exp()"), inputs=(9,), outputs=(1,), grad_fn="ExpBackward0"),
+        Event(
+            2, "inplace", "Tensor.add_", at(3, "a.add_(1)"), outputs=(0,), version_before=0, version_after=1
+        ),
+        Event(
+            3, "op", "Tensor.mul", at(4, "loss = a * b"), inputs=(0, 1), outputs=(3,), grad_fn="MulBackward0"
+        ),
+        Event(
+            4, "inplace", "Tensor.add_", at(5, "a.add_(1)"), outputs=(0,), version_before=1, version_after=2
+        ),
+    )
+    (only,) = overlays_for(graph, timeline)
+    assert (only.kind, only.attached_to, only.event) == ("inplace", 1, 4)
