@@ -19,9 +19,6 @@ from gradviz.capture.origin import origin_of
 from gradviz.capture.summary import dtype_name, summarize, summarize_optional
 from gradviz.model import Edge, Graph, Node, Root, SavedTensor, TensorInfo, Value
 
-#: Saved tensors larger than this are described by shape and dtype only (no statistics pass).
-_SAVED_STATS_LIMIT = 100
-
 _saved_attributes_by_type: dict[type, tuple[str, ...]] = {}
 
 
@@ -79,12 +76,6 @@ def saved_tensors(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
         # Saved tensors are freed by the first backward without retain_graph; reading them then raises.
         return []
     return found
-
-
-def _light_summary(tensor: torch.Tensor) -> Value:
-    if tensor.numel() <= _SAVED_STATS_LIMIT:
-        return summarize(tensor)
-    return Value(shape=tuple(int(size) for size in tensor.shape), dtype=dtype_name(tensor.dtype))
 
 
 @dataclass
@@ -271,7 +262,7 @@ def _describe_saved(fn: Any, walked: GraphWalk, context: WalkContext) -> tuple[S
         described.append(
             SavedTensor(
                 name=name,
-                value=_light_summary(tensor),
+                value=summarize(tensor, stats=False),  # no statistics pass: graphs can be large
                 source=walked.leaf_node_id(tensor),
                 label=context.names.name_of(tensor),
             )

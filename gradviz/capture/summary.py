@@ -23,7 +23,7 @@ def _freeze(values: Any) -> Nested:
     return values  # type: ignore[no-any-return]
 
 
-def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES) -> Value:
+def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool = True) -> Value:
     """Summarize a tensor without keeping it alive.
 
     Full values are kept when it has at most `max_values` elements; statistics always (for real
@@ -32,6 +32,7 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES) -> Value:
     Args:
         tensor: Any dense tensor, on any device.
         max_values: Keep the values when the tensor has at most this many elements.
+        stats: Whether to compute min/max/mean/norm (one pass over the data).
 
     Returns:
         A `Value` with shape, dtype, values (small tensors) and min/max/mean/norm. Statistics may be
@@ -46,7 +47,7 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES) -> Value:
         values: Nested | None = None
         if data.numel() <= max_values:
             values = _freeze(data.cpu().tolist())
-        if data.numel() == 0 or data.is_complex():
+        if not stats or data.numel() == 0 or data.is_complex():
             return Value(shape=shape, dtype=dtype, values=values)
         as_float = data.to(torch.float64)
         stats = torch.stack(
