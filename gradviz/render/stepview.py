@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Nested, Node, Value
-from gradviz.render.style import format_number, format_shape
+from gradviz.render.values import format_number, format_shape
 
 #: Widest matrix (in columns) that is written out element by element.
 MAX_MATRIX_COLUMNS = 16

@@ -1,0 +1,118 @@
+"""The step pane's text: v, J and vJ as PyTorch computes them, and a leaf's .grad equation."""
+
+from __future__ import annotations
+
+import torch
+
+from gradviz.capture.summary import summarize
+from gradviz.model import Value
+from gradviz.render.stepview import (
+    find_node,
+    format_matrix,
+    format_value,
+    leaf_equation,
+    slot_targets,
+    step_view,
+)
+
+from .builders import tutorial_trace
+from .conftest import Tutorial
+
+
+def lines_of(tensor: torch.Tensor) -> list[str]:
+    return format_value(summarize(tensor))
+
+
+def section(view, title_start: str) -> list[str]:  # type: ignore[no-untyped-def]
+    (match,) = [s for s in view.sections if s.title.startswith(title_start)]
+    return list(match.lines)
+
+
+def test_small_values_are_written_out_row_by_row() -> None:
+    assert format_value(summarize(torch.tensor([[1.0, 0.5], [-2.0, 3.25]]))) == [
+        "[[   1,  0.5],",
+        " [  -2, 3.25]]",
+    ]
+    assert format_value(summarize(torch.tensor(7.5))) == ["7.5"]
+    assert format_value(None) == ["None"]
+
+
+def test_large_values_show_shape_and_stats_and_shapes_only_hides_values() -> None:
+    big = summarize(torch.arange(200.0).reshape(20, 10))
+    (line,) = format_value(big)
+    assert line.startswith("[20, 10] float32") and "max 199" in line and "mean 99.5" in line
+    assert format_value(summarize(torch.ones(2, 2)), show_values=False) == ["[2, 2] float32"]
+
+
+def test_jacobian_is_a_matrix_when_small_and_a_summary_when_large() -> None:
+    assert format_matrix(summarize(torch.eye(2) * 3)) == ["[[3, 0],", " [0, 3]]"]
+    wide = Value((4, 400), "float32", None, 0.0, 1.0, 0.1, 2.0)
+    assert format_matrix(wide)[0].startswith("4×400 matrix, too large to write out")
+
+
+def test_leaf_equation_is_side_by_side_when_it_fits() -> None:
+    before, contribution = torch.tensor([1.0, 2.0]), torch.tensor([10.0, 20.0])
+    lines = leaf_equation(summarize(before), summarize(contribution), summarize(before + contribution))
+    assert lines == ["[1, 2]  +  [10, 20]  =  [11, 22]"]
+    assert leaf_equation(None, summarize(contribution), summarize(contribution)) == [
+        "None  +  [10, 20]  =  [10, 20]"
+    ]
+
+
+def test_step_zero_shows_the_root_and_its_gradient(tutorial: Tutorial) -> None:
+    call = tutorial.trace.backwards[0]
+    view = step_view(call, 0)
+    assert view.title == "Step 0 of 5: before backward() runs"
+    assert view.node is None
+    assert section(view, "backward starts at MeanBackward0") == ["1"]
+
+
+def test_mul_step_shows_v_j_and_vj_as_torch_computes_them(tutorial: Tutorial) -> None:
+    # z = three_y * y: the v it receives is dout/dz, and it sends v*y to three_y and v*three_y to y
+    call = tutorial.trace.backwards[0]
+    view = step_view(call, 2)
+    assert view.title == "Step 2 of 5: MulBackward0 #1 (z)"
+    assert section(view, "Incoming gradient v") == lines_of(tutorial.v_z)
+    y = tutorial.x**2
+    j_to_y = section(view, "Local Jacobian J, input 1 → PowBackward0 #3 (y)")
+    assert j_to_y == format_value(summarize(torch.diag((3 * y).flatten())))
+    vj = section(view, "vJ sent to each input")
+    assert vj[0] == "[0] → MulBackward0 #2 (three_y): " + lines_of(tutorial.v_z * y)[0]
+    assert vj[2] == "[1] → PowBackward0 #3 (y): " + lines_of(tutorial.v_z * 3 * y)[0]
+
+
+def test_a_slot_that_needs_no_gradient_says_so(tutorial: Tutorial) -> None:
+    # three_y = 3 * y: the constant 3 has no grad_fn, so slot 1 of MulBackward0 sends nothing
+    view = step_view(tutorial.trace.backwards[0], 3)
+    assert section(view, "Incoming gradient v") == lines_of(tutorial.v_three_y)
+    assert section(view, "vJ sent")[-1] == "[1] → nothing: this input needs no gradient"
+
+
+def test_leaf_step_shows_grad_before_plus_contribution_equals_grad_after(tutorial: Tutorial) -> None:
+    first, second = tutorial.trace.backwards
+    view = step_view(first, 5)
+    assert view.title == "Step 5 of 5: AccumulateGrad #4 (x)"
+    grad = tutorial.x_grad
+    assert torch.equal(grad, 3 * tutorial.x**3)
+    equation = section(view, "x.grad: grad before + this contribution = grad after")
+    expected = lines_of(grad)
+    assert equation[0] == f"None  +  {expected[0]}  =  {expected[0]}"
+    # The second call adds the same contribution onto the first call's .grad.
+    again = section(step_view(second, 5), "x.grad")
+    assert again[0] == f"{expected[0]}  +  {expected[0]}  =  {lines_of(2 * grad)[0]}"
+
+
+def test_slots_map_to_the_node_that_receives_each_vj() -> None:
+    graph = tutorial_trace().backwards[0].graph
+    assert slot_targets(graph, 1) == {0: 2, 1: 3}
+    assert slot_targets(graph, 4) == {}
+
+
+def test_find_node_by_id_name_and_tensor_label() -> None:
+    graph = tutorial_trace().backwards[0].graph
+    assert find_node(graph, "#3") == 3
+    assert find_node(graph, "x") == 4
+    assert find_node(graph, "PowBackward0") == 3
+    assert find_node(graph, "mean") == 0
+    assert find_node(graph, "99") is None
+    assert find_node(graph, "nothing-like-this") is None
