@@ -255,7 +255,10 @@ class GraphView(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         if self._canvas is None:
             return
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
         scroll_x, scroll_y = self.scroll_offset
-        box = self._canvas.box_at(event.x + scroll_x, event.y + scroll_y)
+        box = self._canvas.box_at(offset.x + scroll_x, offset.y + scroll_y)
         if box is not None and box.kind == "node":
             self.post_message(NodeClicked(box.ident))
