@@ -155,7 +155,8 @@ async def test_selecting_an_event_highlights_its_tensors_in_the_graph() -> None:
 
 
 async def test_a_trace_without_backward_calls_shows_the_timeline_and_a_message() -> None:
-    event = Event(0, "op", "Tensor.mul", Location("a.py", 3), inputs=(0,), outputs=(1,), grad_fn="MulBackward0")
+    where = Location("a.py", 3)
+    event = Event(0, "op", "Tensor.mul", where, inputs=(0,), outputs=(1,), grad_fn="MulBackward0")
     app = GradvizApp(Trace("2.13.0", events=(event,)))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "end", "j", "s", "right_square_bracket")
