@@ -20,8 +20,8 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind
 from gradviz.capture.locator import Locator
-from gradviz.capture.origin import NodeOrigin, origin_of
-from gradviz.capture.saved import tag_origin
+from gradviz.capture.origin import origin_of
+from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
 from gradviz.model import EventKind, GradMode
@@ -83,6 +83,7 @@ class ForwardRecorder(TimelineMixin):
         self._inference = False
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
         self._unowned: set[int] = set()
+        self._prints: FingerprintCache = {}
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -203,7 +204,9 @@ class ForwardRecorder(TimelineMixin):
             op = type(grad_fn).__name__.removesuffix("Backward") + ".apply"
             event = self._append(("op", op, None, "enabled", (), (tensor_id,), type(grad_fn).__name__,
                                   None, None, None, "made outside the timeline"))  # fmt: skip
-            tag_origin(grad_fn, NodeOrigin(event, None, tensor_id), self._ids.get, [tensor])
+            tag_origin(
+                grad_fn, event, None, tensor_id, id_of=self._ids.get, nearby=[tensor], cache=self._prints
+            )
         return tensor_id
 
     def _record(
@@ -271,12 +274,15 @@ class ForwardRecorder(TimelineMixin):
             kind, enabled = "requires_grad", bool(args[0].requires_grad)
         elif code == opkind.RETAIN_GRAD:
             kind = "retain_grad"
+        if kind == "data_write" or len(self._prints) > 4096:
+            self._prints.clear()
         event = self._append((kind, name, location, grad_mode, inputs, output_ids,
                               type(grad_fn).__name__ if grad_fn is not None else None,
                               version, after, enabled, detail))  # fmt: skip
         if grad_fn is not None:
-            origin = NodeOrigin(event, location, output_ids[0] if output_ids else None)
-            tag_origin(grad_fn, origin, self._ids.get, outputs + _tensors(args))
+            made = output_ids[0] if output_ids else None
+            nearby = outputs + _tensors(args)
+            tag_origin(grad_fn, event, location, made, id_of=self._ids.get, nearby=nearby, cache=self._prints)
 
     def _grad_switch(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         result = func(*args, **kwargs)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from gradviz.capture.origin import NodeOrigin, origin_of, set_origin
+from gradviz.model import Location
 
 #: Tensors with at most this many elements are fingerprinted by an exact copy.
 EXACT_NUMEL = 1024
@@ -101,11 +102,11 @@ def _contents(tensor: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], bool]:
     data = tensor.detach()
     if data.numel() <= EXACT_NUMEL:
         return (data.clone(),), True
-    flat = data.view(-1) if data.is_contiguous() else data.reshape(-1)
+    flat = data if data.is_contiguous() else data.reshape(-1)
     # A sum catches scaling and most edits; a strided sample catches the rest, in three cheap ops.
     step = flat.numel() // _SAMPLE
     sample = torch.as_strided(flat, (_SAMPLE,), (step,), flat.storage_offset()).clone()
-    return (flat.sum().reshape(1), sample), False
+    return (flat.sum(), sample), False
 
 
 def fingerprint(tensor: torch.Tensor, tensor_id: int | None) -> Fingerprint | None:
@@ -152,8 +153,16 @@ def has_changed(before: Fingerprint, tensor: torch.Tensor) -> bool:
     )
 
 
+#: Fingerprints already taken, by (tensor id, _version, data_ptr): a tensor saved by several nodes
+#: is read once. Cleared whenever a ``.data`` write is seen, the one change none of the three shows.
+FingerprintCache = dict[tuple[int, int, int], "Fingerprint | None"]
+
+
 def fingerprints_of(
-    grad_fn: Any, id_of: Callable[[torch.Tensor], int | None], nearby: Sequence[torch.Tensor]
+    grad_fn: Any,
+    id_of: Callable[[torch.Tensor], int | None],
+    nearby: Sequence[torch.Tensor],
+    cache: FingerprintCache | None = None,
 ) -> tuple[tuple[str, Fingerprint], ...]:
     """Fingerprint every saved tensor of a node just created.
 
@@ -161,6 +170,7 @@ def fingerprints_of(
         grad_fn: The new node.
         id_of: gradviz's id for a tensor, or None.
         nearby: The op's inputs and outputs, to name a saved output (unpacked as a new tensor object).
+        cache: Fingerprints taken earlier, reused while the tensor's version and storage are unchanged.
 
     Returns:
         (saved name, fingerprint) pairs.
@@ -173,7 +183,13 @@ def fingerprints_of(
                 if candidate.data_ptr() == saved.data_ptr() and candidate.shape == saved.shape:
                     tensor_id = id_of(candidate)
                     break
-        taken = fingerprint(saved, tensor_id)
+        key = (tensor_id, saved._version, saved.data_ptr()) if tensor_id is not None else None
+        if cache is not None and key is not None and key in cache:
+            taken = cache[key]
+        else:
+            taken = fingerprint(saved, tensor_id)
+            if cache is not None and key is not None:
+                cache[key] = taken
         if taken is not None:
             prints.append((name, taken))
     return tuple(prints)
@@ -181,23 +197,31 @@ def fingerprints_of(
 
 def tag_origin(
     grad_fn: Any,
-    origin: NodeOrigin,
+    event: int,
+    location: Location | None,
+    tensor_id: int | None,
+    *,
     id_of: Callable[[torch.Tensor], int | None],
     nearby: Sequence[torch.Tensor],
+    cache: FingerprintCache | None = None,
 ) -> None:
-    """Give a new node its origin, with fingerprints of what it saved (first writer wins).
+    """Give a new node its `NodeOrigin`, with fingerprints of what it saved (first writer wins).
 
     Args:
         grad_fn: The node an op just created.
-        origin: Its event, line and tensor id (fingerprints are filled in here).
+        event: Id of that op's event.
+        location: The op's line.
+        tensor_id: gradviz id of the tensor the node produced.
         id_of: gradviz's id for a tensor, or None.
         nearby: The op's inputs and outputs.
+        cache: Fingerprints to reuse (see `FingerprintCache`).
     """
     if origin_of(grad_fn) is not None:
         return
+    prints: tuple[tuple[str, Fingerprint], ...] = ()
     # Reading a saved tensor runs the user's unpack hook (checkpointing, offloading): leave those alone.
     if torch._C._autograd._top_saved_tensors_default_hooks(False) is None:
         # Unreadable saved tensors: the node keeps its line, without the .data check.
         with contextlib.suppress(Exception):
-            origin = replace(origin, fingerprints=fingerprints_of(grad_fn, id_of, nearby))
-    set_origin(grad_fn, origin)
+            prints = fingerprints_of(grad_fn, id_of, nearby, cache)
+    set_origin(grad_fn, NodeOrigin(event, location, tensor_id, prints))
