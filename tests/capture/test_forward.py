@@ -405,3 +405,47 @@ def test_a_recording_failure_never_breaks_the_users_op(
     problems = [f for f in rec.findings if f.kind == "capture_problem"]
     assert len(problems) == 2  # once per op name: "ones" and "Tensor.mul"
     assert "Tensor.mul ran but could not be recorded (RuntimeError: boom)" in problems[1].message
+
+
+def quirky_script() -> list[torch.Tensor]:
+    """Every effect the timeline marks, in one script whose results must not change under tracing."""
+    torch.manual_seed(1)
+    w = torch.randn(3, 4, requires_grad=True)
+    x = torch.randn(5, 3)
+    h = (x @ w).tanh()
+    h.retain_grad()
+    with torch.no_grad():
+        ghost = h * 2
+    cut = h.detach()
+    s = (h * cut).sigmoid()
+    s = s * 1.5
+    s.add_(1)
+    loss = s.sum() + ghost.sum()
+    w.data.mul_(0.5)
+    loss.backward(retain_graph=True)
+    first = w.grad.clone()
+    loss.backward()
+    with torch.inference_mode():
+        later = w * 3
+    return [loss.detach(), first, w.grad, h.grad, s.detach(), later.clone()]
+
+
+def test_results_are_identical_with_and_without_the_tracer() -> None:
+    from gradviz.capture.session import Tracer
+
+    plain = quirky_script()
+    with Tracer(max_backward=1) as tracer:
+        traced = quirky_script()
+    assert all(torch.equal(a, b) for a, b in zip(plain, traced, strict=True))
+    kinds = {e.kind for e in tracer.events}
+    assert {
+        "op",
+        "grad_mode",
+        "detach",
+        "inplace",
+        "data_read",
+        "data_write",
+        "retain_grad",
+        "backward",
+    } <= kinds
+    assert tracer.backward_calls == 2 and len(tracer.backwards) == 1
