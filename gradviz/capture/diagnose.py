@@ -22,6 +22,11 @@ _SCALAR = "grad can be implicitly created only for scalar outputs"
 _NO_GRAD_FN = "does not require grad and does not have a grad_fn"
 _LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation"
 _INPLACE_TARGET = re.compile(r"^\s*([A-Za-z_][\w.]*?)(?:\[[^\]]*\])?\s*(?:\.\w+_\(|[-+*/@%&|^]=)")
+# Nodes whose backward needs their own output (d sigmoid = s * (1 - s), d exp = exp, ...).
+_SAVES_OUTPUT = frozenset(
+    f"{name}Backward0"
+    for name in ("Sigmoid", "Tanh", "Exp", "Exp2", "Relu", "Sqrt", "Rsqrt", "Reciprocal", "Elu", "Softmax")
+) | {"LogSoftmaxBackward0"}
 _CALLED_ON = re.compile(r"([A-Za-z_][\w.]*?)\s*\.backward\(")
 
 
@@ -35,15 +40,10 @@ def _same_node(event_fn: str | None, reported: str) -> bool:
 def _inplace(match: re.Match[str], events: Sequence[Event], location: Location | None) -> Finding:
     now, expected, fn = int(match["now"]), int(match["expected"]), match["fn"]
     edits = [e for e in events if e.kind == "inplace" and e.outputs and e.version_after == now]
-    creator: Event | None = None
     if fn is not None:
-        made = {
-            e.outputs[0]: e
-            for e in events
-            if e.kind in ("op", "inplace") and e.outputs and _same_node(e.grad_fn, fn)
-        }
-        edits = [e for e in edits if e.outputs[0] in made and made[e.outputs[0]].id < e.id]
-        creator = made[edits[-1].outputs[0]] if edits else None
+        # torch names the node that made the tensor, or the in-place op that last rebased its grad_fn.
+        named = {e.outputs[0] for e in events if e.outputs and e.grad_fn and _same_node(e.grad_fn, fn)}
+        edits = [e for e in edits if e.outputs[0] in named]
     if not edits:
         what = f"a tensor [{match['desc']}]" + (f", output {match['output']} of {fn}," if fn else "")
         message = (
@@ -53,6 +53,7 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
         )
         return Finding(kind="autograd_error", message=message, location=location)
     tensor_id = edits[-1].outputs[0]
+    creator = next((e for e in events if e.kind == "op" and e.grad_fn and tensor_id in e.outputs), None)
     changes = [e for e in events if e.kind == "inplace" and e.outputs and e.outputs[0] == tensor_id]
     changes = [e for e in changes if e.version_before is not None and e.version_before >= expected]
     last = changes[-1] if changes else edits[-1]
@@ -67,9 +68,9 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
         e for e in events if e.grad_fn and tensor_id in e.inputs and (creator is None or e.id > creator.id)
     ]
     users = [e for e in users if e.id < (changes[0].id if changes else last.id)]
-    savers = ([f"{creator.grad_fn} (which saves its output)"] if creator else []) + [
-        f"{e.grad_fn}{_at(e.location)}" for e in users[:3]
-    ]
+    savers = [f"{e.grad_fn}{_at(e.location)}" for e in users[:3]]
+    if creator is not None and (creator.grad_fn in _SAVES_OUTPUT or not users):
+        savers.insert(0, f"{creator.grad_fn} (which saves its output)")
     saved_by = f" It was saved for backward by {' or '.join(savers)}." if savers else ""
     message = (
         f"{name}{origin} was modified in place by {ops}, which raised its _version from {expected} "

@@ -125,3 +125,16 @@ def test_example_08_exits_like_python_and_explains_on_stderr(
     assert "s, output 0 of SigmoidBackward0" in captured.err.replace("\n    ", " ")
     trace = (tmp_path / "trace.json").read_text()
     assert '"autograd_error"' in trace
+
+
+def test_inplace_error_names_the_node_that_used_the_tensor() -> None:
+    with pytest.raises(RuntimeError, match="output 0 of Add"), Tracer() as tracer:  # the in-place node
+        a = torch.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 3
+        c = b * b  # saves b
+        b.add_(1)
+        c.sum().backward()
+    finding = explained(tracer)
+    assert finding.label == "b"
+    assert "saved for backward by MulBackward0 at" in finding.message and "(`c = b * b`)" in finding.message
+    assert "which saves its output" not in finding.message  # b = a * 3 needs only the constant 3
