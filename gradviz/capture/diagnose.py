@@ -60,6 +60,7 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
     target = _INPLACE_TARGET.match(code_of(last.location) or "")
     label = target.group(1) if target else assigned_name(creator.location if creator else None)
     name = label or f"a tensor [{match['desc']}]"
+    short = label or "x"
     origin = (
         f", output {match['output']} of {creator.grad_fn} made{_at(creator.location)}," if creator else ""
     )
@@ -75,8 +76,8 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
     message = (
         f"{name}{origin} was modified in place by {ops}, which raised its _version from {expected} "
         f"to {now}.{saved_by} Autograd checks the version of every saved tensor before using it, so "
-        f"backward refuses to run on the changed values. Use an out-of-place op ({name} = {name} * 2 "
-        f"instead of {name}.mul_(2) or {name} *= 2), or work on a copy ({name} = {name}.clone() first)."
+        f"backward refuses to run on the changed values. Use an out-of-place op ({short} = {short} * 2 "
+        f"instead of {short}.mul_(2) or {short} *= 2), or work on a copy ({short} = {short}.clone() first)."
     )
     return Finding(kind="autograd_error", message=message, location=last.location or location, label=label)
 
