@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import networkx as nx  # type: ignore[import-untyped]
+import networkx as nx
 
 from gradviz.errors import GradvizError
 from gradviz.model import Graph, Node, Overlay

@@ -234,5 +234,6 @@ class Canvas:
         """
         for run in self._box_runs.get(y, ()):
             if run.x <= x < run.x + len(run.text):
-                return self.boxes[(run.kind, run.ident)]
+                kind: BoxKind = "node" if run.kind == "node" else "overlay"
+                return self.boxes[(kind, run.ident)]
         return None

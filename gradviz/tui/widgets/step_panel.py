@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.binding import Binding
+from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from gradviz.model import Trace
 from gradviz.render.stepview import StepView, step_view
@@ -36,17 +37,24 @@ def to_text(view: StepView) -> Text:
     return text
 
 
-class StepPanel(VerticalScroll, can_focus=True):
+class StepPanel(ScrollView, can_focus=True):
     """What the node at the current step received and sent.
 
     Shows the node's name and source line, the incoming gradient v, its local Jacobian J for small
     tensors (computed at capture time), and the vJ sent to each input, labelled with the node that
     receives it. For an AccumulateGrad node: the leaf's grad before + this contribution = grad after.
+    Lines are drawn unwrapped, so matrices keep their columns; scroll sideways for long ones.
 
     | Key | Action |
     |---|---|
     | up / down, page up / page down | scroll the pane |
+    | shift+left / shift+right | scroll sideways |
     """
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("shift+left", "scroll_left", "Scroll left", show=False),
+        Binding("shift+right", "scroll_right", "Scroll right", show=False),
+    ]
 
     call: reactive[int] = reactive(1, init=False)
     step: reactive[int] = reactive(0, init=False)
@@ -58,9 +66,7 @@ class StepPanel(VerticalScroll, can_focus=True):
         self._calls = {backward.index: backward for backward in trace.backwards}
         self.set_reactive(StepPanel.call, call)
         self.view: StepView | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="step-body")
+        self._lines: list[Strip] = []
 
     def on_mount(self) -> None:
         self._redraw()
@@ -75,13 +81,27 @@ class StepPanel(VerticalScroll, can_focus=True):
         self._redraw()
 
     def _redraw(self) -> None:
-        body = self.query_one("#step-body", Static)
         backward = self._calls.get(self.call)
         if backward is None:
             self.view = None
-            body.update(Text("No backward call was captured: nothing ran backward, so there are no steps."))
-            return
-        step = max(0, min(self.step, len(backward.steps)))
-        self.view = step_view(backward, step, show_values=self.show_values)
-        body.update(to_text(self.view))
-        self.scroll_home(animate=False)
+            text = Text("No backward call was captured: nothing ran backward, so there are no steps.")
+        else:
+            step = max(0, min(self.step, len(backward.steps)))
+            self.view = step_view(backward, step, show_values=self.show_values)
+            text = to_text(self.view)
+        console = self.app.console
+        self._lines = [Strip(list(line.render(console))) for line in text.split("\n", allow_blank=True)]
+        width = max((strip.cell_length for strip in self._lines), default=0)
+        self.virtual_size = Size(width, len(self._lines))
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        index = scroll_y + y
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        strip = self._lines[index].crop(scroll_x, scroll_x + width)
+        return strip.apply_style(base).extend_cell_length(width, base)
