@@ -127,6 +127,7 @@ def explain(
     *,
     tensor_id: int | None = None,
     label: str | None = None,
+    calls_seen: int | None = None,
 ) -> str:
     """Say why ``tensor.grad`` is what it is.
 
@@ -137,6 +138,7 @@ def explain(
         calls: The captured backward calls (empty without a trace).
         tensor_id: gradviz's id of the tensor in ``events``; looked up in the latest recorder if omitted.
         label: The user's name for the tensor; found among the caller's variables if omitted.
+        calls_seen: Every backward/grad call seen, captured or not (``Tracer.backward_calls``).
 
     Returns:
         A few sentences, ready to print.
@@ -165,6 +167,11 @@ def explain(
             )
     else:
         text = _leaf(name, tensor, tensor_id, calls, events is not None)
+        if calls_seen is not None and calls_seen > len(calls) and tensor.grad is not None:
+            text += (
+                f" {calls_seen - len(calls)} later backward call(s) were counted but not captured "
+                f"(beyond --max-backward); any of them that reached {name} added into its .grad too."
+            )
     edits = [
         e for e in timeline if e.kind == "data_write" and tensor_id is not None and tensor_id in e.outputs
     ]

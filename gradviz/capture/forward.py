@@ -19,12 +19,12 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind
-from gradviz.capture.locator import Locator
+from gradviz.capture.locator import Locator, apply_location
 from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
-from gradviz.model import EventKind, GradMode
+from gradviz.model import EventKind, GradMode, Location
 
 #: Detail of ops that ran with grad off although the user did not switch it off.
 TORCH_NO_GRAD = "grad turned off by torch itself (inside a custom autograd.Function's forward)"
@@ -82,7 +82,7 @@ class ForwardRecorder(TimelineMixin):
         self._user_grad = True
         self._inference = False
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
-        self._unowned: set[int] = set()
+        self._unowned: dict[int, Location | None] = {}
         self._prints: FingerprintCache = {}
 
     # -- control -----------------------------------------------------------------------------------
@@ -197,15 +197,15 @@ class ForwardRecorder(TimelineMixin):
 
     def _adopt(self, tensor: torch.Tensor) -> int:
         tensor_id = self._ids.assign(tensor)
-        self._unowned.discard(tensor_id)
+        where = self._unowned.pop(tensor_id, None)
         grad_fn = tensor.grad_fn
         if grad_fn is not None and origin_of(grad_fn) is None:
             # Made where the mode could not see it: a custom autograd.Function, or before tracing.
             op = type(grad_fn).__name__.removesuffix("Backward") + ".apply"
-            event = self._append(("op", op, None, "enabled", (), (tensor_id,), type(grad_fn).__name__,
+            event = self._append(("op", op, where, "enabled", (), (tensor_id,), type(grad_fn).__name__,
                                   None, None, None, "made outside the timeline"))  # fmt: skip
             tag_origin(
-                grad_fn, event, None, tensor_id, id_of=self._ids.get, nearby=[tensor], cache=self._prints
+                grad_fn, event, where, tensor_id, id_of=self._ids.get, nearby=[tensor], cache=self._prints
             )
         return tensor_id
 
@@ -227,7 +227,8 @@ class ForwardRecorder(TimelineMixin):
         inputs = self._ids_of(args) + self._ids_of(list(kwargs.values()))
         output_ids = tuple(self._ids.assign(tensor) for tensor in outputs)
         if detail is TORCH_NO_GRAD:
-            self._unowned.update(output_ids)
+            where = apply_location(self._location)
+            self._unowned.update(dict.fromkeys(output_ids, where))
         elif (
             code == opkind.OP
             and grad_mode != "enabled"

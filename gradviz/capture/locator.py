@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
 from gradviz.capture.location import frame_location, is_internal
 from gradviz.model import Location
+
+_FUNCTION_FILE = os.path.join("autograd", "function.py")
 
 
 class Locator:
@@ -22,9 +26,16 @@ class Locator:
         self._internal: dict[CodeType, bool] = {}
         self._locations: dict[tuple[CodeType, int], Location] = {}
 
-    def here(self) -> Location | None:
-        """The user's line that led to the current call, or None when only library frames are on the stack."""
-        frame: Any = sys._getframe(1)
+    def here(self, frame: Any = None) -> Location | None:
+        """The user's line that led to the current call, or None when only library frames are on the stack.
+
+        Args:
+            frame: Where to start looking (default: the caller's frame).
+
+        Returns:
+            The innermost user line at or above ``frame``.
+        """
+        frame = frame if frame is not None else sys._getframe(1)
         internal = self._internal
         while frame is not None:
             code = frame.f_code
@@ -39,3 +50,21 @@ class Locator:
                 return location
             frame = frame.f_back
         return None
+
+
+def apply_location(here: Callable[[Any], Location | None]) -> Location | None:
+    """Inside a custom ``autograd.Function``'s forward: the user's line that called ``apply``, or None.
+
+    Args:
+        here: A `Locator`'s ``here``.
+
+    Returns:
+        The line of ``MyFunction.apply(...)``, found above torch's ``Function.apply`` frame.
+    """
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "apply" and code.co_filename.endswith(_FUNCTION_FILE):
+            return here(frame.f_back)
+        frame = frame.f_back
+    return None

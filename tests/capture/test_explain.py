@@ -108,3 +108,14 @@ def test_public_api_uses_the_last_trace() -> None:
         (w * 5).sum().backward()
         (w * 5).sum().backward()
     assert gradviz.explain(w).startswith("w.grad = [10.0, 10.0] is the sum over 2 backward calls")
+
+
+def test_calls_past_the_capture_budget_are_mentioned() -> None:
+    with Tracer(max_backward=2) as tracer:
+        w = torch.ones(2, requires_grad=True)
+        for _ in range(5):
+            (w * 1).sum().backward()
+        text = explain(w, tracer.events, tracer.backwards, calls_seen=tracer.backward_calls)
+    assert w.grad is not None and w.grad.tolist() == [5.0, 5.0]
+    assert "sum over 2 backward calls" in text
+    assert "3 later backward call(s) were counted but not captured" in text

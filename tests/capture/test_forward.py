@@ -259,6 +259,7 @@ def test_custom_function_forward_is_marked_as_torch_turning_grad_off(rec: Forwar
     assert inner.grad_mode == "no_grad" and inner.detail == TORCH_NO_GRAD
     adopted = only(rec.events, "op", "Double.apply")
     assert adopted.outputs == (rec.tensor_id(out),)
+    assert adopted.location is not None and adopted.location.code == "out = Double.apply(a)"
     origin = origin_of(out.grad_fn)
     assert origin is not None and origin.event == adopted.id
     assert [name for name, _ in origin.fingerprints] == ["saved_tensors[0]"]
