@@ -161,7 +161,12 @@ def join_blocks(blocks: list[list[str]], separators: list[str]) -> list[str]:
 
 
 def leaf_equation(
-    before: Value | None, contribution: Value | None, after: Value | None, *, show_values: bool = True
+    before: Value | None,
+    contribution: Value | None,
+    after: Value | None,
+    *,
+    show_values: bool = True,
+    width: int = MAX_EQUATION_WIDTH,
 ) -> list[str]:
     """``grad before + this contribution = grad after`` for a leaf, laid out as text.
 
@@ -170,13 +175,14 @@ def leaf_equation(
         contribution: The gradient AccumulateGrad received in this call.
         after: The leaf's ``.grad`` when the call ended.
         show_values: False to show shapes only.
+        width: Widest line allowed for the side-by-side form.
 
     Returns:
-        The three terms side by side when they fit, else one under the other.
+        The three terms side by side when they fit in `width`, else one under the other.
     """
     terms = [format_value(value, show_values=show_values) for value in (before, contribution, after)]
     side = join_blocks(terms, ["  +  ", "  =  "])
-    if max(len(line) for line in side) <= MAX_EQUATION_WIDTH:
+    if max(len(line) for line in side) <= width:
         return side
     return ["grad before:", *terms[0], "+ this contribution:", *terms[1], "= grad after:", *terms[2]]
 
@@ -225,13 +231,16 @@ def _start_view(call: BackwardCall, show_values: bool) -> StepView:
     return StepView(f"Step 0 of {len(call.steps)}: before {call.api}() runs", subtitle, tuple(sections))
 
 
-def step_view(call: BackwardCall, step: int, *, show_values: bool = True) -> StepView:
+def step_view(
+    call: BackwardCall, step: int, *, show_values: bool = True, width: int = MAX_EQUATION_WIDTH
+) -> StepView:
     """The step pane's content after `step` steps of a backward call ran.
 
     Args:
         call: The captured backward call.
         step: How many steps ran (0 .. len(call.steps)); the node shown is ``steps[step - 1]``.
         show_values: False to show shapes only.
+        width: Widest line wanted (the leaf equation is stacked when side by side is wider).
 
     Returns:
         The title, where the node was created, and the v / J / vJ (or leaf .grad) sections.
@@ -260,12 +269,15 @@ def step_view(call: BackwardCall, step: int, *, show_values: bool = True) -> Ste
         contribution = record.grad_outputs[0] if record.grad_outputs else None
         before = tensor.grad_before if tensor is not None else None
         after = tensor.grad_after if tensor is not None else None
-        lines = leaf_equation(before, contribution, after, show_values=show_values)
+        lines = leaf_equation(before, contribution, after, show_values=show_values, width=width)
         sections.append(
             Section(f"{name}.grad: grad before + this contribution = grad after", tuple(lines), "leaf")
         )
         return StepView(title, subtitle, tuple(sections), node.id)
     targets = slot_targets(graph, node.id)
+    if not any(jacobian is not None for jacobian in record.jacobians):
+        note = "not recorded for this node: J is only computed for small tensors"
+        sections.append(Section("Local Jacobian J", (note,), "jacobian"))
     for slot, jacobian in enumerate(record.jacobians):
         if jacobian is None:
             continue

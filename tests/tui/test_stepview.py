@@ -94,7 +94,7 @@ def test_leaf_step_shows_grad_before_plus_contribution_equals_grad_after(tutoria
     assert view.title == "Step 5 of 5: AccumulateGrad #4 (x)"
     grad = tutorial.x_grad
     assert torch.equal(grad, 3 * tutorial.x**3)
-    equation = section(view, "x.grad: grad before + this contribution = grad after")
+    equation = section(view, "x.grad: before + contribution = after")
     expected = lines_of(grad)
     assert equation[0] == f"None  +  {expected[0]}  =  {expected[0]}"
     # The second call adds the same contribution onto the first call's .grad.

@@ -198,8 +198,12 @@ class GraphView(ScrollView, can_focus=True):
         if self._canvas is None:
             return
         box = self._canvas.boxes.get(("node", node))
-        if box is not None:
-            self.scroll_to_region(Region(box.x, box.y, box.width, box.height), animate=False, immediate=True)
+        if box is None:
+            return
+        region = Region(box.x, box.y, box.width, box.height)
+        visible = Region(int(self.scroll_x), int(self.scroll_y), self.size.width, self.size.height)
+        if not visible.contains_region(region):
+            self.scroll_to_region(region, animate=False, immediate=True, center=True)
 
     def _run_style(self, run: Run) -> Style:
         backward = self.backward

@@ -80,6 +80,9 @@ class StepPanel(ScrollView, can_focus=True):
     def watch_show_values(self) -> None:
         self._redraw()
 
+    def on_resize(self) -> None:
+        self._redraw()
+
     def _redraw(self) -> None:
         backward = self._calls.get(self.call)
         if backward is None:
@@ -87,7 +90,8 @@ class StepPanel(ScrollView, can_focus=True):
             text = Text("No backward call was captured: nothing ran backward, so there are no steps.")
         else:
             step = max(0, min(self.step, len(backward.steps)))
-            self.view = step_view(backward, step, show_values=self.show_values)
+            width = max(self.scrollable_content_region.width - 2, 20)
+            self.view = step_view(backward, step, show_values=self.show_values, width=width)
             text = to_text(self.view)
         console = self.app.console
         self._lines = [Strip(list(line.render(console))) for line in text.split("\n", allow_blank=True)]
