@@ -270,9 +270,7 @@ def step_view(
         before = tensor.grad_before if tensor is not None else None
         after = tensor.grad_after if tensor is not None else None
         lines = leaf_equation(before, contribution, after, show_values=show_values, width=width)
-        sections.append(
-            Section(f"{name}.grad: grad before + this contribution = grad after", tuple(lines), "leaf")
-        )
+        sections.append(Section(f"{name}.grad: before + contribution = after", tuple(lines), "leaf"))
         return StepView(title, subtitle, tuple(sections), node.id)
     targets = slot_targets(graph, node.id)
     if not any(jacobian is not None for jacobian in record.jacobians):
