@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradviz.model import BackwardCall, Graph, Nested, Node, Value
-from gradviz.render.values import format_number, format_shape
+from gradviz.model import BackwardCall, Graph, Node, Value
+from gradviz.render.tensortext import format_matrix, format_value, join_blocks
 
-#: Widest matrix (in columns) that is written out element by element.
-MAX_MATRIX_COLUMNS = 16
 #: Widest side-by-side "before + contribution = after" line before it is stacked instead.
 MAX_EQUATION_WIDTH = 72
 
@@ -48,116 +46,6 @@ class StepView:
     subtitle: str | None
     sections: tuple[Section, ...]
     node: int | None = None
-
-
-def _leaves(values: Nested, out: list[str]) -> None:
-    if isinstance(values, tuple):
-        for item in values:
-            _leaves(item, out)
-    else:
-        out.append(format_number(values))
-
-
-def _nested_lines(values: Nested, width: int) -> list[str]:
-    if not isinstance(values, tuple):
-        return [format_number(values).rjust(width)]
-    if not values:
-        return ["[]"]
-    if not isinstance(values[0], tuple):
-        return ["[" + ", ".join(_nested_lines(item, width)[0] for item in values) + "]"]
-    lines: list[str] = []
-    for position, item in enumerate(values):
-        for line in _nested_lines(item, width):
-            lines.append((" " if lines else "[") + line)
-        if position < len(values) - 1:
-            lines[-1] += ","
-    lines[-1] += "]"
-    return lines
-
-
-def stats_text(value: Value) -> str:
-    """Shape, dtype and statistics of a value in one line.
-
-    Args:
-        value: A tensor summary.
-
-    Returns:
-        E.g. ``"[300, 20] float32  min -1.2 max 3.4 mean 0.01 norm 12.3"``.
-    """
-    head = f"{format_shape(value.shape)} {value.dtype}"
-    stats = [
-        f"{name} {format_number(stat)}"
-        for name, stat in (("min", value.min), ("max", value.max), ("mean", value.mean), ("norm", value.norm))
-        if stat is not None
-    ]
-    return "  ".join([head, *stats])
-
-
-def format_value(value: Value | None, *, show_values: bool = True) -> list[str]:
-    """A tensor summary as text lines: the values of a small tensor, else shape and statistics.
-
-    Args:
-        value: The summary, or None for "no tensor" (autograd's undefined gradient).
-        show_values: False to show only shape and dtype, even for small tensors.
-
-    Returns:
-        One or more lines; nested tensors are printed row by row with aligned columns.
-    """
-    if value is None:
-        return ["None"]
-    if not show_values:
-        return [f"{format_shape(value.shape)} {value.dtype}"]
-    if value.values is None:
-        return [stats_text(value)]
-    texts: list[str] = []
-    _leaves(value.values, texts)
-    width = max((len(text) for text in texts), default=0)
-    return _nested_lines(value.values, width)
-
-
-def format_matrix(value: Value | None) -> list[str]:
-    """A Jacobian matrix written out row by row, or a one-line summary when it is too big.
-
-    Args:
-        value: A (numel of output x numel of input) matrix summary.
-
-    Returns:
-        The matrix rows with aligned columns, or its shape and statistics.
-    """
-    if value is None:
-        return ["not computed"]
-    if value.values is None or len(value.shape) != 2 or value.shape[1] > MAX_MATRIX_COLUMNS:
-        return [f"{value.shape[0]}×{value.shape[-1]} matrix, too large to write out: {stats_text(value)}"]
-    return format_value(value)
-
-
-def _block(lines: list[str]) -> list[str]:
-    width = max(len(line) for line in lines)
-    return [line.ljust(width) for line in lines]
-
-
-def join_blocks(blocks: list[list[str]], separators: list[str]) -> list[str]:
-    """Put text blocks side by side, top-aligned, with a separator between each pair.
-
-    Args:
-        blocks: Blocks of lines.
-        separators: One fewer separators than blocks, written on the first line only.
-
-    Returns:
-        The combined lines.
-    """
-    padded = [_block(block) for block in blocks]
-    height = max(len(block) for block in padded)
-    lines = []
-    for row in range(height):
-        parts = []
-        for index, block in enumerate(padded):
-            parts.append(block[row] if row < len(block) else " " * len(block[0]))
-            if index < len(separators):
-                separator = separators[index]
-                parts.append(separator if row == 0 else " " * len(separator))
-        lines.append("".join(parts).rstrip())
-    return lines
 
 
 def leaf_equation(

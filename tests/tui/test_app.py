@@ -10,7 +10,7 @@ import torch
 
 from gradviz.capture.summary import summarize
 from gradviz.model import Event, Location, Trace
-from gradviz.render.stepview import format_value
+from gradviz.render.tensortext import format_value
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.dialogs import HelpScreen, JumpScreen
 from gradviz.tui.screens import TraceScreen

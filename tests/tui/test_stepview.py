@@ -6,14 +6,8 @@ import torch
 
 from gradviz.capture.summary import summarize
 from gradviz.model import Value
-from gradviz.render.stepview import (
-    find_node,
-    format_matrix,
-    format_value,
-    leaf_equation,
-    slot_targets,
-    step_view,
-)
+from gradviz.render.stepview import find_node, leaf_equation, slot_targets, step_view
+from gradviz.render.tensortext import format_matrix, format_value
 
 from .builders import tutorial_trace
 from .conftest import Tutorial
