@@ -124,8 +124,18 @@ class TraceScreen(Screen[None]):
     def watch_step(self) -> None:
         self.query_one("#graph", GraphView).step = self.step
         self.query_one("#step", StepPanel).step = self.step
+        self._follow_in_timeline()
         self._show_status()
         self.post_message(StepChanged(self.call, self.step))
+
+    def _follow_in_timeline(self) -> None:
+        """Move the timeline's cursor to the forward op that created the node now running."""
+        backward = self.backward
+        if backward is None or not 0 < self.step <= len(backward.steps):
+            return
+        event = backward.graph.node(backward.steps[self.step - 1].node).event
+        if event is not None:
+            self.query_one("#timeline", Timeline).show_event(event)
 
     def watch_selected(self) -> None:
         self.query_one("#graph", GraphView).event = self.selected
@@ -204,7 +214,9 @@ class TraceScreen(Screen[None]):
 
     def on_event_selected(self, message: EventSelected) -> None:
         self.selected = message.event
-        self.query_one("#graph", GraphView).action_centre()
+        graph = self.query_one("#graph", GraphView)
+        if graph.selected_nodes:
+            graph.scroll_to_node(min(graph.selected_nodes))
 
     def action_export(self) -> None:
         """Write the graph at the current step to ``gradviz-step-<call>-<k>.svg`` in the current folder."""

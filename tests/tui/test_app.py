@@ -230,3 +230,14 @@ asyncio.run(main())
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Step 5 of 5: AccumulateGrad #4 (x)"
+
+
+async def test_the_timeline_follows_the_op_that_created_the_running_node() -> None:
+    app = GradvizApp(tutorial_trace())
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = screen_of(app).query_one(Timeline)
+        await pilot.press("n")
+        # MeanBackward0 was made by event 3, out = z.mean(); PowBackward0 by event 0, y = x ** 2.
+        assert timeline.highlighted == 3
+        await pilot.press("n", "n", "n")
+        assert current_name(app) == "PowBackward0" and timeline.highlighted == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from gradviz.model import Event
 from gradviz.tui.messages import EventSelected
@@ -88,6 +88,17 @@ class Timeline(OptionList):
             options.append(Option(Text("No forward events were recorded.", style="grey50"), disabled=True))
         super().__init__(*options, id=id)
         self.events = events
+
+    def show_event(self, event: int) -> None:
+        """Move the cursor to an event (without selecting it).
+
+        Args:
+            event: Id of the event; ignored when the timeline does not list it.
+        """
+        try:
+            self.highlighted = self.get_option_index(f"e{event}")
+        except OptionDoesNotExist:
+            return
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
         message.stop()
