@@ -24,10 +24,11 @@ from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
+from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import EventKind, GradMode, Location
 
-#: Detail of ops that ran with grad off although the user did not switch it off.
-TORCH_NO_GRAD = "grad turned off by torch itself (inside a custom autograd.Function's forward)"
+__all__ = ["TORCH_NO_GRAD", "ForwardRecorder", "latest_recorder"]
+
 _latest: weakref.ref[ForwardRecorder] | None = None
 
 

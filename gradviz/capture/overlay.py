@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradviz.capture.forward import TORCH_NO_GRAD
-from gradviz.capture.wording import assigned_name, data_owner
+from gradviz.capture.wording import TORCH_NO_GRAD, assigned_name, data_owner
 from gradviz.model import Event, Graph, Node, Overlay, OverlayKind
 
 __all__ = ["MAX_OVERLAYS", "assigned_name", "data_owner", "overlays_for"]

@@ -6,6 +6,8 @@ import re
 
 from gradviz.model import Location
 
+#: Detail of ops that ran with grad off although the user did not switch it off.
+TORCH_NO_GRAD = "grad turned off by torch itself (inside a custom autograd.Function's forward)"
 _ASSIGNED = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?:\[[^\]]*\])?\s*(?::[^=]+)?=(?!=)")
 _DATA_OWNER = re.compile(r"([A-Za-z_][\w.]*?)\.data\b")
 _COMMENT = re.compile(r"\s*#[^'\"]*$")
