@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -14,6 +15,7 @@ from textual.widgets import Footer, Header, Static
 from gradviz.errors import GradvizError
 from gradviz.model import BackwardCall, Trace
 from gradviz.render.stepview import describe_node, find_node
+from gradviz.render.svg import to_svg
 from gradviz.tui.dialogs import JumpScreen
 from gradviz.tui.messages import EventSelected, NodeClicked, StepChanged
 from gradviz.tui.widgets.graph_view import GraphView
@@ -219,18 +221,24 @@ class TraceScreen(Screen[None]):
             graph.scroll_to_node(min(graph.selected_nodes))
 
     def action_export(self) -> None:
-        """Write the graph at the current step to ``gradviz-step-<call>-<k>.svg`` in the current folder."""
+        """Write the graph at the current step to ``gradviz-step-<call>-<k>.svg`` in the current folder.
+
+        The layout engine runs in a worker thread, so a big graph does not freeze the screen.
+        """
         backward = self.backward
         if backward is None:
             self.notify("no backward call to export", severity="warning")
             return
-        try:
-            from gradviz.render.svg import to_svg
+        path = Path.cwd() / f"gradviz-step-{backward.index}-{self.step}.svg"
+        self.notify(f"exporting {path.name} ...", timeout=2)
+        self.run_worker(
+            functools.partial(self._export, backward, self.step, path), thread=True, group="export"
+        )
 
-            svg = to_svg(backward, step=self.step)
-            path = Path.cwd() / f"gradviz-step-{backward.index}-{self.step}.svg"
-            path.write_text(svg, encoding="utf-8")
-        except (ImportError, GradvizError, OSError) as exc:
-            self.notify(f"could not export: {exc}", severity="error")
+    def _export(self, backward: BackwardCall, step: int, path: Path) -> None:
+        try:
+            path.write_text(to_svg(backward, step=step), encoding="utf-8")
+        except (GradvizError, OSError) as exc:
+            self.app.call_from_thread(self.notify, f"could not export: {exc}", severity="error")
             return
-        self.notify(f"wrote {path}")
+        self.app.call_from_thread(self.notify, f"wrote {path}")

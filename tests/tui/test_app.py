@@ -172,7 +172,7 @@ async def test_export_writes_the_current_step_as_svg(tmp_path: Path, monkeypatch
     app = GradvizApp(tutorial_trace())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n", "s")
-        await pilot.pause()
+        await app.workers.wait_for_complete()
     written = tmp_path / "gradviz-step-1-2.svg"
     assert written.exists()
     assert "<svg" in written.read_text()

@@ -119,7 +119,9 @@ class GraphView(ScrollView, can_focus=True):
                 in_place = self.engine and len(graph.nodes) <= ENGINE_IN_PLACE
                 self._canvases[backward.index] = Canvas(layout_graph(graph, engine=in_place), graph)
                 if self.engine and not in_place:
-                    self.run_worker(
+                    # Start the engine only once the first screen is drawn: it competes for the CPU.
+                    self.call_after_refresh(
+                        self.run_worker,
                         functools.partial(self._engine_layout, backward),
                         thread=True,
                         group="layout",
