@@ -189,7 +189,13 @@ def explain(tensor: torch.Tensor) -> str:
     if tracer is None:
         return explain_tensor(tensor, None, ())
     with tracer.paused():
-        return explain_tensor(tensor, tracer.events, tracer.backwards)
+        return explain_tensor(
+            tensor,
+            tracer.events,
+            tracer.backwards,
+            tensor_id=tracer.tensor_id(tensor),
+            calls_seen=tracer.backward_calls,
+        )
 
 
 def load(path: str | Path) -> Trace:

@@ -38,8 +38,19 @@ def test_example_runs_the_same_traced(example: Path, tmp_path: Path) -> None:
     assert traced_out == plain_out, traced_err.decode(errors="replace")
     assert traced.returncode == plain.returncode, traced_err.decode(errors="replace")
     assert b"Traceback" not in traced_err or b"Traceback" in plain_err
+    if plain.returncode != 0:
+        # the user's traceback reads exactly as under plain python: no gradviz or dispatch frames
+        assert _traceback(traced_err) == _traceback(plain_err)
     trace = json.loads((out_dir / "trace.json").read_text())
     assert trace["schema"] == "gradviz.trace/1"
     if CALLS_BACKWARD.search(example.read_text()):
         assert trace["backward_calls"] >= 1
         assert (out_dir / "backward-001.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def _traceback(stderr: bytes) -> list[str]:
+    """The lines of the first Python traceback in a stream, through its final exception line."""
+    lines = stderr.decode(errors="replace").splitlines()
+    start = lines.index("Traceback (most recent call last):")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    return lines[start : end + 1]

@@ -8,6 +8,7 @@ is removed after the call, and a hook never raises: a failure is noted and autog
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -66,15 +67,21 @@ class StepRecorder:
         self.detach()
 
     def _before(self, node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
+        fn = self._fns[node_id]
         try:
-            fn = self._fns[node_id]
             if self._on_node_start is not None:
                 self._on_node_start(fn, node_id)
             incoming = tuple(summarize_optional(grad) for grad in grad_outputs)
-            jacobians = local_jacobians(fn, grad_outputs) if self._jacobians else ()
-            self._pending[node_id] = (incoming, jacobians)
         except Exception as error:  # a hook must never break the user's backward
             self.problems.append(f"node {node_id}: could not record its incoming gradient ({error})")
+            return
+        jacobians: tuple[Value | None, ...] = ()
+        if self._jacobians:
+            # A node whose saved tensors were modified in place cannot be called; autograd itself
+            # raises the real error when it reaches the node, so the Jacobian is simply left out.
+            with contextlib.suppress(Exception):
+                jacobians = local_jacobians(fn, grad_outputs)
+        self._pending[node_id] = (incoming, jacobians)
 
     def _after(
         self,

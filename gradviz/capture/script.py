@@ -22,6 +22,7 @@ from gradviz.errors import UsageError
 
 _GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _RUNNER_FILES = (os.sep + "runpy.py", "<frozen ")
+_DISPATCH_FILE = os.path.join("torch", "overrides.py")
 
 #: Exit status of a run stopped by Ctrl-C, as a shell reports it (128 + SIGINT).
 INTERRUPTED = 130
@@ -201,9 +202,35 @@ def _print_traceback(exc: BaseException) -> None:
     tb = exc.__traceback__
     while tb is not None and _is_runner_frame(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
+    tb = _without_tracer_frames(tb)
+    chained = exc.__cause__ or exc.__context__
+    while chained is not None:
+        chained.__traceback__ = _without_tracer_frames(chained.__traceback__)
+        chained = chained.__cause__ or chained.__context__
     _flush()
     sys.excepthook(type(exc), exc.with_traceback(tb), tb)
     sys.stderr.flush()
+
+
+def _without_tracer_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """Unlink the frames that tracing added, so the traceback reads as under plain python.
+
+    A torch function mode routes calls such as ``Tensor.backward`` through ``handle_torch_function``
+    and gradviz's mode, and the Tracer wraps the engine: none of those frames exist without gradviz.
+    """
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    names = [entry.tb_frame.f_code.co_filename for entry in entries]
+    hidden = {i for i, name in enumerate(names) if name.startswith(_GRADVIZ_DIR)}
+    for i, name in enumerate(names):
+        if name.endswith(_DISPATCH_FILE) and i + 1 in hidden:
+            hidden.update({i, i - 1})  # the dispatcher, and the torch frame that handed over to it
+    kept = [entry for i, entry in enumerate(entries) if i not in hidden]
+    for entry, following in zip(kept, [*kept[1:], None], strict=True):
+        entry.tb_next = following
+    return kept[0] if kept else None
 
 
 def _is_runner_frame(filename: str) -> bool:

@@ -124,6 +124,10 @@ class Tracer:
         recorded = tuple(getattr(self._recorder, "findings", ()))
         return tuple(self._findings) + recorded
 
+    def tensor_id(self, tensor: torch.Tensor) -> int | None:
+        """gradviz's id for a tensor the forward timeline has seen, as in `Event.inputs`."""
+        return self._recorder.tensor_id(tensor) if self._recorder is not None else None
+
     def result(self) -> Trace:
         """Everything recorded so far, as a frozen `Trace`."""
         return Trace(
@@ -137,11 +141,12 @@ class Tracer:
             events_dropped=self._recorder.events_dropped if self._recorder is not None else 0,
         )
 
-    def note_exception(self, exc: BaseException) -> Finding | None:
+    def note_exception(self, exc: BaseException, *, location: Location | None = None) -> Finding | None:
         """Explain an exception in terms of the trace, when it is an autograd error.
 
         Args:
             exc: An exception the user's code raised.
+            location: Where it was raised, when its traceback does not reach the user's frames yet.
 
         Returns:
             The explanation, also kept in `findings`; None when there is nothing to explain (or it was
@@ -152,7 +157,10 @@ class Tracer:
         self._explained.append(exc)
         try:
             finding = explain_autograd_error(
-                exc, events=self.events, calls=self.backwards, location=_raise_location(exc, self.source_root)
+                exc,
+                events=self.events,
+                calls=self.backwards,
+                location=_raise_location(exc, self.source_root) or location,
             )
         except Exception as error:  # explaining must never replace the user's own error
             self._problem(f"could not explain {type(exc).__name__}: {error}")
@@ -200,7 +208,7 @@ class Tracer:
                 result = self._original(t_outputs, *args, **kwargs)
             except BaseException as exc:
                 self._finish(plan, None)
-                self.note_exception(exc)
+                self.note_exception(exc, location=plan.location)
                 raise
         self._finish(plan, result)
         return result

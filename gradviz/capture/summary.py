@@ -50,10 +50,10 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         if not stats or data.numel() == 0 or data.is_complex():
             return Value(shape=shape, dtype=dtype, values=values)
         as_float = data.to(torch.float64)
-        stats = torch.stack(
+        numbers = torch.stack(
             [as_float.min(), as_float.max(), as_float.mean(), torch.linalg.vector_norm(as_float)]
         ).tolist()
-        low, high, mean, norm = (float(stat) for stat in stats)
+        low, high, mean, norm = (float(number) for number in numbers)
         return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
 
 
