@@ -144,13 +144,16 @@ def _items(graph: Graph) -> list[tuple[BoxKind, int, tuple[str, ...]]]:
 
 
 def _links(graph: Graph) -> list[tuple[tuple[BoxKind, int], tuple[BoxKind, int], bool]]:
+    count = len(graph.nodes)
     links: list[tuple[tuple[BoxKind, int], tuple[BoxKind, int], bool]] = [
-        (("node", edge.source), ("node", edge.target), False) for edge in graph.edges
+        (("node", edge.source), ("node", edge.target), False)
+        for edge in graph.edges
+        if 0 <= edge.source < count and 0 <= edge.target < count
     ]
     links.extend(
         (("node", overlay.attached_to), ("overlay", overlay.id), True)
         for overlay in graph.overlays
-        if overlay.attached_to is not None
+        if overlay.attached_to is not None and 0 <= overlay.attached_to < count
     )
     return links
 

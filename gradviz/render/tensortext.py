@@ -89,8 +89,10 @@ def format_matrix(value: Value | None) -> list[str]:
     """
     if value is None:
         return ["not computed"]
-    if value.values is None or len(value.shape) != 2 or value.shape[1] > MAX_MATRIX_COLUMNS:
-        return [f"{value.shape[0]}×{value.shape[-1]} matrix, too large to write out: {stats_text(value)}"]
+    if len(value.shape) != 2:
+        return [f"not a matrix: {stats_text(value)}"]
+    if value.values is None or value.shape[1] > MAX_MATRIX_COLUMNS:
+        return [f"{value.shape[0]}×{value.shape[1]} matrix, too large to write out: {stats_text(value)}"]
     return format_value(value)
 
 
