@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradviz.model import BackwardCall, Edge, Graph, Node, Overlay, Root, Step, TensorInfo, Value
-from gradviz.render.layout import layered_layout
+from gradviz.render.layout import layered_layout, layout_graph
 from gradviz.render.stepview import find_node, step_view
 from gradviz.tui.canvas import Canvas
 
@@ -98,3 +98,11 @@ def test_any_call_lays_out_cleanly_and_every_step_shows(call: BackwardCall, show
         view = step_view(call, step, show_values=show_values, width=40)
         assert view.title.startswith(f"Step {step} of {len(call.steps)}")
     assert find_node(call.graph, "0") == 0
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(calls())
+def test_the_engine_layout_of_any_call_is_read_back_without_overlap(call: BackwardCall) -> None:
+    layout = layout_graph(call.graph)
+    assert layout.engine == "graphviz"
+    check_shape(layout, Graph(call.graph.nodes, call.graph.edges, (), call.graph.overlays))
