@@ -21,14 +21,14 @@ y = x**2  # PowBackward0 saves x to compute dy/dx = 2x
 z = 3 * y * y  # MulBackward0 twice
 out = z.mean()  # MeanBackward0: the scalar backward starts from
 
-# Backward call 1: d(out)/dx = d(mean(3 * x**4))/dx = 3 * x**3, which is 3 everywhere.
-out.backward()
-print("x.grad after the first backward:", x.grad.tolist())
-
 # Under no_grad nothing is recorded: `shifted` has no grad_fn and no path back to x.
 with torch.no_grad():
     shifted = y + 1
 print("shifted.requires_grad:", shifted.requires_grad)
+
+# Backward call 1: d(out)/dx = d(mean(3 * x**4))/dx = 3 * x**3, which is 3 everywhere.
+out.backward()
+print("x.grad after the first backward:", x.grad.tolist())
 
 # A second, small graph whose saved tensor is then changed through .data.
 w = torch.tensor([2.0, 3.0], requires_grad=True)

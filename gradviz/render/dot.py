@@ -54,6 +54,10 @@ _TITLE_CODE = 60
 _CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
 
 
+#: Overlays that stand for a new tensor (so its name heads the box), not for an edit of a drawn one.
+_NEW_TENSOR_OVERLAYS = frozenset({"no_grad", "detach", "requires_grad_off"})
+
+
 def _text(text: str) -> str:
     return html.escape(text.translate(_CONTROL), quote=False)
 
@@ -180,6 +184,8 @@ class _Drawing:
         look = OVERLAY_LOOKS.get(overlay.kind, OVERLAY_LOOKS["no_grad"])
         self.kinds.add(look.kind)
         lines = [_text(overlay.text)]
+        if overlay.label and overlay.kind in _NEW_TENSOR_OVERLAYS:
+            lines.insert(0, f"<b>{_text(overlay.label)}</b>")
         if overlay.location is not None:
             lines.append(_small(str(overlay.location)))
         self.dot.node(f"o{overlay.id}", _html(lines), **look.node_attrs())

@@ -158,6 +158,7 @@ def test_overlays_are_drawn_and_can_be_switched_off(build: type[Builders]) -> No
     hidden = to_dot(call, options=RenderOptions(overlays=False))
 
     assert "made under torch.no_grad(): not recorded" in statement(shown, "o0")
+    assert "<b>m</b>" in statement(shown, "o0")  # the ghost carries the user's name for the tensor
     assert "dashed" in statement(shown, "o0")
     assert "#dc2626" in statement(shown, "o1")  # .data edit in red
     assert "arrowhead=tee" in edge_line(shown, "n3", "o2")  # detach cuts the graph
