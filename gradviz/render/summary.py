@@ -24,6 +24,7 @@ _FINDING_TITLES = {
     "accumulation": "accumulation",
     "autograd_error": "autograd error",
     "capture_problem": "capture problem",
+    "non_leaf_grad": ".grad of a non-leaf",
 }
 
 
