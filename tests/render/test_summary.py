@@ -1,0 +1,51 @@
+"""The stderr summary of `gradviz trace`, from traces captured from real torch code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gradviz.capture.session import Tracer
+from gradviz.render.summary import summarize
+
+
+def test_summary_names_each_call_its_leaves_and_every_finding() -> None:
+    # Given: a trace with a no_grad region, an accumulation, a .data edit and a non-leaf .grad read
+    with Tracer() as tracer:
+        w = torch.tensor([2.0, 3.0], requires_grad=True)
+        hidden = w * 2
+        with torch.no_grad():
+            frozen = hidden + 1  # noqa: F841 - a tensor made under no_grad, as a learner would
+        loss = (hidden * w).sum()
+        _ = hidden.grad  # None: hidden is not a leaf and does not retain its grad
+        loss.backward(retain_graph=True)
+        loss.backward(retain_graph=True)
+        w.data *= 10
+        loss.backward()
+
+    text = summarize(tracer.result(), [Path("out/trace.json")], "out")
+
+    # Then: each call with its line and leaf gradient, and each finding with its title
+    lines = text.splitlines()
+    assert lines[0] == "gradviz: the traced code made 3 backward/grad calls, all captured"
+    assert "#1 backward at" in lines[1] and "loss.backward(retain_graph=True)" in lines[1]
+    assert "w.grad = [8, 12]" in text  # d/dw of sum(2w * w) = 4w
+    assert "(was [8, 12])" in text  # the second call added into a non-zero .grad
+    for title in ("! no_grad", "! accumulation", "! .data edit", "! .grad of a non-leaf"):
+        assert title in text, title
+    assert text.rstrip().endswith("gradviz: wrote out/: trace.json")
+
+
+def test_summary_counts_calls_past_the_budget() -> None:
+    with Tracer(max_backward=1) as tracer:
+        w = torch.tensor([1.0], requires_grad=True)
+        for _ in range(4):
+            w.grad = None
+            (w * 5).sum().backward()
+
+    text = summarize(tracer.result(), [], None)
+
+    assert "made 4 backward/grad calls, captured the first 1" in text
+    assert "#2-#4: counted, not captured" in text
+    assert "w.grad changed in 3 of them, now [1] norm=5" in text
