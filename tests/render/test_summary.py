@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from gradviz.capture.session import Tracer
 from gradviz.render.summary import summarize
 
 
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_summary_names_each_call_its_leaves_and_every_finding() -> None:
     # Given: a trace with a no_grad region, an accumulation, a .data edit and a non-leaf .grad read
     with Tracer() as tracer:
