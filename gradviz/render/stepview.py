@@ -151,6 +151,8 @@ def step_view(
     for index, value in enumerate(record.grad_outputs):
         heading = "Incoming gradient v" + (f" (output {index})" if len(record.grad_outputs) > 1 else "")
         sections.append(Section(heading, tuple(format_value(value, show_values=show_values)), "v"))
+    if node.saved:
+        sections.append(Section("Saved for backward", saved_lines(node, show_values), "note"))
     tensor = node.tensor
     if node.is_accumulate_grad:
         name = tensor.label if tensor is not None and tensor.label else "leaf"
@@ -184,6 +186,25 @@ def step_view(
     if vj_lines:
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
     return StepView(title, subtitle, tuple(sections), node.id)
+
+
+def saved_lines(node: Node, show_values: bool = True) -> tuple[str, ...]:
+    """The tensors a node saved in forward, one block per tensor, named as PyTorch names them.
+
+    Args:
+        node: A graph node.
+        show_values: False to show shapes only.
+
+    Returns:
+        Lines such as ``self (y): [[1, 1], ...``, continuation lines indented under the value.
+    """
+    lines: list[str] = []
+    for saved in node.saved:
+        head = f"{saved.name} ({saved.label}): " if saved.label else f"{saved.name}: "
+        body = format_value(saved.value, show_values=show_values)
+        lines.append(head + body[0])
+        lines.extend(" " * len(head) + line for line in body[1:])
+    return tuple(lines)
 
 
 def find_node(graph: Graph, query: str) -> int | None:

@@ -18,6 +18,7 @@ from gradviz.model import (
     Node,
     Overlay,
     Root,
+    SavedTensor,
     Step,
     TensorInfo,
     Trace,
@@ -66,7 +67,14 @@ def tutorial_trace() -> Trace:
         vj_three_y_to_y = v_three_y * 3
     nodes = (
         Node(0, "MeanBackward0", _loc(5, "out = z.mean()"), _info("out", out, tensor_id=4), event=3),
-        Node(1, "MulBackward0", _loc(4, "z = 3 * y * y"), _info("z", z, tensor_id=3), event=2),
+        Node(
+            1,
+            "MulBackward0",
+            _loc(4, "z = 3 * y * y"),
+            _info("z", z, tensor_id=3),
+            (SavedTensor("self", summarize(three_y), 2), SavedTensor("other", summarize(y), 3, "y")),
+            event=2,
+        ),
         Node(
             2,
             "MulBackward0",

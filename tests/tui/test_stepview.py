@@ -75,6 +75,15 @@ def test_mul_step_shows_v_j_and_vj_as_torch_computes_them(tutorial: Tutorial) ->
     assert vj[2] == "[1] → PowBackward0 #3 (y): " + lines_of(tutorial.v_z * 3 * y)[0]
 
 
+def test_saved_tensors_are_listed_with_their_values(tutorial: Tutorial) -> None:
+    # z = three_y * y saved both factors: PyTorch names them self (three_y) and other (y).
+    view = step_view(tutorial.trace.backwards[0], 2)
+    saved = section(view, "Saved for backward")
+    y = tutorial.x**2
+    assert any(line.startswith("other (y): " + lines_of(y)[0]) for line in saved)
+    assert any(line.startswith("self (three_y): " + lines_of(3 * y)[0]) for line in saved)
+
+
 def test_a_slot_that_needs_no_gradient_says_so(tutorial: Tutorial) -> None:
     # three_y = 3 * y: the constant 3 has no grad_fn, so slot 1 of MulBackward0 sends nothing
     view = step_view(tutorial.trace.backwards[0], 3)
