@@ -1,0 +1,1 @@
+"""The Textual TUI that steps through backward; never imports torch or gradviz.capture."""

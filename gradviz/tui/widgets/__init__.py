@@ -1,0 +1,1 @@
+"""The TUI's panes: graph, step details and forward timeline."""
