@@ -16,10 +16,9 @@ from torch.autograd.graph import get_gradient_edge
 
 from gradviz.capture.names import NameMap
 from gradviz.capture.origin import origin_of
+from gradviz.capture.saved import read_saved
 from gradviz.capture.summary import dtype_name, summarize, summarize_optional
 from gradviz.model import Edge, Graph, Node, Root, SavedTensor, TensorInfo, Value
-
-_saved_attributes_by_type: dict[type, tuple[str, ...]] = {}
 
 
 def root_node(root: Any) -> Any | None:
@@ -36,46 +35,16 @@ def root_node(root: Any) -> Any | None:
     return getattr(root, "node", None)
 
 
-def saved_attribute_names(grad_fn: Any) -> tuple[str, ...]:
-    """The ``_saved_*`` attribute names of a node's type (cached: ``dir()`` is slow)."""
-    kind = type(grad_fn)
-    names = _saved_attributes_by_type.get(kind)
-    if names is None:
-        names = tuple(
-            name
-            for name in dir(grad_fn)
-            if name.startswith("_saved_") and not name.endswith(("_sym_sizes", "_sym_strides"))
-        )
-        _saved_attributes_by_type[kind] = names
-    return names
-
-
 def saved_tensors(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
     """The tensors a node saved for backward, by PyTorch's name for them.
 
     Returns an empty list once autograd has freed them (after a backward without retain_graph).
     """
-    found: list[tuple[str, torch.Tensor]] = []
     try:
-        if isinstance(grad_fn, torch.autograd.function.BackwardCFunction):
-            for position, tensor in enumerate(grad_fn.saved_tensors):
-                if isinstance(tensor, torch.Tensor):
-                    found.append((f"saved_tensors[{position}]", tensor))
-            return found
-        for attribute in saved_attribute_names(grad_fn):
-            value = getattr(grad_fn, attribute)
-            if isinstance(value, torch.Tensor):
-                found.append((attribute.removeprefix("_saved_"), value))
-            elif isinstance(value, (tuple, list)):
-                found.extend(
-                    (f"{attribute.removeprefix('_saved_')}[{i}]", item)
-                    for i, item in enumerate(value)
-                    if isinstance(item, torch.Tensor)
-                )
+        return read_saved(grad_fn)
     except RuntimeError:
         # Saved tensors are freed by the first backward without retain_graph; reading them then raises.
         return []
-    return found
 
 
 @dataclass

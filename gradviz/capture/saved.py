@@ -95,6 +95,10 @@ def read_saved(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
         value = getattr(grad_fn, "_saved_" + name)
         if isinstance(value, torch.Tensor):
             found.append((name, value))
+        elif isinstance(value, (tuple, list)):  # e.g. the inputs of stack() or cat()
+            found.extend(
+                (f"{name}[{i}]", item) for i, item in enumerate(value) if isinstance(item, torch.Tensor)
+            )
     return found
 
 

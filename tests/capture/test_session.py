@@ -336,3 +336,12 @@ def test_tracer_restores_torch_and_passes_exceptions_through() -> None:
     with pytest.raises(RuntimeError, match="does not require grad"), Tracer():
         torch.ones(2).sum().backward()
     assert torch.autograd._engine_run_backward is original
+
+
+def test_saved_tensor_lists_are_listed_one_by_one() -> None:
+    # IndexBackward0 saves its index tensors as a list: each one is shown under its position
+    with Tracer() as tracer:
+        a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        a[torch.tensor([0, 2])].sum().backward()
+    index = next(node for node in tracer.backwards[0].nodes if node.name == "IndexBackward0")
+    assert [(saved.name, saved.value.values) for saved in index.saved] == [("indices[0]", (0, 2))]
