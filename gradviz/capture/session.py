@@ -120,9 +120,9 @@ class Tracer:
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """Warnings, explained errors and capture problems so far."""
-        recorded = tuple(getattr(self._recorder, "findings", ()))
-        return tuple(self._findings) + recorded
+        """Warnings, explained errors and capture problems so far, in the order of the lines they concern."""
+        found = [*self._findings, *(self._recorder.findings if self._recorder is not None else ())]
+        return tuple(sorted(found, key=_reading_order))
 
     def tensor_id(self, tensor: torch.Tensor) -> int | None:
         """gradviz's id for a tensor the forward timeline has seen, as in `Event.inputs`."""
@@ -294,6 +294,14 @@ class Tracer:
 
     def _problem(self, message: str, location: Location | None = None) -> None:
         self._findings.append(Finding(kind="capture_problem", message=message, location=location))
+
+
+def _reading_order(finding: Finding) -> tuple[bool, str, int]:
+    """Findings by file and line, those without a line last (the sort is stable)."""
+    location = finding.location
+    if location is None:
+        return (True, "", 0)
+    return (False, location.file, location.line)
 
 
 def _raise_location(exc: BaseException, root: str | None) -> Location | None:

@@ -345,3 +345,18 @@ def test_saved_tensor_lists_are_listed_one_by_one() -> None:
         a[torch.tensor([0, 2])].sum().backward()
     index = next(node for node in tracer.backwards[0].nodes if node.name == "IndexBackward0")
     assert [(saved.name, saved.value.values) for saved in index.saved] == [("indices[0]", (0, 2))]
+
+
+def test_findings_read_in_the_order_of_the_lines_they_concern() -> None:
+    # the .data edit is found during backward, the no_grad region during forward: lines decide the order
+    with Tracer() as tracer:
+        w = torch.tensor([2.0, 3.0], requires_grad=True)
+        loss = (w * w).sum()
+        with torch.no_grad():
+            frozen = w * 2  # noqa: F841
+        w.data *= 10
+        loss.backward()
+    kinds = [finding.kind for finding in tracer.findings if finding.kind in ("no_grad", "data_edit")]
+    assert kinds == ["no_grad", "data_edit"]
+    lines = [finding.location.line for finding in tracer.findings if finding.location is not None]
+    assert lines == sorted(lines)
