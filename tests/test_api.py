@@ -47,6 +47,7 @@ def test_graph_renders_to_every_format() -> None:
     assert [node["name"] for node in data["nodes"]] == ["ExpBackward0", "MulBackward0", "AccumulateGrad"]
     assert {(edge["from"], edge["to"]) for edge in data["edges"]} == {(0, 1), (1, 2)}
     assert "ExpBackward0" in str(snapshot)
+    assert "graph behind y" in str(snapshot) and "v = " not in str(snapshot)  # nothing has run yet
     svg = snapshot.to_svg()
     assert svg.lstrip().startswith("<?xml") and "ExpBackward0" in svg
     bundle = snapshot._repr_mimebundle_()

@@ -123,8 +123,13 @@ def to_rich(
     lines = 0
     stack: list[tuple[int, Tree, int]] = []
     for root in reversed(graph.roots):
-        who = f"backward() from {root.label}" if root.label else "backward()"
-        branch = tree.add(Text(f"{who}, v = {format_value(root.gradient)}", style=GRADIENT.tui))
+        if isinstance(subject, Graph) and root.gradient is None:
+            # a snapshot: nothing has run yet, so there is no v to show
+            heading = f"graph behind {root.label}" if root.label else "graph behind the tensor"
+        else:
+            who = f"backward() from {root.label}" if root.label else "backward()"
+            heading = f"{who}, v = {format_value(root.gradient)}"
+        branch = tree.add(Text(heading, style=GRADIENT.tui))
         stack.append((root.node, branch, 1))
     if not graph.roots:
         stack.extend((node.id, tree, 1) for node in reversed(graph.nodes[:1]))
