@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from gradviz.capture.location import user_frame
-from gradviz.capture.wording import assigned_name, at
+from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
 
 #: (kind, op, location, grad_mode, inputs, outputs, grad_fn, version_before, version_after, enabled, detail)
@@ -129,13 +129,14 @@ class TimelineMixin:
         if location is None or (kind, location) in self._warned_lines:
             return
         self._warned_lines.add((kind, location))
-        label = assigned_name(location)
+        label = detached_name(location) if kind == "detach" else assigned_name(location)
         name, again = (label, label) if label else ("A result", "it")
         if kind == "detach":
-            message = (
-                f"{name} was detached{at(location)}: it shares the data but is cut from the graph "
-                f"(requires_grad=False), so no gradient flows back through it."
-            )
+            cut = "shares the data but is cut from the graph (requires_grad=False), so no gradient flows back"
+            if label and "detach" in label:
+                message = f"`{label}`{at(location)} gives a tensor that {cut} through it."
+            else:
+                message = f"{name} was detached{at(location)}: it {cut} through it."
             self._findings.append(Finding(kind="detach", message=message, location=location, label=label))
             return
         switch = "torch.inference_mode()" if mode == "inference_mode" else "torch.no_grad()"

@@ -47,3 +47,31 @@ def data_owner(location: Location | None) -> str | None:
     code = code_of(location)
     found = _DATA_OWNER.search(code) if code else None
     return found.group(1) if found else None
+
+
+_DETACHED = re.compile(r"([A-Za-z_][\w.]*(?:\[[^\]]*\])?)\.detach_?\(\)")
+
+
+def detached_name(location: Location | None) -> str | None:
+    """What a line detaches, by name.
+
+    The assigned variable when the whole right-hand side is ``x.detach()`` (``e = c.detach()`` gives
+    ``"e"``); otherwise the detach expression itself (``y = f(b.detach())`` gives ``"b.detach()"``),
+    since the assigned variable is then something computed from the detached tensor.
+
+    Args:
+        location: A line of the user's code.
+
+    Returns:
+        A name for the detached tensor, or None when the line does not say.
+    """
+    code = code_of(location)
+    if not code:
+        return None
+    found = _DETACHED.search(code)
+    label = assigned_name(location)
+    if label is not None and found is not None and code.rstrip().endswith(found.group(0)):
+        rhs = code.split("=", 1)[1].strip()
+        if rhs == found.group(0):
+            return label
+    return found.group(0) if found is not None else label
