@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
-from gradviz.render.tensortext import format_matrix, format_value, join_blocks
+from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
 
 #: Widest side-by-side "before + contribution = after" line before it is stacked instead.
 MAX_EQUATION_WIDTH = 72
@@ -68,7 +68,7 @@ def leaf_equation(
     Returns:
         The three terms side by side when they fit in `width`, else one under the other.
     """
-    terms = [format_value(value, show_values=show_values) for value in (before, contribution, after)]
+    terms = [value_lines(value, show_values=show_values) for value in (before, contribution, after)]
     side = join_blocks(terms, ["  +  ", "  =  "])
     if max(len(line) for line in side) <= width:
         return side
@@ -108,7 +108,7 @@ def _start_view(call: BackwardCall, show_values: bool) -> StepView:
         sections.append(
             Section(
                 f"backward starts at {describe_node(node)} with v =",
-                tuple(format_value(root.gradient, show_values=show_values)),
+                tuple(value_lines(root.gradient, show_values=show_values)),
                 "v",
             )
         )
@@ -150,7 +150,7 @@ def step_view(
     sections = []
     for index, value in enumerate(record.grad_outputs):
         heading = "Incoming gradient v" + (f" (output {index})" if len(record.grad_outputs) > 1 else "")
-        sections.append(Section(heading, tuple(format_value(value, show_values=show_values)), "v"))
+        sections.append(Section(heading, tuple(value_lines(value, show_values=show_values)), "v"))
     if node.saved:
         sections.append(Section("Saved for backward", saved_lines(node, show_values), "note"))
     tensor = node.tensor
@@ -172,14 +172,14 @@ def step_view(
         target = targets.get(slot)
         where = describe_node(graph.node(target)) if target is not None else "nothing"
         heading = f"Local Jacobian J, input {slot} → {where}"
-        sections.append(Section(heading, tuple(format_matrix(jacobian)), "jacobian"))
+        sections.append(Section(heading, tuple(matrix_lines(jacobian)), "jacobian"))
     vj_lines: list[str] = []
     for slot, value in enumerate(record.grad_inputs):
         target = targets.get(slot)
         if target is None or value is None:
             vj_lines.append(f"[{slot}] → nothing: this input needs no gradient")
             continue
-        body = format_value(value, show_values=show_values)
+        body = value_lines(value, show_values=show_values)
         head = f"[{slot}] → {describe_node(graph.node(target))}: "
         vj_lines.append(head + body[0])
         vj_lines.extend(" " * len(head) + line for line in body[1:])
@@ -201,7 +201,7 @@ def saved_lines(node: Node, show_values: bool = True) -> tuple[str, ...]:
     lines: list[str] = []
     for saved in node.saved:
         head = f"{saved.name} ({saved.label}): " if saved.label else f"{saved.name}: "
-        body = format_value(saved.value, show_values=show_values)
+        body = value_lines(saved.value, show_values=show_values)
         lines.append(head + body[0])
         lines.extend(" " * len(head) + line for line in body[1:])
     return tuple(lines)

@@ -56,7 +56,7 @@ def stats_text(value: Value) -> str:
     return "  ".join([head, *stats])
 
 
-def format_value(value: Value | None, *, show_values: bool = True) -> list[str]:
+def value_lines(value: Value | None, *, show_values: bool = True) -> list[str]:
     """A tensor summary as text lines: the values of a small tensor, else shape and statistics.
 
     Args:
@@ -78,7 +78,7 @@ def format_value(value: Value | None, *, show_values: bool = True) -> list[str]:
     return _nested_lines(value.values, width)
 
 
-def format_matrix(value: Value | None) -> list[str]:
+def matrix_lines(value: Value | None) -> list[str]:
     """A Jacobian matrix written out row by row, or a one-line summary when it is too big.
 
     Args:
@@ -93,7 +93,7 @@ def format_matrix(value: Value | None) -> list[str]:
         return [f"not a matrix: {stats_text(value)}"]
     if value.values is None or value.shape[1] > MAX_MATRIX_COLUMNS:
         return [f"{value.shape[0]}×{value.shape[1]} matrix, too large to write out: {stats_text(value)}"]
-    return format_value(value)
+    return value_lines(value)
 
 
 def _block(lines: list[str]) -> list[str]:

@@ -391,7 +391,6 @@ def test_no_grad_and_detach_of_tensors_that_require_grad_are_findings_once_per_l
     assert not d.requires_grad and not e.requires_grad and not plain.requires_grad
 
 
-
 def test_a_detach_inside_an_expression_is_named_by_the_expression(rec: ForwardRecorder) -> None:
     # the assigned variable is computed *from* the detached tensor, so it is not the one detached
     b = torch.ones(2, requires_grad=True)
@@ -402,6 +401,7 @@ def test_a_detach_inside_an_expression_is_named_by_the_expression(rec: ForwardRe
     assert detach.label == "b.detach()"
     assert detach.message.startswith("`b.detach()` at ") and "scaled was detached" not in detach.message
     assert not scaled.requires_grad
+
 
 def test_a_recording_failure_never_breaks_the_users_op(
     rec: ForwardRecorder, monkeypatch: pytest.MonkeyPatch

@@ -10,7 +10,7 @@ import torch
 
 from gradviz.capture.summary import summarize
 from gradviz.model import Event, Location, Trace
-from gradviz.render.tensortext import format_value
+from gradviz.render.tensortext import value_lines
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.dialogs import HelpScreen, JumpScreen
 from gradviz.tui.screens import TraceScreen
@@ -74,15 +74,15 @@ async def test_step_pane_shows_v_and_vj_that_match_torch(tutorial: Tutorial) -> 
         await pilot.press("n", "n")
         text = panel_text(app)
         y = tutorial.x**2
-        assert format_value(summarize(tutorial.v_z))[0] in text
-        assert "[1] → PowBackward0 #3 (y): " + format_value(summarize(tutorial.v_z * 3 * y))[0] in text
+        assert value_lines(summarize(tutorial.v_z))[0] in text
+        assert "[1] → PowBackward0 #3 (y): " + value_lines(summarize(tutorial.v_z * 3 * y))[0] in text
         await pilot.press("n", "n")
         # PowBackward0 receives the sum of both paths' vJ: torch's y.grad.
-        assert format_value(summarize(tutorial.v_y))[0] in panel_text(app)
+        assert value_lines(summarize(tutorial.v_y))[0] in panel_text(app)
         await pilot.press("end")
         text = panel_text(app)
         assert torch.equal(tutorial.x_grad, 3 * tutorial.x**3)
-        grad = format_value(summarize(tutorial.x_grad))[0]
+        grad = value_lines(summarize(tutorial.x_grad))[0]
         assert f"None  +  {grad}  =  {grad}" in text
 
 
@@ -105,8 +105,8 @@ async def test_switching_calls_shows_the_second_call_accumulating(tutorial: Tuto
         assert screen.call == 2 and screen.step == 0
         assert screen.query_one(GraphView).call == 2
         await pilot.press("end")
-        grad = format_value(summarize(tutorial.x_grad))[0]
-        doubled = format_value(summarize(2 * tutorial.x_grad))[0]
+        grad = value_lines(summarize(tutorial.x_grad))[0]
+        doubled = value_lines(summarize(2 * tutorial.x_grad))[0]
         assert f"{grad}  +  {grad}  =  {doubled}" in panel_text(app)
         await pilot.press("right_square_bracket")
         assert screen.call == 2, "there is no third call"

@@ -7,14 +7,14 @@ import torch
 from gradviz.capture.summary import summarize
 from gradviz.model import Value
 from gradviz.render.stepview import find_node, leaf_equation, slot_targets, step_view
-from gradviz.render.tensortext import format_matrix, format_value
+from gradviz.render.tensortext import matrix_lines, value_lines
 
 from .builders import tutorial_trace
 from .conftest import Tutorial
 
 
 def lines_of(tensor: torch.Tensor) -> list[str]:
-    return format_value(summarize(tensor))
+    return value_lines(summarize(tensor))
 
 
 def section(view, title_start: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -23,25 +23,25 @@ def section(view, title_start: str) -> list[str]:  # type: ignore[no-untyped-def
 
 
 def test_small_values_are_written_out_row_by_row() -> None:
-    assert format_value(summarize(torch.tensor([[1.0, 0.5], [-2.0, 3.25]]))) == [
+    assert value_lines(summarize(torch.tensor([[1.0, 0.5], [-2.0, 3.25]]))) == [
         "[[   1,  0.5],",
         " [  -2, 3.25]]",
     ]
-    assert format_value(summarize(torch.tensor(7.5))) == ["7.5"]
-    assert format_value(None) == ["None"]
+    assert value_lines(summarize(torch.tensor(7.5))) == ["7.5"]
+    assert value_lines(None) == ["None"]
 
 
 def test_large_values_show_shape_and_stats_and_shapes_only_hides_values() -> None:
     big = summarize(torch.arange(200.0).reshape(20, 10))
-    (line,) = format_value(big)
+    (line,) = value_lines(big)
     assert line.startswith("[20, 10] float32") and "max 199" in line and "mean 99.5" in line
-    assert format_value(summarize(torch.ones(2, 2)), show_values=False) == ["[2, 2] float32"]
+    assert value_lines(summarize(torch.ones(2, 2)), show_values=False) == ["[2, 2] float32"]
 
 
 def test_jacobian_is_a_matrix_when_small_and_a_summary_when_large() -> None:
-    assert format_matrix(summarize(torch.eye(2) * 3)) == ["[[3, 0],", " [0, 3]]"]
+    assert matrix_lines(summarize(torch.eye(2) * 3)) == ["[[3, 0],", " [0, 3]]"]
     wide = Value((4, 400), "float32", None, 0.0, 1.0, 0.1, 2.0)
-    assert format_matrix(wide)[0].startswith("4×400 matrix, too large to write out")
+    assert matrix_lines(wide)[0].startswith("4×400 matrix, too large to write out")
 
 
 def test_leaf_equation_is_side_by_side_when_it_fits() -> None:
@@ -69,7 +69,7 @@ def test_mul_step_shows_v_j_and_vj_as_torch_computes_them(tutorial: Tutorial) ->
     assert section(view, "Incoming gradient v") == lines_of(tutorial.v_z)
     y = tutorial.x**2
     j_to_y = section(view, "Local Jacobian J, input 1 → PowBackward0 #3 (y)")
-    assert j_to_y == format_value(summarize(torch.diag((3 * y).flatten())))
+    assert j_to_y == value_lines(summarize(torch.diag((3 * y).flatten())))
     vj = section(view, "vJ sent to each input")
     assert vj[0] == "[0] → MulBackward0 #2 (three_y): " + lines_of(tutorial.v_z * y)[0]
     assert vj[2] == "[1] → PowBackward0 #3 (y): " + lines_of(tutorial.v_z * 3 * y)[0]
