@@ -30,11 +30,18 @@ class _LeafRecord:
 
 @dataclass
 class Watch:
-    """Leaves of one uncaptured call, held only until the call has run."""
+    """Leaves of one uncaptured call, held only until the call has run.
 
-    leaves: list[torch.Tensor] = field(default_factory=list)
+    Attributes:
+        named: Leaves that took part in a captured call (parameters, mostly): tracked one by one.
+        unnamed: Whether the call also reached leaves no captured call saw (new ones each
+            iteration, say); those are only counted together, so a long loop stays bounded.
+        had_gradient: Leaves whose ``.grad`` was already non-zero before the call.
+    """
+
+    named: list[torch.Tensor] = field(default_factory=list)
+    unnamed: bool = False
     had_gradient: list[torch.Tensor] = field(default_factory=list)
-    location: Any = None
 
 
 def _is_nonzero(value: Value | None) -> bool:
@@ -49,11 +56,13 @@ class LeafLedger:
         self._reported: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._uncaptured: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._records: list[_LeafRecord] = []
+        self._unnamed_calls = 0
+        self._unnamed_reported = False
 
     def learn_label(self, leaf: torch.Tensor, info: TensorInfo | None) -> None:
-        """Remember the user's name for a leaf, for summaries of later, uncaptured calls."""
-        if info is not None and info.label and leaf not in self._labels:
-            self._labels[leaf] = info.label
+        """Remember a leaf of a captured call and its name (None if it has none), for later calls."""
+        if self._labels.get(leaf) is None:  # type: ignore[no-untyped-call]
+            self._labels[leaf] = info.label if info is not None else None
 
     def accumulation_findings(self, plan: CallPlan, call: BackwardCall) -> list[Finding]:
         """Leaves this captured call added into while their ``.grad`` already held a gradient."""
@@ -81,20 +90,23 @@ class LeafLedger:
         if api != "backward":
             return watch
         for fn in walk(t_outputs).fns:
-            if type(fn).__name__ == "AccumulateGrad":
-                leaf = fn.variable
-                watch.leaves.append(leaf)
-                if (
-                    leaf not in self._reported
-                    and leaf.grad is not None
-                    and bool(leaf.grad.detach().ne(0).any())
-                ):
-                    watch.had_gradient.append(leaf)
+            if type(fn).__name__ != "AccumulateGrad":
+                continue
+            leaf = fn.variable
+            named = leaf in self._labels
+            if named:
+                watch.named.append(leaf)
+            else:
+                watch.unnamed = True
+            if (named and leaf in self._reported) or (not named and self._unnamed_reported):
+                continue
+            if leaf.grad is not None and bool(leaf.grad.detach().ne(0).any()):
+                watch.had_gradient.append(leaf)
         return watch
 
     def settle(self, watch: Watch, call_index: int) -> list[Finding]:
         """Record an uncaptured call's effect on each leaf's ``.grad``, after it has run."""
-        grads = [(leaf, leaf.grad) for leaf in watch.leaves if leaf.grad is not None]
+        grads = [(leaf, leaf.grad) for leaf in watch.named if leaf.grad is not None]
         norms = torch._foreach_norm([grad.detach() for _, grad in grads if grad is not None]) if grads else []
         for (leaf, grad), norm in zip(grads, norms, strict=True):
             assert grad is not None
@@ -105,19 +117,30 @@ class LeafLedger:
                 self._records.append(record)
             record.calls += 1
             record.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=float(norm))
+        self._unnamed_calls += watch.unnamed
         findings = []
         for leaf in watch.had_gradient:
-            self._reported[leaf] = True
             label = self._labels.get(leaf)  # type: ignore[no-untyped-call]
+            if leaf not in self._labels:
+                if self._unnamed_reported:
+                    continue
+                self._unnamed_reported = True
+            self._reported[leaf] = True
             findings.append(_accumulation_finding(label, leaf.shape, call_index, None))
         return findings
 
     def summaries(self) -> tuple[LeafSummary, ...]:
-        """Per leaf touched by uncaptured calls: how many changed it, and its ``.grad`` after the last."""
-        return tuple(
+        """Per named leaf, how many uncaptured calls changed its ``.grad`` and its ``.grad`` after the last.
+
+        Leaves no captured call saw come last, together, as one summary with neither label nor grad.
+        """
+        named = tuple(
             LeafSummary(label=record.label, calls=record.calls, grad_after=record.grad)
             for record in self._records
         )
+        if not self._unnamed_calls:
+            return named
+        return (*named, LeafSummary(label=None, calls=self._unnamed_calls))
 
 
 def _accumulation_finding(label: str | None, shape: Sequence[int], call_index: int, location: Any) -> Finding:

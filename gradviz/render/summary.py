@@ -114,6 +114,9 @@ def _uncaptured_lines(trace: Trace) -> list[str]:
     span = f"#{first}" if skipped == 1 else f"#{first}-#{trace.backward_calls}"
     lines = [f"  {span}: counted, not captured (raise --max-backward to record them step by step)"]
     for leaf in trace.uncaptured:
+        if leaf.label is None and leaf.grad_after is None:
+            lines.append(f"      leaves no captured call saw: .grad changed in {leaf.calls} of them")
+            continue
         name = leaf.label or "a leaf"
         now = format_value(leaf.grad_after)
         lines.append(f"      {name}.grad changed in {leaf.calls} of them, now {now}")

@@ -360,3 +360,20 @@ def test_findings_read_in_the_order_of_the_lines_they_concern() -> None:
     assert kinds == ["no_grad", "data_edit"]
     lines = [finding.location.line for finding in tracer.findings if finding.location is not None]
     assert lines == sorted(lines)
+
+
+def test_new_leaves_every_iteration_are_summarised_together_and_warned_about_once() -> None:
+    # Given: a loop that makes a fresh leaf each iteration and forgets to clear its .grad
+    with Tracer(max_backward=1) as tracer:
+        w = torch.tensor([1.0], requires_grad=True)
+        for _ in range(50):
+            fresh = torch.ones(1, requires_grad=True)
+            fresh.grad = torch.ones(1)  # non-zero before backward: accumulation
+            (w * fresh).sum().backward()
+    summaries = tracer.result().uncaptured
+    # Then: w (seen in the captured call) one by one; the 49 later fresh leaves as one bounded line
+    assert [(s.label, s.calls) for s in summaries] == [("w", 49), (None, 49)]
+    assert summaries[1].grad_after is None
+    # fresh (captured call), w (never cleared either) and one line for all the later fresh leaves
+    accumulation = [(f.label, f.call) for f in tracer.findings if f.kind == "accumulation"]
+    assert sorted(accumulation, key=str) == sorted([("fresh", 1), ("w", 2), (None, 2)], key=str)
