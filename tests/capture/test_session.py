@@ -377,3 +377,19 @@ def test_new_leaves_every_iteration_are_summarised_together_and_warned_about_onc
     # fresh (captured call), w (never cleared either) and one line for all the later fresh leaves
     accumulation = [(f.label, f.call) for f in tracer.findings if f.kind == "accumulation"]
     assert sorted(accumulation, key=str) == sorted([("fresh", 1), ("w", 2), (None, 2)], key=str)
+
+
+def test_after_the_budget_a_long_loop_records_nothing_that_grows() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Tracer(max_backward=2) as tracer:
+        sizes = []
+        for iteration in range(1_000):
+            optimizer.zero_grad()
+            model(torch.randn(4, 3)).pow(2).mean().backward()
+            optimizer.step()
+            if iteration in (10, 999):
+                sizes.append((len(tracer.events), len(tracer.findings), len(tracer.result().uncaptured)))
+    assert sizes[0] == sizes[1]
+    assert tracer.backward_calls == 1_000 and len(tracer.backwards) == 2
