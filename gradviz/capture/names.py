@@ -100,8 +100,14 @@ def collect_names(start: FrameType | None) -> NameMap:
     for frame in reversed(frames):
         for scope in _scopes(frame):
             for name, value in list(scope.items()):
-                if isinstance(value, torch.nn.Module) and not name.startswith("_"):
+                if name.startswith("_"):
+                    continue
+                if isinstance(value, torch.nn.Module):
                     _add_module(names, value, name)
+                elif isinstance(value, (list, tuple)) and len(value) <= _MAX_CONTAINER_ITEMS:
+                    for position, item in enumerate(value):
+                        if isinstance(item, torch.nn.Module):
+                            _add_module(names, item, f"{name}[{position}]")
     for frame in frames:
         for scope in _scopes(frame):
             for name, value in list(scope.items()):

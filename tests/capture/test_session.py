@@ -393,3 +393,14 @@ def test_after_the_budget_a_long_loop_records_nothing_that_grows() -> None:
                 sizes.append((len(tracer.events), len(tracer.findings), len(tracer.result().uncaptured)))
     assert sizes[0] == sizes[1]
     assert tracer.backward_calls == 1_000 and len(tracer.backwards) == 2
+
+
+def test_modules_kept_in_a_plain_list_are_named_by_position() -> None:
+    layers = [torch.nn.Linear(2, 2) for _ in range(3)]
+    with Tracer() as tracer:
+        hidden = torch.ones(1, 2)
+        for layer in layers:
+            hidden = layer(hidden)
+        hidden.sum().backward()
+    labels = {node.tensor.label for node in tracer.backwards[0].graph.leaves if node.tensor is not None}
+    assert labels == {f"layers[{i}].{kind}" for i in range(3) for kind in ("weight", "bias")}
