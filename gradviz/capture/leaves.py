@@ -69,7 +69,7 @@ class LeafLedger:
         if call.api != "backward":
             return []
         ran = {step.node for step in call.steps}
-        findings = []
+        accumulated: list[tuple[str | None, Sequence[int]]] = []
         for node_id in plan.leaf_ids:
             info = call.graph.nodes[node_id].tensor
             leaf = plan.walked.fns[node_id].variable
@@ -81,8 +81,8 @@ class LeafLedger:
             ):
                 continue
             self._reported[leaf] = True
-            findings.append(_accumulation_finding(info.label, info.shape, call.index, call.location))
-        return findings
+            accumulated.append((info.label, info.shape))
+        return _accumulation_finding(accumulated, call.index, call.location)
 
     def watch(self, t_outputs: Sequence[Any], api: Api) -> Watch:
         """Note the leaves an uncaptured ``backward`` call will accumulate into, before it runs."""
@@ -118,7 +118,7 @@ class LeafLedger:
             record.calls += 1
             record.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=float(norm))
         self._unnamed_calls += watch.unnamed
-        findings = []
+        accumulated: list[tuple[str | None, Sequence[int]]] = []
         for leaf in watch.had_gradient:
             label = self._labels.get(leaf)  # type: ignore[no-untyped-call]
             if leaf not in self._labels:
@@ -126,8 +126,8 @@ class LeafLedger:
                     continue
                 self._unnamed_reported = True
             self._reported[leaf] = True
-            findings.append(_accumulation_finding(label, leaf.shape, call_index, None))
-        return findings
+            accumulated.append((label, leaf.shape))
+        return _accumulation_finding(accumulated, call_index, None)
 
     def summaries(self) -> tuple[LeafSummary, ...]:
         """Per named leaf, how many uncaptured calls changed its ``.grad`` and its ``.grad`` after the last.
@@ -143,17 +143,29 @@ class LeafLedger:
         return (*named, LeafSummary(label=None, calls=self._unnamed_calls))
 
 
-def _accumulation_finding(label: str | None, shape: Sequence[int], call_index: int, location: Any) -> Finding:
-    grad = f"{label}.grad" if label else f"the .grad of a leaf of shape {list(shape)}"
+#: Leaves named in one accumulation warning before the rest are counted.
+_NAMED_IN_WARNING = 6
+
+
+def _accumulation_finding(
+    leaves: Sequence[tuple[str | None, Sequence[int]]], call_index: int, location: Any
+) -> list[Finding]:
+    """One warning for all the leaves a call accumulated into (each leaf is warned about only once)."""
+    if not leaves:
+        return []
+    names = [
+        f"{label}.grad" if label else f"the .grad of a leaf of shape {list(shape)}" for label, shape in leaves
+    ]
+    grads = ", ".join(names[:_NAMED_IN_WARNING])
+    if len(names) > _NAMED_IN_WARNING:
+        grads += f" and {len(names) - _NAMED_IN_WARNING} more"
+    one = len(names) == 1
+    held = "already held a gradient" if one else "already held gradients"
+    added = "gradient was added to it, not put in its place" if one else "gradients were added to them"
     where = f" at {location}" if location is not None else ""
-    return Finding(
-        kind="accumulation",
-        message=(
-            f"{grad} already held a gradient when backward call {call_index}{where} ran, so the new "
-            f"gradient was added to it, not put in its place. If each step should start fresh, call "
-            f"optimizer.zero_grad() (or set .grad = None) before backward()."
-        ),
-        location=location,
-        call=call_index,
-        label=label,
+    message = (
+        f"{grads} {held} when backward call {call_index}{where} ran, so the new {added}. If each step "
+        f"should start fresh, call optimizer.zero_grad() (or set .grad = None) before backward()."
     )
+    label = leaves[0][0] if one else None
+    return [Finding(kind="accumulation", message=message, location=location, call=call_index, label=label)]

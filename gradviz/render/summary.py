@@ -16,6 +16,8 @@ MAX_FILES_NAMED = 6
 MAX_CODE = 60
 #: Findings are wrapped to this width.
 WIDTH = 100
+#: Leaves listed per call; a model with hundreds of parameters gets one line for the rest.
+MAX_LEAVES = 12
 
 _FINDING_TITLES = {
     "no_grad": "no_grad",
@@ -84,7 +86,8 @@ def _call_lines(call: BackwardCall) -> list[str]:
 
 def _leaf_lines(call: BackwardCall) -> list[str]:
     lines = []
-    for leaf in call.graph.leaves:
+    leaves = call.graph.leaves
+    for leaf in leaves[:MAX_LEAVES]:
         info = leaf.tensor
         if info is None:
             continue
@@ -94,6 +97,8 @@ def _leaf_lines(call: BackwardCall) -> list[str]:
             lines.append(f"      {name}.grad = {after}")
         else:
             lines.append(f"      {name}.grad = {after}  (was {format_value(info.grad_before)})")
+    if len(leaves) > MAX_LEAVES:
+        lines.append(f"      ... and {len(leaves) - MAX_LEAVES} more leaves (all in trace.json and the SVG)")
     return lines
 
 
@@ -113,13 +118,17 @@ def _uncaptured_lines(trace: Trace) -> list[str]:
     first = len(trace.backwards) + 1
     span = f"#{first}" if skipped == 1 else f"#{first}-#{trace.backward_calls}"
     lines = [f"  {span}: counted, not captured (raise --max-backward to record them step by step)"]
-    for leaf in trace.uncaptured:
+    named = [leaf for leaf in trace.uncaptured if leaf.label is not None or leaf.grad_after is not None]
+    shown = named[:MAX_LEAVES] + [leaf for leaf in trace.uncaptured if leaf not in named]
+    for leaf in shown:
         if leaf.label is None and leaf.grad_after is None:
             lines.append(f"      leaves no captured call saw: .grad changed in {leaf.calls} of them")
             continue
         name = leaf.label or "a leaf"
         now = format_value(leaf.grad_after)
         lines.append(f"      {name}.grad changed in {leaf.calls} of them, now {now}")
+    if len(named) > MAX_LEAVES:
+        lines.append(f"      ... and {len(named) - MAX_LEAVES} more leaves (all in trace.json)")
     return lines
 
 

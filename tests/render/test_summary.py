@@ -62,3 +62,20 @@ def test_summary_folds_leaves_no_captured_call_saw_into_one_line() -> None:
 
     assert "leaves no captured call saw: .grad changed in 29 of them" in text
     assert text.count(".grad changed in") == 1
+
+
+def test_summary_stays_short_for_a_model_with_many_parameters() -> None:
+    layers = [torch.nn.Linear(2, 2) for _ in range(20)]
+    with Tracer(max_backward=1) as tracer:
+        for _ in range(2):
+            hidden = torch.ones(1, 2)
+            for layer in layers:
+                hidden = layer(hidden)
+            hidden.sum().backward()
+
+    text = summarize(tracer.result(), [], None)
+
+    assert "layers[19].weight.grad = " in text  # leaves in walk order: nearest the loss first
+    assert "... and 28 more leaves (all in trace.json and the SVG)" in text  # 40 parameters, 12 shown
+    assert "... and 28 more leaves (all in trace.json)" in text  # the counted call, likewise
+    assert len(text.splitlines()) < 40
