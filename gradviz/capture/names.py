@@ -9,6 +9,8 @@ import torch
 
 #: Containers (lists, tuples, dicts) are searched one level deep, up to this many items.
 _MAX_CONTAINER_ITEMS = 64
+#: Lists of modules (layers kept in a plain list) are searched up to this many items.
+_MAX_MODULE_LIST = 1024
 
 
 class NameMap:
@@ -104,7 +106,7 @@ def collect_names(start: FrameType | None) -> NameMap:
                     continue
                 if isinstance(value, torch.nn.Module):
                     _add_module(names, value, name)
-                elif isinstance(value, (list, tuple)) and len(value) <= _MAX_CONTAINER_ITEMS:
+                elif isinstance(value, (list, tuple)) and len(value) <= _MAX_MODULE_LIST:
                     for position, item in enumerate(value):
                         if isinstance(item, torch.nn.Module):
                             _add_module(names, item, f"{name}[{position}]")
