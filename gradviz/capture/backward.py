@@ -59,13 +59,6 @@ class StepRecorder:
             handle.remove()
         self._handles.clear()
 
-    def __enter__(self) -> StepRecorder:
-        self.attach()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.detach()
-
     def _before(self, node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
         fn = self._fns[node_id]
         try:

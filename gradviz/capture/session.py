@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.autograd
 
-from gradviz.capture.backward import StepRecorder
+from gradviz.capture.backward import NodeStartCallback, StepRecorder
 from gradviz.capture.call import CallPlan, read_engine_arguments
 from gradviz.capture.dataedit import SavedTensorCheck
 from gradviz.capture.diagnose import explain_autograd_error
@@ -23,7 +23,7 @@ from gradviz.capture.location import frame_location, is_internal, user_frame
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
 from gradviz.capture.summary import summarize_optional
-from gradviz.model import BackwardCall, Event, Finding, Location, Trace
+from gradviz.model import BackwardCall, Event, Finding, Graph, Location, Trace
 
 #: The one function every backward and grad call goes through (looked up as a module global at call time).
 _ENGINE = "_engine_run_backward"
@@ -196,20 +196,25 @@ class Tracer:
     ) -> Any:
         frame = user_frame(sys._getframe(1))
         location = frame_location(frame, self.source_root) if frame is not None else None
+        plan = None
         try:
             plan = self._plan(index, t_outputs, args, kwargs, location, frame)
+            plan.steps.attach()
         except Exception as error:
+            if plan is not None:
+                plan.steps.detach()
             self._problem(
                 f"backward call {index} could not be captured ({error}); it ran uncaptured", location
             )
             return self._original(t_outputs, *args, **kwargs)
-        with plan.steps:
-            try:
-                result = self._original(t_outputs, *args, **kwargs)
-            except BaseException as exc:
-                self._finish(plan, None)
-                self.note_exception(exc, location=plan.location)
-                raise
+        try:
+            result = self._original(t_outputs, *args, **kwargs)
+        except BaseException as exc:
+            plan.steps.detach()
+            self._finish(plan, None)
+            self.note_exception(exc, location=plan.location)
+            raise
+        plan.steps.detach()
         self._finish(plan, result)
         return result
 
@@ -244,7 +249,7 @@ class Tracer:
         steps = StepRecorder(walked.fns, jacobians=self._jacobians, on_node_start=on_node_start)
         return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps)
 
-    def _check_saved(self, index: int, graph: Any) -> Any:
+    def _check_saved(self, index: int, graph: Graph) -> NodeStartCallback:
         check = self._saved_check
         assert check is not None
 

@@ -406,3 +406,20 @@ def test_modules_kept_in_a_plain_list_are_named_by_position() -> None:
         hidden.sum().backward()
     labels = {node.tensor.label for node in tracer.backwards[0].graph.leaves if node.tensor is not None}
     assert labels == {f"layers[{i}].{kind}" for i in range(3) for kind in ("weight", "bias")}
+
+
+def test_a_node_that_refuses_hooks_leaves_the_call_uncaptured_but_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: object) -> None:
+        raise RuntimeError("no hooks here")
+
+    with Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        loss = (x * x).sum()
+        monkeypatch.setattr("gradviz.capture.backward.StepRecorder.attach", refuse)
+        loss.backward()
+    assert torch.equal(x.grad, torch.tensor([2.0, 4.0]))
+    assert tracer.backwards == () and tracer.backward_calls == 1
+    (problem,) = [f for f in tracer.findings if f.kind == "capture_problem"]
+    assert "could not be captured (no hooks here); it ran uncaptured" in problem.message
