@@ -88,7 +88,11 @@ class Tracer:
         setattr(torch.autograd, _ENGINE, self._intercept)
         _active.append(self)
         if self._recorder is not None:
-            self._recorder.start()
+            try:
+                self._recorder.start()
+            except Exception as error:  # backward is still captured without the timeline
+                self._problem(f"the forward timeline could not be recorded ({error})")
+                self._recorder = self._saved_check = None
         return self
 
     def __exit__(
