@@ -423,3 +423,16 @@ def test_a_node_that_refuses_hooks_leaves_the_call_uncaptured_but_run(
     assert tracer.backwards == () and tracer.backward_calls == 1
     (problem,) = [f for f in tracer.findings if f.kind == "capture_problem"]
     assert "could not be captured (no hooks here); it ran uncaptured" in problem.message
+
+
+def test_without_a_timeline_backward_is_still_captured(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: object) -> None:
+        raise RuntimeError("mode stack is busy")
+
+    monkeypatch.setattr("gradviz.capture.forward.ForwardRecorder.start", refuse)
+    with Tracer() as tracer:
+        x = torch.tensor([3.0], requires_grad=True)
+        (x * x).sum().backward()
+    assert close(tracer.backwards[0].nodes[-1].tensor.grad_after, x.grad)  # type: ignore[union-attr]
+    assert tracer.events == ()
+    assert any("mode stack is busy" in f.message for f in tracer.findings if f.kind == "capture_problem")
