@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -26,11 +27,24 @@ _Decoder = Callable[[Any], Any]
 _RENAMES: dict[type, dict[str, str]] = {Edge: {"source": "from", "target": "to"}}
 
 
+#: NaN and infinities have no JSON literal; they are written as these strings so that trace.json stays
+#: standard JSON (a browser's JSON.parse reads it) and a NaN gradient survives the round trip.
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _encode_float(number: float | None) -> float | str | None:
+    if number is None or math.isfinite(number):
+        return number
+    return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
+
+
 def _encode_nested(values: Nested) -> Any:
     if isinstance(values, tuple):
         return [_encode_nested(item) for item in values]
     if isinstance(values, complex):
-        return {"re": values.real, "im": values.imag}
+        return {"re": _encode_float(values.real), "im": _encode_float(values.imag)}
+    if isinstance(values, float):
+        return _encode_float(values)
     return values
 
 
@@ -38,9 +52,11 @@ def _decode_nested(values: Any) -> Nested:
     if isinstance(values, list):
         return tuple(_decode_nested(item) for item in values)
     if isinstance(values, dict):
-        return complex(values["re"], values["im"])
+        return complex(_as_float(values["re"]), _as_float(values["im"]))
     if isinstance(values, (bool, int, float)):
         return values
+    if isinstance(values, str) and values in _NON_FINITE:
+        return _NON_FINITE[values]
     raise TypeError(f"not a number: {values!r}")
 
 
@@ -76,7 +92,12 @@ def _encode_value(value: Value) -> dict[str, Any]:
     out: dict[str, Any] = {"shape": list(value.shape), "dtype": value.dtype}
     if value.values is not None:
         out["values"] = _encode_nested(value.values)
-    out.update(min=value.min, max=value.max, mean=value.mean, norm=value.norm)
+    out.update(
+        min=_encode_float(value.min),
+        max=_encode_float(value.max),
+        mean=_encode_float(value.mean),
+        norm=_encode_float(value.norm),
+    )
     return out
 
 
@@ -104,7 +125,7 @@ def _encode_trace(trace: Trace) -> dict[str, Any]:
     return out
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
 
 
 def _compact(data: Any) -> str:
@@ -215,6 +236,8 @@ def _as_list(data: Any) -> list[Any]:
 
 
 def _as_float(data: Any) -> float:
+    if isinstance(data, str) and data in _NON_FINITE:
+        return _NON_FINITE[data]
     if isinstance(data, bool) or not isinstance(data, (int, float)):
         raise TypeError(f"expected a number, got {type(data).__name__}")
     return float(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -298,3 +299,30 @@ def test_tutorial_trace_matches_golden(trace: Trace, golden: Callable[[str, str]
 
     golden("tutorial-trace.json", text)
     assert '  {"id": 4, "name": "AccumulateGrad"' in text  # one record per line, readable in a diff
+
+
+def test_nan_and_infinite_gradients_are_standard_json_and_survive_the_round_trip() -> None:
+    # Given: a gradient with NaN and infinities, the very thing a user debugging "my loss is NaN" traces
+    value = Value(
+        shape=(3,),
+        dtype="float32",
+        values=(math.nan, math.inf, -math.inf),
+        min=math.nan,
+        max=math.inf,
+        mean=math.nan,
+        norm=math.inf,
+    )
+    trace = Trace(torch_version="2.13.0", uncaptured=(LeafSummary(label="w", calls=1, grad_after=value),))
+
+    text = to_json(trace)
+
+    # Then: no bare NaN/Infinity tokens (a browser's JSON.parse would reject them) ...
+    def reject(token: str) -> None:
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    json.loads(text, parse_constant=reject)
+    # ... and the numbers come back as what they were
+    back = from_json(text).uncaptured[0].grad_after
+    assert back is not None and isinstance(back.values, tuple)
+    assert math.isnan(back.values[0]) and back.values[1:] == (math.inf, -math.inf)  # type: ignore[index]
+    assert math.isnan(back.min or 0.0) and back.max == math.inf and back.norm == math.inf
