@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from gradviz.capture.explain import explain as explain_tensor
 from gradviz.capture.graph import WalkContext, describe, walk
 from gradviz.capture.location import user_frame
 from gradviz.capture.names import collect_names
+from gradviz.capture.overlay import overlays_for
 from gradviz.capture.summary import summarize_optional
 from gradviz.errors import LayoutEngineMissing, TraceFileError
 from gradviz.model import Edge, Graph, Node, Root, Trace
@@ -150,8 +152,9 @@ class GraphSnapshot:
 def graph(tensor: torch.Tensor) -> GraphSnapshot:
     """Snapshot the autograd graph behind a tensor.
 
-    Names come from the caller's variables and nn.Module parameters; source lines appear when a
-    `trace()` (or ``gradviz trace``) recorded the forward pass.
+    Names come from the caller's variables and nn.Module parameters. Inside a `trace()` (or under
+    ``gradviz trace``) the snapshot also has each node's source line and what autograd did not record
+    (no_grad results, detaches, in-place and ``.data`` edits) so far.
 
     Args:
         tensor: Any tensor. One that does not require grad gives an empty graph.
@@ -168,9 +171,15 @@ def graph(tensor: torch.Tensor) -> GraphSnapshot:
             for node_id, fn in enumerate(walked.fns)
             if type(fn).__name__ == "AccumulateGrad"
         }
-        context = WalkContext(names=names, leaf_grads_after=leaves)
+        if tracer is None:
+            context = WalkContext(names=names, leaf_grads_after=leaves)
+        else:
+            context = WalkContext(names=names, leaf_grads_after=leaves, tensor_id=tracer.tensor_id)
         roots = (Root(node=0, label=names.name_of(tensor)),) if walked.fns else ()
-        return GraphSnapshot(describe(walked, context, roots))
+        snapshot = describe(walked, context, roots)
+        if tracer is not None:
+            snapshot = dataclasses.replace(snapshot, overlays=overlays_for(snapshot, tracer.events))
+        return GraphSnapshot(snapshot)
 
 
 def explain(tensor: torch.Tensor) -> str:

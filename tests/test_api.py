@@ -110,3 +110,17 @@ def test_importing_gradviz_loads_neither_torch_nor_the_tui() -> None:
     code = "import sys, gradviz; print(*(m in sys.modules for m in ('torch', 'gradviz.tui', 'textual')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False", "False"]
+
+
+def test_a_snapshot_inside_a_trace_shows_lines_and_what_was_not_recorded() -> None:
+    with gradviz.trace():
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        with torch.no_grad():
+            z = y + 1  # noqa: F841
+        snapshot = gradviz.graph(y)
+    (mul,) = [node for node in snapshot.nodes if node.name == "MulBackward0"]
+    assert mul.location is not None and mul.location.code == "y = x * 2"
+    (ghost,) = snapshot.graph.overlays
+    assert ghost.kind == "no_grad" and ghost.attached_to == mul.id and ghost.label == "z"
+    assert "no_grad" in snapshot.to_dot()
