@@ -48,7 +48,9 @@ class _Mode(TorchFunctionMode):
         self, func: Any, types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         recorder = self.recorder
-        if not recorder._on:
+        # Under torch.compile, Dynamo traces through active modes: recording there would only break
+        # the user's graph (frames, weak references), so compiled regions stay off the timeline.
+        if not recorder._on or torch.compiler.is_compiling():
             return func(*args, **(kwargs or {}))
         return recorder._call(func, args, kwargs or {})
 

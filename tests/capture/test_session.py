@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import warnings
 import weakref
 
 import pytest
@@ -436,3 +437,19 @@ def test_without_a_timeline_backward_is_still_captured(monkeypatch: pytest.Monke
     assert close(tracer.backwards[0].nodes[-1].tensor.grad_after, x.grad)  # type: ignore[union-attr]
     assert tracer.events == ()
     assert any("mode stack is busy" in f.message for f in tracer.findings if f.kind == "capture_problem")
+
+
+def test_torch_compile_under_the_tracer_gives_the_same_gradient_without_dynamo_warnings() -> None:
+    def loss_of(x: torch.Tensor) -> torch.Tensor:
+        return (x.sin() * 2).sum()
+
+    x = torch.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    (expected,) = torch.autograd.grad(loss_of(x), x)
+    torch._dynamo.reset()
+    compiled = torch.compile(loss_of, backend="eager")
+    with warnings.catch_warnings(record=True) as caught, Tracer() as tracer:
+        warnings.simplefilter("always")
+        compiled(x).backward()
+    assert torch.allclose(x.grad, expected)
+    assert not [w for w in caught if "Dynamo" in str(w.message)]
+    assert close(node_labelled(tracer.backwards[0], "x").tensor.grad_after, expected)  # type: ignore[union-attr]
