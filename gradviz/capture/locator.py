@@ -12,6 +12,8 @@ from gradviz.capture.location import frame_location, is_internal
 from gradviz.model import Location
 
 _FUNCTION_FILE = os.path.join("autograd", "function.py")
+_DISPATCH_FILE = os.path.join("torch", "overrides.py")
+_GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class Locator:
@@ -50,6 +52,27 @@ class Locator:
                 return location
             frame = frame.f_back
         return None
+
+
+def called_by_user(frame: Any = None) -> bool:
+    """Whether the torch call being recorded was made by the user's own code, not inside torch.
+
+    ``torch.autograd.functional.hessian`` detaches tensors internally, for example: those ops are on
+    the timeline at the user's line, but warning the user about a detach they never wrote would mislead.
+
+    Args:
+        frame: A frame inside gradviz's mode (default: the caller's frame).
+
+    Returns:
+        True when the first frame outside gradviz (and outside torch's dispatch to the mode, which
+        passes through ``handle_torch_function`` from the public function's own frame) is the user's.
+    """
+    frame = frame if frame is not None else sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_GRADVIZ_DIR):
+        frame = frame.f_back
+    if frame is not None and frame.f_code.co_filename.endswith(_DISPATCH_FILE):
+        frame = frame.f_back.f_back if frame.f_back is not None else None
+    return frame is not None and not is_internal(frame.f_code.co_filename)
 
 
 def apply_location(here: Callable[[Any], Location | None]) -> Location | None:

@@ -7,6 +7,7 @@ import sys
 import warnings
 
 from gradviz.capture.location import user_frame
+from gradviz.capture.locator import called_by_user
 from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
 
@@ -126,7 +127,7 @@ class TimelineMixin:
 
     def _note_cut(self, kind: str, mode: GradMode, location: Location | None) -> None:
         """A finding, once per line, for an op that took tensors requiring grad out of the graph."""
-        if location is None or (kind, location) in self._warned_lines:
+        if location is None or (kind, location) in self._warned_lines or not called_by_user():
             return
         self._warned_lines.add((kind, location))
         label = detached_name(location) if kind == "detach" else assigned_name(location)

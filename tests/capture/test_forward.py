@@ -403,6 +403,23 @@ def test_a_detach_inside_an_expression_is_named_by_the_expression(rec: ForwardRe
     assert not scaled.requires_grad
 
 
+def test_cuts_made_inside_torch_are_events_but_not_warnings(rec: ForwardRecorder) -> None:
+    # hessian() detaches and runs under no_grad internally; the user wrote neither
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    torch.autograd.functional.hessian(lambda t: (t**3).sum(), w)
+    with torch.no_grad():
+        w.norm()  # a Python-level Tensor method, dispatched through torch: still the user's own op
+    rec.stop()
+
+    assert any(event.kind == "detach" for event in rec.events)
+    assert [(f.kind, f.location.code if f.location else None) for f in rec.findings] == [
+        (
+            "no_grad",
+            "w.norm()  # a Python-level Tensor method, dispatched through torch: still the user's own op",
+        )
+    ]
+
+
 def test_a_recording_failure_never_breaks_the_users_op(
     rec: ForwardRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
