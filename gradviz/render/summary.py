@@ -57,11 +57,26 @@ def _headline(trace: Trace) -> str:
     calls = trace.backward_calls
     if calls == 0:
         return f"gradviz: {script} made no backward or grad call"
-    captured = len(trace.backwards)
+    captured = [call.index for call in trace.backwards]
     noun = "call" if calls == 1 else "calls"
-    if captured == calls:
+    if len(captured) == calls:
         return f"gradviz: {script} made {calls} backward/grad {noun}, all captured"
-    return f"gradviz: {script} made {calls} backward/grad {noun}, captured the first {captured}"
+    if captured == list(range(1, len(captured) + 1)):
+        return f"gradviz: {script} made {calls} backward/grad {noun}, captured the first {len(captured)}"
+    return (
+        f"gradviz: {script} made {calls} backward/grad {noun}, captured {len(captured)}: {_spans(captured)}"
+    )
+
+
+def _spans(indices: Sequence[int]) -> str:
+    """Call numbers as runs: ``#1, #4-#6``."""
+    runs: list[list[int]] = []
+    for index in sorted(indices):
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return ", ".join(f"#{run[0]}" if len(run) == 1 else f"#{run[0]}-#{run[-1]}" for run in runs)
 
 
 def _short_code(code: str) -> str:
@@ -112,12 +127,13 @@ def _result_name(call: BackwardCall, position: int) -> str:
 
 
 def _uncaptured_lines(trace: Trace) -> list[str]:
-    skipped = trace.backward_calls - len(trace.backwards)
-    if skipped <= 0:
+    captured = {call.index for call in trace.backwards}
+    skipped = [index for index in range(1, trace.backward_calls + 1) if index not in captured]
+    if not skipped:
         return []
-    first = len(trace.backwards) + 1
-    span = f"#{first}" if skipped == 1 else f"#{first}-#{trace.backward_calls}"
-    lines = [f"  {span}: counted, not captured (raise --max-backward to record them step by step)"]
+    lines = [
+        f"  {_spans(skipped)}: counted, not captured (raise --max-backward to record them step by step)"
+    ]
     named = [leaf for leaf in trace.uncaptured if leaf.label is not None or leaf.grad_after is not None]
     shown = named[:MAX_LEAVES] + [leaf for leaf in trace.uncaptured if leaf not in named]
     for leaf in shown:

@@ -79,3 +79,18 @@ def test_summary_stays_short_for_a_model_with_many_parameters() -> None:
     assert "... and 28 more leaves (all in trace.json and the SVG)" in text  # 40 parameters, 12 shown
     assert "... and 28 more leaves (all in trace.json)" in text  # the counted call, likewise
     assert len(text.splitlines()) < 40
+
+
+def test_summary_names_exactly_the_calls_that_were_not_captured() -> None:
+    # under vmap, autograd runs on batched tensors without storage: such a call cannot be captured
+    with Tracer(max_backward=2) as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        (x * x).sum().backward()
+        torch.func.vmap(torch.func.grad(lambda t: (t**2).sum()))(torch.ones(3, 2))
+        (x * 3).sum().backward()
+        (x * 4).sum().backward()
+
+    text = summarize(tracer.result(), [], None)
+
+    assert "made 4 backward/grad calls, captured 2: #1, #3" in text
+    assert "  #2, #4: counted, not captured" in text
