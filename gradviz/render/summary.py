@@ -131,9 +131,7 @@ def _uncaptured_lines(trace: Trace) -> list[str]:
     skipped = [index for index in range(1, trace.backward_calls + 1) if index not in captured]
     if not skipped:
         return []
-    lines = [
-        f"  {_spans(skipped)}: counted, not captured (raise --max-backward to record them step by step)"
-    ]
+    lines = [f"  {_spans(skipped)}: counted, not captured (raise --max-backward to record them step by step)"]
     named = [leaf for leaf in trace.uncaptured if leaf.label is not None or leaf.grad_after is not None]
     shown = named[:MAX_LEAVES] + [leaf for leaf in trace.uncaptured if leaf not in named]
     for leaf in shown:
