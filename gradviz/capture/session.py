@@ -28,6 +28,10 @@ from gradviz.model import BackwardCall, Event, Finding, Graph, Location, Trace
 #: The one function every backward and grad call goes through (looked up as a module global at call time).
 _ENGINE = "_engine_run_backward"
 
+#: Local Jacobians are written out for graphs up to this size: they teach on small graphs, and on big
+#: ones they would cost a call per output element of every node.
+MAX_JACOBIAN_NODES = 500
+
 _active: list[Tracer] = []
 _finished: list[Tracer] = []
 
@@ -250,7 +254,8 @@ class Tracer:
         on_node_start = None
         if self._saved_check is not None:
             on_node_start = self._check_saved(index, graph)
-        steps = StepRecorder(walked.fns, jacobians=self._jacobians, on_node_start=on_node_start)
+        jacobians = self._jacobians and len(walked.fns) <= MAX_JACOBIAN_NODES
+        steps = StepRecorder(walked.fns, jacobians=jacobians, on_node_start=on_node_start)
         return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps)
 
     def _check_saved(self, index: int, graph: Graph) -> NodeStartCallback:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -21,6 +22,27 @@ def _freeze(values: Any) -> Nested:
     if isinstance(values, list):
         return tuple(_freeze(item) for item in values)
     return values  # type: ignore[no-any-return]
+
+
+def _flatten(listed: Any) -> list[float]:
+    if not isinstance(listed, list):
+        return [float(listed)]
+    flat: list[float] = []
+    stack = [listed]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, list):
+                stack.append(item)
+            else:
+                flat.append(float(item))
+    return flat
+
+
+def _stats(flat: list[float]) -> tuple[float, float, float, float]:
+    """min, max, mean and 2-norm as torch computes them: any NaN makes all four NaN."""
+    if any(math.isnan(number) for number in flat):
+        return (math.nan,) * 4
+    return min(flat), max(flat), sum(flat) / len(flat), math.sqrt(sum(number * number for number in flat))
 
 
 def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool = True) -> Value:
@@ -46,7 +68,12 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
             return Value(shape=shape, dtype=dtype)
         values: Nested | None = None
         if data.numel() <= max_values:
-            values = _freeze(data.cpu().tolist())
+            listed = data.cpu().tolist()
+            values = _freeze(listed)
+            if stats and data.numel() > 0 and not data.is_complex():
+                # Small tensors: the statistics from the values already in hand beat four torch ops.
+                low, high, mean, norm = _stats(_flatten(listed))
+                return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
         if not stats or data.numel() == 0 or data.is_complex():
             return Value(shape=shape, dtype=dtype, values=values)
         as_float = data.to(torch.float64)
