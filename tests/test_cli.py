@@ -286,6 +286,34 @@ def test_max_backward_captures_some_and_counts_all(tmp_path: Path, capsys: Capsy
     assert not (out_dir / "backward-002.svg").exists()
 
 
+def test_no_timeline_still_captures_backward_but_records_no_forward_ops(
+    tmp_path: Path, capsys: Capsys
+) -> None:
+    script = write(
+        tmp_path,
+        "cut.py",
+        """\
+        import torch
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        with torch.no_grad():
+            frozen = w * 2
+        (w * w).sum().backward()
+        print(w.grad.tolist())
+        """,
+    )
+    out_dir = tmp_path / "out"
+
+    assert main(["trace", "--no-timeline", "--out", str(out_dir), str(script)]) == 0
+
+    out, err = capsys.readouterr()
+    assert out == "[2.0, 4.0]\n"
+    saved = json.loads((out_dir / "trace.json").read_text())
+    assert saved["events"] == [] and len(saved["backwards"]) == 1
+    leaf = saved["backwards"][0]["nodes"][-1]
+    assert leaf["tensor"]["label"] == "w" and leaf["tensor"]["grad_after"]["values"] == [2.0, 4.0]
+    assert "no_grad" not in err  # the forward timeline is what sees no_grad regions
+
+
 def test_formats_on_request(tmp_path: Path, capsys: Capsys) -> None:
     script = write(tmp_path, "square.py", SQUARE)
     out_dir = tmp_path / "out"

@@ -1,21 +1,25 @@
 """What happens to each leaf's ``.grad`` across backward calls: accumulation, and uncaptured calls.
 
-Leaves are tracked by weak reference (``WeakIdKeyDictionary``), so tracing a long training loop never
-keeps a tensor alive.
+Once the captured calls are done, the leaves they saw (a model's parameters, mostly) are followed
+through two hooks each instead of walking every later graph: a tensor hook notes a non-zero ``.grad``
+before a gradient arrives, and a post-accumulate hook counts the accumulation and takes the new
+``.grad``'s norm. Leaves are held by weak reference only, so tracing a long loop never keeps a tensor
+alive, and the hooks are removed when tracing ends.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.capture.graph import walk
 from gradviz.capture.summary import dtype_name
-from gradviz.model import Api, BackwardCall, Finding, LeafSummary, TensorInfo, Value
+from gradviz.model import BackwardCall, Finding, LeafSummary, TensorInfo, Value
 
 if TYPE_CHECKING:
     from gradviz.capture.call import CallPlan
@@ -28,22 +32,6 @@ class _LeafRecord:
     grad: Value | None = None
 
 
-@dataclass
-class Watch:
-    """Leaves of one uncaptured call, held only until the call has run.
-
-    Attributes:
-        named: Leaves that took part in a captured call (parameters, mostly): tracked one by one.
-        unnamed: Whether the call also reached leaves no captured call saw (new ones each
-            iteration, say); those are only counted together, so a long loop stays bounded.
-        had_gradient: Leaves whose ``.grad`` was already non-zero before the call.
-    """
-
-    named: list[torch.Tensor] = field(default_factory=list)
-    unnamed: bool = False
-    had_gradient: list[torch.Tensor] = field(default_factory=list)
-
-
 def _is_nonzero(value: Value | None) -> bool:
     return value is not None and (value.norm is None or value.norm != 0.0)
 
@@ -54,10 +42,12 @@ class LeafLedger:
     def __init__(self) -> None:
         self._labels: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._reported: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._uncaptured: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._records: list[_LeafRecord] = []
-        self._unnamed_calls = 0
-        self._unnamed_reported = False
+        self._records: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._order: list[_LeafRecord] = []
+        self._handles: list[Any] = []
+        self._had_gradient: list[torch.Tensor] = []
+        self._accumulated: list[torch.Tensor] = []
+        self.problems: list[str] = []
 
     def learn_label(self, leaf: torch.Tensor, info: TensorInfo | None) -> None:
         """Remember a leaf of a captured call and its name (None if it has none), for later calls."""
@@ -84,63 +74,64 @@ class LeafLedger:
             accumulated.append((info.label, info.shape))
         return _accumulation_finding(accumulated, call.index, call.location)
 
-    def watch(self, t_outputs: Sequence[Any], api: Api) -> Watch:
-        """Note the leaves an uncaptured ``backward`` call will accumulate into, before it runs."""
-        watch = Watch()
-        if api != "backward":
-            return watch
-        for fn in walk(t_outputs).fns:
-            if type(fn).__name__ != "AccumulateGrad":
-                continue
-            leaf = fn.variable
-            named = leaf in self._labels
-            if named:
-                watch.named.append(leaf)
-            else:
-                watch.unnamed = True
-            if (named and leaf in self._reported) or (not named and self._unnamed_reported):
-                continue
-            if leaf.grad is not None and bool(leaf.grad.detach().ne(0).any()):
-                watch.had_gradient.append(leaf)
-        return watch
+    def follow(self) -> None:
+        """Hook every leaf the captured calls saw, to follow it through the calls that are not captured."""
+        for leaf in list(self._labels.keys()):  # type: ignore[no-untyped-call]
+            try:
+                self._handles.append(leaf.register_hook(partial(self._arriving, weakref.ref(leaf))))
+                self._handles.append(leaf.register_post_accumulate_grad_hook(self._accumulating))
+            except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
+                self.problems.append(f"cannot follow a leaf's .grad ({error})")
 
-    def settle(self, watch: Watch, call_index: int) -> list[Finding]:
-        """Record an uncaptured call's effect on each leaf's ``.grad``, after it has run."""
-        grads = [(leaf, leaf.grad) for leaf in watch.named if leaf.grad is not None]
-        norms = torch._foreach_norm([grad.detach() for _, grad in grads if grad is not None]) if grads else []
-        for (leaf, grad), norm in zip(grads, norms, strict=True):
-            assert grad is not None
-            record: _LeafRecord | None = self._uncaptured.get(leaf)  # type: ignore[no-untyped-call]
+    def unfollow(self) -> None:
+        """Remove every hook `follow` registered."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _arriving(self, leaf_ref: weakref.ref[torch.Tensor], grad: torch.Tensor) -> None:
+        leaf = leaf_ref()
+        try:
+            grad_now = leaf.grad if leaf is not None and leaf not in self._reported else None
+            if leaf is not None and grad_now is not None and bool(grad_now.detach().ne(0).any()):
+                self._had_gradient.append(leaf)
+        except Exception as error:  # a hook must never break the user's backward
+            self.problems.append(f"cannot check a leaf's .grad ({error})")
+
+    def _accumulating(self, leaf: torch.Tensor) -> None:
+        try:
+            record: _LeafRecord | None = self._records.get(leaf)  # type: ignore[no-untyped-call]
             if record is None:
                 record = _LeafRecord(label=self._labels.get(leaf))  # type: ignore[no-untyped-call]
-                self._uncaptured[leaf] = record
-                self._records.append(record)
+                self._records[leaf] = record
+                self._order.append(record)
             record.calls += 1
-            record.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=float(norm))
-        self._unnamed_calls += watch.unnamed
+            grad = leaf.grad
+            if grad is not None:
+                norm = float(torch.linalg.vector_norm(grad.detach()))
+                record.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
+            if any(seen is leaf for seen in self._had_gradient):
+                self._accumulated.append(leaf)
+        except Exception as error:  # a hook must never break the user's backward
+            self.problems.append(f"cannot follow a leaf's .grad ({error})")
+
+    def settle(self, call_index: int) -> list[Finding]:
+        """After an uncaptured call: the accumulation warning for the leaves it added into, if any."""
         accumulated: list[tuple[str | None, Sequence[int]]] = []
-        for leaf in watch.had_gradient:
-            label = self._labels.get(leaf)  # type: ignore[no-untyped-call]
-            if leaf not in self._labels:
-                if self._unnamed_reported:
-                    continue
-                self._unnamed_reported = True
-            self._reported[leaf] = True
-            accumulated.append((label, leaf.shape))
+        for leaf in self._accumulated:
+            if leaf not in self._reported:
+                self._reported[leaf] = True
+                accumulated.append((self._labels.get(leaf), leaf.shape))  # type: ignore[no-untyped-call]
+        self._had_gradient.clear()
+        self._accumulated.clear()
         return _accumulation_finding(accumulated, call_index, None)
 
     def summaries(self) -> tuple[LeafSummary, ...]:
-        """Per named leaf, how many uncaptured calls changed its ``.grad`` and its ``.grad`` after the last.
-
-        Leaves no captured call saw come last, together, as one summary with neither label nor grad.
-        """
-        named = tuple(
+        """Per followed leaf: how many uncaptured calls changed its ``.grad``, and its last ``.grad``."""
+        return tuple(
             LeafSummary(label=record.label, calls=record.calls, grad_after=record.grad)
-            for record in self._records
+            for record in self._order
         )
-        if not self._unnamed_calls:
-            return named
-        return (*named, LeafSummary(label=None, calls=self._unnamed_calls))
 
 
 #: Leaves named in one accumulation warning before the rest are counted.

@@ -107,6 +107,9 @@ class Tracer:
     ) -> None:
         if self._recorder is not None:
             self._recorder.stop()
+        self._leaves.unfollow()
+        for problem in dict.fromkeys(self._leaves.problems):
+            self._problem(problem)
         setattr(torch.autograd, _ENGINE, self._original)
         if self in _active:
             _active.remove(self)
@@ -286,24 +289,15 @@ class Tracer:
             self._problem(
                 f"backward call {plan.index} ran, but its record is incomplete ({error})", plan.location
             )
-        if (
-            self._recorder is not None
-            and self.max_backward is not None
-            and len(self._backwards) >= self.max_backward
-        ):
-            self._recorder.recording = False
+        if self.max_backward is not None and len(self._backwards) >= self.max_backward:
+            self._leaves.follow()
+            if self._recorder is not None:
+                self._recorder.recording = False
 
     def _count(self, t_outputs: Sequence[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        try:
-            watch = self._leaves.watch(t_outputs, read_engine_arguments(t_outputs, args, kwargs).api)
-        except Exception as error:
-            self._problem(f"backward call {self.backward_calls} could not be summarised ({error})")
-            return self._original(t_outputs, *args, **kwargs)
+        # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
         result = self._original(t_outputs, *args, **kwargs)
-        try:
-            self._findings.extend(self._leaves.settle(watch, self.backward_calls))
-        except Exception as error:
-            self._problem(f"backward call {self.backward_calls} could not be summarised ({error})")
+        self._findings.extend(self._leaves.settle(self.backward_calls))
         return result
 
     def _problem(self, message: str, location: Location | None = None) -> None:

@@ -59,6 +59,12 @@ exit status: the script's own (sys.exit code; 1 after an uncaught exception)."""
             help="capture the first N backward/grad calls in full; count the rest (default: 3)",
         )
         parser.add_argument("--no-overlays", action="store_true", help="leave no_grad/detach/.data notes out")
+        parser.add_argument(
+            "--no-timeline",
+            action="store_true",
+            help="record backward only, not the forward ops: near-zero cost on long loops, but no source "
+            "lines on nodes and no no_grad/detach/.data findings",
+        )
         parser.add_argument("--tui", action="store_true", help="open the TUI on the trace afterwards")
         parser.add_argument("--quiet", action="store_true", help="print no summary on stderr")
         parser.add_argument(
@@ -151,7 +157,12 @@ class DemoCommand(Command):
         out_dir = writable_folder(args.out or os.path.join(DEFAULT_OUT, "demo"))
         script = load_script(str(write_demo(out_dir)))
         options = argparse.Namespace(
-            format=("svg",), max_backward=None, no_overlays=False, quiet=False, tui=args.tui
+            format=("svg",),
+            max_backward=None,
+            no_overlays=False,
+            no_timeline=False,
+            quiet=False,
+            tui=args.tui,
         )
 
         def runner(tracer: ExceptionNoter) -> int:

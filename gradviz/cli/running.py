@@ -78,7 +78,7 @@ def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: s
 
     Args:
         runner: Runs the user's code and returns its exit status.
-        options: The parsed ``trace`` options (format, max_backward, no_overlays, quiet, tui).
+        options: The parsed ``trace`` options (format, max_backward, no_overlays, no_timeline, quiet, tui).
         script: The script's name for the trace.
         root: The folder that locations are shown relative to.
         out_dir: Where the outputs go (already checked writable).
@@ -89,7 +89,12 @@ def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: s
     try:
         from gradviz.capture.session import Tracer
 
-        tracer = Tracer(max_backward=options.max_backward, script=script, source_root=root)
+        tracer = Tracer(
+            max_backward=options.max_backward,
+            record_forward=not options.no_timeline,
+            script=script,
+            source_root=root,
+        )
         tracer.__enter__()
     except Exception as exc:  # a broken tracer must not stop the user's script from running
         say(f"could not start tracing, running untraced: {type(exc).__name__}: {exc}")

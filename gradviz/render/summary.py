@@ -132,17 +132,12 @@ def _uncaptured_lines(trace: Trace) -> list[str]:
     if not skipped:
         return []
     lines = [f"  {_spans(skipped)}: counted, not captured (raise --max-backward to record them step by step)"]
-    named = [leaf for leaf in trace.uncaptured if leaf.label is not None or leaf.grad_after is not None]
-    shown = named[:MAX_LEAVES] + [leaf for leaf in trace.uncaptured if leaf not in named]
-    for leaf in shown:
-        if leaf.label is None and leaf.grad_after is None:
-            lines.append(f"      leaves no captured call saw: .grad changed in {leaf.calls} of them")
-            continue
+    for leaf in trace.uncaptured[:MAX_LEAVES]:
         name = leaf.label or "a leaf"
         now = format_value(leaf.grad_after)
         lines.append(f"      {name}.grad changed in {leaf.calls} of them, now {now}")
-    if len(named) > MAX_LEAVES:
-        lines.append(f"      ... and {len(named) - MAX_LEAVES} more leaves (all in trace.json)")
+    if len(trace.uncaptured) > MAX_LEAVES:
+        lines.append(f"      ... and {len(trace.uncaptured) - MAX_LEAVES} more leaves (all in trace.json)")
     return lines
 
 
