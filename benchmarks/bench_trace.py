@@ -58,18 +58,21 @@ def bench_training_loop(repeat: int) -> None:
     with tempfile.TemporaryDirectory() as out_dir:
         import_only = best_wall_time([sys.executable, "-c", "import torch"], repeat)
         plain = best_wall_time([sys.executable, str(EXAMPLE)], repeat)
-        traced = best_wall_time(
-            [sys.executable, "-m", "gradviz", "trace", "--quiet", "--out", out_dir, str(EXAMPLE)], repeat
-        )
+        trace = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--out", out_dir]
+        traced = best_wall_time([*trace, str(EXAMPLE)], repeat)
+        untimed = best_wall_time([*trace, "--no-timeline", str(EXAMPLE)], repeat)
     print(f"## {EXAMPLE.relative_to(ROOT)} (2,000 iterations), best of {repeat}")
     rows = [
         ("python -c 'import torch'", import_only, "s"),
         ("python examples/05_training_loop.py", plain, "s"),
         ("gradviz trace (default options)", traced, "s"),
         ("ratio traced / plain", traced / plain, "x"),
+        ("gradviz trace --no-timeline", untimed, "s"),
+        ("ratio --no-timeline / plain", untimed / plain, "x"),
     ]
     if plain > import_only:
         rows.append(("ratio without the torch import", (traced - import_only) / (plain - import_only), "x"))
+        rows.append(("  the same, --no-timeline", (untimed - import_only) / (plain - import_only), "x"))
     for label, number, unit in rows:
         print(f"{label:38s} {number:7.2f} {unit}")
     print()
