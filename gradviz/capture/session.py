@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.autograd
@@ -33,6 +33,7 @@ _ENGINE = "_engine_run_backward"
 MAX_JACOBIAN_NODES = 500
 
 _active: list[Tracer] = []
+_TracerT = TypeVar("_TracerT", bound="Tracer")
 _finished: list[Tracer] = []
 
 
@@ -87,7 +88,7 @@ class Tracer:
 
     # ----- context manager -------------------------------------------------------------------------
 
-    def __enter__(self) -> Tracer:
+    def __enter__(self: _TracerT) -> _TracerT:
         self._original = getattr(torch.autograd, _ENGINE)
         setattr(torch.autograd, _ENGINE, self._intercept)
         _active.append(self)
