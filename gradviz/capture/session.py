@@ -278,9 +278,10 @@ class Tracer:
         try:
             call = plan.to_call(result)
             if self._recorder is not None:
+                events = self.events
+                graph = _with_leaf_lines(call.graph, events)
                 call = dataclasses.replace(
-                    call,
-                    graph=dataclasses.replace(call.graph, overlays=overlays_for(call.graph, self.events)),
+                    call, graph=dataclasses.replace(graph, overlays=overlays_for(graph, events))
                 )
             self._backwards.append(call)
             self._findings.extend(self._leaves.accumulation_findings(plan, call))
@@ -303,6 +304,33 @@ class Tracer:
 
     def _problem(self, message: str, location: Location | None = None) -> None:
         self._findings.append(Finding(kind="capture_problem", message=message, location=location))
+
+
+def _with_leaf_lines(graph: Graph, events: Sequence[Event]) -> Graph:
+    """Give each leaf the line that created it: the first event whose outputs hold its tensor id.
+
+    Leaves have no grad_fn to carry their origin, so the timeline is the only place to find it.
+    """
+    wanted = {
+        node.tensor.id: node.id
+        for node in graph.leaves
+        if node.tensor is not None and node.tensor.id is not None and node.location is None
+    }
+    found: dict[int, Event] = {}
+    for event in events:
+        if len(found) == len(wanted):
+            break
+        for output in event.outputs:
+            if output in wanted and output not in found:
+                found[output] = event
+    if not found:
+        return graph
+    nodes = list(graph.nodes)
+    for tensor_id, event in found.items():
+        node_id = wanted[tensor_id]
+        # Only the line: Node.event marks ops of this graph, and a leaf may be made long before them.
+        nodes[node_id] = dataclasses.replace(nodes[node_id], location=event.location)
+    return dataclasses.replace(graph, nodes=tuple(nodes))
 
 
 def _reading_order(finding: Finding) -> tuple[bool, str, int]:

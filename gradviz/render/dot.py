@@ -119,6 +119,8 @@ class _Drawing:
         tensor = node.tensor
         name = tensor.label if tensor is not None and tensor.label else "leaf"
         lines = [f"<b>{_text(name)}</b>"]
+        if self.options.source and node.location is not None:
+            lines.append(_small(f"made at {node.location}"))
         if tensor is not None:
             lines.append(
                 _small(f"{format_shape(tensor.shape)} {tensor.dtype} requires_grad={tensor.requires_grad}")

@@ -11,6 +11,7 @@ import torch
 
 from gradviz.capture.session import Tracer
 from gradviz.model import BackwardCall, Node, Value
+from gradviz.render.dot import to_dot
 
 
 def as_tensor(value: Value | None) -> torch.Tensor:
@@ -453,3 +454,16 @@ def test_torch_compile_under_the_tracer_gives_the_same_gradient_without_dynamo_w
     assert torch.allclose(x.grad, expected)
     assert not [w for w in caught if "Dynamo" in str(w.message)]
     assert close(node_labelled(tracer.backwards[0], "x").tensor.grad_after, expected)  # type: ignore[union-attr]
+
+
+def test_leaves_carry_the_line_that_made_them_without_widening_the_overlay_window() -> None:
+    with Tracer() as tracer:
+        w = torch.tensor([1.0, 2.0], requires_grad=True)
+        w.data *= 3  # before the graph used w: it does not concern this graph
+        loss = (w * w).sum()
+        loss.backward()
+    (leaf,) = tracer.backwards[0].graph.leaves
+    assert leaf.location is not None
+    assert leaf.location.code == "w = torch.tensor([1.0, 2.0], requires_grad=True)"
+    assert tracer.backwards[0].graph.overlays == ()
+    assert "made at " in to_dot(tracer.backwards[0])
