@@ -117,6 +117,9 @@ class Tracer:
         _finished[:] = [self]
         if exc is not None:
             self.note_exception(exc)
+        # Explained exceptions were kept only to explain each once; their tracebacks hold the user's
+        # frames (and tensors), and a finished tracer stays reachable through last_tracer().
+        self._explained.clear()
 
     # ----- what was recorded -----------------------------------------------------------------------
 

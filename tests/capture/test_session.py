@@ -467,3 +467,21 @@ def test_leaves_carry_the_line_that_made_them_without_widening_the_overlay_windo
     assert leaf.location.code == "w = torch.tensor([1.0, 2.0], requires_grad=True)"
     assert tracer.backwards[0].graph.overlays == ()
     assert "made at " in to_dot(tracer.backwards[0])
+
+
+def test_a_finished_tracer_keeps_no_exception_and_so_none_of_its_frames_alive() -> None:
+    # The last tracer stays reachable (gradviz.explain uses it); an exception it explained must not,
+    # or its traceback would keep the failing frames and their tensors alive.
+    refs: list[weakref.ref[torch.Tensor]] = []
+
+    def fail() -> None:
+        x = torch.ones(2, requires_grad=True)
+        refs.append(weakref.ref(x))
+        y = x.sigmoid()
+        y.mul_(2)
+        y.sum().backward()
+
+    with pytest.raises(RuntimeError, match="inplace"), Tracer():
+        fail()
+    gc.collect()
+    assert refs[0]() is None
