@@ -10,6 +10,7 @@ import torch
 
 from gradviz.capture.summary import summarize
 from gradviz.model import Event, Location, Trace
+from gradviz.render.svg import to_svg
 from gradviz.render.tensortext import value_lines
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.dialogs import HelpScreen, JumpScreen
@@ -169,13 +170,15 @@ async def test_a_trace_without_backward_calls_shows_the_timeline_and_a_message()
 
 async def test_export_writes_the_current_step_as_svg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = GradvizApp(tutorial_trace())
+    trace = tutorial_trace()
+    app = GradvizApp(trace)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n", "s")
         await app.workers.wait_for_complete()
     written = tmp_path / "gradviz-step-1-2.svg"
-    assert written.exists()
-    assert "<svg" in written.read_text()
+    # the same drawing `gradviz render --step 2` makes: the view on screen, not the finished call
+    assert written.read_text() == to_svg(trace.backwards[0], step=2)
+    assert written.read_text() != to_svg(trace.backwards[0])
 
 
 async def test_help_opens_and_closes_and_q_quits() -> None:
