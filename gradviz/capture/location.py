@@ -12,13 +12,16 @@ import torch
 from gradviz.model import Location
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
-_GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: Where torch hands a call to an active torch function mode (``handle_torch_function``).
+DISPATCH_FILE = os.path.join("torch", "overrides.py")
+#: The gradviz package's own folder: its frames are never the user's.
+GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _STDLIB_MARKERS = ("<frozen ", f"{os.sep}runpy.py", f"{os.sep}contextlib.py", f"{os.sep}functools.py")
 
 
 def is_internal(filename: str) -> bool:
     """Whether a frame's file belongs to torch, gradviz or the Python runtime rather than the user."""
-    return filename.startswith((_TORCH_DIR, _GRADVIZ_DIR)) or any(
+    return filename.startswith((_TORCH_DIR, GRADVIZ_DIR)) or any(
         marker in filename for marker in _STDLIB_MARKERS
     )
 

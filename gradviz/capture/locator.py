@@ -8,12 +8,10 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
-from gradviz.capture.location import frame_location, is_internal
+from gradviz.capture.location import DISPATCH_FILE, GRADVIZ_DIR, frame_location, is_internal
 from gradviz.model import Location
 
 _FUNCTION_FILE = os.path.join("autograd", "function.py")
-_DISPATCH_FILE = os.path.join("torch", "overrides.py")
-_GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class Locator:
@@ -68,9 +66,9 @@ def called_by_user(frame: Any = None) -> bool:
         passes through ``handle_torch_function`` from the public function's own frame) is the user's.
     """
     frame = frame if frame is not None else sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_GRADVIZ_DIR):
+    while frame is not None and frame.f_code.co_filename.startswith(GRADVIZ_DIR):
         frame = frame.f_back
-    if frame is not None and frame.f_code.co_filename.endswith(_DISPATCH_FILE):
+    if frame is not None and frame.f_code.co_filename.endswith(DISPATCH_FILE):
         frame = frame.f_back.f_back if frame.f_back is not None else None
     return frame is not None and not is_internal(frame.f_code.co_filename)
 

@@ -18,11 +18,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gradviz.capture.location import DISPATCH_FILE, GRADVIZ_DIR
 from gradviz.errors import UsageError
 
-_GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _RUNNER_FILES = (os.sep + "runpy.py", "<frozen ")
-_DISPATCH_FILE = os.path.join("torch", "overrides.py")
 
 #: Exit status of a run stopped by Ctrl-C, as a shell reports it (128 + SIGINT).
 INTERRUPTED = 130
@@ -223,9 +222,9 @@ def _without_tracer_frames(tb: types.TracebackType | None) -> types.TracebackTyp
         entries.append(tb)
         tb = tb.tb_next
     names = [entry.tb_frame.f_code.co_filename for entry in entries]
-    hidden = {i for i, name in enumerate(names) if name.startswith(_GRADVIZ_DIR)}
+    hidden = {i for i, name in enumerate(names) if name.startswith(GRADVIZ_DIR)}
     for i, name in enumerate(names):
-        if name.endswith(_DISPATCH_FILE) and i + 1 in hidden:
+        if name.endswith(DISPATCH_FILE) and i + 1 in hidden:
             hidden.update({i, i - 1})  # the dispatcher, and the torch frame that handed over to it
     kept = [entry for i, entry in enumerate(entries) if i not in hidden]
     for entry, following in zip(kept, [*kept[1:], None], strict=True):
@@ -234,7 +233,7 @@ def _without_tracer_frames(tb: types.TracebackType | None) -> types.TracebackTyp
 
 
 def _is_runner_frame(filename: str) -> bool:
-    return filename.startswith(_GRADVIZ_DIR) or any(marker in filename for marker in _RUNNER_FILES)
+    return filename.startswith(GRADVIZ_DIR) or any(marker in filename for marker in _RUNNER_FILES)
 
 
 def _flush() -> None:
