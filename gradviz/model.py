@@ -19,6 +19,9 @@ Nested: TypeAlias = float | int | bool | complex | tuple["Nested", ...]
 
 Api = Literal["backward", "grad"]
 GradMode = Literal["enabled", "no_grad", "inference_mode"]
+#: "warning": probably a bug in the user's code; "note": an autograd effect that happened (an intended cut,
+#: evaluation under no_grad), drawn and listed briefly but never alarming.
+Severity = Literal["warning", "note"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,8 @@ class Node:
         tensor: The tensor it produced (for AccumulateGrad, the leaf), where known.
         saved: The tensors it saved for backward.
         event: Id of the forward event that created it, where known.
+        module: Path of the ``nn.Module`` call that produced it (``encoder.layers.3.self_attn``), where
+            known.
     """
 
     id: int
@@ -142,6 +147,7 @@ class Node:
     tensor: TensorInfo | None = None
     saved: tuple[SavedTensor, ...] = ()
     event: int | None = None
+    module: str | None = None
 
     @property
     def is_accumulate_grad(self) -> bool:
@@ -257,6 +263,21 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class CallError:
+    """Why a backward/grad call raised instead of finishing.
+
+    Attributes:
+        type: The exception's class name (``RuntimeError``).
+        message: Its message, first line first.
+        node: Id of the node autograd was running when it raised, when known.
+    """
+
+    type: str
+    message: str
+    node: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BackwardCall:
     """One captured ``backward()`` / ``torch.autograd.backward`` / ``torch.autograd.grad`` call.
 
@@ -270,6 +291,8 @@ class BackwardCall:
         create_graph: Whether the backward itself was recorded (for higher-order gradients).
         inputs: For ``grad`` (or ``backward(inputs=...)``), the node ids of the requested inputs.
         results: For ``grad``, the gradients it returned, one per input.
+        error: Set when the call raised (before or inside the engine): then leaves whose ``.grad``
+            did not change received nothing from it.
     """
 
     index: int
@@ -281,6 +304,7 @@ class BackwardCall:
     create_graph: bool = False
     inputs: tuple[int, ...] = ()
     results: tuple[Value | None, ...] = ()
+    error: CallError | None = None
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -361,6 +385,8 @@ class Finding:
         location: The line it is about.
         call: Index of the backward call it concerns, where it concerns one.
         label: The tensor it concerns, by the user's name.
+        severity: ``"warning"`` (probably a bug: act) or ``"note"`` (autograd did this, as intended).
+        count: How many times it happened (capture problems of one kind are reported once, counted).
     """
 
     kind: FindingKind
@@ -368,6 +394,8 @@ class Finding:
     location: Location | None = None
     call: int | None = None
     label: str | None = None
+    severity: Severity = "warning"
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
