@@ -1,11 +1,16 @@
 """Write a trace to a folder: ``trace.json`` plus ``backward-NNN.<fmt>`` per captured call.
 
-The one module besides the CLI that writes files. When no layout engine runs, the DOT source and
-trace.json are still written and `LayoutSkipped` says so in one line (with the files in ``written``).
+The one module that writes files. Every file goes to a temp file in the same folder first and is then
+renamed over its name, so a full disk leaves the old file (or none), never a truncated one. When no
+layout engine runs, the DOT source and trace.json are still written and `LayoutSkipped` says so in one
+line (with the files in ``written``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,19 +43,72 @@ class LayoutSkipped(OutputIncomplete, LayoutEngineMissing):
     """No layout engine ran: trace.json and the DOT files were written instead of drawings."""
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: What a plain ``open(path, "w")`` would give a new file (mkstemp makes it 0600).
+_FILE_MODE = 0o666 & ~_umask()
+
+
+class WriteFailed(GradvizError):
+    """A file could not be written; what was written before it is listed.
+
+    Attributes:
+        written: The files written before the failure.
+    """
+
+    def __init__(self, message: str, written: Sequence[Path] = ()) -> None:
+        super().__init__(message)
+        self.written = list(written)
+
+
+def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> None:
+    """Write a file atomically: into a temp file beside it, then renamed over it.
+
+    Args:
+        path: The file to write.
+        data: Its content (text is written as UTF-8).
+        keep: A file that must never be overwritten (the input of ``gradviz render``).
+
+    Raises:
+        WriteFailed: The file is `keep`, or it could not be written (the old file, if any, is left
+            as it was and no temp file remains).
+    """
+    if keep is not None and path.exists() and keep.exists() and os.path.samefile(path, keep):
+        raise WriteFailed(f"will not overwrite the input {keep} with {path.name}: choose another --out")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    temp: str | None = None
+    try:
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        mode = os.stat(path).st_mode & 0o7777 if path.exists() else _FILE_MODE
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except OSError as exc:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 class _Writer:
     """Writes files into one folder and remembers them, turning OS errors into one line."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, keep: Path | None = None) -> None:
         self.out_dir = out_dir
+        self.keep = keep
         self.written: list[Path] = []
 
     def write(self, name: str, data: str | bytes) -> None:
         path = self.out_dir / name
         try:
-            path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        except OSError as exc:
-            raise GradvizError(f"cannot write {path}: {exc.strerror or exc}") from None
+            write_file(path, data, keep=self.keep)
+        except WriteFailed as exc:
+            raise WriteFailed(str(exc), self.written) from None
         if path not in self.written:
             self.written.append(path)
 
@@ -72,33 +130,45 @@ def _html_svgs(call: BackwardCall, final_svg: str, options: RenderOptions) -> li
 
 
 def write_outputs(
-    trace: Trace, out_dir: Path, formats: Sequence[str], *, options: RenderOptions = DEFAULT_OPTIONS
+    trace: Trace,
+    out_dir: Path,
+    formats: Sequence[str],
+    *,
+    options: RenderOptions = DEFAULT_OPTIONS,
+    keep: Path | None = None,
 ) -> list[Path]:
     """Write trace.json and, per captured backward call, ``backward-NNN.<fmt>`` for each format.
+
+    Each file is written atomically (`write_file`).
 
     Args:
         trace: What was recorded.
         out_dir: The folder; created when missing.
         formats: Any of ``svg``, ``dot``, ``json`` (the call alone), ``html``, ``png``, ``pdf``.
         options: What the drawings show.
+        keep: The trace file this trace was read from: trace.json is then not written, and no
+            output may replace this file (``gradviz render`` never writes to its input).
 
     Returns:
-        The files written, trace.json first.
+        The files written, trace.json first (when written).
 
     Raises:
         LayoutSkipped: No layout engine runs; trace.json, the DOT files and drawing-less HTML pages
             were written (listed in ``written``). Its message is the one line to show the user.
         OutputIncomplete: The engine could not make some format (graphviz-pure has no pdf); DOT was
             written in its place.
-        GradvizError: A format is unknown, or the folder cannot be created or written.
+        WriteFailed: A file cannot be written (a full disk, a folder in the way) or would replace
+            `keep`; the files written before it are listed.
+        GradvizError: A format is unknown, or the folder cannot be created.
     """
     wanted = _check(formats)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GradvizError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
-    writer = _Writer(out_dir)
-    writer.write("trace.json", to_json(trace))
+    writer = _Writer(out_dir, keep)
+    if keep is None:
+        writer.write("trace.json", to_json(trace))
     missing = False
     problems: list[str] = []
     for call in trace.backwards:
@@ -129,6 +199,8 @@ def write_outputs(
                     writer.write(f"{stem}.dot", dot)
                     if fmt == "html":
                         writer.write(f"{stem}.html", to_html(call, []))
+                except WriteFailed:
+                    raise
                 except GradvizError as exc:
                     problems.append(str(exc))
                     writer.write(f"{stem}.dot", dot)

@@ -14,7 +14,8 @@ from gradviz.cli.options import (
     parse_max_backward,
     writable_folder,
 )
-from gradviz.cli.running import open_tui, traced_run, write_outputs, write_step
+from gradviz.cli.running import open_tui, render_saved, traced_run
+from gradviz.errors import UsageError
 
 if TYPE_CHECKING:
     from gradviz.capture.script import ExceptionNoter
@@ -103,21 +104,17 @@ class RenderCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the render options."""
         parser.add_argument("trace", metavar="TRACE.json", help="a trace written by gradviz trace")
-        add_output_options(parser, "the trace's folder")
+        add_output_options(
+            parser, "the trace's folder; the trace itself is never rewritten", trace_json=False
+        )
         parser.add_argument("--step", type=int, metavar="K", help="draw the state after backward step K")
         parser.add_argument("--no-overlays", action="store_true", help="leave no_grad/detach/.data notes out")
 
     def run(self, args: argparse.Namespace) -> int:
-        """Load the trace and write the requested drawings of every captured call."""
+        """Load the trace and write the requested drawings of every captured call beside it (or to --out)."""
         trace = load_trace(args.trace)
         out_dir = writable_folder(args.out or str(Path(args.trace).parent))
-        if args.step is None:
-            written = write_outputs(trace, out_dir, args.format, overlays=not args.no_overlays)
-        else:
-            written = write_step(trace, out_dir, args.format, args.step, overlays=not args.no_overlays)
-        for path in written:
-            print(path)
-        return 0 if written else 1
+        return render_saved(trace, Path(args.trace), out_dir, args)
 
 
 class TuiCommand(Command):
@@ -129,11 +126,23 @@ class TuiCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the tui options."""
         parser.add_argument("trace", metavar="TRACE.json", help="a trace written by gradviz trace")
-        parser.add_argument("--call", type=int, default=1, metavar="N", help="start on backward call N")
+        parser.add_argument("--call", type=int, metavar="N", help="start on captured backward call N")
 
     def run(self, args: argparse.Namespace) -> int:
-        """Load the trace and open it."""
-        return open_tui(load_trace(args.trace), call=args.call)
+        """Load the trace, check --call against its captured calls, and open it."""
+        trace = load_trace(args.trace)
+        captured = [backward.index for backward in trace.backwards]
+        if args.call is not None and args.call not in captured:
+            raise UsageError(f"--call {args.call}: {_captured_calls(trace.backward_calls, captured)}")
+        return open_tui(trace, call=args.call if args.call is not None else 1)
+
+
+def _captured_calls(seen: int, captured: list[int]) -> str:
+    """Which calls ``--call`` may name, for the one-line error."""
+    if not captured:
+        return f"no backward call was captured in this trace ({seen} seen)"
+    listed = ", ".join(str(index) for index in captured[:10]) + (", ..." if len(captured) > 10 else "")
+    return f"the trace has {seen} backward call{'s' if seen != 1 else ''}; captured: {listed}"
 
 
 class DemoCommand(Command):

@@ -88,25 +88,33 @@ def load_trace(path: str) -> Trace:
         The trace.
 
     Raises:
-        TraceFileError: When it is missing, unreadable, not JSON or of another schema.
+        TraceFileError: When it is missing, unreadable, too big, too deeply nested, not JSON or of
+            another schema; the message names the file.
     """
     from gradviz.errors import TraceFileError
     from gradviz.render.json import from_json
 
     try:
         text = Path(path).read_bytes()
+        return from_json(text)
     except OSError as exc:
         raise TraceFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return from_json(text)
+    except MemoryError:
+        raise TraceFileError(f"cannot read {path}: it is too big to load into memory") from None
+    except TraceFileError as exc:
+        raise TraceFileError(f"cannot read {path}: {exc}") from None
 
 
-def add_output_options(parser: argparse.ArgumentParser, out_default: str, default: str = "svg") -> None:
+def add_output_options(
+    parser: argparse.ArgumentParser, out_default: str, default: str = "svg", *, trace_json: bool = True
+) -> None:
     """The ``--out`` and ``--format`` options that several subcommands share."""
+    also = "; trace.json is always written" if trace_json else ""
     parser.add_argument("--out", metavar="DIR", help=f"folder for the outputs (default: {out_default})")
     parser.add_argument(
         "--format",
         type=parse_formats,
         default=(default,),
         metavar="FMT[,FMT...]",
-        help=f"per-call formats among {','.join(FORMATS)} (default: {default}); trace.json is always written",
+        help=f"per-call formats among {','.join(FORMATS)} (default: {default}){also}",
     )

@@ -37,15 +37,15 @@ def write_outputs(trace: Trace, out_dir: Path, formats: Sequence[str], overlays:
         overlays: Whether drawings show what autograd did not record.
 
     Returns:
-        The files written (empty when writing failed).
+        The files written (those written before a failure, when one happened).
     """
     try:
-        from gradviz.output import OutputIncomplete
+        from gradviz.output import OutputIncomplete, WriteFailed
         from gradviz.output import write_outputs as write
         from gradviz.render.style import RenderOptions
 
         return write(trace, out_dir, formats, options=RenderOptions(overlays=overlays))
-    except OutputIncomplete as exc:
+    except (OutputIncomplete, WriteFailed) as exc:
         say(str(exc))
         return exc.written
     except GradvizError as exc:
@@ -126,7 +126,13 @@ STEP_FORMATS = ("svg", "dot", "png", "pdf")
 
 
 def write_step(
-    trace: Trace, out_dir: Path, formats: Sequence[str], step: int, *, overlays: bool
+    trace: Trace,
+    out_dir: Path,
+    formats: Sequence[str],
+    step: int,
+    *,
+    overlays: bool,
+    keep: Path | None = None,
 ) -> list[Path]:
     """Write each captured call as it stood after backward step `step`.
 
@@ -136,15 +142,17 @@ def write_step(
         formats: Formats among `STEP_FORMATS`.
         step: The step to show.
         overlays: Whether drawings show what autograd did not record.
+        keep: A file no output may replace (the trace being rendered).
 
     Returns:
         The files written.
 
     Raises:
         UsageError: For a format that has no per-step drawing.
-        GradvizError: When the step is out of range, no layout engine runs (svg/png/pdf), or a file
-            cannot be written.
+        WriteFailed: A file cannot be written (the files written before it are listed).
+        GradvizError: When the step is out of range or no layout engine runs (svg/png/pdf).
     """
+    from gradviz.output import WriteFailed, write_file
     from gradviz.render.dot import to_dot
     from gradviz.render.style import RenderOptions
     from gradviz.render.svg import run_layout
@@ -153,18 +161,55 @@ def write_step(
     if unsupported:
         raise UsageError(f"--step draws {', '.join(STEP_FORMATS)}, not {', '.join(unsupported)}")
     options = RenderOptions(overlays=overlays)
-    written = []
+    written: list[Path] = []
     for call in trace.backwards:
         dot = to_dot(call, step=step, options=options)
         for fmt in formats:
             data = dot.encode() if fmt == "dot" else run_layout(dot, fmt)
             path = out_dir / f"backward-{call.index:03d}-step-{step}.{fmt}"
             try:
-                path.write_bytes(data)
-            except OSError as exc:
-                raise GradvizError(f"cannot write {path}: {exc.strerror or exc}") from None
+                write_file(path, data, keep=keep)
+            except WriteFailed as exc:
+                raise WriteFailed(str(exc), written) from None
             written.append(path)
     return written
+
+
+def render_saved(trace: Trace, source: Path, out_dir: Path, options: argparse.Namespace) -> int:
+    """Draw a saved trace again, never writing to the file it was read from.
+
+    Args:
+        trace: The trace read from `source`.
+        source: The trace file (left untouched: trace.json is not rewritten).
+        out_dir: Where the drawings go.
+        options: The parsed ``render`` options (format, step, no_overlays).
+
+    Returns:
+        0 when every file was written (or a drawing was replaced by DOT, said in one line); 1 when a
+        file could not be written, after saying so in one line.
+    """
+    from gradviz.output import OutputIncomplete, WriteFailed
+    from gradviz.output import write_outputs as write
+    from gradviz.render.style import RenderOptions
+
+    status = 0
+    try:
+        if options.step is None:
+            render_options = RenderOptions(overlays=not options.no_overlays)
+            written = write(trace, out_dir, options.format, options=render_options, keep=source)
+        else:
+            written = write_step(
+                trace, out_dir, options.format, options.step, overlays=not options.no_overlays, keep=source
+            )
+    except OutputIncomplete as exc:
+        say(str(exc))
+        written = exc.written
+    except WriteFailed as exc:
+        say(str(exc))
+        written, status = exc.written, 1
+    for path in written:
+        print(path)
+    return status
 
 
 class _Untraced:

@@ -48,9 +48,16 @@ def _encode_nested(values: Nested) -> Any:
     return values
 
 
-def _decode_nested(values: Any) -> Nested:
+#: Deepest ``values`` nesting read back: far more dimensions than any tensor has, and shallow enough
+#: for every renderer to walk.
+MAX_NESTING = 64
+
+
+def _decode_nested(values: Any, depth: int = 0) -> Nested:
     if isinstance(values, list):
-        return tuple(_decode_nested(item) for item in values)
+        if depth >= MAX_NESTING:
+            raise ValueError(f"values nested deeper than {MAX_NESTING} levels")
+        return tuple(_decode_nested(item, depth + 1) for item in values)
     if isinstance(values, dict):
         return complex(_as_float(values["re"]), _as_float(values["im"]))
     if isinstance(values, (bool, int, float)):
@@ -291,6 +298,10 @@ def _parse(text: str | bytes, schema: str) -> dict[str, Any]:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise TraceFileError(f"not a gradviz trace: the file is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise TraceFileError("not a gradviz trace: the JSON is nested too deeply to read") from None
+    except MemoryError:
+        raise TraceFileError("the file is too big to read into memory") from None
     found = data.get("schema") if isinstance(data, dict) else None
     if found != schema:
         raise TraceFileError(
@@ -304,6 +315,8 @@ def _parse(text: str | bytes, schema: str) -> dict[str, Any]:
 def _build(cls: type, data: dict[str, Any], schema: str) -> Any:
     try:
         return _decode_dataclass(cls, data)
+    except RecursionError:
+        raise TraceFileError(f"damaged {schema} file: values nested too deeply") from None
     except (KeyError, TypeError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         raise TraceFileError(f"damaged {schema} file: {message}") from None

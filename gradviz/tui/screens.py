@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Static
 
 from gradviz.errors import GradvizError
 from gradviz.model import BackwardCall, Trace
+from gradviz.output import write_file
 from gradviz.render.stepview import describe_node, find_node
 from gradviz.render.svg import to_svg
 from gradviz.tui.dialogs import JumpScreen
@@ -237,8 +238,8 @@ class TraceScreen(Screen[None]):
 
     def _export(self, backward: BackwardCall, step: int, path: Path) -> None:
         try:
-            path.write_text(to_svg(backward, step=step), encoding="utf-8")
-        except (GradvizError, OSError) as exc:
+            write_file(path, to_svg(backward, step=step))
+        except GradvizError as exc:
             self.app.call_from_thread(self.notify, f"could not export: {exc}", severity="error")
             return
         self.app.call_from_thread(self.notify, f"wrote {path}")
