@@ -13,6 +13,7 @@ import html
 import graphviz
 
 from gradviz.model import BackwardCall, Edge, Graph, Node, Overlay, Root, Value
+from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, failure_title
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
     CURRENT,
@@ -25,8 +26,10 @@ from gradviz.render.style import (
     GRADIENT,
     MONO_FONT,
     MUTED,
+    NOT_REACHED,
     OVERLAY_LOOKS,
     PENDING,
+    RAISED,
     SMALL_FONT_SIZE,
     Look,
     RenderOptions,
@@ -74,7 +77,9 @@ def _html(lines: list[str]) -> str:
 class _Drawing:
     """Builds one DOT graph; a class only to share the state and options between the parts."""
 
-    def __init__(self, graph: Graph, state: StepState, options: RenderOptions, title: str | None) -> None:
+    def __init__(
+        self, graph: Graph, state: StepState, options: RenderOptions, title: list[str] | None
+    ) -> None:
         self.graph = graph
         self.state = state
         self.options = options
@@ -88,7 +93,7 @@ class _Drawing:
             edge_attr={"fontname": MONO_FONT, "fontsize": SMALL_FONT_SIZE, "arrowsize": "0.7"},
         )
         if title is not None:
-            self.dot.attr(label=_html([_text(title)]), labelloc="t", fontsize="12")
+            self.dot.attr(label=_html(title), labelloc="t", fontsize="12")
 
     def value(self, value: Value | None) -> str:
         return format_value(value, max_values=self.options.max_label_values, values=self.options.values)
@@ -103,7 +108,14 @@ class _Drawing:
         if node.id == self.state.current:
             attrs.update(color=CURRENT.border, penwidth=CURRENT.penwidth)
             self.kinds.add(CURRENT.kind)
+        if self.state.is_unreached(node.id):
+            attrs.update(NOT_REACHED.node_attrs())
+            self.kinds.add(NOT_REACHED.kind)
         lines = self.leaf_lines(node) if node.is_accumulate_grad else self.op_lines(node)
+        if node.id == self.state.raised and self.state.error is not None:
+            attrs.update(RAISED.node_attrs())
+            self.kinds.add(RAISED.kind)
+            lines.append(_small(f"{RAISED_HERE}: {self.state.error.type}", color=RAISED.border))
         if node.id in self.state.ran:
             lines.append(_small(f"backward step {self.state.ran[node.id]} of {self.state.total}"))
         self.defaults("node", attrs)
@@ -129,6 +141,10 @@ class _Drawing:
         if tensor is None:
             return lines
         before = tensor.grad_before
+        if self.state.received_nothing(node):
+            lines.append(_small(f"grad: {self.value(before)}", mono=True, color="black"))
+            lines.append(_small(RECEIVED_NOTHING, color=RAISED.border))
+            return lines
         grad = self.state.grad_of(node)
         accumulated = not is_zero(before) and grad is not before
         if accumulated:
@@ -229,7 +245,7 @@ def _legend_row(look: Look) -> str:
     return f"<tr>{swatch}{description}</tr>"
 
 
-def _title(subject: Graph | BackwardCall, state: StepState) -> str | None:
+def _title(subject: Graph | BackwardCall, state: StepState) -> list[str] | None:
     if isinstance(subject, Graph):
         return None
     where = f" at {subject.location}" if subject.location is not None else ""
@@ -240,7 +256,11 @@ def _title(subject: Graph | BackwardCall, state: StepState) -> str | None:
     text = f"{subject.api} call #{subject.index}{where}{code}"
     if state.step is not None:
         text += f" (after step {state.step} of {state.total})"
-    return text
+    lines = [_text(text)]
+    failure = failure_title(subject)
+    if failure is not None:
+        lines.append(f'<font color="{RAISED.border}">{_text(failure)}</font>')
+    return lines
 
 
 def to_dot(

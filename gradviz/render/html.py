@@ -11,6 +11,8 @@ import html
 from collections.abc import Sequence
 
 from gradviz.model import BackwardCall, Value
+from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
+from gradviz.render.state import step_state
 from gradviz.render.style import format_value
 
 #: Graphs up to this many nodes (and steps) get one drawing per step; bigger ones only the final one.
@@ -25,6 +27,7 @@ table { border-collapse: collapse; margin-top: 1em; }
 th, td { border: 1px solid #d1d5db; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 tr.done { background: #f0fdf4; } tr.current { background: #fee2e2; font-weight: bold; }
 .note { color: #6b7280; }
+.failed { color: #991b1b; } tr.failed { background: #fee2e2; }
 """
 
 _SCRIPT = """
@@ -91,19 +94,31 @@ def _steps_table(call: BackwardCall) -> str:
             f'<tr data-step="{number}"><td>{number}</td><td>{_esc(name)}</td><td>{_esc(where)}</td>'
             f'<td class="v">{_values(step.grad_outputs)}</td><td class="v">{"<br>".join(sent)}</td></tr>'
         )
+    if call.error is not None:
+        node = raised_at(call)
+        name = f"{node.name} #{node.id}" if node is not None else "(not known)"
+        where = str(node.location) if node is not None and node.location is not None else ""
+        rows.append(
+            f'<tr class="failed"><td>&#x2717;</td><td>{_esc(name)}</td><td>{_esc(where)}</td>'
+            f'<td colspan="2">{RAISED_HERE}: {_esc(error_text(call.error, limit=None))}</td></tr>'
+        )
     return "<table>" + "".join(rows) + "</table>"
 
 
 def _leaves_table(call: BackwardCall) -> str:
     rows = ["<tr><th>leaf</th><th>shape</th><th>.grad before</th><th>.grad after</th></tr>"]
+    state = step_state(call)
     for node in call.graph.leaves:
         tensor = node.tensor
         if tensor is None:
             continue
+        after = _esc(format_value(tensor.grad_after, max_values=16))
+        if state.received_nothing(node):
+            after = f'<span class="failed">{RECEIVED_NOTHING}</span>'
         rows.append(
             f"<tr><td>{_esc(tensor.label or f'leaf #{node.id}')}</td><td>{_esc(str(list(tensor.shape)))}</td>"
             f'<td class="v">{_esc(format_value(tensor.grad_before, max_values=16))}</td>'
-            f'<td class="v">{_esc(format_value(tensor.grad_after, max_values=16))}</td></tr>'
+            f'<td class="v">{after}</td></tr>'
         )
     if len(rows) == 1:
         return ""
@@ -154,12 +169,20 @@ def to_html(call: BackwardCall, svgs: Sequence[str], *, title: str | None = None
         if per_step or not svgs
         else '<p class="note">The drawing shows the finished call; the slider moves through the table.</p>'
     )
+    failure = ""
+    if call.error is not None:
+        heading += " (failed)"
+        failure = (
+            f'<p class="failed"><b>This call failed</b> {_esc(where_it_stopped(call))}:<br>'
+            f"<code>{_esc(error_text(call.error, limit=None))}</code></p>"
+        )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>gradviz: {_esc(heading)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_esc(heading)}</h1>",
         f"<p><code>{_esc(code)}</code></p>" if code else "",
+        failure,
         '<div class="controls"><label for="step">step</label> ',
         f'<input type="range" id="step" min="0" max="{total}" value="{start}">',
         '<span id="step-label"></span></div>',

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gradviz.errors import GradvizError
-from gradviz.model import BackwardCall, Graph, Node, Value
+from gradviz.model import BackwardCall, CallError, Graph, Node, Value
 
 
 class StepOutOfRange(GradvizError, ValueError):
@@ -30,6 +30,7 @@ class StepState:
         v: Node id to the gradients it received (``grad_outputs``), for the nodes that have run.
         flows: ``(source, target)`` edge to the vJ sent along each of its slots, for the nodes that
             have run (None where autograd sent nothing).
+        error: Why the call raised, when it did (shown at the finished call and at its last step).
     """
 
     step: int | None
@@ -39,6 +40,47 @@ class StepState:
     current: int | None = None
     v: Mapping[int, tuple[Value | None, ...]] = field(default_factory=dict)
     flows: Mapping[tuple[int, int], tuple[Value | None, ...]] = field(default_factory=dict)
+    error: CallError | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the call raised and this state is where it stopped: the finished call or its last step."""
+        return self.error is not None and (self.step is None or self.step == self.total)
+
+    @property
+    def raised(self) -> int | None:
+        """Id of the node autograd was running when the call raised, shown only where it stopped."""
+        return self.error.node if self.failed and self.error is not None else None
+
+    def received_nothing(self, node: Node) -> bool:
+        """Whether a leaf got nothing from a call that failed before reaching its AccumulateGrad.
+
+        With recorded steps that is "its AccumulateGrad never ran"; without any, "its ``.grad`` did not
+        change".
+
+        Args:
+            node: A node of the graph.
+
+        Returns:
+            False for non-leaves, calls that finished, and states before the failure.
+        """
+        tensor = node.tensor
+        if not self.failed or not node.is_accumulate_grad or tensor is None:
+            return False
+        if self.total:
+            return node.id not in self.ran
+        return tensor.grad_after == tensor.grad_before
+
+    def is_unreached(self, node_id: int) -> bool:
+        """Whether a failed call never ran this node (shown only where it stopped).
+
+        Args:
+            node_id: Id of a node of the graph.
+
+        Returns:
+            True for nodes with no recorded step, other than the one it raised in.
+        """
+        return self.failed and node_id not in self.ran and node_id != self.raised
 
     def is_pending(self, node_id: int) -> bool:
         """Whether a node runs in this call but has not run yet at this step.
@@ -67,6 +109,8 @@ class StepState:
         if tensor is None:
             return None
         if node.is_accumulate_grad:
+            if self.received_nothing(node):
+                return tensor.grad_before
             if self.step is None or node.id in self.done:
                 return tensor.grad_after
             return tensor.grad_before
@@ -124,4 +168,5 @@ def step_state(subject: Graph | BackwardCall, step: int | None = None) -> StepSt
         current=current,
         v=v,
         flows=flows,
+        error=subject.error,
     )

@@ -74,6 +74,7 @@ class Look:
         font_color: Text colour.
         penwidth: Border or edge width.
         tui: A rich style for the same thing in a terminal.
+        peripheries: Number of borders (2 draws a double border).
     """
 
     kind: str
@@ -85,14 +86,16 @@ class Look:
     font_color: str = "black"
     penwidth: str = "1"
     tui: str = ""
+    peripheries: str = "1"
 
     def node_attrs(self) -> dict[str, str]:
         """Graphviz attributes for a node drawn this way.
 
         Returns:
-            ``shape``, ``style``, ``fillcolor``, ``color``, ``fontcolor`` and ``penwidth``.
+            ``shape``, ``style``, ``fillcolor``, ``color``, ``fontcolor`` and ``penwidth`` (and
+            ``peripheries`` when it is not 1).
         """
-        return {
+        attrs = {
             "shape": self.shape,
             "style": self.style,
             "fillcolor": self.fill,
@@ -100,6 +103,9 @@ class Look:
             "fontcolor": self.font_color,
             "penwidth": self.penwidth,
         }
+        if self.peripheries != "1":
+            attrs["peripheries"] = self.peripheries
+        return attrs
 
     def edge_attrs(self) -> dict[str, str]:
         """Graphviz attributes for an edge drawn this way.
@@ -158,6 +164,24 @@ PENDING = Look(
 )
 CURRENT = Look(
     "current", "running at this step: v in, vJ out", border="#dc2626", penwidth="3", tui="bold reverse red"
+)
+RAISED = Look(
+    "raised",
+    "raised here: autograd was running this node when the backward call failed",
+    fill="#fee2e2",
+    border="#dc2626",
+    font_color="#991b1b",
+    penwidth="2",
+    tui="bold white on red",
+    peripheries="2",
+)
+NOT_REACHED = Look(
+    "not_reached",
+    "not run: the backward call failed before reaching it",
+    style="rounded,dashed",
+    border="#9ca3af",
+    font_color="#6b7280",
+    tui="grey50",
 )
 NO_GRAD = Look(
     "no_grad",
@@ -222,6 +246,8 @@ LOOKS: tuple[Look, ...] = (
     LEAF,
     CURRENT,
     PENDING,
+    RAISED,
+    NOT_REACHED,
     EDGE,
     FLOW,
     NO_GRAD,

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gradviz.model import BackwardCall, Finding, Trace
+from gradviz.render.failure import RECEIVED_NOTHING, error_text
+from gradviz.render.state import step_state
 from gradviz.render.style import format_value
 
 #: Most files named one by one before the rest are counted.
@@ -91,7 +93,8 @@ def _call_lines(call: BackwardCall) -> list[str]:
     if call.location is not None and call.location.code:
         code = f"  {_short_code(call.location.code)}"
     nodes = len(call.graph.nodes)
-    lines = [f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''})"]
+    failed = f"  FAILED: {error_text(call.error)}" if call.error is not None else ""
+    lines = [f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''}){failed}"]
     if call.api == "backward":
         lines.extend(_leaf_lines(call))
     for position, result in enumerate(call.results):
@@ -102,13 +105,16 @@ def _call_lines(call: BackwardCall) -> list[str]:
 def _leaf_lines(call: BackwardCall) -> list[str]:
     lines = []
     leaves = call.graph.leaves
+    state = step_state(call)
     for leaf in leaves[:MAX_LEAVES]:
         info = leaf.tensor
         if info is None:
             continue
         name = info.label or f"leaf {list(info.shape)}"
         after = format_value(info.grad_after)
-        if info.grad_before is None:
+        if state.received_nothing(leaf):
+            lines.append(f"      {name}.grad = {format_value(info.grad_before)}  ({RECEIVED_NOTHING})")
+        elif info.grad_before is None:
             lines.append(f"      {name}.grad = {after}")
         else:
             lines.append(f"      {name}.grad = {after}  (was {format_value(info.grad_before)})")

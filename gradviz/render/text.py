@@ -14,12 +14,15 @@ from rich.text import Text
 from rich.tree import Tree
 
 from gradviz.model import BackwardCall, Graph, Node, Overlay
+from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, failure_title
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
     CURRENT,
     GRADIENT,
+    NOT_REACHED,
     OVERLAY_LOOKS,
     PENDING,
+    RAISED,
     format_shape,
     format_value,
     is_zero,
@@ -38,6 +41,10 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
         style = PENDING.tui
     if node.id == state.current:
         style = CURRENT.tui
+    if state.is_unreached(node.id):
+        style = NOT_REACHED.tui
+    if node.id == state.raised:
+        style = RAISED.tui
     tensor = node.tensor
     text = Text()
     if node.is_accumulate_grad:
@@ -51,7 +58,10 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
         label = f"{tensor.label} " if tensor.label and not node.is_accumulate_grad else ""
         text.append(f"  {label}{format_shape(tensor.shape)} {tensor.dtype}")
         grad = state.grad_of(node)
-        if node.is_accumulate_grad or tensor.retains_grad:
+        if state.received_nothing(node):
+            text.append(f"  grad {format_value(grad)}", style="bold")
+            text.append(f"  {RECEIVED_NOTHING}", style=RAISED.tui)
+        elif node.is_accumulate_grad or tensor.retains_grad:
             accumulated = node.is_accumulate_grad and not is_zero(tensor.grad_before)
             accumulated = accumulated and grad is not tensor.grad_before
             if accumulated:
@@ -66,6 +76,8 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
         text.append(f"  [step {state.ran[node.id]}]", style="dim")
     if node.id == state.current:
         text.append("  <- this step", style=CURRENT.tui)
+    if node.id == state.raised and state.error is not None:
+        text.append(f"  <- {RAISED_HERE}: {state.error.type}", style=RAISED.tui)
     return text
 
 
@@ -82,6 +94,9 @@ def _title(subject: Graph | BackwardCall, state: StepState) -> Text:
     title = Text(f"{subject.api} call #{subject.index}{where}", style="bold")
     if state.step is not None:
         title.append(f"  after step {state.step} of {state.total}")
+    failure = failure_title(subject)
+    if failure is not None:
+        title.append(f"  {failure}", style=RAISED.tui)
     return title
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from gradviz.model import (
     BackwardCall,
+    CallError,
     Edge,
     Event,
     Finding,
@@ -141,6 +143,34 @@ def tutorial_call(**graph_kwargs: Any) -> BackwardCall:
     )
 
 
+#: What torch 2.13 says when PowBackward0 unpacks an x that ``x.add_(1)`` changed after the forward.
+INPLACE_MESSAGE = (
+    "one of the variables needed for gradient computation has been modified by an inplace operation: "
+    "[torch.FloatTensor [2]] is at version 1; expected version 0 instead. Hint: enable anomaly detection "
+    "to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+)
+
+
+def failed_call(*, node: int | None = 3, steps: int = 3) -> BackwardCall:
+    """The tutorial call as a second backward that raised in PowBackward0 (x was changed in place).
+
+    x already held [1, 1] from an earlier call; the engine ran `steps` nodes before it raised, so
+    x's AccumulateGrad never ran and its ``.grad`` is still [1, 1] (an equal, separate summary).
+    """
+    graph = tutorial_graph()
+    x = graph.nodes[4]
+    assert x.tensor is not None
+    leaf = replace(x, tensor=replace(x.tensor, grad_before=val([1.0, 1.0]), grad_after=val([1.0, 1.0])))
+    return BackwardCall(
+        index=2,
+        api="backward",
+        location=loc(9, "out.backward()"),
+        graph=replace(graph, nodes=(*graph.nodes[:4], leaf)),
+        steps=tutorial_steps()[:steps],
+        error=CallError("RuntimeError", INPLACE_MESSAGE, node),
+    )
+
+
 def tutorial_trace() -> Trace:
     return Trace(
         torch_version="2.13.0",
@@ -192,6 +222,7 @@ class Builders:
     tensor = staticmethod(tensor)
     tutorial_graph = staticmethod(tutorial_graph)
     tutorial_call = staticmethod(tutorial_call)
+    failed_call = staticmethod(failed_call)
     tutorial_trace = staticmethod(tutorial_trace)
     tutorial_overlays = staticmethod(tutorial_overlays)
     chain_graph = staticmethod(chain_graph)
