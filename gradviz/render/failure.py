@@ -7,7 +7,6 @@ terminal summary and the TUI all take their words from here, so they say the sam
 from __future__ import annotations
 
 from gradviz.model import BackwardCall, CallError, Node
-from gradviz.render.stepview import describe_node
 
 #: Longest error text in a title or a one-line summary before it is cut with "...".
 SHORT_ERROR = 90
@@ -76,9 +75,11 @@ def where_it_stopped(call: BackwardCall) -> str:
     """
     node = raised_at(call)
     ran = len(call.steps)
+    label = node.tensor.label if node is not None and node.tensor is not None else None
     after = f", after {ran} step{'s' if ran != 1 else ''} ran" if ran else ", before any step finished"
     if node is not None:
-        return f"while autograd ran {describe_node(node)}{after}"
+        named = f" ({label})" if label else ""
+        return f"while autograd ran {node.name} #{node.id}{named}{after}"
     if ran:
         return f"after {ran} step{'s' if ran != 1 else ''} ran (the node it stopped in is not known)"
     return "before autograd ran any node"

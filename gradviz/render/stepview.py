@@ -7,9 +7,12 @@ Pure functions of the model, used by the TUI's step pane (and usable by any text
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
+from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
+from gradviz.render.state import step_state
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
 
 #: Widest side-by-side "before + contribution = after" line before it is stacked instead.
@@ -23,7 +26,8 @@ class Section:
     Attributes:
         title: The heading, e.g. ``"Incoming gradient v"``.
         lines: The body, already laid out.
-        kind: What the block shows, for styling: ``"v"``, ``"jacobian"``, ``"vj"``, ``"leaf"``, ``"note"``.
+        kind: What the block shows, for styling: ``"v"``, ``"jacobian"``, ``"vj"``, ``"leaf"``, ``"note"``,
+            ``"failed"``.
     """
 
     title: str
@@ -112,11 +116,50 @@ def _start_view(call: BackwardCall, show_values: bool) -> StepView:
                 "v",
             )
         )
-    sections.append(Section("Next", (f"{len(call.steps)} steps; press n to run the first one.",)))
+    if call.error is None:
+        sections.append(Section("Next", (f"{len(call.steps)} steps; press n to run the first one.",)))
+    else:
+        ran = f"{len(call.steps)} steps ran, then it failed"
+        sections.append(Section("Next", (f"{ran} with {call.error.type}; press n to run the first one.",)))
     where = str(call.location) if call.location is not None else None
     code = call.location.code if call.location is not None else None
     subtitle = f"called at {where}  {code or ''}".rstrip() if where else None
     return StepView(f"Step 0 of {len(call.steps)}: before {call.api}() runs", subtitle, tuple(sections))
+
+
+def last_step(call: BackwardCall) -> int:
+    """The last step the step pane can show: one past the recorded steps when the call failed.
+
+    Args:
+        call: The captured backward call.
+
+    Returns:
+        ``len(call.steps)``, plus one for the failure of a call that raised.
+    """
+    return len(call.steps) + (1 if call.error is not None else 0)
+
+
+def _failure_view(call: BackwardCall, show_values: bool, width: int) -> StepView:
+    assert call.error is not None
+    message = error_text(call.error, limit=None)
+    sections = [Section("Error", tuple(textwrap.wrap(message, max(width, 20))), "failed")]
+    node = raised_at(call)
+    if node is not None:
+        lines = [describe_node(node)]
+        if node.location is not None:
+            lines.append(f"created at {node.location}  {node.location.code or ''}".rstrip())
+        sections.append(Section("Raised in", tuple(lines), "failed"))
+    state = step_state(call)
+    empty = []
+    for leaf in call.graph.leaves:
+        if state.received_nothing(leaf) and leaf.tensor is not None:
+            name = leaf.tensor.label or f"leaf #{leaf.id}"
+            before = value_lines(leaf.tensor.grad_before, show_values=show_values)
+            empty.append(f"{name}.grad stays {before[0]}" + (" ..." if len(before) > 1 else ""))
+    if empty:
+        sections.append(Section(f"Leaves that {RECEIVED_NOTHING.split(':')[0]}", tuple(empty), "leaf"))
+    title = f"The call failed: {call.error.type}"
+    return StepView(title, where_it_stopped(call), tuple(sections), node.id if node is not None else None)
 
 
 def step_view(
@@ -126,7 +169,8 @@ def step_view(
 
     Args:
         call: The captured backward call.
-        step: How many steps ran (0 .. len(call.steps)); the node shown is ``steps[step - 1]``.
+        step: How many steps ran (0 .. `last_step`); the node shown is ``steps[step - 1]``, and the
+            step after the last recorded one of a failed call shows the failure.
         show_values: False to show shapes only.
         width: Widest line wanted (the leaf equation is stacked when side by side is wider).
 
@@ -134,12 +178,14 @@ def step_view(
         The title, where the node was created, and the v / J / vJ (or leaf .grad) sections.
 
     Raises:
-        IndexError: `step` is outside 0 .. len(call.steps).
+        IndexError: `step` is outside 0 .. `last_step`.
     """
-    if not 0 <= step <= len(call.steps):
-        raise IndexError(f"step {step} is outside 0..{len(call.steps)}")
+    if not 0 <= step <= last_step(call):
+        raise IndexError(f"step {step} is outside 0..{last_step(call)}")
     if step == 0:
         return _start_view(call, show_values)
+    if step > len(call.steps):
+        return _failure_view(call, show_values, width)
     record = call.steps[step - 1]
     graph = call.graph
     node = graph.node(record.node)
@@ -161,7 +207,7 @@ def step_view(
         after = tensor.grad_after if tensor is not None else None
         lines = leaf_equation(before, contribution, after, show_values=show_values, width=width)
         sections.append(Section(f"{name}.grad: before + contribution = after", tuple(lines), "leaf"))
-        return StepView(title, subtitle, tuple(sections), node.id)
+        return StepView(title, subtitle, (*sections, *_before_failure(call, step)), node.id)
     targets = slot_targets(graph, node.id)
     if not any(jacobian is not None for jacobian in record.jacobians):
         note = "not recorded for this node: J is only computed for small tensors"
@@ -185,7 +231,16 @@ def step_view(
         vj_lines.extend(" " * len(head) + line for line in body[1:])
     if vj_lines:
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
-    return StepView(title, subtitle, tuple(sections), node.id)
+    return StepView(title, subtitle, (*sections, *_before_failure(call, step)), node.id)
+
+
+def _before_failure(call: BackwardCall, step: int) -> tuple[Section, ...]:
+    """At the last recorded step of a failed call, say that the failure comes next."""
+    if call.error is None or step != len(call.steps):
+        return ()
+    return (
+        Section("Next", (f"the call failed after this step with {call.error.type}; press n to see where.",)),
+    )
 
 
 def saved_lines(node: Node, show_values: bool = True) -> tuple[str, ...]:

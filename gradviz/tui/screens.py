@@ -15,7 +15,8 @@ from textual.widgets import Footer, Header, Static
 from gradviz.errors import GradvizError
 from gradviz.model import BackwardCall, Trace
 from gradviz.output import write_file
-from gradviz.render.stepview import describe_node, find_node
+from gradviz.render.failure import error_text, raised_at
+from gradviz.render.stepview import describe_node, find_node, last_step
 from gradviz.render.svg import to_svg
 from gradviz.tui.dialogs import JumpScreen
 from gradviz.tui.messages import EventSelected, NodeClicked, StepChanged
@@ -77,9 +78,9 @@ class TraceScreen(Screen[None]):
 
     @property
     def step_count(self) -> int:
-        """Number of steps of the call shown."""
+        """The last step of the call shown: its recorded steps, plus one for the failure of a failed call."""
         backward = self.backward
-        return len(backward.steps) if backward is not None else 0
+        return last_step(backward) if backward is not None else 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -103,10 +104,16 @@ class TraceScreen(Screen[None]):
             text = f"{self.trace.backward_calls} backward calls seen, none captured"
         else:
             where = f" at {backward.location}" if backward.location is not None else ""
+            total = len(backward.steps)
+            shown = f"step {self.step} of {total}" if self.step <= total else f"after step {total} of {total}"
             text = (
                 f"call {backward.index} ({self._indices.index(backward.index) + 1} of {len(self._indices)} "
-                f"captured): {backward.api}(){where} · step {self.step} of {len(backward.steps)}"
+                f"captured): {backward.api}(){where} · {shown}"
             )
+            if backward.error is not None:
+                node = raised_at(backward)
+                stopped = f" in {describe_node(node)}" if node is not None else ""
+                text += f" · FAILED{stopped}: {error_text(backward.error, limit=60)}"
             if self.selected is not None:
                 count = len(self.query_one("#graph", GraphView).selected_nodes)
                 text += f" · event {self.selected}: {count} node(s) highlighted"
@@ -135,6 +142,9 @@ class TraceScreen(Screen[None]):
         """Move the timeline's cursor to the forward op that created the node now running."""
         backward = self.backward
         if backward is None or not 0 < self.step <= len(backward.steps):
+            node = raised_at(backward) if backward is not None and self.step else None
+            if node is not None and node.event is not None:
+                self.query_one("#timeline", Timeline).show_event(node.event)
             return
         event = backward.graph.node(backward.steps[self.step - 1].node).event
         if event is not None:
@@ -209,6 +219,9 @@ class TraceScreen(Screen[None]):
             if record.node == node:
                 self.step = position + 1
                 return
+        if backward.error is not None and backward.error.node == node:
+            self.step = self.step_count
+            return
         self.query_one("#graph", GraphView).scroll_to_node(node)
         self.notify(f"{describe_node(backward.graph.node(node))} did not run in this call", timeout=3)
 

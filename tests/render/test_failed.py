@@ -17,6 +17,7 @@ from gradviz.render.dot import to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import from_json, to_json
 from gradviz.render.state import step_state
+from gradviz.render.stepview import last_step, step_view
 from gradviz.render.summary import summarize
 from gradviz.render.svg import to_svg
 from gradviz.render.text import to_text
@@ -160,3 +161,19 @@ def test_a_failed_call_round_trips_through_trace_json(build: type[Builders]) -> 
 
     assert '"error": {"type": "RuntimeError", "message": "one of the variables' in text
     assert from_json(text) == trace
+
+
+def test_step_pane_past_the_last_step_shows_a_failure_before_the_engine(build: type[Builders]) -> None:
+    # Given a call that raised before autograd ran any node
+    call = build.failed_call(node=None, steps=0)
+
+    view = step_view(call, last_step(call))
+
+    assert last_step(call) == 1
+    assert view.title == "The call failed: RuntimeError"
+    assert view.subtitle == "before autograd ran any node"
+    assert [section.title for section in view.sections] == ["Error", "Leaves that received nothing"]
+    assert view.sections[1].lines == ("x.grad stays [1, 1]",)
+    with pytest.raises(IndexError):
+        step_view(call, 2)
+    assert "then it failed with RuntimeError" in step_view(call, 0).sections[-1].lines[0]

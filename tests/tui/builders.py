@@ -6,11 +6,14 @@ autograd runs it, so the TUI tests do not depend on the capture code, only on to
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from gradviz.capture.summary import summarize
 from gradviz.model import (
     BackwardCall,
+    CallError,
     Edge,
     Event,
     Graph,
@@ -159,6 +162,41 @@ def tutorial_trace() -> Trace:
         Event(5, "backward", "Tensor.backward", _loc(7, "out.backward()"), inputs=(4,)),
     )
     return Trace("2.13.0", SCRIPT, 1, events, (call,))
+
+
+def inplace_error() -> RuntimeError:
+    """The error torch raises when PowBackward0 finds its saved x changed in place after the forward."""
+    x = torch.ones(2, 2, requires_grad=True) * 1
+    y = x**2
+    x.add_(1)
+    try:
+        y.sum().backward()
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("torch no longer checks the saved tensor's version")
+
+
+def failed_trace() -> Trace:
+    """The tutorial trace with a second call that raised in PowBackward0 (#3) after three steps.
+
+    x's AccumulateGrad never ran, so x.grad is the first call's gradient before and after.
+    """
+    trace = tutorial_trace()
+    first = trace.backwards[0]
+    x = first.graph.nodes[4]
+    assert x.tensor is not None
+    grad = x.tensor.grad_after
+    leaf = replace(x, tensor=replace(x.tensor, grad_before=grad, grad_after=grad))
+    error = inplace_error()
+    second = replace(
+        first,
+        index=2,
+        location=_loc(9, "out.backward()"),
+        graph=replace(first.graph, nodes=(*first.graph.nodes[:4], leaf)),
+        steps=first.steps[:3],
+        error=CallError(type(error).__name__, str(error), 3),
+    )
+    return replace(trace, backward_calls=2, backwards=(first, second))
 
 
 def chain_trace(length: int) -> Trace:

@@ -19,7 +19,7 @@ from gradviz.tui.widgets.graph_view import GraphView
 from gradviz.tui.widgets.step_panel import StepPanel
 from gradviz.tui.widgets.timeline import Timeline
 
-from .builders import chain_trace, tutorial_trace
+from .builders import chain_trace, failed_trace, tutorial_trace
 from .conftest import Tutorial
 
 SIZE = (120, 40)
@@ -244,3 +244,38 @@ async def test_the_timeline_follows_the_op_that_created_the_running_node() -> No
         assert timeline.highlighted == 3
         await pilot.press("n", "n", "n")
         assert current_name(app) == "PowBackward0" and timeline.highlighted == 0
+
+
+async def test_a_failed_call_says_so_and_stepping_past_its_last_step_shows_where_it_raised() -> None:
+    # Given call 2 raised in PowBackward0 (#3) after three steps, before x's AccumulateGrad ran
+    trace = failed_trace()
+    message = trace.backwards[1].error.message  # type: ignore[union-attr]
+    app = GradvizApp(trace, call=2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = screen_of(app)
+        status = str(screen.query_one("#status").render())
+        assert "FAILED in PowBackward0 #3 (y): RuntimeError: one of the variables" in status
+        assert "FAILED in PowBackward0 #3" in screen.sub_title
+        await pilot.press("n", "n", "n")
+        assert "the call failed after this step with RuntimeError; press n to see where." in panel_text(app)
+
+        # When stepping past the last recorded step
+        await pilot.press("n")
+
+        # Then the step pane shows the error, where it was raised, and the leaf that got nothing
+        assert screen.step == 4
+        view = screen.query_one(StepPanel).view
+        assert view is not None and view.title == "The call failed: RuntimeError"
+        assert view.subtitle == "while autograd ran PowBackward0 #3 (y), after 3 steps ran"
+        text = " ".join(panel_text(app).split())
+        assert " ".join(message.split()[:12]) in text
+        assert "x.grad stays" in text
+        graph = screen.query_one(GraphView)
+        assert graph.raised_node == 3 and current_name(app) == "PowBackward0"
+        assert "after step 3 of 3" in str(screen.query_one("#status").render())
+        await pilot.press("n")
+        assert screen.step == 4, "the failure is the end"
+        await pilot.press("home", "end")
+        assert screen.step == 4 and graph.raised_node == 3
+        await pilot.press("left_square_bracket", "end")
+        assert screen.step == 5 and graph.raised_node is None, "call 1 finished: no failure step"

@@ -33,6 +33,7 @@ def _style(spec: str) -> Style:
 
 
 CURRENT = _style(look.CURRENT.tui)
+RAISED = _style(look.RAISED.tui)
 DONE = _style("green")
 DONE_LEAF = _style("bold green")
 SELECTED = _style("bold black on yellow")
@@ -45,7 +46,8 @@ GHOST_EDGE = _style("grey35")
 class GraphView(ScrollView, can_focus=True):
     """The DAG of the backward call shown, with the current node highlighted.
 
-    The node running at the current step is drawn in reverse red, nodes that already ran are
+    The node running at the current step is drawn in reverse red (white on red where a failed call
+    raised, one step past its last recorded one), nodes that already ran are
     green with a ✓, AccumulateGrad (leaf) boxes have heavy borders, and what autograd did not
     record (no_grad, detach, .data) hangs off the graph as dimmed dashed ghosts. Click a box to
     jump to the step where that node ran.
@@ -76,6 +78,7 @@ class GraphView(ScrollView, can_focus=True):
         self._canvases: dict[int, Canvas] = {}
         self._canvas: Canvas | None = None
         self._current: int | None = None
+        self._raised: int | None = None
         self._done: set[int] = set()
         self._selected: set[tuple[str, int]] = set()
         self._overlay_kinds: dict[int, str] = {}
@@ -95,6 +98,11 @@ class GraphView(ScrollView, can_focus=True):
     def current_node(self) -> int | None:
         """Id of the node highlighted as running at this step."""
         return self._current
+
+    @property
+    def raised_node(self) -> int | None:
+        """Id of the node marked as where the call raised (shown one step past the last recorded one)."""
+        return self._raised
 
     @property
     def done_nodes(self) -> frozenset[int]:
@@ -163,6 +171,13 @@ class GraphView(ScrollView, can_focus=True):
     def _restate(self) -> None:
         backward = self.backward
         steps = backward.steps if backward is not None else ()
+        error = backward.error if backward is not None else None
+        self._raised = None
+        if error is not None and self.step > len(steps):
+            # One past the last recorded step: everything recorded ran, and the call raised here.
+            self._done = {record.node for record in steps}
+            self._current = self._raised = error.node
+            return
         step = max(0, min(self.step, len(steps)))
         self._done = {record.node for record in steps[: max(step - 1, 0)]}
         self._current = steps[step - 1].node if step else None
@@ -227,6 +242,8 @@ class GraphView(ScrollView, can_focus=True):
             look_of = look.OVERLAY_LOOKS.get(kind)
             return (_style(look_of.tui) if look_of is not None else Style()) + Style(dim=True)
         node = backward.graph.node(run.ident)
+        if run.ident == self._raised:
+            return RAISED
         if run.ident == self._current:
             return CURRENT
         if run.ident in self._done:

@@ -10,10 +10,17 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gradviz.model import Trace
-from gradviz.render.stepview import StepView, step_view
+from gradviz.render.stepview import StepView, last_step, step_view
 
 #: Rich styles for the section kinds of `gradviz.render.stepview.Section`.
-SECTION_STYLES = {"v": "yellow", "jacobian": "magenta", "vj": "green", "leaf": "cyan", "note": "grey62"}
+SECTION_STYLES = {
+    "v": "yellow",
+    "jacobian": "magenta",
+    "vj": "green",
+    "leaf": "cyan",
+    "note": "grey62",
+    "failed": "red",
+}
 
 
 def to_text(view: StepView) -> Text:
@@ -43,6 +50,8 @@ class StepPanel(ScrollView, can_focus=True):
     Shows the node's name and source line, the incoming gradient v, its local Jacobian J for small
     tensors (computed at capture time), and the vJ sent to each input, labelled with the node that
     receives it. For an AccumulateGrad node: the leaf's grad before + this contribution = grad after.
+    One step past the last recorded one of a failed call, the error, where it was raised and the
+    leaves that received nothing.
     Lines are drawn unwrapped, so matrices keep their columns; scroll sideways for long ones.
 
     | Key | Action |
@@ -89,7 +98,7 @@ class StepPanel(ScrollView, can_focus=True):
             self.view = None
             text = Text("No backward call was captured: nothing ran backward, so there are no steps.")
         else:
-            step = max(0, min(self.step, len(backward.steps)))
+            step = max(0, min(self.step, last_step(backward)))
             width = max(self.scrollable_content_region.width - 2, 20)
             self.view = step_view(backward, step, show_values=self.show_values, width=width)
             text = to_text(self.view)
