@@ -118,8 +118,10 @@ class _Drawing:
             lines.append(_small(f"{RAISED_HERE}: {self.state.error.type}", color=RAISED.border))
         if node.id in self.state.ran:
             lines.append(_small(f"backward step {self.state.ran[node.id]} of {self.state.total}"))
+        # A double border is set on the node itself: as a default it would carry over to later nodes.
+        double = attrs.pop("peripheries", None)
         self.defaults("node", attrs)
-        self.dot.node(f"n{node.id}", _html(lines))
+        self.dot.node(f"n{node.id}", _html(lines), **({"peripheries": double} if double else {}))
 
     def defaults(self, kind: str, attrs: dict[str, str]) -> None:
         """Set node or edge defaults only when they change: quoting attributes per node is slow."""
