@@ -150,12 +150,13 @@ def _failure_view(call: BackwardCall, show_values: bool, width: int) -> StepView
             lines.append(f"created at {node.location}  {node.location.code or ''}".rstrip())
         sections.append(Section("Raised in", tuple(lines), "failed"))
     state = step_state(call)
-    empty = []
+    empty: list[str] = []
     for leaf in call.graph.leaves:
         if state.received_nothing(leaf) and leaf.tensor is not None:
-            name = leaf.tensor.label or f"leaf #{leaf.id}"
+            head = f"{leaf.tensor.label or f'leaf #{leaf.id}'}.grad stays "
             before = value_lines(leaf.tensor.grad_before, show_values=show_values)
-            empty.append(f"{name}.grad stays {before[0]}" + (" ..." if len(before) > 1 else ""))
+            empty.append(head + before[0])
+            empty.extend(" " * len(head) + line for line in before[1:])
     if empty:
         sections.append(Section(f"Leaves that {RECEIVED_NOTHING.split(':')[0]}", tuple(empty), "leaf"))
     title = f"The call failed: {call.error.type}"
