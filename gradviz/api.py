@@ -22,7 +22,7 @@ from gradviz.capture.overlay import overlays_for
 from gradviz.capture.summary import summarize_optional
 from gradviz.errors import LayoutEngineMissing, TraceFileError
 from gradviz.model import Edge, Graph, Node, Root, Trace
-from gradviz.output import write_outputs
+from gradviz.output import write_file, write_outputs
 from gradviz.render.dot import to_dot
 from gradviz.render.json import from_json, graph_to_json
 from gradviz.render.style import RenderOptions
@@ -106,10 +106,11 @@ class GraphSnapshot:
 
         Raises:
             LayoutEngineMissing: No Graphviz layout engine could be run.
+            WriteFailed: `path` could not be written (it is left as it was).
         """
         svg = to_svg(self.graph, options=options or RenderOptions())
         if path is not None:
-            Path(path).write_text(svg, encoding="utf-8")
+            write_file(Path(path), svg)
         return svg
 
     def to_json(self) -> str:

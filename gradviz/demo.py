@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gradviz.output import write_file
+
 FILENAME = "demo.py"
 
 SOURCE = '''\
@@ -51,8 +53,8 @@ def write_demo(folder: Path) -> Path:
         The path of the written ``demo.py``.
 
     Raises:
-        OSError: When it cannot be written.
+        WriteFailed: When it cannot be written (written atomically: never half a file).
     """
     path = Path(folder) / FILENAME
-    path.write_text(SOURCE, encoding="utf-8")
+    write_file(path, SOURCE)
     return path
