@@ -214,6 +214,23 @@ class Overlay:
 
 
 @dataclass(frozen=True, slots=True)
+class ModuleInfo:
+    """An ``nn.Module`` whose forward produced nodes of a graph (see `Node.module`).
+
+    Attributes:
+        path: Its dotted path, as ``named_modules()`` of the outermost module called gives it
+            (``encoder.layers.3.self_attn``); ``""`` for that outermost module itself.
+        type: Its class name (``MultiheadAttention``).
+        calls: How many of its forward calls produced nodes of this graph (an RNN cell called for
+            999 time steps: 999).
+    """
+
+    path: str
+    type: str
+    calls: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Graph:
     """An autograd graph: every node reachable from the roots, once, and the links among them.
 
@@ -222,12 +239,14 @@ class Graph:
         edges: The distinct ``next_functions`` links among them.
         roots: Where backward starts.
         overlays: What autograd did not record (no_grad, detach, in-place, .data), when traced.
+        modules: The modules named by the nodes' `Node.module` (and their parents), when recorded.
     """
 
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     roots: tuple[Root, ...] = ()
     overlays: tuple[Overlay, ...] = ()
+    modules: tuple[ModuleInfo, ...] = ()
 
     def node(self, node_id: int) -> Node:
         """The node with this id."""
