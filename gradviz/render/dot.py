@@ -8,12 +8,17 @@ each edge carries the vJ sent along it so far.
 
 from __future__ import annotations
 
-import html
-
 import graphviz
 
 from gradviz.model import BackwardCall, Edge, Graph, Node, Overlay, Root, Value
-from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, failure_title
+from gradviz.render.clusters import add_clusters
+from gradviz.render.collapse import NODE_BUDGET, choose_depth
+from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING
+from gradviz.render.labels import html_label as _html
+from gradviz.render.labels import small as _small
+from gradviz.render.labels import text as _text
+from gradviz.render.labels import title_lines
+from gradviz.render.overview import to_overview_dot
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
     CURRENT,
@@ -25,7 +30,6 @@ from gradviz.render.style import (
     FONT_SIZE,
     GRADIENT,
     MONO_FONT,
-    MUTED,
     NOT_REACHED,
     OVERLAY_LOOKS,
     PENDING,
@@ -40,7 +44,7 @@ from gradviz.render.style import (
     node_look,
 )
 
-__all__ = ["RenderOptions", "to_dot"]
+__all__ = ["RenderOptions", "collapsed_depth", "to_dot"]
 
 _OVERLAY_EDGE_LABELS = {
     "no_grad": "no_grad",
@@ -50,28 +54,9 @@ _OVERLAY_EDGE_LABELS = {
     "requires_grad_off": "requires_grad=False",
 }
 
-_TITLE_CODE = 60
-
-
-#: Control characters are not allowed in Graphviz's HTML-like labels: show them escaped.
-_CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
-
 
 #: Overlays that stand for a new tensor (so its name heads the box), not for an edit of a drawn one.
 _NEW_TENSOR_OVERLAYS = frozenset({"no_grad", "detach", "requires_grad_off"})
-
-
-def _text(text: str) -> str:
-    return html.escape(text.translate(_CONTROL), quote=False)
-
-
-def _small(text: str, *, mono: bool = False, color: str = MUTED) -> str:
-    face = f' face="{MONO_FONT}"' if mono else ""
-    return f'<font point-size="{SMALL_FONT_SIZE}" color="{color}"{face}>{_text(text)}</font>'
-
-
-def _html(lines: list[str]) -> str:
-    return "<" + "<br/>".join(lines) + ">"
 
 
 class _Drawing:
@@ -247,24 +232,6 @@ def _legend_row(look: Look) -> str:
     return f"<tr>{swatch}{description}</tr>"
 
 
-def _title(subject: Graph | BackwardCall, state: StepState) -> list[str] | None:
-    if isinstance(subject, Graph):
-        return None
-    where = f" at {subject.location}" if subject.location is not None else ""
-    code = ""
-    if subject.location is not None and subject.location.code:
-        line = subject.location.code
-        code = f": {line if len(line) <= _TITLE_CODE else line[: _TITLE_CODE - 3] + '...'}"
-    text = f"{subject.api} call #{subject.index}{where}{code}"
-    if state.step is not None:
-        text += f" (after step {state.step} of {state.total})"
-    lines = [_text(text)]
-    failure = failure_title(subject)
-    if failure is not None:
-        lines.append(f'<font color="{RAISED.border}">{_text(failure)}</font>')
-    return lines
-
-
 def to_dot(
     subject: Graph | BackwardCall, *, step: int | None = None, options: RenderOptions = DEFAULT_OPTIONS
 ) -> str:
@@ -274,7 +241,8 @@ def to_dot(
         subject: A lone graph (``gradviz.graph(tensor)``) or a captured backward call.
         step: Show the state after this many backward steps (0 = before backward); None shows the
             finished call, with every vJ on its edge and every leaf's final ``.grad``.
-        options: What to draw.
+        options: What to draw; a graph of more than `NODE_BUDGET` nodes is drawn collapsed unless
+            ``options.full`` (see `collapsed_depth`).
 
     Returns:
         DOT source; the same text for the same input.
@@ -284,9 +252,14 @@ def to_dot(
     """
     state = step_state(subject, step)
     graph = subject if isinstance(subject, Graph) else subject.graph
-    drawing = _Drawing(graph, state, options, _title(subject, state))
+    depth = collapsed_depth(graph, options)
+    if depth is not None:
+        return to_overview_dot(subject, state, depth)
+    drawing = _Drawing(graph, state, options, title_lines(subject, state))
     for node in graph.nodes:
         drawing.node(node)
+    if options.clusters:
+        add_clusters(drawing.dot, graph)
     for index, root in enumerate(graph.roots):
         drawing.root(index, root)
     for edge in graph.edges:
@@ -298,3 +271,21 @@ def to_dot(
         drawing.legend()
     source: str = drawing.dot.source
     return source
+
+
+def collapsed_depth(graph: Graph, options: RenderOptions = DEFAULT_OPTIONS) -> int | None:
+    """The module depth the drawing of this graph collapses to, or None when it draws every node.
+
+    Args:
+        graph: The graph to draw.
+        options: ``depth`` asks for a depth; ``full`` for every node; otherwise graphs of more than
+            `NODE_BUDGET` nodes collapse to the deepest depth that stays readable.
+
+    Returns:
+        The depth (0: no module information, repeated runs folded), or None.
+    """
+    if options.depth is not None:
+        return max(options.depth, 0)
+    if options.full or len(graph.nodes) <= NODE_BUDGET:
+        return None
+    return choose_depth(graph)

@@ -46,6 +46,11 @@ class RenderOptions:
         saved: List the tensors each node saved for backward.
         source: Show the user's source line that created each node.
         max_label_values: Tensors with more elements than this show shape and norm instead of values.
+        depth: Draw the collapsed view with modules at this depth as boxes (0: no modules, repeated
+            runs folded); None draws every node, or the collapsed view when the graph is bigger than
+            the node budget and `full` is False.
+        full: Draw every node whatever the size.
+        clusters: Box the nodes of each ``nn.Module`` call in the full drawing.
     """
 
     overlays: bool = True
@@ -54,6 +59,9 @@ class RenderOptions:
     saved: bool = True
     source: bool = True
     max_label_values: int = 8
+    depth: int | None = None
+    full: bool = False
+    clusters: bool = True
 
 
 #: The defaults, for signatures (a dataclass instance is immutable, so sharing it is safe).

@@ -9,20 +9,45 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from gradviz.errors import GradvizError, LayoutEngineMissing
 from gradviz.model import BackwardCall, Graph
 from gradviz.render.dot import to_dot
+from gradviz.render.process import EngineTimedOut, run_child
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 
 #: Output formats gradviz asks engines for (graphviz-pure has no pdf; Graphviz's dot has all).
 FORMATS = frozenset({"svg", "png", "pdf", "plain", "json"})
-#: Seconds a layout may take before gradviz gives up on it.
-TIMEOUT = 120.0
+#: Seconds a layout may take before gradviz gives up on it (``$GRADVIZ_LAYOUT_TIMEOUT`` overrides).
+TIMEOUT = 30.0
 ENV_VAR = "GRADVIZ_DOT"
+TIMEOUT_VAR = "GRADVIZ_LAYOUT_TIMEOUT"
+
+
+class LayoutTimedOut(GradvizError):
+    """The layout engine ran past its time limit; it was killed.
+
+    Attributes:
+        timeout: The limit, in seconds.
+    """
+
+    def __init__(self, message: str, timeout: float) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+def layout_timeout() -> float:
+    """Seconds one layout may take: ``$GRADVIZ_LAYOUT_TIMEOUT`` when set and valid, else `TIMEOUT`."""
+    text = os.environ.get(TIMEOUT_VAR, "").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        return TIMEOUT
+    return seconds if seconds > 0 else TIMEOUT
+
+
 MISSING_HINT = "pip install graphviz-pure, or install Graphviz and put dot on PATH, or set GRADVIZ_DOT"
 
 
@@ -51,21 +76,22 @@ def _first_line(stderr: bytes) -> str:
     return "no message"
 
 
-def run_layout(dot_source: str, fmt: str, *, timeout: float = TIMEOUT) -> bytes:
+def run_layout(dot_source: str, fmt: str, *, timeout: float | None = None) -> bytes:
     """Lay out DOT source with the engine `find_engine` picks.
 
     Args:
         dot_source: A DOT graph (from `to_dot`).
         fmt: One of ``svg``, ``png``, ``pdf``, ``plain``, ``json``.
-        timeout: Seconds to wait for the engine.
+        timeout: Seconds to wait for the engine (default: `layout_timeout`); it is killed after that,
+            and also when gradviz exits or is stopped by a signal while waiting.
 
     Returns:
         What the engine wrote (SVG text as UTF-8 bytes, PNG bytes, ...).
 
     Raises:
         LayoutEngineMissing: No engine was found, or the one found cannot be started.
-        GradvizError: The format is unknown, the engine failed or cannot make that format, or it
-            took longer than `timeout`.
+        LayoutTimedOut: The engine took longer than `timeout` (it has been killed).
+        GradvizError: The format is unknown, or the engine failed or cannot make that format.
     """
     if fmt not in FORMATS:
         raise GradvizError(f"unknown layout format {fmt!r}: use one of {', '.join(sorted(FORMATS))}")
@@ -73,17 +99,12 @@ def run_layout(dot_source: str, fmt: str, *, timeout: float = TIMEOUT) -> bytes:
     if engine is None:
         raise LayoutEngineMissing(f"no layout engine found: {MISSING_HINT}")
     name = Path(engine).name
+    limit = layout_timeout() if timeout is None else timeout
     try:
-        done = subprocess.run(
-            [engine, f"-T{fmt}"],
-            input=dot_source.encode("utf-8"),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise GradvizError(
-            f"layout engine {name} took more than {timeout:g}s; too big to draw, use --format dot"
+        done = run_child([engine, f"-T{fmt}"], dot_source.encode("utf-8"), timeout=limit)
+    except EngineTimedOut:
+        raise LayoutTimedOut(
+            f"layout engine {name} took more than {limit:g}s and was stopped", limit
         ) from None
     except OSError as exc:
         raise LayoutEngineMissing(

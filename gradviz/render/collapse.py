@@ -1,0 +1,336 @@
+"""The collapsed view of a big graph: modules as boxes, repeated structure folded, the rest capped.
+
+Each node goes into the box of its module at the chosen depth (``encoder.layers.3`` at depth 3);
+nodes of no module stay boxes of their own. Dead-end side branches (a bias's AccumulateGrad, a
+``TBackward0`` and its weight) go into the box of the node they hang off. Along a straight run of
+boxes, a pattern that repeats (12 identical layers, 999 steps of an RNN cell, 1000 Linear+ReLU
+pairs) folds into one box that says ``x12``. When even that leaves more than `MAX_BOXES`, the boxes
+nearest the roots are drawn and one marker says how many nodes were not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gradviz.model import Graph, Node, Value
+
+__all__ = ["MAX_BOXES", "NODE_BUDGET", "Box", "Collapsed", "Link", "choose_depth", "collapse", "module_depth"]
+
+#: Graphs with more nodes than this are drawn collapsed unless the full drawing is asked for.
+NODE_BUDGET = 300
+#: The automatic depth is the deepest whose collapsed view has at most this many boxes.
+TARGET_BOXES = 60
+#: At most this many boxes are drawn; the rest are counted in one marker.
+MAX_BOXES = 150
+#: Longest pattern (in boxes) that folding looks for, and the fewest repeats it folds.
+MAX_PERIOD = 8
+MIN_REPEATS = 3
+#: Side branches of at most this many nodes join the box they hang off.
+SIDE_BRANCH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """One box of the collapsed view.
+
+    Attributes:
+        id: Sequential id.
+        nodes: Ids of the graph nodes it stands for.
+        path: Module path (the first and last, joined by `` .. ``, for a fold), or None for a node
+            of no module.
+        type: Module class name (``"A, B"`` for a fold of a pattern), or the node's name.
+        repeat: How many times its pattern repeats (1 when nothing was folded).
+        calls: Forward calls of its module that made nodes of the graph (from `Graph.modules`).
+    """
+
+    id: int
+    nodes: tuple[int, ...]
+    path: str | None
+    type: str
+    repeat: int = 1
+    calls: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Gradient flowing from one box to another: the graph edges that cross between them.
+
+    Attributes:
+        source: Box the edges leave (backward direction: it sends vJ).
+        target: Box they enter.
+        edges: The ``(source node, target node)`` pairs that cross.
+    """
+
+    source: int
+    target: int
+    edges: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Collapsed:
+    """The collapsed view of a graph.
+
+    Attributes:
+        depth: Module depth the boxes stand for (0 when the graph has no module information).
+        boxes: The boxes drawn.
+        links: Links among the drawn boxes.
+        hidden: Nodes not drawn because the view was capped.
+    """
+
+    depth: int
+    boxes: tuple[Box, ...]
+    links: tuple[Link, ...]
+    hidden: int = 0
+
+
+def module_depth(path: str) -> int:
+    """Depth of a module path: ``""`` is 0, ``encoder`` 1, ``encoder.layers.3`` 3."""
+    return len(path.split(".")) if path else 0
+
+
+def _key(node: Node, depth: int) -> str | None:
+    if not node.module or depth <= 0:
+        return None
+    return ".".join(node.module.split(".")[:depth])
+
+
+def _owners(graph: Graph, depth: int) -> list[int]:
+    """Group index per node: module groups first, then side branches joined to what they hang off."""
+    parents: list[list[int]] = [[] for _ in graph.nodes]
+    children: list[list[int]] = [[] for _ in graph.nodes]
+    for edge in graph.edges:
+        parents[edge.target].append(edge.source)
+        children[edge.source].append(edge.target)
+    owner = list(range(len(graph.nodes)))
+    by_module: dict[str, int] = {}
+    for node in graph.nodes:
+        key = _key(node, depth)
+        if key is not None:
+            owner[node.id] = by_module.setdefault(key, node.id)
+    # A small side branch (one parent, a dead end: a bias's AccumulateGrad, a weight's TBackward0 and
+    # AccumulateGrad) joins the box of the node it hangs off, when that node has other children too.
+    order = _topological(graph, children)
+    size = [0] * len(graph.nodes)
+    for ident in reversed(order):
+        below = [size[child] for child in children[ident]]
+        if len(parents[ident]) == 1 and all(below) and _key(graph.nodes[ident], depth) is None:
+            size[ident] = 1 + sum(below)
+    for ident in order:
+        if 0 < size[ident] <= SIDE_BRANCH and owner[ident] == ident:
+            parent = parents[ident][0]
+            if len(children[parent]) > 1 or owner[parent] != parent:
+                owner[ident] = owner[parent]
+    return owner
+
+
+def _topological(graph: Graph, children: Sequence[list[int]]) -> list[int]:
+    indegree = [0] * len(graph.nodes)
+    for edge in graph.edges:
+        indegree[edge.target] += 1
+    order = [node.id for node in graph.nodes if indegree[node.id] == 0]
+    for node in order:
+        for child in children[node]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                order.append(child)
+    seen = set(order)
+    order.extend(node.id for node in graph.nodes if node.id not in seen)  # cycles cannot happen; be safe
+    return order
+
+
+def _signature(graph: Graph, members: Sequence[int], path: str | None, types: Mapping[str, str]) -> str:
+    names = Counter(graph.nodes[member].name for member in members)
+    inside = ",".join(f"{name}:{count}" for name, count in sorted(names.items()))
+    return f"{types.get(path, '?') if path is not None else ''}|{inside}"
+
+
+def _groups(graph: Graph, depth: int) -> tuple[list[list[int]], list[str | None]]:
+    owner = _owners(graph, depth)
+    index: dict[int, int] = {}
+    groups: list[list[int]] = []
+    paths: list[str | None] = []
+    for node in graph.nodes:
+        group = index.setdefault(owner[node.id], len(groups))
+        if group == len(groups):
+            groups.append([])
+            paths.append(_key(graph.nodes[owner[node.id]], depth))
+        groups[group].append(node.id)
+    return groups, paths
+
+
+def _runs(order: list[int], succ: Mapping[int, set[int]], pred: Mapping[int, set[int]]) -> list[list[int]]:
+    """Maximal straight runs of groups: each one's only successor has it as its only predecessor."""
+    runs: list[list[int]] = []
+    placed: set[int] = set()
+    for start in order:
+        if start in placed:
+            continue
+        before = pred.get(start, set())
+        if len(before) == 1 and len(succ.get(next(iter(before)), set())) == 1:
+            continue  # not the head of its run
+        run = [start]
+        placed.add(start)
+        while len(succ.get(run[-1], set())) == 1:
+            after = next(iter(succ[run[-1]]))
+            if after in placed or len(pred.get(after, set())) != 1:
+                break
+            run.append(after)
+            placed.add(after)
+        runs.append(run)
+    runs.extend([group] for group in order if group not in placed)
+    return runs
+
+
+def _fold(keys: Sequence[str]) -> list[tuple[int, int, int]]:
+    """Cut a run into ``(start, period, repeats)`` pieces, folding the longest repeats first."""
+    pieces: list[tuple[int, int, int]] = []
+    start = 0
+    while start < len(keys):
+        best = (1, 1)
+        for period in range(1, MAX_PERIOD + 1):
+            repeats = 1
+            while keys[start + repeats * period : start + (repeats + 1) * period] == keys[
+                start : start + period
+            ] and start + (repeats + 1) * period <= len(keys):
+                repeats += 1
+            if repeats >= MIN_REPEATS and repeats * period > best[0] * best[1]:
+                best = (period, repeats)
+        pieces.append((start, *best))
+        start += best[0] * best[1]
+    return pieces
+
+
+def collapse(graph: Graph, depth: int) -> Collapsed:
+    """Group a graph's nodes into boxes at a module depth, fold repeats, and cap what is drawn.
+
+    Args:
+        graph: The graph.
+        depth: Module depth of the boxes (1: ``encoder``; 3: ``encoder.layers.3``); 0 or nodes of
+            no module give one box per node (with its dead-end side branches).
+
+    Returns:
+        The boxes and the links among them.
+    """
+    groups, paths = _groups(graph, depth)
+    types = {info.path: info.type for info in graph.modules}
+    calls = {info.path: info.calls for info in graph.modules}
+    group_of = [0] * len(graph.nodes)
+    for number, members in enumerate(groups):
+        for member in members:
+            group_of[member] = number
+    succ: dict[int, set[int]] = {}
+    pred: dict[int, set[int]] = {}
+    for edge in graph.edges:
+        a, b = group_of[edge.source], group_of[edge.target]
+        if a != b:
+            succ.setdefault(a, set()).add(b)
+            pred.setdefault(b, set()).add(a)
+    keys = [_signature(graph, members, paths[number], types) for number, members in enumerate(groups)]
+    box_of = [0] * len(groups)
+    boxes: list[Box] = []
+    for run in _runs(list(range(len(groups))), succ, pred):
+        for start, period, repeats in _fold([keys[group] for group in run]):
+            members_of = run[start : start + period * repeats]
+            for group in members_of:
+                box_of[group] = len(boxes)
+            boxes.append(_box(graph, len(boxes), members_of, groups, paths, types, calls, period, repeats))
+    return _cap(graph, boxes, box_of, group_of, depth)
+
+
+def _box(
+    graph: Graph,
+    ident: int,
+    members_of: Sequence[int],
+    groups: Sequence[list[int]],
+    paths: Sequence[str | None],
+    types: Mapping[str, str],
+    calls: Mapping[str, int],
+    period: int,
+    repeats: int,
+) -> Box:
+    nodes = tuple(sorted(node for group in members_of for node in groups[group]))
+    pattern = members_of[:period]
+    named = [paths[group] for group in members_of if paths[group] is not None]
+    path = None if not named else named[0] if len(named) == 1 else f"{named[0]} .. {named[-1]}"
+    kinds = []
+    for group in pattern:
+        group_path = paths[group]
+        kind = types.get(group_path, "module") if group_path is not None else _head(graph, groups[group])
+        kinds.append(kind)
+    first = paths[members_of[0]]
+    return Box(ident, nodes, path, ", ".join(kinds), repeats, calls.get(first, 1) if first else 1)
+
+
+def _head(graph: Graph, members: Sequence[int]) -> str:
+    return graph.nodes[min(members)].name
+
+
+def _cap(
+    graph: Graph, boxes: list[Box], box_of: Sequence[int], group_of: Sequence[int], depth: int
+) -> Collapsed:
+    pairs: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for edge in graph.edges:
+        a, b = box_of[group_of[edge.source]], box_of[group_of[edge.target]]
+        if a != b:
+            pairs.setdefault((a, b), []).append((edge.source, edge.target))
+    keep = set(range(len(boxes)))
+    hidden = 0
+    if len(boxes) > MAX_BOXES:
+        keep = _nearest_roots(graph, boxes, box_of, group_of, pairs)
+        hidden = sum(len(box.nodes) for box in boxes if box.id not in keep)
+    links = tuple(
+        Link(a, b, tuple(edges)) for (a, b), edges in sorted(pairs.items()) if a in keep and b in keep
+    )
+    return Collapsed(depth, tuple(box for box in boxes if box.id in keep), links, hidden)
+
+
+def _nearest_roots(
+    graph: Graph,
+    boxes: Sequence[Box],
+    box_of: Sequence[int],
+    group_of: Sequence[int],
+    pairs: Mapping[tuple[int, int], list[tuple[int, int]]],
+) -> set[int]:
+    succ: dict[int, list[int]] = {}
+    for a, b in pairs:
+        succ.setdefault(a, []).append(b)
+    roots = [box_of[group_of[root.node]] for root in graph.roots if 0 <= root.node < len(graph.nodes)]
+    order = list(dict.fromkeys(roots or [0]))
+    seen = set(order)
+    for box in order:
+        if len(order) >= MAX_BOXES:
+            break
+        for after in sorted(succ.get(box, ())):
+            if after not in seen:
+                seen.add(after)
+                order.append(after)
+    return set(order[:MAX_BOXES])
+
+
+def choose_depth(graph: Graph) -> int:
+    """The deepest module depth whose collapsed view has at most `TARGET_BOXES` boxes (at least 1).
+
+    Args:
+        graph: The graph.
+
+    Returns:
+        The depth; 0 when no node has a module.
+    """
+    deepest = max((module_depth(node.module) for node in graph.nodes if node.module), default=0)
+    chosen = min(deepest, 1)
+    for depth in range(2, deepest + 1):
+        if len(collapse(graph, depth).boxes) > TARGET_BOXES:
+            break
+        chosen = depth
+    return chosen
+
+
+def flow_norm(values: Sequence[Value | None]) -> float | None:
+    """The 2-norm of several gradients taken together (None when none has a norm)."""
+    norms = [value.norm for value in values if value is not None and value.norm is not None]
+    if not norms:
+        return None
+    return math.sqrt(sum(norm * norm for norm in norms))
