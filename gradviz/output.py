@@ -11,16 +11,19 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gradviz.errors import GradvizError, LayoutEngineMissing
-from gradviz.model import BackwardCall, Trace
+from gradviz.model import Trace
 from gradviz.render.dot import to_dot
-from gradviz.render.html import to_html, wants_per_step
+from gradviz.render.html import to_html
 from gradviz.render.json import call_to_json, to_json
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
-from gradviz.render.svg import MISSING_HINT, run_layout
+from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
+
+#: Told before each captured call is drawn: its position (from 0) and how many there are.
+Progress = Callable[[int, int], None]
 
 #: The per-call formats, in the order the CLI lists them.
 FORMATS = ("svg", "dot", "json", "html", "png", "pdf")
@@ -120,13 +123,22 @@ def _check(formats: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
-def _html_svgs(call: BackwardCall, final_svg: str, options: RenderOptions) -> list[str]:
-    if not wants_per_step(call) or not call.steps:
-        return [final_svg]
-    return [
-        run_layout(to_dot(call, step=step, options=options), "svg").decode("utf-8")
-        for step in range(len(call.steps) + 1)
-    ]
+class _Layouts:
+    """Runs the layout engine for one write, skipping drawings at least as big as one that timed out."""
+
+    def __init__(self) -> None:
+        self.too_big: int | None = None
+        self.skipped = 0
+
+    def run(self, dot: str, fmt: str) -> bytes:
+        if self.too_big is not None and len(dot) >= self.too_big:
+            self.skipped += 1
+            raise LayoutTimedOut("skipped: an earlier drawing as big timed out", 0)
+        try:
+            return run_layout(dot, fmt)
+        except LayoutTimedOut:
+            self.too_big = len(dot) if self.too_big is None else min(self.too_big, len(dot))
+            raise
 
 
 def write_outputs(
@@ -136,10 +148,12 @@ def write_outputs(
     *,
     options: RenderOptions = DEFAULT_OPTIONS,
     keep: Path | None = None,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """Write trace.json and, per captured backward call, ``backward-NNN.<fmt>`` for each format.
 
-    Each file is written atomically (`write_file`).
+    Each file is written atomically (`write_file`). A layout that runs past its time limit is
+    replaced by the DOT file, and later drawings at least as big are not tried again.
 
     Args:
         trace: What was recorded.
@@ -148,6 +162,7 @@ def write_outputs(
         options: What the drawings show.
         keep: The trace file this trace was read from: trace.json is then not written, and no
             output may replace this file (``gradviz render`` never writes to its input).
+        progress: Told before each call is drawn (for a progress bar).
 
     Returns:
         The files written, trace.json first (when written).
@@ -155,8 +170,8 @@ def write_outputs(
     Raises:
         LayoutSkipped: No layout engine runs; trace.json, the DOT files and drawing-less HTML pages
             were written (listed in ``written``). Its message is the one line to show the user.
-        OutputIncomplete: The engine could not make some format (graphviz-pure has no pdf); DOT was
-            written in its place.
+        OutputIncomplete: The engine could not make some format (graphviz-pure has no pdf) or ran past
+            its time limit; DOT was written in its place.
         WriteFailed: A file cannot be written (a full disk, a folder in the way) or would replace
             `keep`; the files written before it are listed.
         GradvizError: A format is unknown, or the folder cannot be created.
@@ -171,7 +186,10 @@ def write_outputs(
         writer.write("trace.json", to_json(trace))
     missing = False
     problems: list[str] = []
-    for call in trace.backwards:
+    layouts = _Layouts()
+    for position, call in enumerate(trace.backwards):
+        if progress is not None:
+            progress(position, len(trace.backwards))
         stem = f"backward-{call.index:03d}"
         dot = to_dot(call, options=options)
         final_svg: str | None = None
@@ -183,29 +201,32 @@ def write_outputs(
             elif missing and fmt in _DRAWN:
                 writer.write(f"{stem}.dot", dot)
             elif missing:
-                writer.write(f"{stem}.html", to_html(call, []))
+                writer.write(f"{stem}.html", to_html(call, None, options=options))
             else:
                 try:
                     if fmt in ("svg", "html"):
-                        final_svg = final_svg or run_layout(dot, "svg").decode("utf-8")
-                    if fmt == "html" and final_svg is not None:
-                        writer.write(f"{stem}.html", to_html(call, _html_svgs(call, final_svg, options)))
+                        final_svg = final_svg or layouts.run(dot, "svg").decode("utf-8")
+                    if fmt == "html":
+                        writer.write(f"{stem}.html", to_html(call, final_svg, options=options))
                     elif fmt == "svg" and final_svg is not None:
                         writer.write(f"{stem}.svg", final_svg)
                     else:
-                        writer.write(f"{stem}.{fmt}", run_layout(dot, fmt))
+                        writer.write(f"{stem}.{fmt}", layouts.run(dot, fmt))
                 except LayoutEngineMissing:
                     missing = True
                     writer.write(f"{stem}.dot", dot)
                     if fmt == "html":
-                        writer.write(f"{stem}.html", to_html(call, []))
+                        writer.write(f"{stem}.html", to_html(call, None, options=options))
                 except WriteFailed:
                     raise
                 except GradvizError as exc:
-                    problems.append(str(exc))
+                    problems.append(f"{stem}.{fmt}: {exc}")
                     writer.write(f"{stem}.dot", dot)
+                    if fmt == "html":
+                        writer.write(f"{stem}.html", to_html(call, None, options=options))
     if missing:
         raise LayoutSkipped(f"no layout engine: wrote DOT instead; {MISSING_HINT}", writer.written)
     if problems:
-        raise OutputIncomplete(f"{problems[0]}; wrote DOT instead", writer.written)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise OutputIncomplete(f"{problems[0]}{more}; wrote DOT instead", writer.written)
     return writer.written

@@ -1,28 +1,35 @@
-"""One self-contained HTML page per backward call: the drawing, a step slider, and the v / vJ table.
+"""One self-contained HTML page per backward call: one drawing, a step slider, and the v / vJ data.
 
-The page needs no network: the SVGs, styles and the few lines of script are inline. With one SVG per
-step (0..n) the slider changes the drawing; with a single SVG (big graphs) it only moves the
-highlighted row of the table.
+The page needs no network: the SVG, the styles, the per-step data (JSON) and the few lines of script
+are inline. The drawing is the finished call; moving the slider restyles it (nodes not run yet
+dashed, the node that ran at that step in red, vJ not sent yet faded) and shows that step's v and vJ
+in a side panel. The page grows with nodes plus steps, not with their product.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 
 from gradviz.model import BackwardCall, Value
+from gradviz.render.collapse import collapse
+from gradviz.render.dot import collapsed_depth
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
 from gradviz.render.state import step_state
-from gradviz.render.style import format_value
-
-#: Graphs up to this many nodes (and steps) get one drawing per step; bigger ones only the final one.
-PER_STEP_LIMIT = 60
+from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions, format_value
 
 _CSS = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #111827; }
 h1 { font-size: 1.2em; } code, td.v { font-family: Courier, monospace; font-size: 0.9em; }
 .controls { margin: 0.8em 0; } .controls input { width: 24em; vertical-align: middle; }
-.frame svg { max-width: 100%; height: auto; }
+.view { display: flex; gap: 1.5em; align-items: flex-start; }
+.frame { flex: 1 1 auto; overflow: auto; max-height: 85vh; } .frame svg { max-width: 100%; height: auto; }
+#panel { flex: 0 0 22em; font-size: 0.9em; border: 1px solid #d1d5db; padding: 0.6em; }
+#panel .v { font-family: Courier, monospace; white-space: pre-wrap; }
+g.pending > polygon, g.pending > path, g.pending > ellipse { stroke-dasharray: 4 3; }
+g.pending { opacity: 0.45; } g.waiting { opacity: 0.15; }
+g.current > polygon, g.current > path, g.current > ellipse { stroke: #dc2626; stroke-width: 3; }
 table { border-collapse: collapse; margin-top: 1em; }
 th, td { border: 1px solid #d1d5db; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 tr.done { background: #f0fdf4; } tr.current { background: #fee2e2; font-weight: bold; }
@@ -32,19 +39,45 @@ tr.done { background: #f0fdf4; } tr.current { background: #fee2e2; font-weight: 
 
 _SCRIPT = """
 (function () {
+  var data = JSON.parse(document.getElementById("steps-data").textContent);
   var slider = document.getElementById("step");
-  var frames = document.querySelectorAll(".frame");
   var rows = document.querySelectorAll("tr[data-step]");
   var label = document.getElementById("step-label");
+  var panel = document.getElementById("panel");
+  var drawn = {};
+  document.querySelectorAll(".frame g.node, .frame g.edge").forEach(function (g) {
+    var t = g.querySelector("title");
+    if (t) { drawn[t.textContent] = g; }
+  });
+  function text(tag, content, cls) {
+    var e = document.createElement(tag);
+    e.textContent = content;
+    if (cls) { e.className = cls; }
+    return e;
+  }
   function show(k) {
-    if (frames.length > 1) {
-      frames.forEach(function (f, i) { f.hidden = i !== k; });
-    }
+    Object.keys(drawn).forEach(function (name) {
+      var g = drawn[name], first = data.first[name];
+      g.classList.remove("pending", "waiting", "current");
+      if (first !== undefined && first > k) {
+        g.classList.add(g.classList.contains("edge") ? "waiting" : "pending");
+      }
+    });
+    var step = k > 0 ? data.steps[k - 1] : null;
+    if (step && drawn[step.element]) { drawn[step.element].classList.add("current"); }
     rows.forEach(function (r) {
       var s = Number(r.dataset.step);
       r.className = s === k ? "current" : (s < k ? "done" : "");
     });
     label.textContent = k === 0 ? "before backward" : "after step " + k + " of " + slider.max;
+    panel.replaceChildren();
+    if (!step) { panel.appendChild(text("p", "Before backward: no node has run.")); return; }
+    panel.appendChild(text("h3", "step " + k + ": " + step.node));
+    if (step.where) { panel.appendChild(text("p", "created at " + step.where)); }
+    panel.appendChild(text("b", "v in (grad_outputs)"));
+    panel.appendChild(text("p", step.v.join("\\n") || "-", "v"));
+    panel.appendChild(text("b", "vJ out (grad_inputs)"));
+    panel.appendChild(text("p", step.vj.join("\\n") || "-", "v"));
   }
   slider.addEventListener("input", function () { show(Number(slider.value)); });
   show(Number(slider.value));
@@ -125,26 +158,75 @@ def _leaves_table(call: BackwardCall) -> str:
     return "<h2>Leaves and their .grad</h2><table>" + "".join(rows) + "</table>"
 
 
-def wants_per_step(call: BackwardCall) -> bool:
-    """Whether a call is small enough for one drawing per step in its HTML page.
+def _elements(call: BackwardCall, options: RenderOptions) -> dict[int, str]:
+    """The drawn element (its SVG ``<title>``) that stands for each node: itself, or its box."""
+    depth = collapsed_depth(call.graph, options)
+    if depth is None:
+        return {node.id: f"n{node.id}" for node in call.graph.nodes}
+    return {node: f"b{box.id}" for box in collapse(call.graph, depth).boxes for node in box.nodes}
+
+
+def steps_data(call: BackwardCall, options: RenderOptions = DEFAULT_OPTIONS) -> dict[str, object]:
+    """The per-step data the page's script reads: what ran, its v and vJ, and when each element first ran.
 
     Args:
         call: The backward call.
+        options: The options the drawing was made with (they decide whether it is collapsed).
 
     Returns:
-        True when both its node count and its step count are at most `PER_STEP_LIMIT`.
+        ``{"steps": [{"element", "node", "where", "v", "vj"}, ...], "first": {element: step}}``; an
+        element is a drawn node or box (``n3``, ``b1``) or edge (``n2->n3``), named as in the SVG.
     """
-    return len(call.graph.nodes) <= PER_STEP_LIMIT and len(call.steps) <= PER_STEP_LIMIT
+    graph = call.graph
+    element = _elements(call, options)
+    targets = {(edge.source, slot): edge.target for edge in graph.edges for slot in edge.slots}
+    first: dict[str, int] = {}
+    steps = []
+    for number, step in enumerate(call.steps, start=1):
+        node = graph.nodes[step.node] if 0 <= step.node < len(graph.nodes) else None
+        here = element.get(step.node, f"n{step.node}")
+        first.setdefault(here, number)
+        sent = []
+        for slot, grad in enumerate(step.grad_inputs):
+            target = targets.get((step.node, slot))
+            if target is None:
+                continue
+            sent.append(f"{format_value(grad, max_values=16)} -> {graph.nodes[target].name} #{target}")
+            there = element.get(target, f"n{target}")
+            if grad is not None and there != here:
+                first.setdefault(f"{here}->{there}", number)
+        steps.append(
+            {
+                "element": here,
+                "node": f"{node.name} #{step.node}" if node is not None else f"#{step.node}",
+                "where": str(node.location) if node is not None and node.location is not None else "",
+                "v": [format_value(grad, max_values=16) for grad in step.grad_outputs],
+                "vj": sent + (["added into .grad"] if node is not None and node.is_accumulate_grad else []),
+            }
+        )
+    return {"steps": steps, "first": first}
 
 
-def to_html(call: BackwardCall, svgs: Sequence[str], *, title: str | None = None) -> str:
+def _script_json(data: dict[str, object]) -> str:
+    """JSON safe inside a <script> element (no ``</`` that could end it)."""
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).replace("</", "<\\/")
+
+
+def to_html(
+    call: BackwardCall,
+    svg: str | None,
+    *,
+    title: str | None = None,
+    options: RenderOptions = DEFAULT_OPTIONS,
+) -> str:
     """A self-contained page for one backward call.
 
     Args:
         call: The backward call.
-        svgs: One SVG per step from 0 to ``len(call.steps)`` (the slider then changes the drawing),
-            or a single SVG of the finished call, or none (when no layout engine could run).
+        svg: The drawing of the finished call (made with `options`), or None when no layout engine
+            could run.
         title: Page title; defaults to the call's API, number and line.
+        options: The options the drawing was made with.
 
     Returns:
         The HTML text; the same text for the same input.
@@ -153,22 +235,10 @@ def to_html(call: BackwardCall, svgs: Sequence[str], *, title: str | None = None
     heading = title or f"{call.api} call #{call.index}{where}"
     code = call.location.code if call.location is not None else None
     total = len(call.steps)
-    per_step = len(svgs) == total + 1 and total > 0
-    if svgs and not per_step:
-        svgs = svgs[-1:]
-    start = total
-    if svgs:
-        frames = "".join(
-            f'<div class="frame"{" hidden" if per_step and i != start else ""}>{_inline_svg(svg)}</div>'
-            for i, svg in enumerate(svgs)
-        )
+    if svg is not None:
+        frame = f'<div class="frame">{_inline_svg(svg)}</div>'
     else:
-        frames = f'<p class="note">No drawing: no Graphviz layout engine could be run ({_NO_ENGINE}).</p>'
-    note = (
-        ""
-        if per_step or not svgs
-        else '<p class="note">The drawing shows the finished call; the slider moves through the table.</p>'
-    )
+        frame = f'<p class="note">No drawing: no Graphviz layout engine could be run ({_NO_ENGINE}).</p>'
     failure = ""
     if call.error is not None:
         heading += " (failed)"
@@ -184,13 +254,13 @@ def to_html(call: BackwardCall, svgs: Sequence[str], *, title: str | None = None
         f"<p><code>{_esc(code)}</code></p>" if code else "",
         failure,
         '<div class="controls"><label for="step">step</label> ',
-        f'<input type="range" id="step" min="0" max="{total}" value="{start}">',
+        f'<input type="range" id="step" min="0" max="{total}" value="{total}">',
         '<span id="step-label"></span></div>',
-        note,
-        frames,
+        f'<div class="view">{frame}<div id="panel"></div></div>',
         "<h2>Backward steps, in the order autograd ran them</h2>",
         _steps_table(call),
         _leaves_table(call),
+        f'<script type="application/json" id="steps-data">{_script_json(steps_data(call, options))}</script>',
         f"<script>{_SCRIPT}</script></body></html>",
     ]
     return "\n".join(part for part in parts if part) + "\n"

@@ -136,13 +136,13 @@ def test_summary_line_says_failed_and_the_leaf_got_nothing(build: type[Builders]
 
 
 def test_html_page_says_where_the_call_failed(build: type[Builders]) -> None:
-    page = to_html(build.failed_call(), [])
+    page = to_html(build.failed_call(), None)
 
     assert "<h1>backward call #2 at train.py:9 (failed)</h1>" in page
     assert "This call failed</b> while autograd ran PowBackward0 #3 (y), after 3 steps ran" in page
     assert '<tr class="failed"><td>&#x2717;</td><td>PowBackward0 #3</td>' in page
     assert "received nothing: the call failed before reaching it" in page
-    assert "failed" not in to_html(build.tutorial_call(), []).split("</style>")[1]
+    assert "failed" not in to_html(build.tutorial_call(), None).split("</style>")[1]
 
 
 def test_state_knows_what_got_nothing_only_where_the_call_stopped(build: type[Builders]) -> None:

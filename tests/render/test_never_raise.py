@@ -26,7 +26,7 @@ def test_every_step_of_any_call_renders(call: BackwardCall) -> None:
         assert dot.startswith("digraph gradviz {") and dot.rstrip().endswith("}")
         assert to_text(call, step=step).startswith(f"{call.api} call #{call.index}")
     assert to_dot(call, options=RenderOptions(overlays=False, legend=False, values=False, saved=False))
-    assert "<!DOCTYPE html>" in to_html(call, [])
+    assert "<!DOCTYPE html>" in to_html(call, None)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
