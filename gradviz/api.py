@@ -82,10 +82,12 @@ class GraphSnapshot:
 
     Attributes:
         graph: The captured `Graph` (nodes, edges, roots).
+        options: What its drawings show by default (``depth``/``full`` from `graph`).
     """
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, options: RenderOptions | None = None) -> None:
         self.graph = graph
+        self.options = options or RenderOptions()
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -99,7 +101,7 @@ class GraphSnapshot:
 
     def to_dot(self, options: RenderOptions | None = None) -> str:
         """The graph as Graphviz DOT source."""
-        return to_dot(self.graph, options=options or RenderOptions())
+        return to_dot(self.graph, options=options or self.options)
 
     def to_svg(self, path: str | Path | None = None, options: RenderOptions | None = None) -> str:
         """The graph as SVG, also written to `path` when one is given.
@@ -108,7 +110,7 @@ class GraphSnapshot:
             LayoutEngineMissing: No Graphviz layout engine could be run.
             WriteFailed: `path` could not be written (it is left as it was).
         """
-        svg = to_svg(self.graph, options=options or RenderOptions())
+        svg = to_svg(self.graph, options=options or self.options)
         if path is not None:
             write_file(Path(path), svg)
         return svg
@@ -150,7 +152,7 @@ class GraphSnapshot:
         return bundle
 
 
-def graph(tensor: torch.Tensor) -> GraphSnapshot:
+def graph(tensor: torch.Tensor, *, depth: int | None = None, full: bool = False) -> GraphSnapshot:
     """Snapshot the autograd graph behind a tensor.
 
     Names come from the caller's variables and nn.Module parameters. Inside a `trace()` (or under
@@ -159,6 +161,10 @@ def graph(tensor: torch.Tensor) -> GraphSnapshot:
 
     Args:
         tensor: Any tensor. One that does not require grad gives an empty graph.
+        depth: Draw it collapsed, each module at this depth as one box (``1``: ``model.encoder``),
+            repeated structure folded (``x12``); ``0`` folds repeated runs of nodes.
+        full: Draw every node even when the graph is big (by default graphs of more than 300 nodes
+            are drawn collapsed).
 
     Returns:
         A `GraphSnapshot` with ``.nodes``, ``.edges``, ``.to_dot()``, ``.to_svg()``, ``.to_json()``.
@@ -180,7 +186,7 @@ def graph(tensor: torch.Tensor) -> GraphSnapshot:
         snapshot = describe(walked, context, roots)
         if tracer is not None:
             snapshot = dataclasses.replace(snapshot, overlays=overlays_for(snapshot, tracer.events))
-        return GraphSnapshot(snapshot)
+        return GraphSnapshot(snapshot, RenderOptions(depth=depth, full=full))
 
 
 def explain(tensor: torch.Tensor) -> str:

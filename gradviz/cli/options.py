@@ -105,10 +105,40 @@ def load_trace(path: str) -> Trace:
         raise TraceFileError(f"cannot read {path}: {exc}") from None
 
 
+def parse_depth(text: str) -> int:
+    """Parse ``--depth``: a module depth of at least 0.
+
+    Args:
+        text: The option's value.
+
+    Returns:
+        The depth.
+
+    Raises:
+        argparse.ArgumentTypeError: For anything but a number of at least 0.
+    """
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a module depth (0, 1, 2, ...), got {text!r}")
+    return int(text)
+
+
+def add_drawing_options(parser: argparse.ArgumentParser) -> None:
+    """``--depth N`` and ``--full``: the collapsed or the full drawing of each call."""
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument(
+        "--depth",
+        type=parse_depth,
+        metavar="N",
+        help="draw each module at depth N as one box (1: model.encoder, 3: model.encoder.layers.3), "
+        "repeats folded; 0 folds repeated runs of nodes (default: every node up to 300, collapsed above)",
+    )
+    how.add_argument("--full", action="store_true", help="draw every node, whatever the size of the graph")
+
+
 def add_output_options(
     parser: argparse.ArgumentParser, out_default: str, default: str = "svg", *, trace_json: bool = True
 ) -> None:
-    """The ``--out`` and ``--format`` options that several subcommands share."""
+    """The ``--out``, ``--format``, ``--depth`` and ``--full`` options that several subcommands share."""
     also = "; trace.json is always written" if trace_json else ""
     parser.add_argument("--out", metavar="DIR", help=f"folder for the outputs (default: {out_default})")
     parser.add_argument(
@@ -118,3 +148,4 @@ def add_output_options(
         metavar="FMT[,FMT...]",
         help=f"per-call formats among {','.join(FORMATS)} (default: {default}){also}",
     )
+    add_drawing_options(parser)

@@ -12,11 +12,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gradviz.cli.progress import DrawingProgress
 from gradviz.errors import GradvizError, UsageError
 
 if TYPE_CHECKING:
     from gradviz.capture.script import ExceptionNoter
     from gradviz.model import Trace
+    from gradviz.render.style import RenderOptions
 
 #: Runs the user's code under a tracer and returns its exit status.
 Runner = Callable[["ExceptionNoter"], int]
@@ -27,31 +29,80 @@ def say(message: str) -> None:
     print(f"gradviz: {message}", file=sys.stderr, flush=True)
 
 
-def write_outputs(trace: Trace, out_dir: Path, formats: Sequence[str], overlays: bool) -> list[Path]:
+def render_options(options: argparse.Namespace) -> RenderOptions:
+    """What the drawings show, from the parsed ``--no-overlays``, ``--depth`` and ``--full``."""
+    from gradviz.render.style import RenderOptions
+
+    return RenderOptions(
+        overlays=not getattr(options, "no_overlays", False),
+        depth=getattr(options, "depth", None),
+        full=getattr(options, "full", False),
+    )
+
+
+#: Above this many captured calls, writing them all is announced with its size.
+MANY_CALLS = 50
+#: Rough bytes per drawn node of an SVG (measured on graphviz-pure output), for that announcement.
+_BYTES_PER_NODE = {"svg": 1400, "html": 1500, "dot": 600, "json": 900, "png": 3000, "pdf": 1500}
+
+
+def announce(trace: Trace, formats: Sequence[str], options: RenderOptions) -> None:
+    """Say in one line each: which calls are drawn collapsed, and how much a long write will be.
+
+    Args:
+        trace: What will be written.
+        formats: The per-call formats.
+        options: What the drawings show.
+    """
+    from gradviz.render.collapse import MAX_BOXES
+    from gradviz.render.dot import collapsed_depth
+
+    collapsed = [call for call in trace.backwards if collapsed_depth(call.graph, options) is not None]
+    if collapsed and options.depth is None:
+        biggest = max(len(call.graph.nodes) for call in collapsed)
+        which = f"call #{collapsed[0].index}" if len(collapsed) == 1 else f"{len(collapsed)} calls"
+        say(f"{which} with up to {biggest:,} nodes drawn collapsed (modules as boxes); --full draws all")
+    if len(trace.backwards) > MANY_CALLS:
+        drawn = sum(min(len(call.graph.nodes), MAX_BOXES * 4) for call in trace.backwards)
+        size = sum(_BYTES_PER_NODE.get(fmt, 1500) for fmt in formats) * drawn
+        files = len(trace.backwards) * len(formats) + 1
+        say(
+            f"writing {len(trace.backwards):,} captured calls: about {files:,} files and "
+            f"{size / 1e6:,.0f} MB plus trace.json (--max-backward N keeps fewer)"
+        )
+
+
+def write_outputs(trace: Trace, out_dir: Path, formats: Sequence[str], options: RenderOptions) -> list[Path]:
     """Write trace.json and the per-call files, turning any failure into one line on stderr.
 
     Args:
         trace: What to write.
         out_dir: Where.
         formats: Which formats for each captured call.
-        overlays: Whether drawings show what autograd did not record.
+        options: What the drawings show.
 
     Returns:
         The files written (those written before a failure, when one happened).
     """
+    bar = DrawingProgress()
     try:
         from gradviz.output import OutputIncomplete, WriteFailed
         from gradviz.output import write_outputs as write
-        from gradviz.render.style import RenderOptions
 
-        return write(trace, out_dir, formats, options=RenderOptions(overlays=overlays))
+        announce(trace, formats, options)
+        return write(trace, out_dir, formats, options=options, progress=bar)
     except (OutputIncomplete, WriteFailed) as exc:
+        bar.close()
         say(str(exc))
         return exc.written
     except GradvizError as exc:
+        bar.close()
         say(str(exc))
     except Exception as exc:  # a bug in writing must not change the script's outcome
+        bar.close()
         say(f"could not write the outputs to {out_dir}: {type(exc).__name__}: {exc}")
+    finally:
+        bar.close()
     return []
 
 
@@ -111,7 +162,7 @@ def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: s
     except Exception as exc:
         say(f"could not collect the trace: {type(exc).__name__}: {exc}")
         return status
-    written = write_outputs(trace, out_dir, options.format, overlays=not options.no_overlays)
+    written = write_outputs(trace, out_dir, options.format, render_options(options))
     if not options.quiet:
         report(trace, written, out_dir)
     if options.tui:
@@ -131,7 +182,7 @@ def write_step(
     formats: Sequence[str],
     step: int,
     *,
-    overlays: bool,
+    options: RenderOptions,
     keep: Path | None = None,
 ) -> list[Path]:
     """Write each captured call as it stood after backward step `step`.
@@ -141,7 +192,7 @@ def write_step(
         out_dir: Where to write ``backward-NNN-step-K.<fmt>``.
         formats: Formats among `STEP_FORMATS`.
         step: The step to show.
-        overlays: Whether drawings show what autograd did not record.
+        options: What the drawings show.
         keep: A file no output may replace (the trace being rendered).
 
     Returns:
@@ -154,13 +205,11 @@ def write_step(
     """
     from gradviz.output import WriteFailed, write_file
     from gradviz.render.dot import to_dot
-    from gradviz.render.style import RenderOptions
     from gradviz.render.svg import run_layout
 
     unsupported = [fmt for fmt in formats if fmt not in STEP_FORMATS]
     if unsupported:
         raise UsageError(f"--step draws {', '.join(STEP_FORMATS)}, not {', '.join(unsupported)}")
-    options = RenderOptions(overlays=overlays)
     written: list[Path] = []
     for call in trace.backwards:
         dot = to_dot(call, step=step, options=options)
@@ -182,7 +231,7 @@ def render_saved(trace: Trace, source: Path, out_dir: Path, options: argparse.Na
         trace: The trace read from `source`.
         source: The trace file (left untouched: trace.json is not rewritten).
         out_dir: Where the drawings go.
-        options: The parsed ``render`` options (format, step, no_overlays).
+        options: The parsed ``render`` options (format, step, no_overlays, depth, full).
 
     Returns:
         0 when every file was written (or a drawing was replaced by DOT, said in one line); 1 when a
@@ -190,23 +239,24 @@ def render_saved(trace: Trace, source: Path, out_dir: Path, options: argparse.Na
     """
     from gradviz.output import OutputIncomplete, WriteFailed
     from gradviz.output import write_outputs as write
-    from gradviz.render.style import RenderOptions
 
     status = 0
+    drawing = render_options(options)
+    bar = DrawingProgress()
     try:
+        announce(trace, options.format, drawing)
         if options.step is None:
-            render_options = RenderOptions(overlays=not options.no_overlays)
-            written = write(trace, out_dir, options.format, options=render_options, keep=source)
+            written = write(trace, out_dir, options.format, options=drawing, keep=source, progress=bar)
         else:
-            written = write_step(
-                trace, out_dir, options.format, options.step, overlays=not options.no_overlays, keep=source
-            )
+            written = write_step(trace, out_dir, options.format, options.step, options=drawing, keep=source)
     except OutputIncomplete as exc:
         say(str(exc))
         written = exc.written
     except WriteFailed as exc:
         say(str(exc))
         written, status = exc.written, 1
+    finally:
+        bar.close()
     for path in written:
         print(path)
     return status
