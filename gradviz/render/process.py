@@ -154,23 +154,26 @@ def run_child(argv: Sequence[str], data: bytes, *, timeout: float) -> Finished:
         OSError: It could not be started.
     """
     with _sigterm_unwinds():
-        child = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=_die_with_parent_hook(),
-        )
-        with _lock:
-            _children.add(child)
+        child: subprocess.Popen[bytes] | None = None
         try:
+            child = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_die_with_parent_hook(),
+            )
+            with _lock:
+                _children.add(child)
             stdout, stderr = child.communicate(data, timeout=timeout)
         except subprocess.TimeoutExpired:
+            assert child is not None
             raise EngineTimedOut(child.pid) from None
         finally:
-            with _lock:
-                _children.discard(child)
-            if child.returncode is None:
-                _kill(child)
+            if child is not None:
+                with _lock:
+                    _children.discard(child)
+                if child.returncode is None:
+                    _kill(child)
     return Finished(child.returncode, stdout, stderr, child.pid)
