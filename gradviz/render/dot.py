@@ -43,6 +43,7 @@ from gradviz.render.style import (
     legend_entries,
     node_look,
 )
+from gradviz.render.wrap import Trunks
 
 __all__ = ["RenderOptions", "collapsed_depth", "to_dot"]
 
@@ -71,6 +72,7 @@ class _Drawing:
         self.kinds: set[str] = set()
         self.current_defaults: dict[str, dict[str, str]] = {}
         self.roots = {root.node for root in graph.roots}
+        self.trunks = Trunks(())
         self.dot = graphviz.Digraph(
             name="gradviz",
             graph_attr={"rankdir": "TB", "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
@@ -173,7 +175,9 @@ class _Drawing:
             attrs["label"] = f"x{len(edge.slots)}"
         label = attrs.pop("label", None)
         self.defaults("edge", attrs)
-        self.dot.edge(f"n{edge.source}", f"n{edge.target}", label=label)
+        source, target = f"n{edge.source}", f"n{edge.target}"
+        self.trunks.before(self.dot, source, target, EDGE.border)
+        self.dot.edge(self.trunks.source(source, target), target, label=label)
 
     def root(self, index: int, root: Root) -> None:
         self.kinds.add(GRADIENT.kind)
@@ -256,7 +260,9 @@ def to_dot(
     if depth is not None:
         return to_overview_dot(subject, state, depth)
     drawing = _Drawing(graph, state, options, title_lines(subject, state))
+    drawing.trunks = Trunks((f"n{edge.source}", f"n{edge.target}") for edge in graph.edges)
     for node in graph.nodes:
+        drawing.trunks.declare(drawing.dot, f"n{node.id}", EDGE.border)
         drawing.node(node)
     if options.clusters:
         add_clusters(drawing.dot, graph)

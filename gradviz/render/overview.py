@@ -31,6 +31,7 @@ from gradviz.render.style import (
     format_number,
     format_value,
 )
+from gradviz.render.wrap import Trunks
 
 __all__ = ["NOT_DRAWN", "to_overview_dot"]
 
@@ -135,7 +136,9 @@ def to_overview_dot(subject: Graph | BackwardCall, state: StepState, depth: int)
     summary = f"collapsed view ({where}): {len(graph.nodes)} nodes in {len(view.boxes)} boxes"
     title.append(small(f"{summary}; --full draws every node"))
     dot.attr(label=html_label(title), labelloc="t", fontsize="12")
+    trunks = Trunks((f"b{link.source}", f"b{link.target}") for link in view.links)
     for box in view.boxes:
+        trunks.declare(dot, f"b{box.id}", EDGE.border)
         dot.node(f"b{box.id}", drawing.label(box), id=f"b{box.id}", **drawing.look(box))
     for index, root in enumerate(graph.roots):
         if root.node in drawing.box_of:
@@ -151,7 +154,9 @@ def to_overview_dot(subject: Graph | BackwardCall, state: StepState, depth: int)
         label = f"|vJ| {_norm(flow_norm(grads))}" if grads else ""
         if len(link.edges) > 1:
             label += f" ({len(link.edges)} edges)"
-        dot.edge(f"b{link.source}", f"b{link.target}", label=label.strip() or None, **attrs)
+        parent, child = f"b{link.source}", f"b{link.target}"
+        trunks.before(dot, parent, child, EDGE.border)
+        dot.edge(trunks.source(parent, child), child, label=label.strip() or None, **attrs)
     if view.hidden:
         dot.node("hidden", text(f"{view.hidden} {NOT_DRAWN}"), shape="note", style="dashed", color="#9ca3af")
     source: str = dot.source

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from gradviz.model import BackwardCall, Edge, Graph, ModuleInfo, Node, Root, Step
 from gradviz.render.collapse import MAX_BOXES, NODE_BUDGET, collapse
 from gradviz.render.dot import collapsed_depth, to_dot
 from gradviz.render.style import RenderOptions
+from gradviz.render.svg import to_svg
 
 from .conftest import Builders
+
+PURE = Path(sys.executable).parent / "graphviz-pure"
+needs_pure = pytest.mark.skipif(not PURE.exists(), reason="graphviz-pure is installed with gradviz")
 
 
 def encoder(layers: int = 12) -> Graph:
@@ -186,3 +194,31 @@ def test_bias_and_weight_side_branches_join_the_op_they_hang_off(build: type[Bui
         ("MeanBackward0", 1, 1),
         ("ReluBackward0, AddmmBackward0", 10, 50),
     ]
+
+
+def fan_out(children: int) -> Graph:
+    """One SumBackward0 over `children` leaves, as ``torch.stack(params).sum()`` makes."""
+    nodes = (Node(0, "SumBackward0"), *(Node(i, "AccumulateGrad") for i in range(1, children + 1)))
+    return Graph(nodes, tuple(Edge(0, i, (i - 1,)) for i in range(1, children + 1)), (Root(0),))
+
+
+def test_a_wide_fan_out_hangs_in_rows_of_eight_off_a_trunk() -> None:
+    dot = to_dot(fan_out(100), options=RenderOptions(legend=False))
+
+    # 100 leaves: 8 off the SumBackward0 itself, then 12 more rows, each off its own trunk point
+    assert re.findall(r"^\tn0 -> n\d+$", dot, re.M) == [f"\tn0 -> n{i}" for i in range(1, 9)]
+    assert len(re.findall(r"n0_row\d+ \[label=\"\"", dot)) == 12
+    assert re.findall(r"^\tn0_row12 -> n\d+$", dot, re.M) == [f"\tn0_row12 -> n{i}" for i in range(97, 101)]
+    assert "n0_row11 -> n0_row12 [arrowhead=none" in dot
+
+
+@needs_pure
+def test_a_wide_fan_out_draws_narrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADVIZ_DOT", str(PURE))
+
+    svg = to_svg(fan_out(100), options=RenderOptions(legend=False))
+
+    width, height = (
+        float(number) for number in re.findall(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)[0]
+    )
+    assert width < 1500 and height > width / 4  # 100 leaves side by side would be over 5,000 pt wide
