@@ -54,6 +54,8 @@ class _Overview:
 
     def crossing(self, box: Box, *, into: bool) -> float | None:
         grads: list[Value | None] = []
+        if into:  # the v that backward() was given enters the box holding its root
+            grads.extend(root.gradient for root in self.graph.roots if root.node in box.nodes)
         for link in self.view.links:
             if (link.target if into else link.source) == box.id:
                 for edge in link.edges:

@@ -127,7 +127,7 @@ def test_a_module_called_many_times_says_how_often() -> None:
 
 def test_norms_on_the_boxes_and_links_are_those_of_the_crossing_vj(build: type[Builders]) -> None:
     # Given the loss sending vJ [3, 4] (norm 5) into layer 0, whose linear1 sends [0, 12] to its weight
-    graph = encoder(1)
+    graph = replace(encoder(1), roots=(Root(0, "loss", build.val(2.0)),))
     steps = (
         Step(0, (build.val(1.0),), (build.val([3.0, 4.0]),)),
         Step(1, (build.val([3.0, 4.0]),), (build.val([1.0, 0.0]), build.val([6.0, 8.0]))),
@@ -137,9 +137,10 @@ def test_norms_on_the_boxes_and_links_are_those_of_the_crossing_vj(build: type[B
     # When drawn with each layer as a box
     dot = to_dot(call, options=RenderOptions(depth=3))
 
-    # Then the link from the loss carries |vJ| 5, and the layer box shows 5 flowing in
+    # Then the link from the loss carries |vJ| 5, the layer box shows 5 flowing in, the loss box v = 2 in
     assert re.search(r'b0 -> b1 \[label="\|vJ\| 5"', dot)
     assert "grad in |v| 5  out |vJ| -" in dot
+    assert "grad in |v| 2  out |vJ| 5" in dot
 
 
 def test_big_graphs_are_collapsed_by_default_and_full_on_request(build: type[Builders]) -> None:
