@@ -61,7 +61,7 @@ def announce(trace: Trace, formats: Sequence[str], options: RenderOptions) -> No
     if collapsed and options.depth is None:
         biggest = max(len(call.graph.nodes) for call in collapsed)
         which = f"call #{collapsed[0].index}" if len(collapsed) == 1 else f"{len(collapsed)} calls"
-        say(f"{which} with up to {biggest:,} nodes drawn collapsed (modules as boxes); --full draws all")
+        say(f"{which} with up to {biggest:,} nodes drawn collapsed; --full draws every node")
     if len(trace.backwards) > MANY_CALLS:
         drawn = sum(min(len(call.graph.nodes), MAX_BOXES * 4) for call in trace.backwards)
         size = sum(_BYTES_PER_NODE.get(fmt, 1500) for fmt in formats) * drawn

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gradviz.model import Graph, Node, Value
+from gradviz.model import Graph, Value
 
 __all__ = ["MAX_BOXES", "NODE_BUDGET", "Box", "Collapsed", "Link", "choose_depth", "collapse", "module_depth"]
 
@@ -78,12 +78,14 @@ class Collapsed:
         boxes: The boxes drawn.
         links: Links among the drawn boxes.
         hidden: Nodes not drawn because the view was capped.
+        by_line: The boxes group nodes by the source line that made them (no module information).
     """
 
     depth: int
     boxes: tuple[Box, ...]
     links: tuple[Link, ...]
     hidden: int = 0
+    by_line: bool = False
 
 
 def module_depth(path: str) -> int:
@@ -91,23 +93,45 @@ def module_depth(path: str) -> int:
     return len(path.split(".")) if path else 0
 
 
-def _key(node: Node, depth: int) -> str | None:
-    if not node.module or depth <= 0:
-        return None
-    return ".".join(node.module.split(".")[:depth])
+#: The "depth" that groups nodes by the source line that made them (for graphs without modules).
+_BY_LINE = -1
 
 
-def _owners(graph: Graph, depth: int) -> list[int]:
+def _keys(graph: Graph, depth: int, children: Sequence[list[int]]) -> list[str | None]:
+    """The group key of each node: its module path cut at `depth`, or its source line (`_BY_LINE`).
+
+    By line, a node made where no line was recorded (inside a module's forward, in torch's own code)
+    takes the line of the first node that consumed it, so a loop body's nodes share its line.
+    """
+    if depth != _BY_LINE:
+        return [
+            ".".join(node.module.split(".")[:depth]) if node.module and depth > 0 else None
+            for node in graph.nodes
+        ]
+    keys: list[str | None] = [None] * len(graph.nodes)
+    for ident in _topological(graph, children):
+        node = graph.nodes[ident]
+        if node.location is not None:
+            keys[ident] = str(node.location)
+        if keys[ident] is not None:
+            for child in children[ident]:
+                if keys[child] is None and graph.nodes[child].location is None:
+                    keys[child] = keys[ident]
+    return [None if node.is_accumulate_grad else key for node, key in zip(graph.nodes, keys, strict=True)]
+
+
+def _owners(graph: Graph, depth: int) -> tuple[list[int], list[str | None]]:
     """Group index per node: module groups first, then side branches joined to what they hang off."""
     parents: list[list[int]] = [[] for _ in graph.nodes]
     children: list[list[int]] = [[] for _ in graph.nodes]
     for edge in graph.edges:
         parents[edge.target].append(edge.source)
         children[edge.source].append(edge.target)
+    keys = _keys(graph, depth, children)
     owner = list(range(len(graph.nodes)))
     by_module: dict[str, int] = {}
     for node in graph.nodes:
-        key = _key(node, depth)
+        key = keys[node.id]
         if key is not None:
             owner[node.id] = by_module.setdefault(key, node.id)
     # A small side branch (one parent, a dead end: a bias's AccumulateGrad, a weight's TBackward0 and
@@ -116,14 +140,14 @@ def _owners(graph: Graph, depth: int) -> list[int]:
     size = [0] * len(graph.nodes)
     for ident in reversed(order):
         below = [size[child] for child in children[ident]]
-        if len(parents[ident]) == 1 and all(below) and _key(graph.nodes[ident], depth) is None:
+        if len(parents[ident]) == 1 and all(below) and keys[ident] is None:
             size[ident] = 1 + sum(below)
     for ident in order:
         if 0 < size[ident] <= SIDE_BRANCH and owner[ident] == ident:
             parent = parents[ident][0]
             if len(children[parent]) > 1 or owner[parent] != parent:
                 owner[ident] = owner[parent]
-    return owner
+    return owner, keys
 
 
 def _topological(graph: Graph, children: Sequence[list[int]]) -> list[int]:
@@ -148,7 +172,7 @@ def _signature(graph: Graph, members: Sequence[int], path: str | None, types: Ma
 
 
 def _groups(graph: Graph, depth: int) -> tuple[list[list[int]], list[str | None]]:
-    owner = _owners(graph, depth)
+    owner, keys = _owners(graph, depth)
     index: dict[int, int] = {}
     groups: list[list[int]] = []
     paths: list[str | None] = []
@@ -156,7 +180,7 @@ def _groups(graph: Graph, depth: int) -> tuple[list[list[int]], list[str | None]
         group = index.setdefault(owner[node.id], len(groups))
         if group == len(groups):
             groups.append([])
-            paths.append(_key(graph.nodes[owner[node.id]], depth))
+            paths.append(keys[owner[node.id]])
         groups[group].append(node.id)
     return groups, paths
 
@@ -206,6 +230,9 @@ def _fold(keys: Sequence[str]) -> list[tuple[int, int, int]]:
 def collapse(graph: Graph, depth: int) -> Collapsed:
     """Group a graph's nodes into boxes at a module depth, fold repeats, and cap what is drawn.
 
+    At depth 0 (no modules), when folding alone leaves more than `TARGET_BOXES` boxes, the nodes are
+    grouped by the source line that made them instead (a loop body's line: 4,500 nodes, one box).
+
     Args:
         graph: The graph.
         depth: Module depth of the boxes (1: ``encoder``; 3: ``encoder.layers.3``); 0 or nodes of
@@ -214,8 +241,19 @@ def collapse(graph: Graph, depth: int) -> Collapsed:
     Returns:
         The boxes and the links among them.
     """
+    view = _collapse(graph, depth)
+    if depth == 0 and len(view.boxes) > TARGET_BOXES and any(node.location for node in graph.nodes):
+        by_line = _collapse(graph, _BY_LINE)
+        if len(by_line.boxes) < len(view.boxes):
+            return by_line
+    return view
+
+
+def _collapse(graph: Graph, depth: int) -> Collapsed:
     groups, paths = _groups(graph, depth)
     types = {info.path: info.type for info in graph.modules}
+    if depth == _BY_LINE:
+        types = {str(node.location): node.location.code or "line" for node in graph.nodes if node.location}
     calls = {info.path: info.calls for info in graph.modules}
     group_of = [0] * len(graph.nodes)
     for number, members in enumerate(groups):
@@ -284,7 +322,8 @@ def _cap(
     links = tuple(
         Link(a, b, tuple(edges)) for (a, b), edges in sorted(pairs.items()) if a in keep and b in keep
     )
-    return Collapsed(depth, tuple(box for box in boxes if box.id in keep), links, hidden)
+    drawn = tuple(box for box in boxes if box.id in keep)
+    return Collapsed(max(depth, 0), drawn, links, hidden, by_line=depth == _BY_LINE)
 
 
 def _nearest_roots(

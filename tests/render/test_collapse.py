@@ -223,3 +223,30 @@ def test_a_wide_fan_out_draws_narrow(monkeypatch: pytest.MonkeyPatch) -> None:
         float(number) for number in re.findall(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)[0]
     )
     assert width < 1500 and height > width / 4  # 100 leaves side by side would be over 5,000 pt wide
+
+
+def test_a_loop_without_modules_is_grouped_by_the_line_that_made_it(build: type[Builders]) -> None:
+    # Given 100 steps of a cell whose output node has the loop's line and whose two inner nodes (made
+    # inside torch, no line) both feed the next step: diamonds, so no straight run folds
+    nodes: list[Node] = [Node(0, "MeanBackward0", build.loc(12, "loss = h.mean()"))]
+    edges: list[Edge] = []
+    for step in range(100):
+        out, gate, state = 3 * step + 1, 3 * step + 2, 3 * step + 3
+        nodes += [
+            Node(out, "MulBackward0", build.loc(10, "h, c = cell(x, (h, c))")),
+            Node(gate, "SigmoidBackward0"),
+            Node(state, "TanhBackward0"),
+        ]
+        edges += [Edge(out - 1 if step == 0 else out - 2, out), Edge(out, gate), Edge(out, state, (1,))]
+        if step:
+            edges.append(Edge(out - 1, out))
+    graph = Graph(tuple(nodes), tuple(edges), (Root(0, "loss"),))
+
+    view = collapse(graph, 0)
+
+    assert view.by_line
+    assert [(box.path, box.type, len(box.nodes)) for box in view.boxes] == [
+        ("train.py:12", "loss = h.mean()", 1),
+        ("train.py:10", "h, c = cell(x, (h, c))", 300),
+    ]
+    assert "collapsed view (by source line): 301 nodes in 2 boxes" in to_dot(graph)
