@@ -12,11 +12,13 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from gradviz.errors import GradvizError, LayoutEngineMissing
-from gradviz.model import Trace
-from gradviz.render.dot import to_dot
+from gradviz.model import BackwardCall, Trace
+from gradviz.render.collapse import choose_depth
+from gradviz.render.dot import collapsed_depth, to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import call_to_json, to_json
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
@@ -123,6 +125,13 @@ def _check(formats: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
+def _cheaper(call: BackwardCall, options: RenderOptions) -> RenderOptions | None:
+    """The collapsed view to draw when the full drawing timed out; None when that was already collapsed."""
+    if collapsed_depth(call.graph, options) is not None:
+        return None
+    return replace(options, full=False, depth=choose_depth(call.graph))
+
+
 class _Layouts:
     """Runs the layout engine for one write, skipping drawings at least as big as one that timed out."""
 
@@ -152,8 +161,9 @@ def write_outputs(
 ) -> list[Path]:
     """Write trace.json and, per captured backward call, ``backward-NNN.<fmt>`` for each format.
 
-    Each file is written atomically (`write_file`). A layout that runs past its time limit is
-    replaced by the DOT file, and later drawings at least as big are not tried again.
+    Each file is written atomically (`write_file`). A full drawing whose layout runs past its time
+    limit is replaced by the collapsed view (and its DOT file is written); a collapsed one by its DOT
+    file. Later drawings at least as big as one that timed out are not tried again.
 
     Args:
         trace: What was recorded.
@@ -192,6 +202,7 @@ def write_outputs(
             progress(position, len(trace.backwards))
         stem = f"backward-{call.index:03d}"
         dot = to_dot(call, options=options)
+        drawn, drawn_options = dot, options
         final_svg: str | None = None
         for fmt in wanted:
             if fmt == "dot":
@@ -203,30 +214,42 @@ def write_outputs(
             elif missing:
                 writer.write(f"{stem}.html", to_html(call, None, options=options))
             else:
-                try:
-                    if fmt in ("svg", "html"):
-                        final_svg = final_svg or layouts.run(dot, "svg").decode("utf-8")
-                    if fmt == "html":
-                        writer.write(f"{stem}.html", to_html(call, final_svg, options=options))
-                    elif fmt == "svg" and final_svg is not None:
-                        writer.write(f"{stem}.svg", final_svg)
-                    else:
-                        writer.write(f"{stem}.{fmt}", layouts.run(dot, fmt))
-                except LayoutEngineMissing:
-                    missing = True
-                    writer.write(f"{stem}.dot", dot)
-                    if fmt == "html":
-                        writer.write(f"{stem}.html", to_html(call, None, options=options))
-                except WriteFailed:
-                    raise
-                except GradvizError as exc:
-                    problems.append(f"{stem}.{fmt}: {exc}")
-                    writer.write(f"{stem}.dot", dot)
-                    if fmt == "html":
-                        writer.write(f"{stem}.html", to_html(call, None, options=options))
+                while True:
+                    try:
+                        if fmt in ("svg", "html"):
+                            final_svg = final_svg or layouts.run(drawn, "svg").decode("utf-8")
+                        if fmt == "html":
+                            writer.write(f"{stem}.html", to_html(call, final_svg, options=drawn_options))
+                        elif fmt == "svg" and final_svg is not None:
+                            writer.write(f"{stem}.svg", final_svg)
+                        else:
+                            writer.write(f"{stem}.{fmt}", layouts.run(drawn, fmt))
+                    except LayoutEngineMissing:
+                        missing = True
+                        writer.write(f"{stem}.dot", dot)
+                        if fmt == "html":
+                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                    except WriteFailed:
+                        raise
+                    except LayoutTimedOut as exc:
+                        cheaper = _cheaper(call, drawn_options)
+                        writer.write(f"{stem}.dot", dot)
+                        if cheaper is not None:
+                            problems.append(f"{stem}.{fmt}: {exc}; drew the collapsed view instead")
+                            drawn, drawn_options = to_dot(call, options=cheaper), cheaper
+                            continue
+                        problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
+                        if fmt == "html":
+                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                    except GradvizError as exc:
+                        problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
+                        writer.write(f"{stem}.dot", dot)
+                        if fmt == "html":
+                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                    break
     if missing:
         raise LayoutSkipped(f"no layout engine: wrote DOT instead; {MISSING_HINT}", writer.written)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise OutputIncomplete(f"{problems[0]}{more}; wrote DOT instead", writer.written)
+        raise OutputIncomplete(f"{problems[0]}{more}", writer.written)
     return writer.written

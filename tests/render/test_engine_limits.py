@@ -95,12 +95,37 @@ def test_a_timed_out_drawing_falls_back_to_dot_and_is_not_retried_for_calls_as_b
     with pytest.raises(OutputIncomplete) as info:
         write_outputs(replace(trace, backward_calls=3, backwards=calls), out, ["svg"])
 
-    # Then the engine ran once, every call has its DOT instead, and one line says so
-    assert (tmp_path / "launches").read_text().count("started") == 1
+    # Then the engine ran twice (the full drawing, then the cheaper collapsed view, both too slow) and
+    # never again for the later calls; every call has its DOT instead, and one line says so
+    assert (tmp_path / "launches").read_text().count("started") == 2
     assert {path.name for path in info.value.written} >= {f"backward-00{n}.dot" for n in (1, 2, 3)}
     message = str(info.value)
-    assert "took more than 0.3s" in message and "(and 2 more)" in message and "wrote DOT instead" in message
+    assert message.startswith("backward-001.svg: layout engine slowdot took more than 0.3s and was stopped;")
+    assert "drew the collapsed view instead" in message and "more)" in message
     assert "\n" not in message
+
+
+def test_a_full_drawing_that_times_out_is_replaced_by_the_collapsed_view(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, trace: Trace
+) -> None:
+    # Given an engine that hangs on the full drawing (over 4,000 characters of DOT) only
+    engine = tmp_path / "bigslow"
+    engine.write_text(
+        "#!/bin/sh\ndata=$(cat)\n"
+        'if [ ${#data} -gt 4000 ]; then exec sleep 60; fi\necho "<svg>collapsed</svg>"\n',
+        encoding="utf-8",
+    )
+    engine.chmod(engine.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("GRADVIZ_DOT", str(engine))
+    monkeypatch.setenv("GRADVIZ_LAYOUT_TIMEOUT", "0.3")
+
+    # When the SVG is written
+    with pytest.raises(OutputIncomplete, match="drew the collapsed view instead"):
+        write_outputs(trace, tmp_path / "out", ["svg"])
+
+    # Then the SVG is the collapsed view and the full drawing is kept as DOT
+    assert (tmp_path / "out" / "backward-001.svg").read_text() == "<svg>collapsed</svg>\n"
+    assert "MulBackward0" in (tmp_path / "out" / "backward-001.dot").read_text()
 
 
 def _render_in_a_child(tmp_path: Path, trace: Trace) -> subprocess.Popen[bytes]:
