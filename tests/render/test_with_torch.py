@@ -89,3 +89,23 @@ def test_mlp_parameters_appear_by_name_in_the_svg(monkeypatch: pytest.MonkeyPatc
 
     for name in ("model.0.weight", "model.0.bias", "model.2.weight", "AddmmBackward0", "TanhBackward0"):
         assert name in drawing
+
+
+def test_graph_draws_a_long_torch_chain_collapsed_unless_asked_for_every_node() -> None:
+    import gradviz
+
+    # Given 400 additions on one tensor (401 grad_fn nodes and the leaf)
+    x = torch.ones(2, requires_grad=True)
+    y = x
+    for _ in range(400):
+        y = y + 1
+
+    # When it is drawn by default, in full, and a short one at depth 0
+    collapsed = gradviz.graph(y).to_dot()
+    full = gradviz.graph(y, full=True).to_dot()
+    small = gradviz.graph(x * 2, depth=0).to_dot()
+
+    # Then the default folds the 400 AddBackward0 into one x400 box; full has each one
+    assert "401 nodes in 2 boxes" in collapsed and "x400" in collapsed
+    assert full.count("<b>AddBackward0</b>") == 400
+    assert "collapsed view (repeated runs folded): 2 nodes in 2 boxes" in small
