@@ -20,6 +20,7 @@ from gradviz.model import (
     Graph,
     LeafSummary,
     Location,
+    ModuleInfo,
     Node,
     Overlay,
     Root,
@@ -77,6 +78,9 @@ tensors = st.builds(
 )
 
 
+MODULE_PATHS = ["", "net", "net.0", "net.1", "net.0.attn", "head"]
+
+
 @st.composite
 def graphs(draw: st.DrawFn) -> Graph:
     count = draw(st.integers(1, 5))
@@ -101,6 +105,7 @@ def graphs(draw: st.DrawFn) -> Graph:
                 )
             ),
             draw(st.none() | st.integers(0, 9)),
+            draw(st.none() | st.sampled_from(MODULE_PATHS)),
         )
         for i in range(count)
     )
@@ -128,7 +133,11 @@ def graphs(draw: st.DrawFn) -> Graph:
             )
         )
     )
-    return Graph(nodes, edges, roots, overlays)
+    modules = tuple(
+        ModuleInfo(path, draw(st.sampled_from(["Linear", "Sequential"])), draw(st.integers(1, 3)))
+        for path in draw(st.lists(st.sampled_from(MODULE_PATHS), unique=True, max_size=3))
+    )
+    return Graph(nodes, edges, roots, overlays, modules)
 
 
 steps = st.builds(

@@ -27,14 +27,22 @@ def test_every_step_of_any_call_renders(call: BackwardCall) -> None:
         assert to_text(call, step=step).startswith(f"{call.api} call #{call.index}")
     assert to_dot(call, options=RenderOptions(overlays=False, legend=False, values=False, saved=False))
     assert "<!DOCTYPE html>" in to_html(call, None)
+    for depth in range(4):
+        collapsed = to_dot(call, options=RenderOptions(depth=depth))
+        assert collapsed.startswith("digraph gradviz {") and "collapsed view" in collapsed
+    assert "<!DOCTYPE html>" in to_html(call, None, options=RenderOptions(depth=1))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(calls)
 def test_the_layout_engine_accepts_any_dot_we_write(call: BackwardCall) -> None:
-    done = subprocess.run(
-        [str(PURE), "-Tplain"], input=to_dot(call).encode(), capture_output=True, check=False
-    )
+    for options in (RenderOptions(), RenderOptions(depth=1)):
+        done = subprocess.run(
+            [str(PURE), "-Tplain"],
+            input=to_dot(call, options=options).encode(),
+            capture_output=True,
+            check=False,
+        )
 
-    assert done.returncode == 0, done.stderr.decode()
-    assert done.stdout.startswith(b"graph ")
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stdout.startswith(b"graph ")
