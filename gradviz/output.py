@@ -18,7 +18,7 @@ from pathlib import Path
 from gradviz.errors import GradvizError, LayoutEngineMissing
 from gradviz.model import BackwardCall, Trace
 from gradviz.render.collapse import choose_depth
-from gradviz.render.dot import collapsed_depth, to_dot
+from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import call_to_json, to_json
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
@@ -127,7 +127,7 @@ def _check(formats: Sequence[str]) -> list[str]:
 
 def _cheaper(call: BackwardCall, options: RenderOptions) -> RenderOptions | None:
     """The collapsed view to draw when the full drawing timed out; None when that was already collapsed."""
-    if collapsed_depth(call.graph, options) is not None:
+    if is_collapsed(call.graph, options):
         return None
     return replace(options, full=False, depth=choose_depth(call.graph))
 

@@ -55,9 +55,9 @@ def announce(trace: Trace, formats: Sequence[str], options: RenderOptions) -> No
         options: What the drawings show.
     """
     from gradviz.render.collapse import MAX_BOXES
-    from gradviz.render.dot import collapsed_depth
+    from gradviz.render.dot import is_collapsed
 
-    collapsed = [call for call in trace.backwards if collapsed_depth(call.graph, options) is not None]
+    collapsed = [call for call in trace.backwards if is_collapsed(call.graph, options)]
     if collapsed and options.depth is None:
         biggest = max(len(call.graph.nodes) for call in collapsed)
         which = f"call #{collapsed[0].index}" if len(collapsed) == 1 else f"{len(collapsed)} calls"

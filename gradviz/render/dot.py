@@ -45,7 +45,7 @@ from gradviz.render.style import (
 )
 from gradviz.render.wrap import Trunks
 
-__all__ = ["RenderOptions", "collapsed_depth", "to_dot"]
+__all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot"]
 
 _OVERLAY_EDGE_LABELS = {
     "no_grad": "no_grad",
@@ -279,6 +279,20 @@ def to_dot(
     return source
 
 
+def is_collapsed(graph: Graph, options: RenderOptions = DEFAULT_OPTIONS) -> bool:
+    """Whether the drawing of this graph is the collapsed view (cheap: it does not choose the depth).
+
+    Args:
+        graph: The graph to draw.
+        options: What to draw.
+
+    Returns:
+        True when ``options.depth`` is set, or the graph has more than `NODE_BUDGET` nodes and
+        ``options.full`` is False.
+    """
+    return options.depth is not None or (not options.full and len(graph.nodes) > NODE_BUDGET)
+
+
 def collapsed_depth(graph: Graph, options: RenderOptions = DEFAULT_OPTIONS) -> int | None:
     """The module depth the drawing of this graph collapses to, or None when it draws every node.
 
@@ -292,6 +306,4 @@ def collapsed_depth(graph: Graph, options: RenderOptions = DEFAULT_OPTIONS) -> i
     """
     if options.depth is not None:
         return max(options.depth, 0)
-    if options.full or len(graph.nodes) <= NODE_BUDGET:
-        return None
-    return choose_depth(graph)
+    return choose_depth(graph) if is_collapsed(graph, options) else None
