@@ -4,8 +4,10 @@ Each node goes into the box of its module at the chosen depth (``encoder.layers.
 nodes of no module stay boxes of their own. Dead-end side branches (a bias's AccumulateGrad, a
 ``TBackward0`` and its weight) go into the box of the node they hang off. Along a straight run of
 boxes, a pattern that repeats (12 identical layers, 999 steps of an RNN cell, 1000 Linear+ReLU
-pairs) folds into one box that says ``x12``. When even that leaves more than `MAX_BOXES`, the boxes
-nearest the roots are drawn and one marker says how many nodes were not.
+pairs) folds into one box that says ``x12`` (`gradviz.render.fold`). Without modules, when folding
+leaves too many boxes, nodes are grouped by the source line that made them. When even that leaves
+more than `MAX_BOXES`, the boxes nearest the roots are drawn and one marker says how many nodes were
+not.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gradviz.model import Graph, Value
+from gradviz.render.fold import fold_run, straight_runs
 
 __all__ = ["MAX_BOXES", "NODE_BUDGET", "Box", "Collapsed", "Link", "choose_depth", "collapse", "module_depth"]
 
@@ -25,9 +28,6 @@ NODE_BUDGET = 300
 TARGET_BOXES = 60
 #: At most this many boxes are drawn; the rest are counted in one marker.
 MAX_BOXES = 150
-#: Longest pattern (in boxes) that folding looks for, and the fewest repeats it folds.
-MAX_PERIOD = 8
-MIN_REPEATS = 3
 #: Side branches of at most this many nodes join the box they hang off.
 SIDE_BRANCH = 4
 
@@ -185,48 +185,6 @@ def _groups(graph: Graph, depth: int) -> tuple[list[list[int]], list[str | None]
     return groups, paths
 
 
-def _runs(order: list[int], succ: Mapping[int, set[int]], pred: Mapping[int, set[int]]) -> list[list[int]]:
-    """Maximal straight runs of groups: each one's only successor has it as its only predecessor."""
-    runs: list[list[int]] = []
-    placed: set[int] = set()
-    for start in order:
-        if start in placed:
-            continue
-        before = pred.get(start, set())
-        if len(before) == 1 and len(succ.get(next(iter(before)), set())) == 1:
-            continue  # not the head of its run
-        run = [start]
-        placed.add(start)
-        while len(succ.get(run[-1], set())) == 1:
-            after = next(iter(succ[run[-1]]))
-            if after in placed or len(pred.get(after, set())) != 1:
-                break
-            run.append(after)
-            placed.add(after)
-        runs.append(run)
-    runs.extend([group] for group in order if group not in placed)
-    return runs
-
-
-def _fold(keys: Sequence[str]) -> list[tuple[int, int, int]]:
-    """Cut a run into ``(start, period, repeats)`` pieces, folding the longest repeats first."""
-    pieces: list[tuple[int, int, int]] = []
-    start = 0
-    while start < len(keys):
-        best = (1, 1)
-        for period in range(1, MAX_PERIOD + 1):
-            repeats = 1
-            while keys[start + repeats * period : start + (repeats + 1) * period] == keys[
-                start : start + period
-            ] and start + (repeats + 1) * period <= len(keys):
-                repeats += 1
-            if repeats >= MIN_REPEATS and repeats * period > best[0] * best[1]:
-                best = (period, repeats)
-        pieces.append((start, *best))
-        start += best[0] * best[1]
-    return pieces
-
-
 def collapse(graph: Graph, depth: int) -> Collapsed:
     """Group a graph's nodes into boxes at a module depth, fold repeats, and cap what is drawn.
 
@@ -269,8 +227,8 @@ def _collapse(graph: Graph, depth: int) -> Collapsed:
     keys = [_signature(graph, members, paths[number], types) for number, members in enumerate(groups)]
     box_of = [0] * len(groups)
     boxes: list[Box] = []
-    for run in _runs(list(range(len(groups))), succ, pred):
-        for start, period, repeats in _fold([keys[group] for group in run]):
+    for run in straight_runs(list(range(len(groups))), succ, pred):
+        for start, period, repeats in fold_run([keys[group] for group in run]):
             members_of = run[start : start + period * repeats]
             for group in members_of:
                 box_of[group] = len(boxes)
