@@ -26,7 +26,7 @@ h1 { font-size: 1.2em; } code, td.v { font-family: Courier, monospace; font-size
 .view { display: flex; gap: 1.5em; align-items: flex-start; }
 .frame { flex: 1 1 auto; overflow: auto; max-height: 85vh; } .frame svg { max-width: 100%; height: auto; }
 #panel { flex: 0 0 22em; font-size: 0.9em; border: 1px solid #d1d5db; padding: 0.6em; }
-#panel .v { font-family: Courier, monospace; white-space: pre-wrap; }
+#panel .v { font-family: Courier, monospace; }
 g.pending > polygon, g.pending > path, g.pending > ellipse { stroke-dasharray: 4 3; }
 g.pending { opacity: 0.45; } g.waiting { opacity: 0.15; }
 g.current > polygon, g.current > path, g.current > ellipse { stroke: #dc2626; stroke-width: 3; }
@@ -63,21 +63,24 @@ _SCRIPT = """
         g.classList.add(g.classList.contains("edge") ? "waiting" : "pending");
       }
     });
-    var step = k > 0 ? data.steps[k - 1] : null;
-    if (step && drawn[step.element]) { drawn[step.element].classList.add("current"); }
+    var here = k > 0 ? data.elements[k - 1] : null;
+    if (here && drawn[here]) { drawn[here].classList.add("current"); }
     rows.forEach(function (r) {
       var s = Number(r.dataset.step);
       r.className = s === k ? "current" : (s < k ? "done" : "");
     });
     label.textContent = k === 0 ? "before backward" : "after step " + k + " of " + slider.max;
     panel.replaceChildren();
-    if (!step) { panel.appendChild(text("p", "Before backward: no node has run.")); return; }
-    panel.appendChild(text("h3", "step " + k + ": " + step.node));
-    if (step.where) { panel.appendChild(text("p", "created at " + step.where)); }
-    panel.appendChild(text("b", "v in (grad_outputs)"));
-    panel.appendChild(text("p", step.v.join("\\n") || "-", "v"));
-    panel.appendChild(text("b", "vJ out (grad_inputs)"));
-    panel.appendChild(text("p", step.vj.join("\\n") || "-", "v"));
+    if (k === 0) { panel.appendChild(text("p", "Before backward: no node has run.")); return; }
+    var cells = rows[k - 1].cells;
+    panel.appendChild(text("h3", "step " + k + ": " + cells[1].textContent));
+    if (cells[2].textContent) { panel.appendChild(text("p", "created at " + cells[2].textContent)); }
+    [["v in (grad_outputs)", cells[3]], ["vJ out (grad_inputs)", cells[4]]].forEach(function (part) {
+      panel.appendChild(text("b", part[0]));
+      var values = text("p", "", "v");
+      values.innerHTML = part[1].innerHTML;
+      panel.appendChild(values);
+    });
   }
   slider.addEventListener("input", function () { show(Number(slider.value)); });
   show(Number(slider.value));
@@ -167,44 +170,32 @@ def _elements(call: BackwardCall, options: RenderOptions) -> dict[int, str]:
 
 
 def steps_data(call: BackwardCall, options: RenderOptions = DEFAULT_OPTIONS) -> dict[str, object]:
-    """The per-step data the page's script reads: what ran, its v and vJ, and when each element first ran.
+    """The per-step data the page's script reads: what each step ran, and when each element first ran.
+
+    The v and vJ themselves are in the steps table, which the script shows in the side panel.
 
     Args:
         call: The backward call.
         options: The options the drawing was made with (they decide whether it is collapsed).
 
     Returns:
-        ``{"steps": [{"element", "node", "where", "v", "vj"}, ...], "first": {element: step}}``; an
-        element is a drawn node or box (``n3``, ``b1``) or edge (``n2->n3``), named as in the SVG.
+        ``{"elements": [element of step 1, ...], "first": {element: step}}``; an element is a drawn
+        node or box (``n3``, ``b1``) or edge (``n2->n3``), named as in the SVG's ``<title>``.
     """
-    graph = call.graph
     element = _elements(call, options)
-    targets = {(edge.source, slot): edge.target for edge in graph.edges for slot in edge.slots}
+    targets = {(edge.source, slot): edge.target for edge in call.graph.edges for slot in edge.slots}
     first: dict[str, int] = {}
-    steps = []
+    elements = []
     for number, step in enumerate(call.steps, start=1):
-        node = graph.nodes[step.node] if 0 <= step.node < len(graph.nodes) else None
         here = element.get(step.node, f"n{step.node}")
         first.setdefault(here, number)
-        sent = []
+        elements.append(here)
         for slot, grad in enumerate(step.grad_inputs):
             target = targets.get((step.node, slot))
-            if target is None:
-                continue
-            sent.append(f"{format_value(grad, max_values=16)} -> {graph.nodes[target].name} #{target}")
-            there = element.get(target, f"n{target}")
+            there = element.get(target, f"n{target}") if target is not None else here
             if grad is not None and there != here:
                 first.setdefault(f"{here}->{there}", number)
-        steps.append(
-            {
-                "element": here,
-                "node": f"{node.name} #{step.node}" if node is not None else f"#{step.node}",
-                "where": str(node.location) if node is not None and node.location is not None else "",
-                "v": [format_value(grad, max_values=16) for grad in step.grad_outputs],
-                "vj": sent + (["added into .grad"] if node is not None and node.is_accumulate_grad else []),
-            }
-        )
-    return {"steps": steps, "first": first}
+    return {"elements": elements, "first": first}
 
 
 def _script_json(data: dict[str, object]) -> str:

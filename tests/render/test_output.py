@@ -50,7 +50,7 @@ def test_writes_trace_json_and_each_format_per_call(trace: Trace, tmp_path: Path
     assert (out / "backward-001.dot").read_text().startswith("digraph")
     page = (out / "backward-001.html").read_text()
     assert page.count("<svg") == 1  # one drawing, restyled per step by the page's script
-    assert '"node":"MulBackward0 #2"' in page and "PowBackward0" in page
+    assert '"elements":["n0","n1","n2","n3","n4"]' in page and "<title>n2&#45;&gt;n3</title>" in page
 
 
 @needs_pure
