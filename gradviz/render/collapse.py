@@ -93,41 +93,41 @@ def module_depth(path: str) -> int:
     return len(path.split(".")) if path else 0
 
 
-#: The "depth" that groups nodes by the source line that made them (for graphs without modules).
-_BY_LINE = -1
-
-
-def _keys(graph: Graph, depth: int, children: Sequence[list[int]]) -> list[str | None]:
-    """The group key of each node: its module path cut at `depth`, or its source line (`_BY_LINE`).
+def _keys(graph: Graph, depth: int, children: Sequence[list[int]], by_line: bool) -> list[str | None]:
+    """The group key of each node: its module path cut at `depth`, else (`by_line`) its source line.
 
     By line, a node made where no line was recorded (inside a module's forward, in torch's own code)
     takes the line of the first node that consumed it, so a loop body's nodes share its line.
     """
-    if depth != _BY_LINE:
-        return [
-            ".".join(node.module.split(".")[:depth]) if node.module and depth > 0 else None
-            for node in graph.nodes
-        ]
-    keys: list[str | None] = [None] * len(graph.nodes)
+    modules = [
+        ".".join(node.module.split(".")[:depth]) if node.module and depth > 0 else None
+        for node in graph.nodes
+    ]
+    if not by_line:
+        return modules
+    lines: list[str | None] = [None] * len(graph.nodes)
     for ident in _topological(graph, children):
         node = graph.nodes[ident]
         if node.location is not None:
-            keys[ident] = str(node.location)
-        if keys[ident] is not None:
+            lines[ident] = str(node.location)
+        if lines[ident] is not None:
             for child in children[ident]:
-                if keys[child] is None and graph.nodes[child].location is None:
-                    keys[child] = keys[ident]
-    return [None if node.is_accumulate_grad else key for node, key in zip(graph.nodes, keys, strict=True)]
+                if lines[child] is None and graph.nodes[child].location is None:
+                    lines[child] = lines[ident]
+    return [
+        module if module is not None or node.is_accumulate_grad else line
+        for node, module, line in zip(graph.nodes, modules, lines, strict=True)
+    ]
 
 
-def _owners(graph: Graph, depth: int) -> tuple[list[int], list[str | None]]:
+def _owners(graph: Graph, depth: int, by_line: bool) -> tuple[list[int], list[str | None]]:
     """Group index per node: module groups first, then side branches joined to what they hang off."""
     parents: list[list[int]] = [[] for _ in graph.nodes]
     children: list[list[int]] = [[] for _ in graph.nodes]
     for edge in graph.edges:
         parents[edge.target].append(edge.source)
         children[edge.source].append(edge.target)
-    keys = _keys(graph, depth, children)
+    keys = _keys(graph, depth, children, by_line)
     owner = list(range(len(graph.nodes)))
     by_module: dict[str, int] = {}
     for node in graph.nodes:
@@ -171,8 +171,8 @@ def _signature(graph: Graph, members: Sequence[int], path: str | None, types: Ma
     return f"{types.get(path, '?') if path is not None else ''}|{inside}"
 
 
-def _groups(graph: Graph, depth: int) -> tuple[list[list[int]], list[str | None]]:
-    owner, keys = _owners(graph, depth)
+def _groups(graph: Graph, depth: int, by_line: bool) -> tuple[list[list[int]], list[str | None]]:
+    owner, keys = _owners(graph, depth, by_line)
     index: dict[int, int] = {}
     groups: list[list[int]] = []
     paths: list[str | None] = []
@@ -188,8 +188,8 @@ def _groups(graph: Graph, depth: int) -> tuple[list[list[int]], list[str | None]
 def collapse(graph: Graph, depth: int) -> Collapsed:
     """Group a graph's nodes into boxes at a module depth, fold repeats, and cap what is drawn.
 
-    At depth 0 (no modules), when folding alone leaves more than `TARGET_BOXES` boxes, the nodes are
-    grouped by the source line that made them instead (a loop body's line: 4,500 nodes, one box).
+    When folding alone leaves more than `TARGET_BOXES` boxes, nodes of no module are grouped by the
+    source line that made them instead (a loop body's line: 4,500 nodes, one box).
 
     Args:
         graph: The graph.
@@ -199,19 +199,21 @@ def collapse(graph: Graph, depth: int) -> Collapsed:
     Returns:
         The boxes and the links among them.
     """
-    view = _collapse(graph, depth)
-    if depth == 0 and len(view.boxes) > TARGET_BOXES and any(node.location for node in graph.nodes):
-        by_line = _collapse(graph, _BY_LINE)
+    view = _collapse(graph, depth, by_line=False)
+    if len(view.boxes) > TARGET_BOXES and any(node.location for node in graph.nodes):
+        by_line = _collapse(graph, depth, by_line=True)
         if len(by_line.boxes) < len(view.boxes):
             return by_line
     return view
 
 
-def _collapse(graph: Graph, depth: int) -> Collapsed:
-    groups, paths = _groups(graph, depth)
+def _collapse(graph: Graph, depth: int, *, by_line: bool) -> Collapsed:
+    groups, paths = _groups(graph, depth, by_line)
     types = {info.path: info.type for info in graph.modules}
-    if depth == _BY_LINE:
-        types = {str(node.location): node.location.code or "line" for node in graph.nodes if node.location}
+    if by_line:
+        types.update(
+            {str(node.location): node.location.code or "line" for node in graph.nodes if node.location}
+        )
     calls = {info.path: info.calls for info in graph.modules}
     group_of = [0] * len(graph.nodes)
     for number, members in enumerate(groups):
@@ -233,7 +235,7 @@ def _collapse(graph: Graph, depth: int) -> Collapsed:
             for group in members_of:
                 box_of[group] = len(boxes)
             boxes.append(_box(graph, len(boxes), members_of, groups, paths, types, calls, period, repeats))
-    return _cap(graph, boxes, box_of, group_of, depth)
+    return _cap(graph, boxes, box_of, group_of, depth, by_line)
 
 
 def _box(
@@ -265,7 +267,7 @@ def _head(graph: Graph, members: Sequence[int]) -> str:
 
 
 def _cap(
-    graph: Graph, boxes: list[Box], box_of: Sequence[int], group_of: Sequence[int], depth: int
+    graph: Graph, boxes: list[Box], box_of: Sequence[int], group_of: Sequence[int], depth: int, by_line: bool
 ) -> Collapsed:
     pairs: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for edge in graph.edges:
@@ -281,7 +283,7 @@ def _cap(
         Link(a, b, tuple(edges)) for (a, b), edges in sorted(pairs.items()) if a in keep and b in keep
     )
     drawn = tuple(box for box in boxes if box.id in keep)
-    return Collapsed(max(depth, 0), drawn, links, hidden, by_line=depth == _BY_LINE)
+    return Collapsed(depth, drawn, links, hidden, by_line=by_line)
 
 
 def _nearest_roots(

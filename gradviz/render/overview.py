@@ -134,7 +134,9 @@ def to_overview_dot(subject: Graph | BackwardCall, state: StepState, depth: int)
         edge_attr={"fontname": MONO_FONT, "fontsize": SMALL_FONT_SIZE, "arrowsize": "0.7"},
     )
     title = title_lines(subject, state) or []
-    where = f"module depth {depth}" if depth else "by source line" if view.by_line else "repeated runs folded"
+    where = f"module depth {depth}" if depth else "repeated runs folded"
+    if view.by_line:
+        where = f"module depth {depth}, the rest by source line" if depth else "by source line"
     summary = f"collapsed view ({where}): {len(graph.nodes)} nodes in {len(view.boxes)} boxes"
     title.append(small(f"{summary}; --full draws every node"))
     dot.attr(label=html_label(title), labelloc="t", fontsize="12")

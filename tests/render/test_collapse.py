@@ -225,12 +225,12 @@ def test_a_wide_fan_out_draws_narrow(monkeypatch: pytest.MonkeyPatch) -> None:
     assert width < 1500 and height > width / 4  # 100 leaves side by side would be over 5,000 pt wide
 
 
-def test_a_loop_without_modules_is_grouped_by_the_line_that_made_it(build: type[Builders]) -> None:
-    # Given 100 steps of a cell whose output node has the loop's line and whose two inner nodes (made
-    # inside torch, no line) both feed the next step: diamonds, so no straight run folds
+def cell_loop(build: type[Builders], steps: int = 100) -> Graph:
+    """`steps` steps of a cell whose output node has the loop's line and whose two inner nodes (made
+    inside torch, no line) both feed the next step: diamonds, so no straight run folds."""
     nodes: list[Node] = [Node(0, "MeanBackward0", build.loc(12, "loss = h.mean()"))]
     edges: list[Edge] = []
-    for step in range(100):
+    for step in range(steps):
         out, gate, state = 3 * step + 1, 3 * step + 2, 3 * step + 3
         nodes += [
             Node(out, "MulBackward0", build.loc(10, "h, c = cell(x, (h, c))")),
@@ -240,7 +240,11 @@ def test_a_loop_without_modules_is_grouped_by_the_line_that_made_it(build: type[
         edges += [Edge(out - 1 if step == 0 else out - 2, out), Edge(out, gate), Edge(out, state, (1,))]
         if step:
             edges.append(Edge(out - 1, out))
-    graph = Graph(tuple(nodes), tuple(edges), (Root(0, "loss"),))
+    return Graph(tuple(nodes), tuple(edges), (Root(0, "loss"),))
+
+
+def test_a_loop_without_modules_is_grouped_by_the_line_that_made_it(build: type[Builders]) -> None:
+    graph = cell_loop(build)
 
     view = collapse(graph, 0)
 
@@ -250,3 +254,21 @@ def test_a_loop_without_modules_is_grouped_by_the_line_that_made_it(build: type[
         ("train.py:10", "h, c = cell(x, (h, c))", 300),
     ]
     assert "collapsed view (by source line): 301 nodes in 2 boxes" in to_dot(graph)
+
+
+def test_modules_stay_boxes_and_the_loop_outside_them_is_grouped_by_line(build: type[Builders]) -> None:
+    # Given the loss computed in a module "head", the loop outside any module
+    graph = cell_loop(build)
+    graph = replace(
+        graph,
+        nodes=(replace(graph.nodes[0], module="head"), *graph.nodes[1:]),
+        modules=(ModuleInfo("head", "Loss"),),
+    )
+
+    view = collapse(graph, 1)
+
+    assert [(box.path, box.type, len(box.nodes)) for box in view.boxes] == [
+        ("head", "Loss", 1),
+        ("train.py:10", "h, c = cell(x, (h, c))", 300),
+    ]
+    assert "(module depth 1, the rest by source line)" in to_dot(graph)
