@@ -79,8 +79,9 @@ def _die_with_parent_hook() -> Callable[[], None] | None:
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
     """Kill the child's whole process group, then reap it."""
-    with contextlib.suppress(OSError):
-        os.killpg(child.pid, signal.SIGKILL)
+    if hasattr(os, "killpg"):  # POSIX: the engine leads its own process group
+        with contextlib.suppress(OSError):
+            os.killpg(child.pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
         child.kill()
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):
