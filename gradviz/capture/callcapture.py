@@ -17,6 +17,7 @@ from gradviz.capture.call import CallPlan, read_engine_arguments
 from gradviz.capture.dataedit import SavedTensorCheck
 from gradviz.capture.door import Door, UserCall
 from gradviz.capture.graph import WalkContext, describe, walk
+from gradviz.capture.isolation import isolated
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
@@ -86,8 +87,9 @@ class CallCapture:
         """
         plan = None
         try:
-            plan = self.plan(index, engine, location, frame)
-            plan.steps.attach()
+            with isolated():
+                plan = self.plan(index, engine, location, frame)
+                plan.steps.attach()
         except Exception as error:
             if plan is not None:
                 plan.steps.detach()
@@ -159,7 +161,8 @@ class CallCapture:
             result: What the engine returned, or None if it raised.
         """
         try:
-            call = plan.to_call(result)
+            with isolated():
+                call = plan.to_call(result)
             if self.recorder is not None:
                 call = with_timeline(call, self.recorder.events)
             self.backwards.append(call)

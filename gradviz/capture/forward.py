@@ -20,6 +20,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind, quirks
 from gradviz.capture.door import Door, UserCall, describe
+from gradviz.capture.isolation import isolated
 from gradviz.capture.locator import Locator
 from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import FingerprintCache, tag_origin
@@ -64,6 +65,17 @@ class _Mode(TorchFunctionMode):
                 raise
             fault = error
         return recorder._part.recover(call, fault)
+
+
+def _version_of(tensor: torch.Tensor) -> int:
+    with isolated():
+        return tensor._version
+
+
+def _warns_on_grad(tensor: torch.Tensor) -> bool:
+    """Whether reading ``tensor.grad`` makes torch warn: a non-leaf that does not retain its grad."""
+    with isolated():
+        return tensor.grad_fn is not None and not tensor.retains_grad
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
@@ -209,11 +221,12 @@ class ForwardRecorder(TimelineMixin):
         if code == opkind.OP and kwargs.get("inplace") is True:
             code = opkind.INPLACE
         modified = kwargs.get("out") if code == opkind.OP else target if code == opkind.INPLACE else None
-        version = modified._version if isinstance(modified, torch.Tensor) else None
+        version = _version_of(modified) if isinstance(modified, torch.Tensor) else None
         result = call()
-        self._check_inference()
         try:
-            self._record(code, name, args, kwargs, result, modified, version)
+            with isolated():  # the user's modes below ours see their op, not gradviz's reading of it
+                self._check_inference()
+                self._record(code, name, args, kwargs, result, modified, version)
         except Exception as error:  # this op's event is lost; the op itself is done
             self._op_fault(name, error)
         return result
@@ -309,7 +322,7 @@ class ForwardRecorder(TimelineMixin):
 
     def _grad_get(self, call: UserCall) -> Any:
         tensor = call.args[0] if call.args else None
-        if not isinstance(tensor, torch.Tensor) or tensor.grad_fn is None or tensor.retains_grad:
+        if not isinstance(tensor, torch.Tensor) or not _warns_on_grad(tensor):
             return call()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -321,7 +334,8 @@ class ForwardRecorder(TimelineMixin):
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
             raise
         try:
-            self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
+            with isolated():
+                self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
         except Exception as error:
             self._op_fault("Tensor.grad", error)
         return result

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.isolation import isolated
 from gradviz.capture.origin import NodeOrigin, origin_of, set_origin
 from gradviz.capture.unpack import has_unpack_hook
 from gradviz.model import Location
@@ -87,9 +88,14 @@ def read_saved(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
         RuntimeError: When the buffers were freed or a tensor was modified in place since it was
             saved (autograd's own check).
     """
-    found: list[tuple[str, torch.Tensor]] = []
     if has_unpack_hook(grad_fn):
-        return found
+        return []
+    with isolated():  # unpacking a saved output makes a new tensor: not the user's op
+        return _read(grad_fn)
+
+
+def _read(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
+    found: list[tuple[str, torch.Tensor]] = []
     for name in saved_names(grad_fn):
         if name == _CUSTOM_FUNCTION:
             for index, tensor in enumerate(grad_fn.saved_tensors):

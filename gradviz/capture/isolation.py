@@ -1,0 +1,55 @@
+"""gradviz's own tensor work, out of sight of the user's torch function and dispatch modes.
+
+Summaries, fingerprints, Jacobians and norms are gradviz's ops, not the user's: a ``TorchDispatchMode``
+the user pushed (a FLOP counter, an op logger) must see the same aten ops with and without gradviz, and a
+``TorchFunctionMode`` of theirs the same calls. Inside `isolated()` both kinds of mode are taken off the
+stack (``DisableTorchFunction``, and torch's own ``_disable_current_modes`` when a dispatch mode is
+active) and put back afterwards. Wrapped numbers then also stay tensors: a dispatch mode turns a saved
+scalar such as the 2 of ``x * 2`` into a Python int.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch._ops import _len_torch_dispatch_stack_pre_dispatch
+from torch.utils._python_dispatch import _disable_current_modes
+
+_depth = 0
+
+
+def in_isolation() -> bool:
+    """Whether gradviz is doing its own tensor work now: warnings then are gradviz's, not the user's."""
+    return _depth > 0
+
+
+class isolated:
+    """Context manager: the block's torch calls reach no user mode. Cheap when no dispatch mode is on."""
+
+    __slots__ = ("_dispatch", "_function")
+
+    def __enter__(self) -> None:
+        global _depth
+        self._function = torch._C.DisableTorchFunction()
+        self._function.__enter__()
+        self._dispatch: Any = None
+        if torch._C._len_torch_dispatch_stack() or _len_torch_dispatch_stack_pre_dispatch():
+            self._dispatch = _disable_current_modes()
+            self._dispatch.__enter__()
+        _depth += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        global _depth
+        _depth -= 1
+        try:
+            if self._dispatch is not None:
+                self._dispatch.__exit__(exc_type, exc, traceback)
+        finally:
+            self._function.__exit__(exc_type, exc, traceback)
