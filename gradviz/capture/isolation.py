@@ -35,7 +35,7 @@ class isolated:
         self._function = torch._C.DisableTorchFunction()
         self._function.__enter__()
         self._dispatch: Any = None
-        if torch._C._len_torch_dispatch_stack() or _len_torch_dispatch_stack_pre_dispatch():
+        if torch._C._len_torch_dispatch_stack() or _len_torch_dispatch_stack_pre_dispatch():  # type: ignore[no-untyped-call]
             self._dispatch = _disable_current_modes()
             self._dispatch.__enter__()
         _depth += 1
