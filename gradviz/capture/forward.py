@@ -9,7 +9,6 @@ graph walk can say where each node came from and backward can tell whether a sav
 from __future__ import annotations
 
 import sys
-import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,14 +17,14 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from gradviz.capture import opkind, quirks
+from gradviz.capture import opkind, quirks, warnsite
 from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.isolation import isolated
 from gradviz.capture.locator import Locator
 from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
-from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
+from gradviz.capture.timeline import TimelineMixin
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import Finding, GradMode, Location
 
@@ -129,6 +128,7 @@ class ForwardRecorder(TimelineMixin):
         self._user_grad = torch.is_grad_enabled()
         self._inference = torch.is_inference_mode_enabled()
         self._mode = _Mode(self)
+        warnsite.install()
         self._mode.__enter__()  # type: ignore[no-untyped-call]
         _latest = weakref.ref(self)
         self._update()
@@ -138,6 +138,7 @@ class ForwardRecorder(TimelineMixin):
         mode, self._mode = self._mode, None
         self._update()
         if mode is not None:
+            warnsite.uninstall()
             mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
 
     @property
@@ -324,15 +325,7 @@ class ForwardRecorder(TimelineMixin):
         tensor = call.args[0] if call.args else None
         if not isinstance(tensor, torch.Tensor) or not _warns_on_grad(tensor):
             return call()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = call()
-        try:
-            reissue_at_user_line(caught)
-        except Exception:
-            for warning in caught:  # torch's warning still reaches the user, at torch's own line
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-            raise
+        result = call()  # torch's warning about it is shown at the user's line (capture/warnsite.py)
         try:
             with isolated():
                 self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])

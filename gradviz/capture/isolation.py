@@ -14,10 +14,11 @@ from types import TracebackType
 from typing import Any
 
 import torch
-from torch._ops import _len_torch_dispatch_stack_pre_dispatch
 from torch.utils._python_dispatch import _disable_current_modes
 
 _depth = 0
+_disable_torch_function = torch._C.DisableTorchFunction
+_dispatch_modes = torch._C._len_torch_dispatch_stack
 
 
 def in_isolation() -> bool:
@@ -32,10 +33,10 @@ class isolated:
 
     def __enter__(self) -> None:
         global _depth
-        self._function = torch._C.DisableTorchFunction()
-        self._function.__enter__()
+        function = self._function = _disable_torch_function()
+        function.__enter__()
         self._dispatch: Any = None
-        if torch._C._len_torch_dispatch_stack() or _len_torch_dispatch_stack_pre_dispatch():  # type: ignore[no-untyped-call]
+        if _dispatch_modes():  # the user's TorchDispatchModes (export's pre-dispatch modes are not theirs)
             self._dispatch = _disable_current_modes()
             self._dispatch.__enter__()
         _depth += 1

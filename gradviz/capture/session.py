@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from gradviz.capture import warnsite
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.diagnose import explain_autograd_error
 from gradviz.capture.door import Door, UserCall
@@ -81,6 +82,7 @@ class Tracer:
 
     def __enter__(self: _TracerT) -> _TracerT:
         self._engine.install(self._intercept)
+        warnsite.install()
         _active.append(self)
         recorder = self._recorder
         if recorder is not None:
@@ -106,6 +108,7 @@ class Tracer:
             self._leaves.part.run(self._leaves.unfollow)
         finally:
             self._engine.restore()
+            warnsite.uninstall()
             if self in _active:
                 _active.remove(self)
             _finished[:] = [self]
