@@ -10,20 +10,28 @@ scalar such as the 2 of ``x * 2`` into a Python int.
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import _disable_current_modes
 
-_depth = 0
 _disable_torch_function = torch._C.DisableTorchFunction
 _dispatch_modes = torch._C._len_torch_dispatch_stack
 
 
+class _State(threading.local):
+    # Per thread: autograd runs Node hooks on its device threads, with the caller's modes.
+    depth = 0
+
+
+_state = _State()
+
+
 def in_isolation() -> bool:
     """Whether gradviz is doing its own tensor work now: warnings then are gradviz's, not the user's."""
-    return _depth > 0
+    return _state.depth > 0
 
 
 class isolated:
@@ -32,14 +40,17 @@ class isolated:
     __slots__ = ("_dispatch", "_function")
 
     def __enter__(self) -> None:
-        global _depth
+        state = _state
+        state.depth += 1
+        self._dispatch: Any = None
+        if state.depth > 1:  # already isolated: the user's modes are off
+            self._function: Any = None
+            return
         function = self._function = _disable_torch_function()
         function.__enter__()
-        self._dispatch: Any = None
         if _dispatch_modes():  # the user's TorchDispatchModes (export's pre-dispatch modes are not theirs)
             self._dispatch = _disable_current_modes()
             self._dispatch.__enter__()
-        _depth += 1
 
     def __exit__(
         self,
@@ -47,8 +58,9 @@ class isolated:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        global _depth
-        _depth -= 1
+        _state.depth -= 1
+        if self._function is None:
+            return
         try:
             if self._dispatch is not None:
                 self._dispatch.__exit__(exc_type, exc, traceback)
