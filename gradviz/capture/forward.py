@@ -22,6 +22,7 @@ from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.isolation import isolated
 from gradviz.capture.locator import Locator
 from gradviz.capture.origin import origin_of
+from gradviz.capture.quirks import tensors_in as _tensors
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin
@@ -75,14 +76,6 @@ def _warns_on_grad(tensor: torch.Tensor) -> bool:
     """Whether reading ``tensor.grad`` makes torch warn: a non-leaf that does not retain its grad."""
     with isolated():
         return tensor.grad_fn is not None and not tensor.retains_grad
-
-
-def _tensors(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [item for item in value if isinstance(item, torch.Tensor)]
-    return []
 
 
 class ForwardRecorder(TimelineMixin):
@@ -274,26 +267,9 @@ class ForwardRecorder(TimelineMixin):
         modified: Any,
         version: int | None,
     ) -> None:
-        outputs = _tensors(result)
-        if not outputs and code == opkind.OP:
+        draft = quirks.draft_of(self, code, name, args, kwargs, result, modified, version)
+        if draft is None:
             return
-        location = self._location()
-        grad_mode, detail = self._grad_mode()
-        inputs = self._ids_of(args) + self._ids_of(list(kwargs.values()))
-        draft = quirks.Draft(
-            code=code,
-            name=name,
-            args=args,
-            location=location,
-            grad_mode=grad_mode,
-            detail=detail,
-            inputs=inputs,
-            outputs=outputs,
-            output_ids=tuple(self._ids.assign(tensor) for tensor in outputs),
-            grad_fn=outputs[0].grad_fn if outputs else None,
-            modified=modified,
-            version=version,
-        )
         quirks.cut_by_grad_mode(self, draft)
         quirk = quirks.BY_CODE.get(code)
         if quirk is not None and not quirk(self, draft):
@@ -301,9 +277,7 @@ class ForwardRecorder(TimelineMixin):
         if draft.kind == "data_write" or len(self._prints) > 4096:
             self._prints.clear()
         grad_fn = draft.grad_fn
-        event = self._append((draft.kind, name, draft.location, grad_mode, draft.inputs, draft.output_ids,
-                              type(grad_fn).__name__ if grad_fn is not None else None,
-                              draft.version, draft.after, draft.enabled, draft.detail))  # fmt: skip
+        event = self._append(draft.raw())
         if grad_fn is not None:
             made = draft.output_ids[0] if draft.output_ids else None
             nearby = draft.outputs + _tensors(args)

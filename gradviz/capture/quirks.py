@@ -18,6 +18,7 @@ import torch
 
 from gradviz.capture import opkind
 from gradviz.capture.locator import apply_location
+from gradviz.capture.timeline import RawEvent
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import EventKind, GradMode, Location
 
@@ -65,6 +66,60 @@ class Draft:
     kind: EventKind = "op"
     after: int | None = None
     enabled: bool | None = None
+
+    def raw(self) -> RawEvent:
+        """The event as the timeline stores it."""
+        grad_fn = type(self.grad_fn).__name__ if self.grad_fn is not None else None
+        return (self.kind, self.name, self.location, self.grad_mode, self.inputs, self.output_ids, grad_fn,
+                self.version, self.after, self.enabled, self.detail)  # fmt: skip
+
+
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """The tensors in an op's result or argument: itself, or those in a tuple or list."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [item for item in value if isinstance(item, torch.Tensor)]
+    return []
+
+
+def draft_of(
+    recorder: ForwardRecorder,
+    code: int,
+    name: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    result: Any,
+    modified: Any = None,
+    version: int | None = None,
+) -> Draft | None:
+    """The event for a torch call that has just run, before any quirk adjusts it.
+
+    Args:
+        recorder: The recorder: it gives tensors their ids and finds the user's line.
+        code: What the call is (an `opkind` code).
+        name: The op's name on the timeline.
+        args: Its positional arguments.
+        kwargs: Its keyword arguments.
+        result: What it returned.
+        modified: The tensor an in-place op wrote to.
+        version: That tensor's ``_version`` before the op.
+
+    Returns:
+        The draft; None for an op that produced no tensor (nothing to show).
+    """
+    outputs = tensors_in(result)
+    if not outputs and code == opkind.OP:
+        return None
+    location = recorder._location()
+    grad_mode, detail = recorder._grad_mode()
+    inputs = recorder._ids_of(args) + recorder._ids_of(list(kwargs.values()))
+    ids = tuple(recorder._ids.assign(tensor) for tensor in outputs)
+    grad_fn = outputs[0].grad_fn if outputs else None
+    # Positional: this runs for every recorded op, and keywords cost twice as much here.
+    return Draft(
+        code, name, args, location, grad_mode, detail, inputs, outputs, ids, grad_fn, modified, version
+    )
 
 
 #: A quirk: adjusts the draft; False means the call is not an event of its own.
