@@ -88,10 +88,16 @@ def read_saved(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
         RuntimeError: When the buffers were freed or a tensor was modified in place since it was
             saved (autograd's own check).
     """
-    if has_unpack_hook(grad_fn):
+    if _may_have_unpack_hook(grad_fn) and has_unpack_hook(grad_fn):
         return []
     with isolated():  # unpacking a saved output makes a new tensor: not the user's op
         return _read(grad_fn)
+
+
+def _may_have_unpack_hook(grad_fn: Any) -> bool:
+    # Fingerprinted saved tensors were read once already, so no unpack hook ran on them (cheap check).
+    origin = origin_of(grad_fn)
+    return origin is None or not origin.fingerprints
 
 
 def _read(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
