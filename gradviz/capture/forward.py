@@ -282,7 +282,14 @@ class ForwardRecorder(TimelineMixin):
             made = draft.output_ids[0] if draft.output_ids else None
             nearby = draft.outputs + _tensors(args)
             tag_origin(
-                grad_fn, event, draft.location, made, id_of=self._ids.get, nearby=nearby, cache=self._prints
+                grad_fn,
+                event,
+                draft.location,
+                made,
+                id_of=self._ids.get,
+                nearby=nearby,
+                cache=self._prints,
+                made_now=True,
             )
 
     def _grad_switch(self, call: UserCall) -> Any:
