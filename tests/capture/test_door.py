@@ -184,6 +184,27 @@ def test_a_fault_in_the_node_hooks_is_one_line_with_a_count_and_backward_is_exac
     assert len(tracer.backwards) == 3
 
 
+def test_once_faults_switch_capture_off_the_timeline_stops_and_the_leaves_are_followed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given: no budget (every call would be captured), but every call's record fails
+    monkeypatch.setattr("gradviz.capture.callcapture.CallCapture.finish", boom)
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    # When
+    with gradviz.trace(max_backward=None) as tracer:
+        for _ in range(5):
+            (w * w).sum().backward()
+        recorded = len(tracer.events)
+        (w * 3).sum()
+    # Then: after the second fault, capture is over as if the budget were spent: a long loop stays cheap
+    assert len(tracer.events) == recorded
+    (summary,) = tracer.result().uncaptured
+    assert (summary.label, summary.calls) == ("w", 3)
+    assert torch.equal(w.grad, 5 * 2 * w.detach())
+    (problem,) = [f for f in tracer.findings if f.kind == "capture_problem"]
+    assert problem.count == 2 and problem.message.endswith("later calls are counted, not captured (2 times)")
+
+
 def test_leaf_hooks_switched_off_by_a_fault_are_still_removed(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given: leaf following breaks at the first uncaptured call
     monkeypatch.setattr("gradviz.capture.leaves.LeafLedger._accumulating", boom)
