@@ -74,8 +74,9 @@ class Tracer:
         self._leaves = LeafLedger(leaves_part(self._door))
         self._recorder = ForwardRecorder(root=source_root, door=self._door) if record_forward else None
         self._capture = CallCapture(
-            self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians
+            self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians, on_off=self._spent
         )
+        self._capture_over = False
         self._engine = EnginePatch()
         self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
         self._in_backward = False
@@ -255,7 +256,11 @@ class Tracer:
         self.note_exception(error, location=location)
 
     def _spent(self) -> None:
-        """The capture budget is spent: follow the leaves through later calls, stop the timeline."""
+        """No call will be captured any more (budget spent, or capture switched off by faults): follow
+        the leaves through later calls, and stop the timeline."""
+        if self._capture_over:
+            return
+        self._capture_over = True
         self._leaves.part.run(self._leaves.follow)
         if self._recorder is not None:
             self._recorder.recording = False
