@@ -19,7 +19,7 @@ from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.location import frame_location, raise_location, user_frame
-from gradviz.model import Api, BackwardCall, Event, Finding, Location, Trace
+from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
 _TracerT = TypeVar("_TracerT", bound="Tracer")
@@ -242,13 +242,16 @@ class Tracer:
             if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
                 self._spent()
 
-    def _failed_before_engine(self, api: Api, call: UserCall, error: BaseException) -> None:
+    def _failed_before_engine(self, call: UserCall, error: BaseException) -> None:
         """A call that raised before reaching the engine: counted, and recorded when within the budget."""
         self.backward_calls += 1
+        self._capture.part.run(lambda: self._record_failed(call, error))
+
+    def _record_failed(self, call: UserCall, error: BaseException) -> None:
         frame = user_frame(sys._getframe(1))
         location = frame_location(frame, self.source_root) if frame is not None else None
         budget = self.max_backward is None or len(self._capture.backwards) < self.max_backward
-        if budget and not self._in_backward and self._capture.part.is_open:
+        if budget and not self._in_backward:
             with self.paused():
                 self._capture.record_failure(self.backward_calls, call, error, location, frame)
             if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
