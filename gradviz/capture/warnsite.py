@@ -51,19 +51,18 @@ def _show(message: warnings.WarningMessage) -> None:
     if _reissuing:
         _original(message)
         return
-    named, plain = frames_of(sys._getframe(1), message.filename, message.lineno)
-    if named is None or plain is named:
-        _original(message)
-        return
-    forget(message, named)
-    if message.filename.startswith(GRADVIZ_DIR) and in_isolation():
-        return  # torch warned about gradviz's own summary or Jacobian work, not the user's
+    try:
+        plain = _plain_site(message, sys._getframe(1))
+    except Exception:  # a fault in gradviz: the warning is still shown, where Python named it
+        plain = message
     if plain is None:
+        return
+    if plain is message:
         _original(message)
         return
     module_globals = plain.f_globals
     _reissuing = True
-    try:
+    try:  # the user's own filters decide now; an "error" one raises the user's warning from here
         warnings.warn_explicit(
             message.message,
             message.category,
@@ -76,6 +75,17 @@ def _show(message: warnings.WarningMessage) -> None:
         )
     finally:
         _reissuing = False
+
+
+def _plain_site(message: warnings.WarningMessage, site: FrameType) -> Any:
+    """The frame to re-issue the warning from; the message itself to show it as it is; None to drop it."""
+    named, plain = frames_of(site, message.filename, message.lineno)
+    if named is None or plain is named:
+        return message
+    forget(message, named)
+    if message.filename.startswith(GRADVIZ_DIR) and in_isolation():
+        return None  # torch warned about gradviz's own summary or Jacobian work, not the user's
+    return message if plain is None else plain
 
 
 def frames_of(

@@ -116,3 +116,21 @@ def line_of(marker: str) -> int:
     return next(
         number for number, line in enumerate(Path(__file__).read_text().splitlines(), 1) if marker in line
     )
+
+
+def test_a_fault_in_gradviz_still_shows_torchs_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given: gradviz breaks while placing a warning
+    def broken(*args: object) -> None:
+        raise ValueError("injected")
+
+    monkeypatch.setattr("gradviz.capture.warnsite.frames_of", broken)
+    x = torch.ones(3)
+
+    # When: torch warns inside a trace
+    with warnings.catch_warnings(record=True) as caught, Tracer():
+        warnings.simplefilter("always")
+        F.softmax(x)
+
+    # Then: the user's op ran and its warning is still shown (at gradviz's line, the one Python named)
+    (warning,) = caught
+    assert str(warning.message).startswith("Implicit dimension choice for softmax has been deprecated.")
