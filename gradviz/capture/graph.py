@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch.autograd.graph import get_gradient_edge
 
+from gradviz.capture.isolation import isolated
 from gradviz.capture.names import NameMap
 from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import read_saved
@@ -194,6 +195,12 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
     Returns:
         A frozen `Graph` holding no torch objects.
     """
+    with isolated():  # one block for the whole graph: the nested summaries then cost only a counter
+        nodes = _describe_nodes(walked, context)
+    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots))
+
+
+def _describe_nodes(walked: GraphWalk, context: WalkContext) -> list[Node]:
     named_fns = context.names.grad_fn_names()
     nodes = []
     for node_id, fn in enumerate(walked.fns):
@@ -220,7 +227,7 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
                 event=origin.event if origin else None,
             )
         )
-    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots))
+    return nodes
 
 
 def _describe_saved(fn: Any, walked: GraphWalk, context: WalkContext) -> tuple[SavedTensor, ...]:

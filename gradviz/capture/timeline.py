@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
-import warnings
 
-from gradviz.capture.location import user_frame
 from gradviz.capture.locator import called_by_user
 from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
@@ -35,23 +32,6 @@ def _label_before(pattern: re.Pattern[str], location: Location | None) -> str | 
     return found.group(1) if found else None
 
 
-def reissue_at_user_line(caught: list[warnings.WarningMessage]) -> None:
-    """Re-issue warnings torch raised inside the mode at the user's line, where they point without gradviz.
-
-    Args:
-        caught: Warnings recorded with ``warnings.catch_warnings(record=True)``.
-    """
-    frame = user_frame(sys._getframe(1))
-    for warning in caught:
-        if frame is None:
-            warnings.warn(warning.message, warning.category, stacklevel=2)
-            continue
-        registry = frame.f_globals.setdefault("__warningregistry__", {})
-        warnings.warn_explicit(
-            warning.message, warning.category, frame.f_code.co_filename, frame.f_lineno, registry=registry
-        )
-
-
 class TimelineMixin:
     """Holds the raw events, the drop count and the recorder's own findings."""
 
@@ -62,7 +42,6 @@ class TimelineMixin:
         self._findings: list[Finding] = []
         self._grad_read_lines: set[Location | None] = set()
         self._warned_lines: set[tuple[str, Location]] = set()
-        self._problem_ops: set[str] = set()
 
     def _append(self, raw: RawEvent) -> int:
         self._raw.append(raw)
@@ -116,14 +95,6 @@ class TimelineMixin:
         """
         op = "torch.autograd.grad" if api == "grad" else "backward"
         return self._append(("backward", op, location, "enabled", (), (), None, None, None, None, None))
-
-    def _note_problem(self, op: str, error: Exception) -> None:
-        """A capture problem, once per op name: the op ran, but its event is missing or partial."""
-        if op in self._problem_ops:
-            return
-        self._problem_ops.add(op)
-        message = f"forward timeline: {op} ran but could not be recorded ({type(error).__name__}: {error})"
-        self._findings.append(Finding(kind="capture_problem", message=message))
 
     def _note_cut(self, kind: str, mode: GradMode, location: Location | None) -> None:
         """A finding, once per line, for an op that took tensors requiring grad out of the graph."""
