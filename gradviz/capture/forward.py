@@ -20,7 +20,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind
 from gradviz.capture.locator import Locator, apply_location
-from gradviz.capture.origin import origin_of
+from gradviz.capture.origin import grad_fn_of, origin_of
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
@@ -201,7 +201,7 @@ class ForwardRecorder(TimelineMixin):
     def _adopt(self, tensor: torch.Tensor) -> int:
         tensor_id = self._ids.assign(tensor)
         where = self._unowned.pop(tensor_id, None)
-        grad_fn = tensor.grad_fn
+        grad_fn = grad_fn_of(tensor)
         if grad_fn is not None and origin_of(grad_fn) is None:
             # Made where the mode could not see it: a custom autograd.Function, or before tracing.
             op = type(grad_fn).__name__.removesuffix("Backward") + ".apply"
@@ -238,7 +238,7 @@ class ForwardRecorder(TimelineMixin):
             and any(isinstance(arg, torch.Tensor) and arg.requires_grad for arg in args)
         ):
             self._note_cut("no_grad", grad_mode, location)
-        grad_fn = outputs[0].grad_fn if outputs else None
+        grad_fn = grad_fn_of(outputs[0]) if outputs else None
         kind: EventKind = "op"
         after: int | None = None
         enabled: bool | None = None
@@ -246,7 +246,7 @@ class ForwardRecorder(TimelineMixin):
             after = modified._version
             modified_id = self._ids.assign(modified)
             alias = self._alias_of.get(modified_id)
-            kind, output_ids, grad_fn = "inplace", (modified_id,), modified.grad_fn
+            kind, output_ids, grad_fn = "inplace", (modified_id,), grad_fn_of(modified)
             outputs = [modified]
             if alias is not None:
                 # The alias has its own version counter: the tensor it came from keeps its version.

@@ -271,8 +271,9 @@ class Tracer:
 
         def on_node_start(fn: Any, node_id: int) -> None:
             node = graph.nodes[node_id]
+            labels = {saved.name: saved.label for saved in node.saved}
             self._findings.extend(
-                check.check(fn, node_name=node.name, location=node.location, call_index=index)
+                check.check(fn, node_name=node.name, location=node.location, call_index=index, labels=labels)
             )
 
         return on_node_start
