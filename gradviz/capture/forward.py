@@ -237,7 +237,7 @@ class ForwardRecorder(TimelineMixin):
             and grad_mode != "enabled"
             and any(isinstance(arg, torch.Tensor) and arg.requires_grad for arg in args)
         ):
-            self._note_cut("no_grad", grad_mode, location)
+            self._note_cut("no_grad", grad_mode, location, _tensors(list(args)), output_ids)
         grad_fn = grad_fn_of(outputs[0]) if outputs else None
         kind: EventKind = "op"
         after: int | None = None
@@ -263,7 +263,7 @@ class ForwardRecorder(TimelineMixin):
             kind = "detach"
             source = args[0] if args and isinstance(args[0], torch.Tensor) else None
             if source is not None and (source.requires_grad or code == opkind.DETACH_INPLACE):
-                self._note_cut("detach", grad_mode, location)
+                self._note_cut("detach", grad_mode, location, [source], output_ids)
         elif code == opkind.DATA_GET:
             kind = "data_read"
             for output_id in output_ids:

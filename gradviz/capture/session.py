@@ -22,6 +22,7 @@ from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.location import frame_location, is_internal, user_frame
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
+from gradviz.capture.severity import Judge, with_overlay_severity
 from gradviz.capture.summary import summarize_optional
 from gradviz.model import BackwardCall, Event, Finding, Graph, Location, Trace
 
@@ -80,8 +81,11 @@ class Tracer:
         self._backwards: list[BackwardCall] = []
         self._findings: list[Finding] = []
         self._explained: list[BaseException] = []
-        self._leaves = LeafLedger()
+        self._leaves = LeafLedger(source_root)
         self._recorder = ForwardRecorder(root=source_root) if record_forward else None
+        self._judge = Judge(
+            self._leaves, self._recorder.cuts if self._recorder is not None else None, source_root
+        )
         self._saved_check = SavedTensorCheck(self._recorder) if self._recorder is not None else None
         self._original: Any = None
         self._in_backward = False
@@ -92,6 +96,7 @@ class Tracer:
         self._original = getattr(torch.autograd, _ENGINE)
         setattr(torch.autograd, _ENGINE, self._intercept)
         _active.append(self)
+        self._judge.start()
         if self._recorder is not None:
             try:
                 self._recorder.start()
@@ -109,7 +114,8 @@ class Tracer:
         if self._recorder is not None:
             self._recorder.stop()
         self._leaves.unfollow()
-        for problem in dict.fromkeys(self._leaves.problems):
+        self._judge.stop()
+        for problem in dict.fromkeys([*self._leaves.problems, *self._judge.problems]):
             self._problem(problem)
         setattr(torch.autograd, _ENGINE, self._original)
         if self in _active:
@@ -137,7 +143,8 @@ class Tracer:
     def findings(self) -> tuple[Finding, ...]:
         """Warnings, explained errors and capture problems so far, in the order of the lines they concern."""
         found = [*self._findings, *(self._recorder.findings if self._recorder is not None else ())]
-        return tuple(sorted(found, key=_reading_order))
+        judged = self._judge.findings(found, self._backwards, self.events, self.tensor_id)
+        return tuple(sorted(judged, key=_reading_order))
 
     def tensor_id(self, tensor: torch.Tensor) -> int | None:
         """gradviz's id for a tensor the forward timeline has seen, as in `Event.inputs`."""
@@ -145,13 +152,15 @@ class Tracer:
 
     def result(self) -> Trace:
         """Everything recorded so far, as a frozen `Trace`."""
+        findings, events = self.findings, self.events
+        cuts = self._recorder.cuts if self._recorder is not None else None
         return Trace(
             torch_version=torch.__version__,
             script=self.script,
             backward_calls=self.backward_calls,
-            events=self.events,
-            backwards=self.backwards,
-            findings=self.findings,
+            events=events,
+            backwards=with_overlay_severity(self._backwards, findings, events, cuts),
+            findings=findings,
             uncaptured=self._leaves.summaries(),
             events_dropped=self._recorder.events_dropped if self._recorder is not None else 0,
         )
@@ -288,7 +297,7 @@ class Tracer:
                     call, graph=dataclasses.replace(graph, overlays=overlays_for(graph, events))
                 )
             self._backwards.append(call)
-            self._findings.extend(self._leaves.accumulation_findings(plan, call))
+            self._leaves.accumulation_findings(plan, call)  # the ledger keeps what it finds, for the Judge
             for problem in plan.steps.problems:
                 self._problem(f"backward call {plan.index}, {problem}", plan.location)
         except Exception as error:
@@ -303,7 +312,7 @@ class Tracer:
     def _count(self, t_outputs: Sequence[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
         result = self._original(t_outputs, *args, **kwargs)
-        self._findings.extend(self._leaves.settle(self.backward_calls))
+        self._leaves.settle(self.backward_calls)
         return result
 
     def _problem(self, message: str, location: Location | None = None) -> None:

@@ -1,0 +1,298 @@
+"""Cuts of the graph (no_grad blocks, ``detach()``), and whether one cost a gradient the run needed.
+
+Autograd records nothing for an op under ``no_grad`` and gives a detached tensor no history. Most such cuts
+are meant: evaluation, a GAN's ``fake.detach()``, truncated BPTT, a target network. A cut is a bug only when
+its result feeds a graph that a later backward ran through while the leaves upstream of the cut (the
+parameters it was computed from) received no gradient from any backward call of the run: they never train.
+`CutLedger` keeps each cut once per line (once per block for ``no_grad``), the leaves upstream of it, and,
+through one tensor hook per such leaf, whether any backward or grad call ever reached them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch.utils.weak import WeakIdKeyDictionary
+
+from gradviz.capture.location import is_internal, user_frame
+from gradviz.capture.names import collect_names
+from gradviz.capture.wording import assigned_name, at, detached_name
+from gradviz.model import Finding, GradMode, Location
+
+CutKind = Literal["no_grad", "detach"]
+#: Instances of one cut whose upstream leaves are collected (a loop repeats the same leaves).
+MAX_WALKS = 3
+#: Nodes visited per upstream walk: enough for any model's parameters, bounded for huge graphs.
+MAX_WALK_NODES = 20_000
+#: Output ids kept per cut to follow where its results went.
+MAX_OUTPUTS = 50_000
+
+
+@dataclass
+class Cut:
+    """One cut site: a ``no_grad`` block (by its ``with`` or call line) or a ``detach()`` line.
+
+    Attributes:
+        kind: ``"no_grad"`` or ``"detach"``.
+        mode: The grad mode of the ops (``no_grad`` or ``inference_mode`` for blocks).
+        location: Where the finding points: the block's ``with`` line (or the decorated function's call
+            line), or the ``detach()`` line.
+        first: The first op of the block that took tensors requiring grad (the detach line itself).
+        label: The user's name for what was cut, where the line says.
+        count: How many ops (or detach calls) it covered while the timeline was recording.
+        outputs: gradviz ids of the tensors it produced.
+        walks: How many instances had their upstream leaves collected.
+    """
+
+    kind: CutKind
+    mode: GradMode
+    location: Location | None
+    first: Location | None
+    label: str | None
+    count: int = 0
+    outputs: set[int] = field(default_factory=set)
+    walks: int = 0
+    leaves: WeakIdKeyDictionary = field(default_factory=WeakIdKeyDictionary)
+
+
+def upstream_leaves(tensors: Iterable[torch.Tensor], limit: int = MAX_WALK_NODES) -> list[torch.Tensor]:
+    """The leaves that require grad behind some tensors: themselves, or the AccumulateGrad nodes' variables.
+
+    Args:
+        tensors: Tensors that require grad.
+        limit: At most this many nodes are visited.
+
+    Returns:
+        The leaf tensors, each once.
+    """
+    found: dict[int, torch.Tensor] = {}
+    stack: list[Any] = []
+    for tensor in tensors:
+        if tensor.grad_fn is None:
+            found.setdefault(id(tensor), tensor)
+        else:
+            stack.append(tensor.grad_fn)
+    seen: set[int] = set()
+    while stack and len(seen) < limit:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        variable = getattr(fn, "variable", None)
+        if isinstance(variable, torch.Tensor):
+            found.setdefault(id(variable), variable)
+            continue
+        stack.extend(next_fn for next_fn, _ in fn.next_functions)
+    return list(found.values())
+
+
+class CutLedger:
+    """Every cut site seen while recording, and which upstream leaves any backward reached since."""
+
+    def __init__(self) -> None:
+        self.cuts: dict[tuple[CutKind, Location | None], Cut] = {}
+        self._reached: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._watched: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._handles: list[Any] = []
+        self.labels: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.problems: list[str] = []
+
+    def note(
+        self,
+        kind: CutKind,
+        mode: GradMode,
+        location: Location,
+        block: Location | None,
+        sources: Sequence[torch.Tensor],
+        outputs: Sequence[int],
+    ) -> None:
+        """Count one op that cut tensors requiring grad out of the graph.
+
+        Args:
+            kind: ``"no_grad"`` for an op under no_grad/inference_mode, ``"detach"`` for a detach.
+            mode: The grad mode it ran under.
+            location: The op's own line.
+            block: For ``no_grad``, the line that switched grad off (the ``with`` or call line), if known.
+            sources: Its inputs that require grad.
+            outputs: gradviz ids of its results.
+        """
+        where = block if kind == "no_grad" and block is not None else location
+        cut = self.cuts.get((kind, where))
+        if cut is None:
+            label = detached_name(location) if kind == "detach" else assigned_name(location)
+            cut = self.cuts[(kind, where)] = Cut(kind, mode, where, location, label)
+        cut.count += 1
+        if len(cut.outputs) < MAX_OUTPUTS:
+            cut.outputs.update(outputs)
+        if cut.walks < MAX_WALKS and sources:
+            cut.walks += 1
+            leaves = upstream_leaves(sources)
+            for leaf in leaves:
+                cut.leaves[leaf] = True
+                self._watch(leaf)
+            unnamed = [leaf for leaf in leaves if leaf not in self.labels]
+            if unnamed:
+                # Named now, while the user's frames (and their modules) are on the stack.
+                names = collect_names(user_frame(sys._getframe(1)))
+                for leaf in unnamed:
+                    self.labels[leaf] = names.name_of(leaf)
+
+    def _watch(self, leaf: torch.Tensor) -> None:
+        if leaf in self._watched or not leaf.requires_grad:
+            return
+        self._watched[leaf] = True
+        try:
+            self._handles.append(leaf.register_hook(_Reach(weakref.ref(leaf), self._reached)))  # type: ignore[no-untyped-call]
+        except RuntimeError as error:  # a leaf autograd will not hook has nothing to report
+            self.problems.append(f"cannot follow a leaf upstream of a cut ({error})")
+
+    def reached(self, leaf: torch.Tensor) -> bool:
+        """Whether a backward or grad call has computed a gradient for this leaf since it was watched."""
+        return leaf in self._reached
+
+    def unwatch(self) -> None:
+        """Remove every hook; what was reached stays known."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+class _Reach:
+    """Tensor hook: marks its leaf as reached by a backward or grad call, leaving the gradient untouched."""
+
+    def __init__(self, leaf: weakref.ref[torch.Tensor], reached: WeakIdKeyDictionary) -> None:
+        self._leaf = leaf
+        self._reached = reached
+
+    def __call__(self, grad: torch.Tensor) -> None:
+        leaf = self._leaf()
+        if leaf is not None:
+            self._reached[leaf] = True
+
+
+def cut_message(cut: Cut) -> str:
+    """What a cut did, in one or two sentences (the note; a warning adds why it matters).
+
+    Args:
+        cut: The cut site.
+
+    Returns:
+        The sentences.
+    """
+    if cut.kind == "detach":
+        times = f" ({cut.count} calls)" if cut.count > 1 else ""
+        cut_text = (
+            "shares the data but is cut from the graph (requires_grad=False), so no gradient flows back"
+        )
+        if cut.label and "detach" in cut.label:
+            return f"`{cut.label}`{at(cut.location)}{times} gives a tensor that {cut_text} through it."
+        name = cut.label or "A result"
+        return f"{name} was detached{at(cut.location)}{times}: it {cut_text} through it."
+    switch = "torch.inference_mode()" if cut.mode == "inference_mode" else "torch.no_grad()"
+    ops = "1 op" if cut.count == 1 else f"{cut.count} ops"
+    first = ""
+    if cut.first is not None and cut.first != cut.location:
+        first = f", the first{at(cut.first)}"
+    elif cut.label:
+        first = f" (`{cut.label}`)"
+    return (
+        f"Under {switch}{at(cut.location)}, {ops} on tensors that require grad ran unrecorded{first}: "
+        f"their results have no grad_fn, and no gradient flows back through them."
+    )
+
+
+@dataclass(frozen=True)
+class Harm:
+    """Why a cut is a warning: its result fed a backward, and leaves upstream of it never trained.
+
+    Attributes:
+        call: Index of the first backward call whose graph used the cut's result.
+        call_location: That call's line.
+        untrained: The user's names of the leaves that received no gradient (None where unnamed).
+    """
+
+    call: int
+    call_location: Location | None
+    untrained: tuple[str | None, ...]
+
+
+#: Leaves named in a warning before the rest are counted.
+_NAMED = 3
+
+
+def _names(untrained: Sequence[str | None]) -> str:
+    named = [name for name in untrained if name]
+    shown = ", ".join(named[:_NAMED]) or "the leaves"
+    rest = len(untrained) - min(len(named), _NAMED)
+    if rest > 0:
+        shown += f" and {rest} more" if named else f" ({rest})"
+    return shown
+
+
+def cut_finding(cut: Cut, harm: Harm | None) -> Finding:
+    """The finding for a cut: a note, or a warning when it cost trained leaves their gradient.
+
+    Args:
+        cut: The cut site.
+        harm: Set when the cut's result fed a backward while the leaves upstream never got a gradient.
+
+    Returns:
+        A ``no_grad`` or ``detach`` finding.
+    """
+    message = cut_message(cut)
+    if harm is None:
+        return Finding(
+            kind=cut.kind,
+            message=message,
+            location=cut.location,
+            label=cut.label,
+            severity="note",
+            count=cut.count,
+        )
+    undo = "move it out of the torch.no_grad() block" if cut.kind == "no_grad" else "remove the .detach()"
+    message += (
+        f" Backward call {harm.call}{at(harm.call_location)} used that result, but {_names(harm.untrained)} "
+        f"upstream of the cut received no gradient from any backward call of the run, so they never train. "
+        f"If they should learn, {undo}; if they are meant to stay frozen, say so with requires_grad_(False) "
+        f"or leave them out of the optimizer."
+    )
+    return Finding(kind=cut.kind, message=message, location=cut.location, label=cut.label, count=cut.count)
+
+
+_CONTEXTLIB = os.path.join("torch", "utils", "_contextlib.py")
+_WITH_INFERENCE = re.compile(r"^\s*(async\s+)?with\b.*\binference_mode\b")
+
+
+def block_line_from_frames(here: Callable[[Any], Location | None], depth: int = 64) -> Location | None:
+    """The ``with torch.inference_mode():`` line (or the decorated function's call line) around this op.
+
+    ``inference_mode`` does not switch grad through a function the mode sees, so its block is found on
+    the stack: a user frame at a ``with ... inference_mode`` line, or the caller of torch's decorator.
+
+    Args:
+        here: A `Locator`'s ``here`` (the user's line at or above a frame).
+        depth: Frames looked at, at most.
+
+    Returns:
+        The line, or None when the stack does not show it.
+    """
+    frame: Any = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return None
+        filename = frame.f_code.co_filename
+        if filename.endswith(_CONTEXTLIB):
+            return here(frame.f_back)
+        if not is_internal(filename):
+            location = here(frame)
+            if location is not None and location.code and _WITH_INFERENCE.match(location.code):
+                return location
+        frame = frame.f_back
+    return None
