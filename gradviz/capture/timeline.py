@@ -146,9 +146,12 @@ class TimelineMixin:
         ``no_grad`` ops count towards their block (the ``with`` or call line that switched grad off), so an
         evaluation loop through a model is one cut, not one per line of the model.
         """
-        if location is None or not called_by_user():
+        if location is None:
             return
         block = self._block_line(mode) if kind == "no_grad" else None
+        # Inside torch (an nn.Module's forward, hessian()), an op counts only in a block the user opened.
+        if not called_by_user() and (block is None or block == location):
+            return
         self.cuts.note(kind, mode, location, block, [s for s in sources if s.requires_grad], outputs)
 
     def _block_line(self, mode: GradMode) -> Location | None:
