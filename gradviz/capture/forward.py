@@ -19,6 +19,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind
+from gradviz.capture.births import Births
 from gradviz.capture.locator import Locator, apply_location
 from gradviz.capture.origin import grad_fn_of, origin_of
 from gradviz.capture.saved import FingerprintCache, tag_origin
@@ -87,6 +88,7 @@ class ForwardRecorder(TimelineMixin):
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
         self._unowned: dict[int, Location | None] = {}
         self._prints: FingerprintCache = {}
+        self.births = Births()
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -283,6 +285,8 @@ class ForwardRecorder(TimelineMixin):
         event = self._append((kind, name, location, grad_mode, inputs, output_ids,
                               type(grad_fn).__name__ if grad_fn is not None else None,
                               version, after, enabled, detail))  # fmt: skip
+        if kind == "op" and not inputs:
+            self.births.note(outputs, event)
         if grad_fn is not None:
             made = output_ids[0] if output_ids else None
             nearby = outputs + _tensors(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ import torch
 import torch.autograd
 
 from gradviz.capture.backward import NodeStartCallback, StepRecorder
+from gradviz.capture.births import leaf_births
 from gradviz.capture.call import CallPlan, read_engine_arguments
 from gradviz.capture.dataedit import SavedTensorCheck
 from gradviz.capture.diagnose import explain_autograd_error
@@ -292,7 +293,9 @@ class Tracer:
             call = plan.to_call(result)
             if self._recorder is not None:
                 events = self.events
-                graph = _with_leaf_lines(call.graph, events)
+                graph = _with_leaf_lines(
+                    call.graph, events, leaf_births(plan, call.graph, self._recorder.births)
+                )
                 call = dataclasses.replace(
                     call, graph=dataclasses.replace(graph, overlays=overlays_for(graph, events))
                 )
@@ -319,10 +322,13 @@ class Tracer:
         self._findings.append(Finding(kind="capture_problem", message=message, location=location))
 
 
-def _with_leaf_lines(graph: Graph, events: Sequence[Event]) -> Graph:
-    """Give each leaf the line that created it: the first event whose outputs hold its tensor id.
+def _with_leaf_lines(graph: Graph, events: Sequence[Event], born: Mapping[int, int]) -> Graph:
+    """Give each leaf the line that created it, from the timeline.
 
-    Leaves have no grad_fn to carry their origin, so the timeline is the only place to find it.
+    The creator is the first op whose outputs hold the leaf but whose inputs do not (``.to()`` or
+    ``requires_grad_()`` return their input); for an ``nn.Parameter``, which no op outputs, the factory op
+    that made its data (``born``). Leaves have no grad_fn to carry their origin, so the timeline is the only
+    place to find it.
     """
     wanted = {
         node.tensor.id: node.id
@@ -333,9 +339,14 @@ def _with_leaf_lines(graph: Graph, events: Sequence[Event]) -> Graph:
     for event in events:
         if len(found) == len(wanted):
             break
+        if event.kind != "op":
+            continue
         for output in event.outputs:
-            if output in wanted and output not in found:
+            if output in wanted and output not in found and output not in event.inputs:
                 found[output] = event
+    for tensor_id, event_id in born.items():
+        if tensor_id in wanted and tensor_id not in found and 0 <= event_id < len(events):
+            found[tensor_id] = events[event_id]
     if not found:
         return graph
     nodes = list(graph.nodes)

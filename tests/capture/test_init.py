@@ -24,3 +24,27 @@ def test_orthogonal_init_of_a_parameter_is_recorded_without_any_finding() -> Non
     assert torch.equal(plain.weight, conv.weight)
     copies = [e for e in tracer.events if e.op == "Tensor.copy_"]
     assert copies and copies[0].grad_mode == "no_grad" and copies[0].grad_fn is None
+
+
+class Scale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gain
+
+
+def test_a_parameter_is_made_at_the_line_that_made_its_data_not_at_model_to() -> None:
+    with Tracer() as tracer:
+        model = Scale()
+        layer = torch.nn.Linear(3, 1)
+        model.to("cpu")
+        layer.to(torch.float32)
+        layer(model(torch.randn(3))).sum().backward()
+
+    leaves = {node.tensor.label: node.location for node in tracer.backwards[0].graph.leaves if node.tensor}
+    gain = leaves["model.gain"]
+    assert gain is not None and gain.code == "self.gain = nn.Parameter(torch.ones(3))"
+    weight = leaves["layer.weight"]
+    assert weight is not None and weight.code == "layer = torch.nn.Linear(3, 1)"  # torch module: user line
