@@ -105,7 +105,8 @@ class CutLedger:
         self._watched: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._handles: list[Any] = []
         self.labels: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self.problems: list[str] = []
+        #: Wraps each hook (the door's `Part.hook`, set by the `Judge`); hooks then never raise.
+        self.guard: Callable[[Callable[..., Any]], Callable[..., None]] = _unguarded
 
     def note(
         self,
@@ -151,10 +152,8 @@ class CutLedger:
         if leaf in self._watched or not leaf.requires_grad:
             return
         self._watched[leaf] = True
-        try:
-            self._handles.append(leaf.register_hook(_Reach(weakref.ref(leaf), self._reached)))  # type: ignore[no-untyped-call]
-        except RuntimeError as error:  # a leaf autograd will not hook has nothing to report
-            self.problems.append(f"cannot follow a leaf upstream of a cut ({error})")
+        hook = self.guard(_Reach(weakref.ref(leaf), self._reached))
+        self._handles.append(leaf.register_hook(hook))  # type: ignore[no-untyped-call]
 
     def reached(self, leaf: torch.Tensor) -> bool:
         """Whether a backward or grad call has computed a gradient for this leaf since it was watched."""
@@ -165,6 +164,10 @@ class CutLedger:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+
+
+def _unguarded(hook: Callable[..., Any]) -> Callable[..., None]:
+    return hook
 
 
 class _Reach:

@@ -11,13 +11,15 @@ discriminator's next step, so it stays silent.
 
 Captured calls report their leaves with ``.grad`` before and after; after the budget the leaves they saw
 are followed through two hooks each (a tensor hook before the gradient arrives, a post-accumulate hook
-after). Leaves are held by weak reference only, and every hook is removed when tracing ends.
+after). Leaves are held by weak reference only, and every hook is removed when tracing ends. The hooks
+go through the door (`gradviz.capture.door`): a fault in one switches leaf following off, and backward
+carries on.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from gradviz.capture.door import Door, Part
 from gradviz.capture.summary import dtype_name
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
@@ -88,15 +91,20 @@ def _is_nonzero(value: Value | None) -> bool:
     return value is not None and (value.norm is None or value.norm != 0.0)
 
 
+def leaves_part(door: Door) -> Part:
+    """The part of capture that following leaves is: a fault in a leaf hook switches it off."""
+    return door.part("leaf following", "later calls are counted without following their leaves")
+
+
 class LeafLedger:
     """Per leaf: its name, every gradient arrival, and the accumulation findings they lead to.
 
     Args:
-        root: Files under this folder are shown relative to it (for the lines of optimizer steps).
+        part: The part of capture its hooks belong to; by default, one of a door of its own.
     """
 
-    def __init__(self, root: str | None = None) -> None:
-        self._root = root
+    def __init__(self, part: Part | None = None) -> None:
+        self.part = part if part is not None else leaves_part(Door())
         self._states: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._order: list[_LeafState] = []
         self._handles: list[Any] = []
@@ -107,7 +115,6 @@ class LeafLedger:
         self._summed_calls: list[int] = []
         self._summed_where: Location | None = None
         self.findings: list[Finding] = []
-        self.problems: list[str] = []
 
     # ----- leaves and names ----------------------------------------------------------------------
 
@@ -192,12 +199,12 @@ class LeafLedger:
                 )
         return self.findings[before:]
 
-    def stepped(self, params: Sequence[torch.Tensor], where: Location | None) -> list[Finding]:
+    def stepped(self, params: Sequence[torch.Tensor], where: Callable[[], Location | None]) -> list[Finding]:
         """After ``optimizer.step()``: a warning for each parameter it updated with a carried-over gradient.
 
         Args:
             params: The optimizer's parameters.
-            where: The user's line of the ``step()`` call.
+            where: Gives the user's line of the ``step()`` call (asked only when there is a warning).
 
         Returns:
             The new warnings.
@@ -206,7 +213,8 @@ class LeafLedger:
         for param in params:
             state: _LeafState | None = self._states.get(param)  # type: ignore[no-untyped-call]
             if state is not None and state.carried is not None and value_print(param) != state.carried:
-                self._used_carried(param, state, f"optimizer.step(){at(where)}", where)
+                line = where()
+                self._used_carried(param, state, f"optimizer.step(){at(line)}", line)
         return self.findings[before:]
 
     def close(self) -> list[Finding]:
@@ -255,13 +263,19 @@ class LeafLedger:
     # ----- calls past the capture budget ---------------------------------------------------------
 
     def follow(self) -> None:
-        """Hook every leaf the captured calls saw, to follow it through the calls that are not captured."""
+        """Hook every leaf the captured calls saw, to follow it through the calls that are not captured.
+
+        Each hook goes through the door: once a fault switched leaf following off, the hooks do nothing
+        (`unfollow` removes them).
+        """
+        part = self.part
         for leaf in list(self._states.keys()):  # type: ignore[no-untyped-call]
             try:
-                self._handles.append(leaf.register_hook(partial(self._arriving, weakref.ref(leaf))))
-                self._handles.append(leaf.register_post_accumulate_grad_hook(self._accumulating))
+                arriving = part.hook(partial(self._arriving, weakref.ref(leaf)))
+                self._handles.append(leaf.register_hook(arriving))
+                self._handles.append(leaf.register_post_accumulate_grad_hook(part.hook(self._accumulating)))
             except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
-                self.problems.append(f"cannot follow a leaf's .grad ({error})")
+                part.report("unhookable", f"cannot follow a leaf's .grad ({error})")
 
     def unfollow(self) -> None:
         """Remove every hook `follow` registered."""
@@ -271,28 +285,22 @@ class LeafLedger:
 
     def _arriving(self, leaf_ref: weakref.ref[torch.Tensor], grad: torch.Tensor) -> None:
         leaf = leaf_ref()
-        try:
-            if leaf is not None:
-                held = leaf.grad is not None and bool(leaf.grad.detach().ne(0).any())
-                self._pending.append((leaf_ref, held))
-        except Exception as error:  # a hook must never break the user's backward
-            self.problems.append(f"cannot check a leaf's .grad ({error})")
+        if leaf is not None:
+            held = leaf.grad is not None and bool(leaf.grad.detach().ne(0).any())
+            self._pending.append((leaf_ref, held))
 
     def _accumulating(self, leaf: torch.Tensor) -> None:
-        try:
-            state = self._state(leaf)
-            if id(leaf) not in self._accumulated:
-                state.uncaptured += 1
-                self._accumulated[id(leaf)] = leaf
-            grad = leaf.grad
-            if grad is not None:
-                norm = float(torch.linalg.vector_norm(grad.detach()))
-                state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
-            if not state.listed:
-                state.listed = True
-                self._order.append(state)
-        except Exception as error:  # a hook must never break the user's backward
-            self.problems.append(f"cannot follow a leaf's .grad ({error})")
+        state = self._state(leaf)
+        if id(leaf) not in self._accumulated:
+            state.uncaptured += 1
+            self._accumulated[id(leaf)] = leaf
+        grad = leaf.grad
+        if grad is not None:
+            norm = float(torch.linalg.vector_norm(grad.detach()))
+            state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
+        if not state.listed:
+            state.listed = True
+            self._order.append(state)
 
     def settle(self, call_index: int) -> list[Finding]:
         """After an uncaptured call: feed the ledger with the leaves it added into; returns new warnings."""

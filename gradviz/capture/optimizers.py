@@ -9,22 +9,21 @@ from typing import Any
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-#: Called after each ``optimizer.step()`` with the optimizer.
-StepCallback = Callable[[torch.optim.Optimizer], None]
+#: torch's step post-hook: called after each ``optimizer.step()`` with the optimizer, args and kwargs.
+StepCallback = Callable[[torch.optim.Optimizer, Any, Any], None]
 
 
 class OptimizerWatch:
     """Registers one global step post-hook while started; keeps the optimizers weakly.
 
     Args:
-        on_step: Called after each step (inside torch's hook: it must not raise).
+        on_step: Called after each step, inside torch's hook (wrap it in the door: it must not raise).
     """
 
     def __init__(self, on_step: StepCallback | None = None) -> None:
         self._on_step = on_step
         self._seen: weakref.WeakSet[torch.optim.Optimizer] = weakref.WeakSet()
         self._handle: Any = None
-        self.problems: list[str] = []
 
     def start(self) -> None:
         """Register the hook."""
@@ -37,12 +36,9 @@ class OptimizerWatch:
             self._handle = None
 
     def _stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        try:
-            self._seen.add(optimizer)
-            if self._on_step is not None:
-                self._on_step(optimizer)
-        except Exception as error:  # a hook must never break the user's step
-            self.problems.append(f"cannot follow an optimizer step ({error})")
+        self._seen.add(optimizer)
+        if self._on_step is not None:
+            self._on_step(optimizer, args, kwargs)
 
     @property
     def seen(self) -> bool:

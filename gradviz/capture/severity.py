@@ -16,6 +16,7 @@ from typing import TypeAlias
 import torch
 
 from gradviz.capture.cuts import Cut, CutLedger, Harm, cut_finding
+from gradviz.capture.door import Door, Part
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.location import user_location
 from gradviz.capture.optimizers import OptimizerWatch, params_of
@@ -27,6 +28,11 @@ CUT_KINDS = ("no_grad", "detach")
 TensorId: TypeAlias = Callable[[torch.Tensor], "int | None"]
 
 
+def judge_part(door: Door) -> Part:
+    """The part of capture that judging severity is: a fault in its hooks leaves cuts as notes."""
+    return door.part("severity", "cuts are listed as notes and later optimizer steps are not followed")
+
+
 class Judge:
     """Decides the severity of cuts and accumulation for one tracing session.
 
@@ -34,13 +40,20 @@ class Judge:
         leaves: The session's leaf ledger.
         cuts: The forward recorder's cut ledger, when the timeline is recorded.
         root: Files under this folder are shown relative to it.
+        part: The part of capture its hooks belong to (optimizer steps, leaves upstream of cuts); by
+            default, one of a door of its own.
     """
 
-    def __init__(self, leaves: LeafLedger, cuts: CutLedger | None, root: str | None = None) -> None:
+    def __init__(
+        self, leaves: LeafLedger, cuts: CutLedger | None, root: str | None = None, part: Part | None = None
+    ) -> None:
         self._leaves = leaves
         self._cuts = cuts
         self._root = root
-        self._optimizers = OptimizerWatch(self._stepped)
+        self.part = part if part is not None else judge_part(Door())
+        self._optimizers = OptimizerWatch(self.part.hook(self._stepped))
+        if cuts is not None:
+            cuts.guard = self.part.hook
         self._closed = False
 
     def start(self) -> None:
@@ -54,15 +67,10 @@ class Judge:
             self._cuts.unwatch()
         if not self._closed:
             self._closed = True
-            self._leaves.close()
+            self.part.run(self._leaves.close)
 
-    @property
-    def problems(self) -> list[str]:
-        """What could not be followed (hooks that failed)."""
-        return [*self._optimizers.problems, *(self._cuts.problems if self._cuts is not None else [])]
-
-    def _stepped(self, optimizer: torch.optim.Optimizer) -> None:
-        self._leaves.stepped(list(params_of(optimizer)), user_location(self._root))
+    def _stepped(self, optimizer: torch.optim.Optimizer, args: object = None, kwargs: object = None) -> None:
+        self._leaves.stepped(list(params_of(optimizer)), lambda: user_location(self._root))
 
     def findings(
         self,
@@ -87,7 +95,7 @@ class Judge:
         summed = self._leaves.summed_note()
         if summed is not None:
             judged.append(summed)
-        if self._cuts is not None:
+        if self._cuts is not None and self.part.is_open:
             cuts = list(self._cuts.cuts.values())
             fed = fed_calls(cuts, events, calls)
             for position, cut in enumerate(cuts):

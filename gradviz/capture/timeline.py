@@ -70,7 +70,6 @@ class TimelineMixin:
         self.cuts = CutLedger()
         self._scanned = 0
         self._block: Location | None = None
-        self._problem_ops: set[str] = set()
 
     def _append(self, raw: RawEvent) -> int:
         self._raw.append(raw)
@@ -110,7 +109,11 @@ class TimelineMixin:
     @property
     def findings(self) -> tuple[Finding, ...]:
         """What the recorder itself found worth telling: ``.grad`` read on a non-leaf, cuts (as notes)."""
-        return (*self._findings, *(cut_finding(cut, None) for cut in self.cuts.cuts.values()))
+        return (*self._findings, *self.cut_notes())
+
+    def cut_notes(self) -> tuple[Finding, ...]:
+        """Each cut as a note, as the timeline alone sees it (the `Judge` decides which are warnings)."""
+        return tuple(cut_finding(cut, None) for cut in self.cuts.cuts.values())
 
     def add_backward_event(self, api: str, location: Location | None) -> int:
         """Put a backward/grad call into the timeline.
@@ -124,14 +127,6 @@ class TimelineMixin:
         """
         op = "torch.autograd.grad" if api == "grad" else "backward"
         return self._append(("backward", op, location, "enabled", (), (), None, None, None, None, None))
-
-    def _note_problem(self, op: str, error: Exception) -> None:
-        """A capture problem, once per op name: the op ran, but its event is missing or partial."""
-        if op in self._problem_ops:
-            return
-        self._problem_ops.add(op)
-        message = f"forward timeline: {op} ran but could not be recorded ({type(error).__name__}: {error})"
-        self._findings.append(Finding(kind="capture_problem", message=message))
 
     def _note_cut(
         self,
