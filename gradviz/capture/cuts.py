@@ -62,7 +62,27 @@ class Cut:
     count: int = 0
     outputs: set[int] = field(default_factory=set)
     walks: int = 0
-    leaves: WeakIdKeyDictionary = field(default_factory=WeakIdKeyDictionary)
+    leaves: dict[int, LeafFacts] = field(default_factory=dict)
+
+
+@dataclass
+class LeafFacts:
+    """What the verdict needs about a leaf upstream of a cut; kept as plain facts, since the script may
+    have dropped the leaf (its model) by the time findings are read.
+
+    Attributes:
+        serial: Its number among the leaves watched.
+        label: The user's name for it (``encoder.weight``), found while the cut ran.
+        tensor_id: gradviz's id for it, where the timeline had one.
+        reached: Whether a backward or grad call computed a gradient for it after it was watched.
+        optimized: Whether an optimizer that stepped holds it.
+    """
+
+    serial: int
+    label: str | None
+    tensor_id: int | None
+    reached: bool = False
+    optimized: bool = False
 
 
 def upstream_leaves(tensors: Iterable[torch.Tensor], limit: int = MAX_WALK_NODES) -> list[torch.Tensor]:
@@ -101,10 +121,12 @@ class CutLedger:
 
     def __init__(self) -> None:
         self.cuts: dict[tuple[CutKind, Location | None], Cut] = {}
-        self._reached: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._watched: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._facts: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._optimized: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._optimizers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._handles: list[Any] = []
-        self.labels: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        #: Whether any optimizer stepped while tracing.
+        self.stepped = False
         #: Wraps each hook (the door's `Part.hook`, set by the `Judge`); hooks then never raise.
         self.guard: Callable[[Callable[..., Any]], Callable[..., None]] = _unguarded
 
@@ -116,6 +138,7 @@ class CutLedger:
         block: Location | None,
         sources: Sequence[torch.Tensor],
         outputs: Sequence[int],
+        id_of: Callable[[torch.Tensor], int | None] = lambda tensor: None,
     ) -> None:
         """Count one op that cut tensors requiring grad out of the graph.
 
@@ -126,6 +149,7 @@ class CutLedger:
             block: For ``no_grad``, the line that switched grad off (the ``with`` or call line), if known.
             sources: Its inputs that require grad.
             outputs: gradviz ids of its results.
+            id_of: gradviz's id of a tensor, or None.
         """
         where = block if kind == "no_grad" and block is not None else location
         cut = self.cuts.get((kind, where))
@@ -137,27 +161,33 @@ class CutLedger:
             cut.outputs.update(outputs)
         if cut.walks < MAX_WALKS and sources:
             cut.walks += 1
-            leaves = upstream_leaves(sources)
+            leaves = [leaf for leaf in upstream_leaves(sources) if leaf.requires_grad]
+            unnamed = [leaf for leaf in leaves if leaf not in self._facts]
+            # Named now, while the user's frames (and their modules) are on the stack.
+            names = collect_names(user_frame(sys._getframe(1))) if unnamed else None
             for leaf in leaves:
-                cut.leaves[leaf] = True
-                self._watch(leaf)
-            unnamed = [leaf for leaf in leaves if leaf not in self.labels]
-            if unnamed:
-                # Named now, while the user's frames (and their modules) are on the stack.
-                names = collect_names(user_frame(sys._getframe(1)))
-                for leaf in unnamed:
-                    self.labels[leaf] = names.name_of(leaf)
+                facts: LeafFacts | None = self._facts.get(leaf)  # type: ignore[no-untyped-call]
+                if facts is None:
+                    facts = self._watch(leaf, names.name_of(leaf) if names is not None else None, id_of(leaf))
+                cut.leaves[facts.serial] = facts
 
-    def _watch(self, leaf: torch.Tensor) -> None:
-        if leaf in self._watched or not leaf.requires_grad:
+    def _watch(self, leaf: torch.Tensor, label: str | None, tensor_id: int | None) -> LeafFacts:
+        facts = LeafFacts(len(self._facts), label, tensor_id, optimized=leaf in self._optimized)
+        self._facts[leaf] = facts
+        self._handles.append(leaf.register_hook(self.guard(_Reach(facts))))  # type: ignore[no-untyped-call]
+        return facts
+
+    def optimizer_stepped(self, params: Iterable[torch.Tensor], optimizer: Any) -> None:
+        """Note an optimizer step: the leaves it holds are meant to train (checked once per optimizer)."""
+        self.stepped = True
+        if optimizer in self._optimizers:
             return
-        self._watched[leaf] = True
-        hook = self.guard(_Reach(weakref.ref(leaf), self._reached))
-        self._handles.append(leaf.register_hook(hook))  # type: ignore[no-untyped-call]
-
-    def reached(self, leaf: torch.Tensor) -> bool:
-        """Whether a backward or grad call has computed a gradient for this leaf since it was watched."""
-        return leaf in self._reached
+        self._optimizers.add(optimizer)
+        for param in params:
+            self._optimized[param] = True
+            facts: LeafFacts | None = self._facts.get(param)  # type: ignore[no-untyped-call]
+            if facts is not None:
+                facts.optimized = True
 
     def unwatch(self) -> None:
         """Remove every hook; what was reached stays known."""
@@ -173,14 +203,11 @@ def _unguarded(hook: Callable[..., Any]) -> Callable[..., None]:
 class _Reach:
     """Tensor hook: marks its leaf as reached by a backward or grad call, leaving the gradient untouched."""
 
-    def __init__(self, leaf: weakref.ref[torch.Tensor], reached: WeakIdKeyDictionary) -> None:
-        self._leaf = leaf
-        self._reached = reached
+    def __init__(self, facts: LeafFacts) -> None:
+        self._facts = facts
 
     def __call__(self, grad: torch.Tensor) -> None:
-        leaf = self._leaf()
-        if leaf is not None:
-            self._reached[leaf] = True
+        self._facts.reached = True
 
 
 def cut_message(cut: Cut) -> str:

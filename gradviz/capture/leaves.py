@@ -115,6 +115,7 @@ class LeafLedger:
         self._summed_calls: list[int] = []
         self._summed_where: Location | None = None
         self.findings: list[Finding] = []
+        self._group: tuple[str, list[str], int | None, Finding] | None = None
 
     # ----- leaves and names ----------------------------------------------------------------------
 
@@ -169,20 +170,36 @@ class LeafLedger:
         state.arrivals.append(Arrival(call, held, updated, after, captured))
 
     def _used_carried(self, leaf: torch.Tensor, state: _LeafState, by: str, where: Location | None) -> None:
+        """An update used a carried-over gradient: one warning per update, naming every leaf it hit."""
         calls = state.carried_calls
         state.carried, state.carried_calls = None, []
         if leaf in self._reported:
             return
         self._reported[leaf] = True
         name = f"{state.label}.grad" if state.label else f"the .grad of a leaf of shape {list(leaf.shape)}"
-        since = f" (backward call {calls[0]} added into it after an update)" if calls else ""
-        message = (
-            f"{name} was never zeroed between two updates: it still held gradients from before the "
-            f"previous update{since} when {by} changed the leaf again, so that update applied the sum of "
-            f"old and new gradients. Call optimizer.zero_grad() (or set .grad = None) once per step, before "
-            f"backward()."
+        group = self._group
+        if group is not None and group[0] == by and self.findings and self.findings[-1] is group[3]:
+            self.findings.pop()
+            names, first_call = group[1] + [name], group[2]
+        else:
+            names, first_call = [name], calls[0] if calls else None
+        shown = ", ".join(names[:_NAMED]) + (
+            f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
         )
-        self.findings.append(Finding(kind="accumulation", message=message, location=where, label=state.label))
+        held = "it still held gradients" if len(names) == 1 else "they still held gradients"
+        since = (
+            f" (backward call {first_call} added into it after an update)" if first_call is not None else ""
+        )
+        message = (
+            f"{shown} {'was' if len(names) == 1 else 'were'} never zeroed between two updates: {held} from "
+            f"before the previous update{since} when {by} changed the leaf again, so that update applied "
+            f"the sum of old and new gradients. Call optimizer.zero_grad() (or set .grad = None) once per "
+            f"step, before backward()."
+        )
+        label = state.label if len(names) == 1 else None
+        finding = Finding(kind="accumulation", message=message, location=where, label=label, count=len(names))
+        self.findings.append(finding)
+        self._group = (by, names, first_call, finding)
 
     def accumulation_findings(self, plan: CallPlan, call: BackwardCall) -> list[Finding]:
         """Feed the ledger with a captured call's leaves; returns the warnings it led to."""

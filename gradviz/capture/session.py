@@ -145,7 +145,7 @@ class Tracer:
             *(self._recorder.findings if self._recorder is not None else ()),
         ]
         judged = [
-            *self._judge.findings(found, self.backwards, self.events, self.tensor_id),
+            *self._judge.findings(found, self.backwards, self.events),
             *self._door.findings,
         ]
         return tuple(sorted(judged, key=_reading_order))

@@ -10,8 +10,7 @@ turns it into findings on demand.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from collections.abc import Sequence
 
 import torch
 
@@ -24,8 +23,6 @@ from gradviz.model import BackwardCall, Event, Finding, Location, Overlay
 
 #: Kinds of finding the forward recorder makes for cuts; the judged versions replace them.
 CUT_KINDS = ("no_grad", "detach")
-#: gradviz's id of a live tensor, or None.
-TensorId: TypeAlias = Callable[[torch.Tensor], "int | None"]
 
 
 def judge_part(door: Door) -> Part:
@@ -70,14 +67,13 @@ class Judge:
             self.part.run(self._leaves.close)
 
     def _stepped(self, optimizer: torch.optim.Optimizer, args: object = None, kwargs: object = None) -> None:
-        self._leaves.stepped(list(params_of(optimizer)), lambda: user_location(self._root))
+        params = list(params_of(optimizer))
+        if self._cuts is not None:
+            self._cuts.optimizer_stepped(params, optimizer)
+        self._leaves.stepped(params, lambda: user_location(self._root))
 
     def findings(
-        self,
-        found: Sequence[Finding],
-        calls: Sequence[BackwardCall],
-        events: Sequence[Event],
-        tensor_id: TensorId,
+        self, found: Sequence[Finding], calls: Sequence[BackwardCall], events: Sequence[Event]
     ) -> list[Finding]:
         """Every finding with its final severity.
 
@@ -85,7 +81,6 @@ class Judge:
             found: The findings made while tracing (the recorder's provisional cut notes are replaced).
             calls: The captured calls.
             events: The forward timeline.
-            tensor_id: gradviz's id of a live tensor, or None.
 
         Returns:
             The findings, in no particular order.
@@ -100,13 +95,11 @@ class Judge:
             fed = fed_calls(cuts, events, calls)
             for position, cut in enumerate(cuts):
                 call = fed.get(position)
-                harm = self._harm(cut, call, calls, tensor_id) if call is not None else None
+                harm = self._harm(cut, call, calls) if call is not None else None
                 judged.append(cut_finding(cut, harm))
         return judged
 
-    def _harm(
-        self, cut: Cut, call_index: int, calls: Sequence[BackwardCall], tensor_id: TensorId
-    ) -> Harm | None:
+    def _harm(self, cut: Cut, call_index: int, calls: Sequence[BackwardCall]) -> Harm | None:
         assert self._cuts is not None
         got_gradient = {
             node.tensor.id
@@ -114,14 +107,13 @@ class Judge:
             for step in call.steps
             if (node := call.graph.nodes[step.node]).is_accumulate_grad and node.tensor is not None
         }
-        optimized = {id(param) for param in self._optimizers.params()} if self._optimizers.seen else None
-        untrained: list[str | None] = []
-        for leaf in list(cut.leaves.keys()):  # type: ignore[no-untyped-call]
-            if not leaf.requires_grad or self._cuts.reached(leaf) or tensor_id(leaf) in got_gradient:
-                continue
-            if optimized is not None and id(leaf) not in optimized:
-                continue  # no optimizer trains it: a frozen feature extractor, a target network, a teacher
-            untrained.append(self._cuts.labels.get(leaf) or self._leaves.label(leaf))  # type: ignore[no-untyped-call]
+        stepped = self._cuts.stepped
+        untrained = [
+            facts.label
+            for facts in cut.leaves.values()
+            # No optimizer holds it: a frozen feature extractor, a target network, a teacher.
+            if not facts.reached and facts.tensor_id not in got_gradient and (facts.optimized or not stepped)
+        ]
         if not untrained:
             return None
         call = next((call for call in calls if call.index == call_index), None)

@@ -60,6 +60,8 @@ class TimelineMixin:
 
     #: The user's line at or above a frame (the recorder's `Locator`).
     _location: Callable[..., Location | None]
+    #: gradviz's id for a tensor, where the timeline has one (the recorder's `tensor_id`).
+    tensor_id: Callable[[torch.Tensor], int | None]
 
     def __init__(self) -> None:
         self._raw: list[RawEvent] = []
@@ -147,7 +149,9 @@ class TimelineMixin:
         # Inside torch (an nn.Module's forward, hessian()), an op counts only in a block the user opened.
         if not called_by_user() and (block is None or block == location):
             return
-        self.cuts.note(kind, mode, location, block, [s for s in sources if s.requires_grad], outputs)
+        self.cuts.note(
+            kind, mode, location, block, [s for s in sources if s.requires_grad], outputs, self.tensor_id
+        )
 
     def _block_line(self, mode: GradMode) -> Location | None:
         """The line that switched grad off for the op being recorded, read from the grad-mode events."""
