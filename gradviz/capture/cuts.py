@@ -10,11 +10,6 @@ through one tensor hook per such leaf, whether any backward or grad call ever re
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import linecache
-import os
-import re
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +19,7 @@ from typing import Any, Literal
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.capture.location import is_internal, user_frame
+from gradviz.capture.location import user_frame
 from gradviz.capture.names import collect_names
 from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Finding, GradMode, Location
@@ -297,57 +292,3 @@ def cut_finding(cut: Cut, harm: Harm | None) -> Finding:
         f"or leave them out of the optimizer."
     )
     return Finding(kind=cut.kind, message=message, location=cut.location, label=cut.label, count=cut.count)
-
-
-_CONTEXTLIB = os.path.join("torch", "utils", "_contextlib.py")
-_WITH_INFERENCE = re.compile(r"^\s*(async\s+)?with\b.*\binference_mode\b")
-
-
-@functools.lru_cache(maxsize=4096)
-def _enclosing_with(filename: str, line: int, first_line: int) -> tuple[int, str] | None:
-    """The ``with ... inference_mode`` line whose block holds ``line`` (by indentation), in one function."""
-    text = linecache.getline(filename, line)
-    indent = len(text) - len(text.lstrip())
-    for number in range(line - 1, first_line - 1, -1):
-        text = linecache.getline(filename, number)
-        stripped = text.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        level = len(text) - len(text.lstrip())
-        if level < indent:
-            if _WITH_INFERENCE.match(text):
-                return number, stripped
-            indent = level
-            if level == 0:
-                break
-    return None
-
-
-def block_line_from_frames(here: Callable[[Any], Location | None], depth: int = 64) -> Location | None:
-    """The ``with torch.inference_mode():`` line (or the decorated function's call line) around this op.
-
-    ``inference_mode`` does not switch grad through a function the mode sees, so its block is found from
-    the stack: the enclosing ``with ... inference_mode`` line of a user frame, read from its source, or
-    the caller of torch's decorator.
-
-    Args:
-        here: A `Locator`'s ``here`` (the user's line at or above a frame).
-        depth: Frames looked at, at most.
-
-    Returns:
-        The line, or None when neither the stack nor the source shows it.
-    """
-    frame: Any = sys._getframe(1)
-    for _ in range(depth):
-        if frame is None:
-            return None
-        code = frame.f_code
-        if code.co_filename.endswith(_CONTEXTLIB):
-            return here(frame.f_back)
-        if not is_internal(code.co_filename):
-            found = _enclosing_with(code.co_filename, frame.f_lineno, code.co_firstlineno)
-            location = here(frame) if found is not None else None
-            if found is not None and location is not None:
-                return dataclasses.replace(location, line=found[0], code=found[1])
-        frame = frame.f_back
-    return None

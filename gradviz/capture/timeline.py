@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from gradviz.capture.cuts import CutKind, CutLedger, block_line_from_frames, cut_finding
+from gradviz.capture.blocks import block_line_from_frames
+from gradviz.capture.cuts import CutKind, CutLedger, cut_finding
 from gradviz.capture.location import user_frame
 from gradviz.capture.locator import called_by_user
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
