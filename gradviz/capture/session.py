@@ -150,6 +150,11 @@ class Tracer:
         ]
         return tuple(sorted(judged, key=_reading_order))
 
+    @property
+    def leaf_ledger(self) -> LeafLedger:
+        """Every leaf's gradient arrivals and name, for `gradviz.explain`."""
+        return self._leaves
+
     def tensor_id(self, tensor: torch.Tensor) -> int | None:
         """gradviz's id for a tensor the forward timeline has seen, as in `Event.inputs`."""
         return self._recorder.tensor_id(tensor) if self._recorder is not None else None
