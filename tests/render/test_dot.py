@@ -160,7 +160,8 @@ def test_overlays_are_drawn_and_can_be_switched_off(build: type[Builders]) -> No
     assert "made under torch.no_grad(): not recorded" in statement(shown, "o0")
     assert "<b>m</b>" in statement(shown, "o0")  # the ghost carries the user's name for the tensor
     assert "dashed" in statement(shown, "o0")
-    assert "#dc2626" in statement(shown, "o1")  # .data edit in red
+    assert "#dc2626" in statement(shown, "o1")  # the harmful .data edit, a warning, in red
+    assert "#dc2626" not in statement(shown, "o0") and "#dc2626" not in statement(shown, "o2")  # notes
     assert "arrowhead=tee" in edge_line(shown, "n3", "o2")  # detach cuts the graph
     assert "y._version 0 -&gt; 1" in statement(shown, "o3")
     assert "no_grad" not in hidden and "o0" not in hidden and ".data" not in hidden
@@ -173,6 +174,11 @@ def test_legend_lists_only_what_is_in_the_picture(build: type[Builders]) -> None
     assert "AccumulateGrad: backward adds into its .grad" in statement(plain, "legend")
     assert "no_grad" not in statement(plain, "legend")
     assert "torch.no_grad()" in statement(with_overlays, "legend")
+    # the legend says which overlays are warnings and which are notes
+    assert "warning (red, bold): probably a bug" in statement(with_overlays, "legend")
+    assert "note (grey, dashed): autograd did this as the code says" in statement(with_overlays, "legend")
+    calm = build.tutorial_call(overlays=build.tutorial_overlays()[:1])
+    assert "warning (red" not in statement(to_dot(calm), "legend")
     assert "legend" not in to_dot(build.tutorial_call(), options=RenderOptions(legend=False))
 
 
