@@ -152,7 +152,7 @@ class ForwardRecorder(TimelineMixin):
     @property
     def findings(self) -> tuple[Finding, ...]:
         """What the recorder found worth telling, and its capture problems when it has its own door."""
-        own = (*self._findings, *self.cut_notes())
+        own = super().findings
         return own + self._door.findings if self._own_door else own
 
     def _op_fault(self, op: str, error: Exception) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -12,7 +12,7 @@ import torch
 
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.diagnose import explain_autograd_error
-from gradviz.capture.door import Door, UserCall
+from gradviz.capture.door import Door, Part, UserCall
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
@@ -73,8 +73,9 @@ class Tracer:
         self._leaves = LeafLedger(leaves_part(self._door))
         self._recorder = ForwardRecorder(root=source_root, door=self._door) if record_forward else None
         self._capture = CallCapture(
-            self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians
+            self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians, on_off=self._spent
         )
+        self._capture_over = False
         self._engine = EnginePatch()
         self._judge = Judge(
             self._leaves,
@@ -109,10 +110,11 @@ class Tracer:
         traceback: TracebackType | None,
     ) -> None:
         try:
+            # Even a part a fault switched off takes its mode and hooks away: nothing stays behind.
             if self._recorder is not None:
-                self._recorder._part.run(self._recorder.stop)
-            self._leaves.part.run(self._leaves.unfollow)
-            self._judge.stop()
+                _always(self._recorder._part, self._recorder.stop)
+            _always(self._leaves.part, self._leaves.unfollow)
+            _always(self._judge.part, self._judge.stop)
         finally:
             self._engine.restore()
             if self in _active:
@@ -253,7 +255,11 @@ class Tracer:
                 self._spent()
 
     def _spent(self) -> None:
-        """The capture budget is spent: follow the leaves through later calls, stop the timeline."""
+        """No call will be captured any more (budget spent, or capture switched off by faults): follow
+        the leaves through later calls, and stop the timeline."""
+        if self._capture_over:
+            return
+        self._capture_over = True
         self._leaves.part.run(self._leaves.follow)
         if self._recorder is not None:
             self._recorder.recording = False
@@ -265,6 +271,14 @@ class Tracer:
         if not self._leaves.part.is_open:
             self._leaves.unfollow()  # outside the engine: removing hooks now is safe
         return result
+
+
+def _always(part: Part, cleanup: Callable[[], None]) -> None:
+    """Run a part's cleanup whether or not a fault switched the part off; a failure is a problem."""
+    try:
+        cleanup()
+    except Exception as error:
+        part.fault(error, what="could not clean up")
 
 
 def _no_engine(*args: Any, **kwargs: Any) -> Any:
