@@ -149,6 +149,12 @@ class CallCapture:
         if check is None or not part.is_open:
             return None
 
+        names_by_id = {
+            node.tensor.id: node.tensor.label
+            for node in graph.nodes
+            if node.tensor is not None and node.tensor.id is not None and node.tensor.label
+        }
+
         def on_node_start(fn: Any, node_id: int) -> None:
             if not part.is_open:
                 return
@@ -156,7 +162,12 @@ class CallCapture:
             labels = {saved.name: saved.label for saved in node.saved}
             try:
                 found = check.check(
-                    fn, node_name=node.name, location=node.location, call_index=index, labels=labels
+                    fn,
+                    node_name=node.name,
+                    location=node.location,
+                    call_index=index,
+                    labels=labels,
+                    names_by_id=names_by_id,
                 )
             except Exception as error:
                 part.fault(error)

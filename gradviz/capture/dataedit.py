@@ -36,7 +36,7 @@ class SavedTensorCheck:
     def __init__(self, recorder: ForwardRecorder | None, *, label_of: LabelOf | None = None) -> None:
         self._recorder = recorder
         self._label_of = label_of
-        self._reported: set[tuple[int, int | None]] = set()
+        self._reported: set[tuple[int, Location | None]] = set()
 
     def check(
         self,
@@ -46,6 +46,7 @@ class SavedTensorCheck:
         location: Location | None,
         call_index: int,
         labels: Mapping[str, str | None] | None = None,
+        names_by_id: Mapping[int, str | None] | None = None,
     ) -> list[Finding]:
         """Look for saved tensors of one node that changed without a version bump.
 
@@ -58,6 +59,8 @@ class SavedTensorCheck:
             location: The line that created it, where known.
             call_index: The 1-based backward call this happens in.
             labels: The user's names of the node's saved tensors, by saved name (``bn1.running_mean``).
+            names_by_id: The user's names of the graph's tensors, by gradviz id: a saved view (``w.t()``,
+                saved by a linear layer) is named after the tensor it views.
 
         Returns:
             One ``data_edit`` finding per changed tensor that backward reads (reported once per tensor
@@ -65,7 +68,7 @@ class SavedTensorCheck:
             training mode) may change freely: the gradient cannot depend on it.
         """
         try:
-            return self._check(grad_fn, node_name, location, call_index, labels or {})
+            return self._check(grad_fn, node_name, location, call_index, labels or {}, names_by_id or {})
         except Exception:
             return []
 
@@ -76,6 +79,7 @@ class SavedTensorCheck:
         location: Location | None,
         call_index: int,
         labels: Mapping[str, str | None],
+        names_by_id: Mapping[int, str | None],
     ) -> list[Finding]:
         origin = origin_of(grad_fn)
         if origin is None or not origin.fingerprints:
@@ -93,14 +97,20 @@ class SavedTensorCheck:
                     continue
                 if print_ is None or print_.version != tensor._version or not has_changed(print_, tensor):
                     continue
-                key = (call_index, print_.tensor_id if print_.tensor_id is not None else id(tensor))
+                tensor_id = print_.tensor_id
+                if tensor_id is None and recorder is not None and tensor._base is not None:
+                    tensor_id = recorder.tensor_id(tensor._base)  # a saved view: the tensor it views
+                # Once per tensor and editing line: the same edit in a loop is one bug.
+                edited_at = self._edit_event(tensor_id, origin.event)
+                key = (
+                    tensor_id if tensor_id is not None else id(tensor),
+                    edited_at.location if edited_at else None,
+                )
                 if key in self._reported:
                     continue
                 self._reported.add(key)
-                label = labels.get(name)
-                edit = self._finding(
-                    tensor, print_.tensor_id, origin.event, node_name, location, call_index, label
-                )
+                label = labels.get(name) or (names_by_id.get(tensor_id) if tensor_id is not None else None)
+                edit = self._finding(tensor, tensor_id, origin.event, node_name, location, call_index, label)
                 findings.append(edit)
         finally:
             if pause is not None:

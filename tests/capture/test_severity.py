@@ -279,3 +279,35 @@ def test_zeroing_by_hand_each_step_is_silent() -> None:
             w.grad.zero_()
 
     assert tracer.findings == ()
+
+
+# ----- .data edits -----------------------------------------------------------------------------------
+
+
+def test_a_harmful_data_edit_warns() -> None:
+    with Tracer() as tracer:
+        w = torch.tensor([2.0, 3.0], requires_grad=True)
+        y = (w * w).sum()
+        w.data *= 10
+        y.backward()
+
+    assert w.grad is not None and w.grad.tolist() == [40.0, 60.0]  # torch used the edited w
+    (warning,) = warnings_of(tracer)
+    assert (warning.kind, warning.label) == ("data_edit", "w")
+
+
+def test_weight_clipping_between_forward_and_backward_is_one_warning_naming_the_weight() -> None:
+    # Given: WGAN-style clipping through .data after the loss was computed, in a loop; Linear saves w.t()
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.2), nn.Linear(4, 1))
+    with Tracer(max_backward=None) as tracer:
+        for _ in range(3):
+            critic.zero_grad()
+            loss = critic(torch.randn(5, 3)).mean()
+            for p in critic.parameters():
+                p.data.clamp_(-0.05, 0.05)
+            loss.backward()
+
+    (warning,) = warnings_of(tracer)
+    assert (warning.kind, warning.label) == ("data_edit", "critic.2.weight")
+    assert warning.location is not None and warning.location.code == "p.data.clamp_(-0.05, 0.05)"
