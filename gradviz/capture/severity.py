@@ -187,15 +187,17 @@ def with_overlay_severity(
     Returns:
         The calls, unchanged where no overlay is a warning.
     """
-    warned: set[tuple[str, Location | None]] = {
-        (finding.kind, finding.location) for finding in findings if finding.severity == "warning"
+    warned: set[tuple[str, Location | None, str | None]] = {
+        (finding.kind, finding.location, finding.label)
+        for finding in findings
+        if finding.severity == "warning"
     }
     if not warned:
         return tuple(calls)
     harmful_outputs: set[int] = set()
     if cuts is not None:
         for cut in cuts.cuts.values():
-            if (cut.kind, cut.location) in warned:
+            if (cut.kind, cut.location, cut.label) in warned:
                 harmful_outputs |= cut.outputs
     marked = []
     for call in calls:
@@ -208,11 +210,13 @@ def with_overlay_severity(
 
 def _marked(
     overlay: Overlay,
-    warned: set[tuple[str, Location | None]],
+    warned: set[tuple[str, Location | None, str | None]],
     harmful_outputs: set[int],
     events: Sequence[Event],
 ) -> Overlay:
-    harmful = (overlay.kind, overlay.location) in warned
+    # A finding without a label concerns every overlay of its kind on its line; with one, only that tensor's.
+    keys = {(overlay.kind, overlay.location, overlay.label), (overlay.kind, overlay.location, None)}
+    harmful = bool(keys & warned)
     if (
         not harmful
         and overlay.kind in CUT_KINDS

@@ -311,3 +311,25 @@ def test_weight_clipping_between_forward_and_backward_is_one_warning_naming_the_
     (warning,) = warnings_of(tracer)
     assert (warning.kind, warning.label) == ("data_edit", "critic.2.weight")
     assert warning.location is not None and warning.location.code == "p.data.clamp_(-0.05, 0.05)"
+
+
+def test_in_the_drawing_only_the_overlay_of_the_edited_tensor_backward_read_is_a_warning() -> None:
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.2), nn.Linear(4, 1))
+    with Tracer() as tracer:
+        loss = critic(torch.randn(5, 3)).mean()
+        for p in critic.parameters():
+            p.data.clamp_(-0.05, 0.05)
+        loss.backward()
+
+    (call,) = tracer.result().backwards
+    severities = {
+        overlay.label: overlay.severity for overlay in call.graph.overlays if overlay.kind == "data_edit"
+    }
+    # the last layer's weight is read by backward (d loss / d hidden); the biases and the first weight are not
+    assert severities == {
+        "critic.0.weight": "note",
+        "critic.0.bias": "note",
+        "critic.2.weight": "warning",
+        "critic.2.bias": "note",
+    }
