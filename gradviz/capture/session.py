@@ -213,7 +213,10 @@ class Tracer:
     # ----- the engine wrapper: the door for every backward/grad call -------------------------------
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
-        engine = UserCall(self._engine.original or _no_engine, (t_outputs, *args), kwargs)
+        original = self._engine.original or _no_engine
+        if not self._engine.active:  # reached through someone's wrapper of ours, after tracing
+            return original(t_outputs, *args, **kwargs)
+        engine = UserCall(original, (t_outputs, *args), kwargs)
         try:
             return self._backward(engine)
         except Exception as error:
