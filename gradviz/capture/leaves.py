@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import Door, Part
 from gradviz.capture.summary import dtype_name
 from gradviz.capture.wording import at
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 
 #: Elements of a leaf compared to notice that its value changed (an update changes nearly all of them).
 _SAMPLE = 8
-#: Leaves named in one finding before the rest are counted.
-_NAMED = 6
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
 
@@ -183,21 +182,8 @@ class LeafLedger:
             names, first_call = group[1] + [name], group[2]
         else:
             names, first_call = [name], calls[0] if calls else None
-        shown = ", ".join(names[:_NAMED]) + (
-            f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-        )
-        held = "it still held gradients" if len(names) == 1 else "they still held gradients"
-        since = (
-            f" (backward call {first_call} added into it after an update)" if first_call is not None else ""
-        )
-        message = (
-            f"{shown} {'was' if len(names) == 1 else 'were'} never zeroed between two updates: {held} from "
-            f"before the previous update{since} when {by} changed the leaf again, so that update applied "
-            f"the sum of old and new gradients. Call optimizer.zero_grad() (or set .grad = None) once per "
-            f"step, before backward()."
-        )
         label = state.label if len(names) == 1 else None
-        finding = Finding(kind="accumulation", message=message, location=where, label=label, count=len(names))
+        finding = carried_warning(names, first_call, by, where, label)
         self.findings.append(finding)
         self._group = (by, names, first_call, finding)
 
@@ -259,23 +245,7 @@ class LeafLedger:
         names = [
             f"{label}.grad" if label else f"a .grad of shape {list(shape)}" for label, shape in self._summed
         ]
-        shown = ", ".join(names[:_NAMED]) + (
-            f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-        )
-        where, calls = self._summed_where, self._summed_calls
-        more = f" ({len(calls)} calls did so)" if len(calls) > 1 else ""
-        message = (
-            f"Backward call {calls[0]}{at(where)} added into {shown}, which already held a gradient, with no "
-            f"update in between: gradient accumulation, the gradients are summed until the next update{more}."
-        )
-        return Finding(
-            kind="accumulation",
-            message=message,
-            location=where,
-            call=calls[0],
-            severity="note",
-            count=len(calls),
-        )
+        return summed_note(names, self._summed_calls, self._summed_where)
 
     # ----- calls past the capture budget ---------------------------------------------------------
 
