@@ -21,6 +21,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.capture.location import user_frame
 from gradviz.capture.names import collect_names
+from gradviz.capture.origin import grad_fn_of
 from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Finding, GradMode, Location
 
@@ -93,10 +94,11 @@ def upstream_leaves(tensors: Iterable[torch.Tensor], limit: int = MAX_WALK_NODES
     found: dict[int, torch.Tensor] = {}
     stack: list[Any] = []
     for tensor in tensors:
-        if tensor.grad_fn is None:
+        grad_fn = grad_fn_of(tensor)
+        if grad_fn is None:
             found.setdefault(id(tensor), tensor)
         else:
-            stack.append(tensor.grad_fn)
+            stack.append(grad_fn)
     seen: set[int] = set()
     while stack and len(seen) < limit:
         fn = stack.pop()
@@ -169,7 +171,10 @@ class CutLedger:
     def _watch(self, leaf: torch.Tensor, label: str | None, tensor_id: int | None) -> LeafFacts:
         facts = LeafFacts(len(self._facts), label, tensor_id, optimized=leaf in self._optimized)
         self._facts[leaf] = facts
-        self._handles.append(leaf.register_hook(self.guard(_Reach(facts))))  # type: ignore[no-untyped-call]
+        try:
+            self._handles.append(leaf.register_hook(self.guard(_Reach(facts))))  # type: ignore[no-untyped-call]
+        except RuntimeError:
+            facts.reached = True  # cannot be followed: never the ground for a warning
         return facts
 
     def optimizer_stepped(self, params: Iterable[torch.Tensor], optimizer: Any) -> None:
