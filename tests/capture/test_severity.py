@@ -124,6 +124,27 @@ def test_no_grad_features_that_leave_trained_parameters_without_gradient_warn() 
     assert "never train" in warning.message and "loss.backward()" in warning.message
 
 
+def test_a_dqn_target_network_under_no_grad_is_a_note() -> None:
+    # Given: the target network is a copy the optimizer does not hold; its output feeds the loss
+    torch.manual_seed(0)
+    policy, target = nn.Linear(4, 2), nn.Linear(4, 2)
+    target.load_state_dict(policy.state_dict())
+    opt = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    with Tracer() as tracer:
+        for _ in range(3):
+            state, next_state, reward = torch.randn(8, 4), torch.randn(8, 4), torch.randn(8)
+            with torch.no_grad():
+                expected = reward + 0.99 * target(next_state).max(1).values
+            q = policy(state).max(1).values
+            loss = F.smooth_l1_loss(q, expected)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    assert warnings_of(tracer) == []
+    assert len(notes_of(tracer, "no_grad")) == 1
+
+
 # ----- detach ----------------------------------------------------------------------------------------
 
 
