@@ -236,8 +236,8 @@ def cut_message(cut: Cut) -> str:
     elif cut.label:
         first = f" (`{cut.label}`)"
     return (
-        f"Under {switch}{at(cut.location)}, {ops} on tensors that require grad ran unrecorded{first}: "
-        f"their results have no grad_fn, and no gradient flows back through them."
+        f"{ops} on tensors that require grad ran under {switch}{at(cut.location)} without being "
+        f"recorded{first}: their results have no grad_fn, and no gradient flows back through them."
     )
 
 
