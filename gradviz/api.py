@@ -193,7 +193,9 @@ def explain(tensor: torch.Tensor) -> str:
     """Say in plain words why ``tensor.grad`` is what it is.
 
     Uses what the active (or the most recent) `trace()` recorded when there is one: the no_grad region
-    or ``.detach()`` it came from, the ``.data`` edits, how many backward calls added into it.
+    or ``.detach()`` it came from, the ``.data`` edits, and the leaf ledger: which backward calls added
+    into ``.grad`` since it was last zeroed, and whether the leaf was updated in between. Parameters are
+    named by their module path (``fc1.weight``).
 
     Args:
         tensor: Any tensor.
@@ -205,12 +207,15 @@ def explain(tensor: torch.Tensor) -> str:
     if tracer is None:
         return explain_tensor(tensor, None, ())
     with tracer.paused():
+        ledger = tracer.leaf_ledger
         return explain_tensor(
             tensor,
             tracer.events,
             tracer.backwards,
             tensor_id=tracer.tensor_id(tensor),
+            label=ledger.label(tensor),
             calls_seen=tracer.backward_calls,
+            arrivals=ledger.arrivals(tensor),
         )
 
 

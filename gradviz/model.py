@@ -202,6 +202,8 @@ class Overlay:
         location: The line where it happened.
         attached_to: Id of the graph node it hangs off (the node whose tensor it came from).
         event: Id of the forward event it comes from.
+        severity: ``"warning"`` when a finding says this probably broke a gradient (a ``.data`` edit that
+            backward read, a cut that left trained parameters without gradient), else ``"note"``.
     """
 
     id: int
@@ -211,6 +213,7 @@ class Overlay:
     location: Location | None = None
     attached_to: int | None = None
     event: int | None = None
+    severity: Severity = "note"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ that is within the capture budget to `CallCapture.capture`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from gradviz.capture.backward import NodeStartCallback, StepRecorder, steps_part
+from gradviz.capture.births import leaf_births
 from gradviz.capture.call import CallPlan, read_engine_arguments
 from gradviz.capture.dataedit import SavedTensorCheck
 from gradviz.capture.door import Door, UserCall
@@ -176,12 +177,26 @@ class CallCapture:
         if check is None or not part.is_open:
             return None
 
+        names_by_id = {
+            node.tensor.id: node.tensor.label
+            for node in graph.nodes
+            if node.tensor is not None and node.tensor.id is not None and node.tensor.label
+        }
+
         def on_node_start(fn: Any, node_id: int) -> None:
             if not part.is_open:
                 return
             node = graph.nodes[node_id]
+            labels = {saved.name: saved.label for saved in node.saved}
             try:
-                found = check.check(fn, node_name=node.name, location=node.location, call_index=index)
+                found = check.check(
+                    fn,
+                    node_name=node.name,
+                    location=node.location,
+                    call_index=index,
+                    labels=labels,
+                    names_by_id=names_by_id,
+                )
             except Exception as error:
                 part.fault(error)
                 return
@@ -198,30 +213,34 @@ class CallCapture:
             error: What the call raised, if it did (recorded with the node it stopped at).
         """
         try:
-            with isolated():
+            with isolated():  # reading .grad and the leaves' values is gradviz's own tensor work
                 call = plan.to_call(result)
                 if error is not None:
                     call = dataclasses.replace(call, error=call_error(error, plan.steps.unfinished()))
-            if self.recorder is not None:
-                call = with_timeline(call, self.recorder.events)
-            self.backwards.append(call)
-            self.findings.extend(self._leaves.accumulation_findings(plan, call))
+                if self.recorder is not None:
+                    born = leaf_births(plan, call.graph, self.recorder.births)
+                    call = with_timeline(call, self.recorder.events, born)
+                self.backwards.append(call)
+                self._leaves.accumulation_findings(plan, call)  # the ledger keeps its findings for the Judge
         except Exception as error:
             what = f"backward call {plan.index} ran, but its record is incomplete"
             self.part.fault(error, plan.location, what=what)
 
 
-def with_timeline(call: BackwardCall, events: Sequence[Event]) -> BackwardCall:
+def with_timeline(call: BackwardCall, events: Sequence[Event], born: Mapping[int, int]) -> BackwardCall:
     """A captured call with what the timeline knows: each leaf's line, and the overlays of what autograd
     did not record."""
-    graph = with_leaf_lines(call.graph, events)
+    graph = with_leaf_lines(call.graph, events, born)
     return dataclasses.replace(call, graph=dataclasses.replace(graph, overlays=overlays_for(graph, events)))
 
 
-def with_leaf_lines(graph: Graph, events: Sequence[Event]) -> Graph:
-    """Give each leaf the line that created it: the first event whose outputs hold its tensor id.
+def with_leaf_lines(graph: Graph, events: Sequence[Event], born: Mapping[int, int]) -> Graph:
+    """Give each leaf the line that created it, from the timeline.
 
-    Leaves have no grad_fn to carry their origin, so the timeline is the only place to find it.
+    The creator is the first op whose outputs hold the leaf but whose inputs do not (``.to()`` or
+    ``requires_grad_()`` return their input); for an ``nn.Parameter``, which no op outputs, the factory op
+    that made its data (``born``). Leaves have no grad_fn to carry their origin, so the timeline is the only
+    place to find it.
     """
     wanted = {
         node.tensor.id: node.id
@@ -232,9 +251,14 @@ def with_leaf_lines(graph: Graph, events: Sequence[Event]) -> Graph:
     for event in events:
         if len(found) == len(wanted):
             break
+        if event.kind != "op":
+            continue
         for output in event.outputs:
-            if output in wanted and output not in found:
+            if output in wanted and output not in found and output not in event.inputs:
                 found[output] = event
+    for tensor_id, event_id in born.items():
+        if tensor_id in wanted and tensor_id not in found and 0 <= event_id < len(events):
+            found[tensor_id] = events[event_id]
     if not found:
         return graph
     nodes = list(graph.nodes)

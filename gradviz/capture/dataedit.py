@@ -8,13 +8,14 @@ runs the node, `SavedTensorCheck` compares those fingerprints with what the node
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import has_changed, read_saved
+from gradviz.capture.unread import is_read_in_backward
 from gradviz.capture.wording import at, data_owner
 from gradviz.model import Event, Finding, Location
 
@@ -35,10 +36,17 @@ class SavedTensorCheck:
     def __init__(self, recorder: ForwardRecorder | None, *, label_of: LabelOf | None = None) -> None:
         self._recorder = recorder
         self._label_of = label_of
-        self._reported: set[tuple[int, int | None]] = set()
+        self._reported: set[tuple[int, Location | None]] = set()
 
     def check(
-        self, grad_fn: Any, *, node_name: str, location: Location | None, call_index: int
+        self,
+        grad_fn: Any,
+        *,
+        node_name: str,
+        location: Location | None,
+        call_index: int,
+        labels: Mapping[str, str | None] | None = None,
+        names_by_id: Mapping[int, str | None] | None = None,
     ) -> list[Finding]:
         """Look for saved tensors of one node that changed without a version bump.
 
@@ -50,17 +58,28 @@ class SavedTensorCheck:
             node_name: Its name in the captured graph (``MulBackward0``).
             location: The line that created it, where known.
             call_index: The 1-based backward call this happens in.
+            labels: The user's names of the node's saved tensors, by saved name (``bn1.running_mean``).
+            names_by_id: The user's names of the graph's tensors, by gradviz id: a saved view (``w.t()``,
+                saved by a linear layer) is named after the tensor it views.
 
         Returns:
-            One ``data_edit`` finding per changed tensor (reported once per tensor and call).
+            One ``data_edit`` finding per changed tensor that backward reads (reported once per tensor
+            and call). A saved tensor the node's backward does not read (batch norm's running stats in
+            training mode) may change freely: the gradient cannot depend on it.
         """
         try:
-            return self._check(grad_fn, node_name, location, call_index)
+            return self._check(grad_fn, node_name, location, call_index, labels or {}, names_by_id or {})
         except Exception:
             return []
 
     def _check(
-        self, grad_fn: Any, node_name: str, location: Location | None, call_index: int
+        self,
+        grad_fn: Any,
+        node_name: str,
+        location: Location | None,
+        call_index: int,
+        labels: Mapping[str, str | None],
+        names_by_id: Mapping[int, str | None],
     ) -> list[Finding]:
         origin = origin_of(grad_fn)
         if origin is None or not origin.fingerprints:
@@ -74,15 +93,25 @@ class SavedTensorCheck:
         try:
             for name, tensor in read_saved(grad_fn):
                 print_ = before.get(name)
+                if not is_read_in_backward(grad_fn, name.split("[", 1)[0]):
+                    continue
                 if print_ is None or print_.version != tensor._version or not has_changed(print_, tensor):
                     continue
-                key = (call_index, print_.tensor_id if print_.tensor_id is not None else id(tensor))
+                tensor_id = print_.tensor_id
+                if tensor_id is None and recorder is not None and tensor._base is not None:
+                    tensor_id = recorder.tensor_id(tensor._base)  # a saved view: the tensor it views
+                # Once per tensor and editing line: the same edit in a loop is one bug.
+                edited_at = self._edit_event(tensor_id, origin.event)
+                key = (
+                    tensor_id if tensor_id is not None else id(tensor),
+                    edited_at.location if edited_at else None,
+                )
                 if key in self._reported:
                     continue
                 self._reported.add(key)
-                findings.append(
-                    self._finding(tensor, print_.tensor_id, origin.event, node_name, location, call_index)
-                )
+                label = labels.get(name) or (names_by_id.get(tensor_id) if tensor_id is not None else None)
+                edit = self._finding(tensor, tensor_id, origin.event, node_name, location, call_index, label)
+                findings.append(edit)
         finally:
             if pause is not None:
                 pause.__exit__(None, None, None)
@@ -96,9 +125,11 @@ class SavedTensorCheck:
         node_name: str,
         location: Location | None,
         call_index: int,
+        label: str | None,
     ) -> Finding:
         edit = self._edit_event(tensor_id, created)
-        label = self._label_of(tensor) if self._label_of is not None else None
+        if label is None and self._label_of is not None:
+            label = self._label_of(tensor)
         if label is None and edit is not None:
             label = data_owner(edit.location)
         name = label or f"a tensor of shape {list(tensor.shape)}"

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 
 from gradviz.capture.forward import latest_recorder
+from gradviz.capture.gradhistory import from_ledger
+from gradviz.capture.leaves import Arrival
 from gradviz.capture.location import user_frame
 from gradviz.capture.wording import at as _at
 from gradviz.model import BackwardCall, Event
@@ -128,6 +130,7 @@ def explain(
     tensor_id: int | None = None,
     label: str | None = None,
     calls_seen: int | None = None,
+    arrivals: Sequence[Arrival] = (),
 ) -> str:
     """Say why ``tensor.grad`` is what it is.
 
@@ -139,6 +142,9 @@ def explain(
         tensor_id: gradviz's id of the tensor in ``events``; looked up in the latest recorder if omitted.
         label: The user's name for the tensor; found among the caller's variables if omitted.
         calls_seen: Every backward/grad call seen, captured or not (``Tracer.backward_calls``).
+        arrivals: From the leaf ledger: every call that added into the tensor's ``.grad``, captured or
+            not, with whether ``.grad`` had been zeroed before it. Without them, the captured calls that
+            reached the tensor are counted.
 
     Returns:
         A few sentences, ready to print.
@@ -165,6 +171,8 @@ def explain(
                 f"non-leaves without keeping them, so its .grad stays None. Call {name}.retain_grad() "
                 f"before backward to keep it, or get it with torch.autograd.grad(loss, {name})."
             )
+    elif arrivals:
+        text = from_ledger(name, tensor, arrivals, calls)
     else:
         text = _leaf(name, tensor, tensor_id, calls, events is not None)
         if calls_seen is not None and calls_seen > len(calls) and tensor.grad is not None:

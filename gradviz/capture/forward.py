@@ -18,10 +18,11 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind, quirks, warnsite
+from gradviz.capture.births import Births
 from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.isolation import isolated
 from gradviz.capture.locator import Locator
-from gradviz.capture.origin import origin_of
+from gradviz.capture.origin import grad_fn_of, origin_of
 from gradviz.capture.quirks import tensors_in as _tensors
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
@@ -112,6 +113,7 @@ class ForwardRecorder(TimelineMixin):
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
         self._unowned: dict[int, Location | None] = {}
         self._prints: FingerprintCache = {}
+        self.births = Births()
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -246,7 +248,7 @@ class ForwardRecorder(TimelineMixin):
     def _adopt(self, tensor: torch.Tensor) -> int:
         tensor_id = self._ids.assign(tensor)
         where = self._unowned.pop(tensor_id, None)
-        grad_fn = tensor.grad_fn
+        grad_fn = grad_fn_of(tensor)
         if grad_fn is not None and origin_of(grad_fn) is None:
             # Made where the mode could not see it: a custom autograd.Function, or before tracing.
             op = type(grad_fn).__name__.removesuffix("Backward") + ".apply"
@@ -278,6 +280,8 @@ class ForwardRecorder(TimelineMixin):
             self._prints.clear()
         grad_fn = draft.grad_fn
         event = self._append(draft.raw())
+        if draft.kind == "op" and not draft.inputs:
+            self.births.note(draft.outputs, event)
         if grad_fn is not None:
             made = draft.output_ids[0] if draft.output_ids else None
             nearby = draft.outputs + _tensors(args)

@@ -1,37 +1,89 @@
-"""What happens to each leaf's ``.grad`` across backward calls: accumulation, and uncaptured calls.
+"""What happens to each leaf's ``.grad`` across backward calls: the ledger behind accumulation and explain.
 
-Once the captured calls are done, the leaves they saw (a model's parameters, mostly) are followed
-through two hooks each instead of walking every later graph: a tensor hook notes a non-zero ``.grad``
-before a gradient arrives, and a post-accumulate hook counts the accumulation and takes the new
-``.grad``'s norm. Leaves are held by weak reference only, so tracing a long loop never keeps a tensor
-alive, and the hooks are removed when tracing ends. The hooks go through the door
-(`gradviz.capture.door`): a fault in one switches leaf following off, and backward carries on.
+Backward adds into ``.grad``. Summing several calls before one update is gradient accumulation, and
+correct. It is a bug only when nothing zeroed ``.grad`` between two updates of the leaf, so that an update
+applies gradients from before the previous one. The ledger tells the two apart with one rule: a gradient
+that arrives into a non-zero ``.grad`` after the leaf's value changed is *carried over*; an update that
+then changes the value again while it is still carried (an ``optimizer.step()``, seen through torch's
+global step hook, or a manual update, seen at the next arrival or at the end) used it, and that is the
+warning. A GAN's generator step that adds into the discriminator's ``.grad`` is zeroed before the
+discriminator's next step, so it stays silent.
+
+Captured calls report their leaves with ``.grad`` before and after; after the budget the leaves they saw
+are followed through two hooks each (a tensor hook before the gradient arrives, a post-accumulate hook
+after). Leaves are held by weak reference only, and every hook is removed when tracing ends. The hooks
+go through the door (`gradviz.capture.door`): a fault in one switches leaf following off, and backward
+carries on.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import Door, Part
 from gradviz.capture.summary import dtype_name
-from gradviz.model import BackwardCall, Finding, LeafSummary, TensorInfo, Value
+from gradviz.capture.wording import at
+from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
 
 if TYPE_CHECKING:
     from gradviz.capture.call import CallPlan
 
+#: Elements of a leaf compared to notice that its value changed (an update changes nearly all of them).
+_SAMPLE = 8
+
+ValuePrint = tuple[int, int, tuple[float, ...]]
+
+
+def value_print(leaf: torch.Tensor) -> ValuePrint:
+    """What identifies a leaf's current value cheaply: ``_version``, data address, a strided sample.
+
+    ``optimizer.step()`` and in-place updates under ``no_grad`` bump ``_version``; ``x.data = ...`` moves
+    the data; an in-place edit through ``.data`` changes neither, only the values.
+    """
+    data = leaf.detach()
+    flat = data.reshape(-1)
+    step = max(1, flat.numel() // _SAMPLE)
+    sample = tuple(float(v) for v in flat[::step][:_SAMPLE].tolist()) if flat.numel() else ()
+    return (int(leaf._version), data.data_ptr(), sample)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One backward call that added a gradient into a leaf's ``.grad``.
+
+    Attributes:
+        call: 1-based index of the call.
+        held: Whether ``.grad`` held a non-zero gradient just before (nothing zeroed it since the last call).
+        updated: Whether the leaf's value changed since the previous arrival (an update ran in between).
+        grad_after: ``.grad`` after the call (only the norm for calls past the capture budget).
+        captured: Whether the call was captured in full.
+    """
+
+    call: int
+    held: bool
+    updated: bool
+    grad_after: Value | None
+    captured: bool
+
 
 @dataclass
-class _LeafRecord:
+class _LeafState:
     label: str | None
-    calls: int = 0
+    seen: ValuePrint | None = None
+    carried: ValuePrint | None = None
+    carried_calls: list[int] = field(default_factory=list)
+    arrivals: list[Arrival] = field(default_factory=list)
+    uncaptured: int = 0
     grad: Value | None = None
+    listed: bool = False
 
 
 def _is_nonzero(value: Value | None) -> bool:
@@ -43,18 +95,8 @@ def leaves_part(door: Door) -> Part:
     return door.part("leaf following", "later calls are counted without following their leaves")
 
 
-class _Faults:
-    """Stands where a list of problem messages would: each message appended is a fault of the part."""
-
-    def __init__(self, part: Part) -> None:
-        self._part = part
-
-    def append(self, message: str) -> None:
-        self._part.fault(None, what=message)
-
-
 class LeafLedger:
-    """Labels, accumulation warnings (once per leaf) and uncaptured-call summaries.
+    """Per leaf: its name, every gradient arrival, and the accumulation findings they lead to.
 
     Args:
         part: The part of capture its hooks belong to; by default, one of a door of its own.
@@ -62,39 +104,150 @@ class LeafLedger:
 
     def __init__(self, part: Part | None = None) -> None:
         self.part = part if part is not None else leaves_part(Door())
-        self._labels: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._reported: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._records: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._order: list[_LeafRecord] = []
+        self._states: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._order: list[_LeafState] = []
         self._handles: list[Any] = []
-        self._had_gradient: list[torch.Tensor] = []
-        self._accumulated: list[torch.Tensor] = []
-        self.problems = _Faults(self.part)
+        self._pending: list[tuple[weakref.ref[torch.Tensor], bool]] = []
+        self._accumulated: dict[int, torch.Tensor] = {}
+        self._reported: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._summed: list[tuple[str | None, tuple[int, ...]]] = []
+        self._summed_calls: list[int] = []
+        self._summed_where: Location | None = None
+        self.findings: list[Finding] = []
+        self._group: tuple[str, list[str], int | None, Finding] | None = None
+
+    # ----- leaves and names ----------------------------------------------------------------------
+
+    def _state(self, leaf: torch.Tensor, label: str | None = None) -> _LeafState:
+        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        if state is None:
+            state = _LeafState(label=label)
+            self._states[leaf] = state
+        elif state.label is None and label is not None:
+            state.label = label
+        return state
 
     def learn_label(self, leaf: torch.Tensor, info: TensorInfo | None) -> None:
         """Remember a leaf of a captured call and its name (None if it has none), for later calls."""
-        if self._labels.get(leaf) is None:  # type: ignore[no-untyped-call]
-            self._labels[leaf] = info.label if info is not None else None
+        self._state(leaf, info.label if info is not None else None)
+
+    def label(self, leaf: torch.Tensor) -> str | None:
+        """The name learnt for a leaf, where one was."""
+        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        return state.label if state is not None else None
+
+    def arrivals(self, leaf: torch.Tensor) -> tuple[Arrival, ...]:
+        """Every call that added into this leaf's ``.grad``, in order (empty for a leaf never seen)."""
+        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        return tuple(state.arrivals) if state is not None else ()
+
+    # ----- the rule ------------------------------------------------------------------------------
+
+    def _arrive(
+        self,
+        leaf: torch.Tensor,
+        held: bool,
+        call: int,
+        where: Location | None,
+        after: Value | None,
+        captured: bool,
+    ) -> None:
+        state = self._state(leaf)
+        now = value_print(leaf)
+        updated = state.seen is not None and now != state.seen
+        if not held:
+            state.carried, state.carried_calls = None, []
+        elif state.carried is not None and now != state.carried:
+            self._used_carried(leaf, state, f"backward call {call}{at(where)}", where)
+        elif updated:
+            state.carried, state.carried_calls = now, [call]
+        else:
+            if state.carried is not None:
+                state.carried_calls.append(call)
+            self._note_summed(state.label, tuple(leaf.shape), call, where)
+        state.seen = now
+        state.arrivals.append(Arrival(call, held, updated, after, captured))
+
+    def _used_carried(self, leaf: torch.Tensor, state: _LeafState, by: str, where: Location | None) -> None:
+        """An update used a carried-over gradient: one warning per update, naming every leaf it hit."""
+        calls = state.carried_calls
+        state.carried, state.carried_calls = None, []
+        if leaf in self._reported:
+            return
+        self._reported[leaf] = True
+        name = f"{state.label}.grad" if state.label else f"the .grad of a leaf of shape {list(leaf.shape)}"
+        group = self._group
+        if group is not None and group[0] == by and self.findings and self.findings[-1] is group[3]:
+            self.findings.pop()
+            names, first_call = group[1] + [name], group[2]
+        else:
+            names, first_call = [name], calls[0] if calls else None
+        label = state.label if len(names) == 1 else None
+        finding = carried_warning(names, first_call, by, where, label)
+        self.findings.append(finding)
+        self._group = (by, names, first_call, finding)
 
     def accumulation_findings(self, plan: CallPlan, call: BackwardCall) -> list[Finding]:
-        """Leaves this captured call added into while their ``.grad`` already held a gradient."""
+        """Feed the ledger with a captured call's leaves; returns the warnings it led to."""
         if call.api != "backward":
             return []
         ran = {step.node for step in call.steps}
-        accumulated: list[tuple[str | None, Sequence[int]]] = []
+        before = len(self.findings)
         for node_id in plan.leaf_ids:
             info = call.graph.nodes[node_id].tensor
-            leaf = plan.walked.fns[node_id].variable
-            if (
-                node_id not in ran
-                or info is None
-                or leaf in self._reported
-                or not _is_nonzero(info.grad_before)
-            ):
-                continue
-            self._reported[leaf] = True
-            accumulated.append((info.label, info.shape))
-        return _accumulation_finding(accumulated, call.index, call.location)
+            if node_id in ran and info is not None:
+                leaf = plan.walked.fns[node_id].variable
+                self._arrive(
+                    leaf, _is_nonzero(info.grad_before), call.index, call.location, info.grad_after, True
+                )
+        return self.findings[before:]
+
+    def stepped(self, params: Sequence[torch.Tensor], where: Callable[[], Location | None]) -> list[Finding]:
+        """After ``optimizer.step()``: a warning for each parameter it updated with a carried-over gradient.
+
+        Args:
+            params: The optimizer's parameters.
+            where: Gives the user's line of the ``step()`` call (asked only when there is a warning).
+
+        Returns:
+            The new warnings.
+        """
+        before = len(self.findings)
+        for param in params:
+            state: _LeafState | None = self._states.get(param)  # type: ignore[no-untyped-call]
+            if state is not None and state.carried is not None and value_print(param) != state.carried:
+                line = where()
+                self._used_carried(param, state, f"optimizer.step(){at(line)}", line)
+        return self.findings[before:]
+
+    def close(self) -> list[Finding]:
+        """At the end of tracing: leaves updated (by hand) while still holding a carried-over gradient."""
+        before = len(self.findings)
+        for leaf, state in list(self._states.items()):  # type: ignore[no-untyped-call]
+            if state.carried is not None and value_print(leaf) != state.carried:
+                self._used_carried(leaf, state, "a later update", None)
+        return self.findings[before:]
+
+    def _note_summed(
+        self, label: str | None, shape: tuple[int, ...], call: int, where: Location | None
+    ) -> None:
+        if not self._summed_calls:
+            self._summed_where = where
+        if not self._summed_calls or self._summed_calls[0] == call:
+            self._summed.append((label, shape))
+        if not self._summed_calls or self._summed_calls[-1] != call:
+            self._summed_calls.append(call)
+
+    def summed_note(self) -> Finding | None:
+        """One note for gradient accumulation: calls that added into a ``.grad`` with no update in between."""
+        if not self._summed_calls:
+            return None
+        names = [
+            f"{label}.grad" if label else f"a .grad of shape {list(shape)}" for label, shape in self._summed
+        ]
+        return summed_note(names, self._summed_calls, self._summed_where)
+
+    # ----- calls past the capture budget ---------------------------------------------------------
 
     def follow(self) -> None:
         """Hook every leaf the captured calls saw, to follow it through the calls that are not captured.
@@ -103,7 +256,7 @@ class LeafLedger:
         (`unfollow` removes them).
         """
         part = self.part
-        for leaf in list(self._labels.keys()):  # type: ignore[no-untyped-call]
+        for leaf in list(self._states.keys()):  # type: ignore[no-untyped-call]
             try:
                 arriving = part.hook(partial(self._arriving, weakref.ref(leaf)))
                 self._handles.append(leaf.register_hook(arriving))
@@ -119,72 +272,39 @@ class LeafLedger:
 
     def _arriving(self, leaf_ref: weakref.ref[torch.Tensor], grad: torch.Tensor) -> None:
         leaf = leaf_ref()
-        try:
-            grad_now = leaf.grad if leaf is not None and leaf not in self._reported else None
-            if leaf is not None and grad_now is not None and bool(grad_now.detach().ne(0).any()):
-                self._had_gradient.append(leaf)
-        except Exception as error:  # a hook must never break the user's backward
-            self.problems.append(f"cannot check a leaf's .grad ({error})")
+        if leaf is not None:
+            held = leaf.grad is not None and bool(leaf.grad.detach().ne(0).any())
+            self._pending.append((leaf_ref, held))
 
     def _accumulating(self, leaf: torch.Tensor) -> None:
-        try:
-            record: _LeafRecord | None = self._records.get(leaf)  # type: ignore[no-untyped-call]
-            if record is None:
-                record = _LeafRecord(label=self._labels.get(leaf))  # type: ignore[no-untyped-call]
-                self._records[leaf] = record
-                self._order.append(record)
-            record.calls += 1
-            grad = leaf.grad
-            if grad is not None:
-                norm = float(torch.linalg.vector_norm(grad.detach()))
-                record.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
-            if any(seen is leaf for seen in self._had_gradient):
-                self._accumulated.append(leaf)
-        except Exception as error:  # a hook must never break the user's backward
-            self.problems.append(f"cannot follow a leaf's .grad ({error})")
+        state = self._state(leaf)
+        if id(leaf) not in self._accumulated:
+            state.uncaptured += 1
+            self._accumulated[id(leaf)] = leaf
+        grad = leaf.grad
+        if grad is not None:
+            norm = float(torch.linalg.vector_norm(grad.detach()))
+            state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
+        if not state.listed:
+            state.listed = True
+            self._order.append(state)
 
     def settle(self, call_index: int) -> list[Finding]:
-        """After an uncaptured call: the accumulation warning for the leaves it added into, if any."""
-        accumulated: list[tuple[str | None, Sequence[int]]] = []
-        for leaf in self._accumulated:
-            if leaf not in self._reported:
-                self._reported[leaf] = True
-                accumulated.append((self._labels.get(leaf), leaf.shape))  # type: ignore[no-untyped-call]
-        self._had_gradient.clear()
-        self._accumulated.clear()
-        return _accumulation_finding(accumulated, call_index, None)
+        """After an uncaptured call: feed the ledger with the leaves it added into; returns new warnings."""
+        before = len(self.findings)
+        accumulated = self._accumulated
+        for leaf_ref, held in self._pending:
+            leaf = leaf_ref()
+            if leaf is not None and accumulated.get(id(leaf)) is leaf:
+                state = self._state(leaf)
+                self._arrive(leaf, held, call_index, None, state.grad, False)
+        self._pending.clear()
+        self._accumulated = {}
+        return self.findings[before:]
 
     def summaries(self) -> tuple[LeafSummary, ...]:
         """Per followed leaf: how many uncaptured calls changed its ``.grad``, and its last ``.grad``."""
         return tuple(
-            LeafSummary(label=record.label, calls=record.calls, grad_after=record.grad)
-            for record in self._order
+            LeafSummary(label=state.label, calls=state.uncaptured, grad_after=state.grad)
+            for state in self._order
         )
-
-
-#: Leaves named in one accumulation warning before the rest are counted.
-_NAMED_IN_WARNING = 6
-
-
-def _accumulation_finding(
-    leaves: Sequence[tuple[str | None, Sequence[int]]], call_index: int, location: Any
-) -> list[Finding]:
-    """One warning for all the leaves a call accumulated into (each leaf is warned about only once)."""
-    if not leaves:
-        return []
-    names = [
-        f"{label}.grad" if label else f"the .grad of a leaf of shape {list(shape)}" for label, shape in leaves
-    ]
-    grads = ", ".join(names[:_NAMED_IN_WARNING])
-    if len(names) > _NAMED_IN_WARNING:
-        grads += f" and {len(names) - _NAMED_IN_WARNING} more"
-    one = len(names) == 1
-    held = "already held a gradient" if one else "already held gradients"
-    added = "gradient was added to it, not put in its place" if one else "gradients were added to them"
-    where = f" at {location}" if location is not None else ""
-    message = (
-        f"{grads} {held} when backward call {call_index}{where} ran, so the new {added}. If each step "
-        f"should start fresh, call optimizer.zero_grad() (or set .grad = None) before backward()."
-    )
-    label = leaves[0][0] if one else None
-    return [Finding(kind="accumulation", message=message, location=location, call=call_index, label=label)]

@@ -46,3 +46,22 @@ def origin_of(grad_fn: Any) -> NodeOrigin | None:
     except (AttributeError, RuntimeError):
         return None
     return origin if isinstance(origin, NodeOrigin) else None
+
+
+def grad_fn_of(tensor: Any) -> Any:
+    """``tensor.grad_fn``, or None where autograd refuses to give one.
+
+    A view made under ``no_grad`` of a tensor that requires grad, then modified in place (as
+    ``nn.init.orthogonal_`` does with ``tensor.view_as(q).copy_(q)``), raises on every ``grad_fn`` read:
+    autograd cannot rebase its history, and there is none to show.
+
+    Args:
+        tensor: Any tensor.
+
+    Returns:
+        Its grad_fn, or None.
+    """
+    try:
+        return tensor.grad_fn
+    except RuntimeError:
+        return None

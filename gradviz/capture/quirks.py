@@ -18,6 +18,7 @@ import torch
 
 from gradviz.capture import opkind
 from gradviz.capture.locator import apply_location
+from gradviz.capture.origin import grad_fn_of
 from gradviz.capture.timeline import RawEvent
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import EventKind, GradMode, Location
@@ -115,7 +116,7 @@ def draft_of(
     grad_mode, detail = recorder._grad_mode()
     inputs = recorder._ids_of(args) + recorder._ids_of(list(kwargs.values()))
     ids = tuple(recorder._ids.assign(tensor) for tensor in outputs)
-    grad_fn = outputs[0].grad_fn if outputs else None
+    grad_fn = grad_fn_of(outputs[0]) if outputs else None
     # Positional: this runs for every recorded op, and keywords cost twice as much here.
     return Draft(
         code, name, args, location, grad_mode, detail, inputs, outputs, ids, grad_fn, modified, version
@@ -140,7 +141,8 @@ def cut_by_grad_mode(recorder: ForwardRecorder, draft: Draft) -> None:
         and draft.grad_mode != "enabled"
         and any(isinstance(arg, torch.Tensor) and arg.requires_grad for arg in draft.args)
     ):
-        recorder._note_cut("no_grad", draft.grad_mode, draft.location)
+        sources = tensors_in(list(draft.args))
+        recorder._note_cut("no_grad", draft.grad_mode, draft.location, sources, draft.output_ids)
 
 
 def inplace(recorder: ForwardRecorder, draft: Draft) -> bool:
@@ -150,7 +152,7 @@ def inplace(recorder: ForwardRecorder, draft: Draft) -> bool:
         return True
     draft.after = modified._version
     modified_id = recorder._ids.assign(modified)
-    draft.kind, draft.output_ids, draft.grad_fn = "inplace", (modified_id,), modified.grad_fn
+    draft.kind, draft.output_ids, draft.grad_fn = "inplace", (modified_id,), grad_fn_of(modified)
     draft.outputs = [modified]
     alias = recorder._alias_of.get(modified_id)
     if alias is not None:
@@ -183,7 +185,7 @@ def detach(recorder: ForwardRecorder, draft: Draft) -> bool:
     draft.kind = "detach"
     source = draft.args[0] if draft.args and isinstance(draft.args[0], torch.Tensor) else None
     if source is not None and (source.requires_grad or draft.code == opkind.DETACH_INPLACE):
-        recorder._note_cut("detach", draft.grad_mode, draft.location)
+        recorder._note_cut("detach", draft.grad_mode, draft.location, [source], draft.output_ids)
     return True
 
 

@@ -19,6 +19,7 @@ from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.location import frame_location, raise_location, user_frame
+from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
@@ -79,6 +80,12 @@ class Tracer:
         self._capture_over = False
         self._engine = EnginePatch()
         self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
+        self._judge = Judge(
+            self._leaves,
+            self._recorder.cuts if self._recorder is not None else None,
+            source_root,
+            judge_part(self._door),
+        )
         self._in_backward = False
 
     # ----- context manager -------------------------------------------------------------------------
@@ -88,6 +95,7 @@ class Tracer:
         self._entries.install()
         warnsite.install()
         _active.append(self)
+        self._judge.start()
         recorder = self._recorder
         if recorder is not None:
             try:
@@ -111,6 +119,7 @@ class Tracer:
             if self._recorder is not None:
                 _always(self._recorder._part, self._recorder.stop)
             _always(self._leaves.part, self._leaves.unfollow)
+            _always(self._judge.part, self._judge.stop)
         finally:
             self._engine.restore()
             self._entries.restore()
@@ -143,9 +152,17 @@ class Tracer:
             *self._findings,
             *self._capture.findings,
             *(self._recorder.findings if self._recorder is not None else ()),
+        ]
+        judged = [
+            *self._judge.findings(found, self.backwards, self.events),
             *self._door.findings,
         ]
-        return tuple(sorted(found, key=_reading_order))
+        return tuple(sorted(judged, key=_reading_order))
+
+    @property
+    def leaf_ledger(self) -> LeafLedger:
+        """Every leaf's gradient arrivals and name, for `gradviz.explain`."""
+        return self._leaves
 
     def tensor_id(self, tensor: torch.Tensor) -> int | None:
         """gradviz's id for a tensor the forward timeline has seen, as in `Event.inputs`."""
@@ -153,13 +170,15 @@ class Tracer:
 
     def result(self) -> Trace:
         """Everything recorded so far, as a frozen `Trace`."""
+        findings, events = self.findings, self.events
+        cuts = self._recorder.cuts if self._recorder is not None else None
         return Trace(
             torch_version=torch.__version__,
             script=self.script,
             backward_calls=self.backward_calls,
-            events=self.events,
-            backwards=self.backwards,
-            findings=self.findings,
+            events=events,
+            backwards=with_overlay_severity(self.backwards, findings, events, cuts),
+            findings=findings,
             uncaptured=self._leaves.summaries(),
             events_dropped=self._recorder.events_dropped if self._recorder is not None else 0,
         )
@@ -274,9 +293,7 @@ class Tracer:
     def _count(self, engine: UserCall) -> Any:
         # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
         result = engine()
-        found = self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))
-        if found:
-            self._findings.extend(found)
+        self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))  # the Judge reads the ledger
         if not self._leaves.part.is_open:
             self._leaves.unfollow()  # outside the engine: removing hooks now is safe
         return result

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
+import torch
+
+from gradviz.capture.blocks import block_line_from_frames
+from gradviz.capture.cuts import CutKind, CutLedger, cut_finding
 from gradviz.capture.locator import called_by_user
-from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
 
 #: (kind, op, location, grad_mode, inputs, outputs, grad_fn, version_before, version_after, enabled, detail)
@@ -35,13 +39,20 @@ def _label_before(pattern: re.Pattern[str], location: Location | None) -> str | 
 class TimelineMixin:
     """Holds the raw events, the drop count and the recorder's own findings."""
 
+    #: The user's line at or above a frame (the recorder's `Locator`).
+    _location: Callable[..., Location | None]
+    #: gradviz's id for a tensor, where the timeline has one (the recorder's `tensor_id`).
+    tensor_id: Callable[[torch.Tensor], int | None]
+
     def __init__(self) -> None:
         self._raw: list[RawEvent] = []
         self._built: list[Event] = []
         self._dropped = 0
         self._findings: list[Finding] = []
         self._grad_read_lines: set[Location | None] = set()
-        self._warned_lines: set[tuple[str, Location]] = set()
+        self.cuts = CutLedger()
+        self._scanned = 0
+        self._block: Location | None = None
 
     def _append(self, raw: RawEvent) -> int:
         self._raw.append(raw)
@@ -80,8 +91,12 @@ class TimelineMixin:
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """What the recorder itself found worth telling (``.grad`` read on a non-leaf)."""
-        return tuple(self._findings)
+        """What the recorder itself found worth telling: ``.grad`` read on a non-leaf, cuts (as notes)."""
+        return (*self._findings, *self.cut_notes())
+
+    def cut_notes(self) -> tuple[Finding, ...]:
+        """Each cut as a note, as the timeline alone sees it (the `Judge` decides which are warnings)."""
+        return tuple(cut_finding(cut, None) for cut in self.cuts.cuts.values())
 
     def add_backward_event(self, api: str, location: Location | None) -> int:
         """Put a backward/grad call into the timeline.
@@ -96,27 +111,39 @@ class TimelineMixin:
         op = "torch.autograd.grad" if api == "grad" else "backward"
         return self._append(("backward", op, location, "enabled", (), (), None, None, None, None, None))
 
-    def _note_cut(self, kind: str, mode: GradMode, location: Location | None) -> None:
-        """A finding, once per line, for an op that took tensors requiring grad out of the graph."""
-        if location is None or (kind, location) in self._warned_lines or not called_by_user():
+    def _note_cut(
+        self,
+        kind: CutKind,
+        mode: GradMode,
+        location: Location | None,
+        sources: Sequence[torch.Tensor] = (),
+        outputs: Sequence[int] = (),
+    ) -> None:
+        """Count an op that took tensors requiring grad out of the graph, in the `CutLedger`.
+
+        ``no_grad`` ops count towards their block (the ``with`` or call line that switched grad off), so an
+        evaluation loop through a model is one cut, not one per line of the model.
+        """
+        if location is None:
             return
-        self._warned_lines.add((kind, location))
-        label = detached_name(location) if kind == "detach" else assigned_name(location)
-        name, again = (label, label) if label else ("A result", "it")
-        if kind == "detach":
-            cut = "shares the data but is cut from the graph (requires_grad=False), so no gradient flows back"
-            if label and "detach" in label:
-                message = f"`{label}`{at(location)} gives a tensor that {cut} through it."
-            else:
-                message = f"{name} was detached{at(location)}: it {cut} through it."
-            self._findings.append(Finding(kind="detach", message=message, location=location, label=label))
+        block = self._block_line(mode) if kind == "no_grad" else None
+        # Inside torch (an nn.Module's forward, hessian()), an op counts only in a block the user opened.
+        if not called_by_user() and (block is None or block == location):
             return
-        switch = "torch.inference_mode()" if mode == "inference_mode" else "torch.no_grad()"
-        message = (
-            f"{name} was computed under {switch}{at(location)} from tensors that require grad: autograd "
-            f"did not record the op, so {again} has no grad_fn and no gradient flows back through it."
+        self.cuts.note(
+            kind, mode, location, block, [s for s in sources if s.requires_grad], outputs, self.tensor_id
         )
-        self._findings.append(Finding(kind="no_grad", message=message, location=location, label=label))
+
+    def _block_line(self, mode: GradMode) -> Location | None:
+        """The line that switched grad off for the op being recorded, read from the grad-mode events."""
+        for index in range(self._scanned, len(self._raw)):
+            raw = self._raw[index]
+            if raw[0] == "grad_mode" and raw[1] != "inference_mode":
+                self._block = raw[2] if raw[9] is False else None
+        self._scanned = len(self._raw)
+        if mode == "inference_mode":
+            return block_line_from_frames(self._location)
+        return self._block
 
     def _note_non_leaf_grad(self, inputs: tuple[int, ...], location: Location | None, mode: GradMode) -> None:
         detail = ".grad of a non-leaf stays None: autograd fills .grad only for leaves (see retain_grad())"

@@ -31,10 +31,11 @@ from gradviz.render.style import (
     GRADIENT,
     MONO_FONT,
     NOT_REACHED,
-    OVERLAY_LOOKS,
+    NOTE,
     PENDING,
     RAISED,
     SMALL_FONT_SIZE,
+    WARNING,
     Look,
     RenderOptions,
     format_shape,
@@ -42,6 +43,7 @@ from gradviz.render.style import (
     is_zero,
     legend_entries,
     node_look,
+    overlay_look,
 )
 from gradviz.render.wrap import Trunks
 
@@ -190,8 +192,10 @@ class _Drawing:
         self.dot.edge(f"r{index}", f"n{root.node}", **EDGE.edge_attrs())
 
     def overlay(self, overlay: Overlay) -> None:
-        look = OVERLAY_LOOKS.get(overlay.kind, OVERLAY_LOOKS["no_grad"])
+        look = overlay_look(overlay)
         self.kinds.add(look.kind)
+        if look is not WARNING:
+            self.kinds.add(NOTE.kind)
         lines = [_text(overlay.text)]
         if overlay.label and overlay.kind in _NEW_TENSOR_OVERLAYS:
             lines.insert(0, f"<b>{_text(overlay.label)}</b>")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gradviz.model import Node
+from gradviz.model import Node, Overlay
 from gradviz.render.values import format_nested, format_number, format_shape, format_value, is_zero
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "is_zero",
     "legend_entries",
     "node_look",
+    "overlay_look",
 ]
 
 #: Fonts graphviz-pure has metrics for (it warns on "monospace" and falls back to Times).
@@ -217,12 +218,12 @@ INPLACE = Look(
 )
 DATA_EDIT = Look(
     "data_edit",
-    ".data edit: bypasses autograd and _version; backward silently uses the new values",
-    style="filled,bold",
-    fill="#fee2e2",
-    border="#dc2626",
-    font_color="#991b1b",
-    tui="bold red",
+    ".data edit: bypasses autograd and _version; a node that saved the tensor would see the new values",
+    style="filled,dashed",
+    fill="#fef3c7",
+    border="#b45309",
+    font_color="#78350f",
+    tui="dark_orange",
 )
 REQUIRES_GRAD_OFF = Look(
     "requires_grad_off",
@@ -231,6 +232,24 @@ REQUIRES_GRAD_OFF = Look(
     border="#9ca3af",
     font_color="#6b7280",
     tui="grey50",
+)
+NOTE = Look(
+    "note",
+    "note (grey, dashed): autograd did this as the code says; nothing to fix",
+    style="dashed",
+    border="#9ca3af",
+    font_color="#6b7280",
+    tui="grey50",
+)
+WARNING = Look(
+    "warning",
+    "warning (red, bold): probably a bug in your code; the summary says why",
+    style="filled,bold",
+    fill="#fee2e2",
+    border="#dc2626",
+    font_color="#991b1b",
+    penwidth="2",
+    tui="bold red",
 )
 EDGE = Look("edge", "next_functions link: vJ flows this way in backward", style="solid", border="#374151")
 FLOW = Look(
@@ -263,6 +282,8 @@ LOOKS: tuple[Look, ...] = (
     INPLACE,
     DATA_EDIT,
     REQUIRES_GRAD_OFF,
+    NOTE,
+    WARNING,
 )
 EDGE_KINDS = frozenset({"edge", "flow"})
 
@@ -284,6 +305,20 @@ def node_look(node: Node, *, is_root: bool = False) -> Look:
     if node.tensor is not None and node.tensor.retains_grad:
         return RETAINS_GRAD
     return OP
+
+
+def overlay_look(overlay: Overlay) -> Look:
+    """How an overlay is drawn: the alarming look for a warning, its kind's calm look for a note.
+
+    Args:
+        overlay: What autograd did not record.
+
+    Returns:
+        Its `Look`.
+    """
+    if overlay.severity == "warning":
+        return WARNING
+    return OVERLAY_LOOKS.get(overlay.kind, NO_GRAD)
 
 
 def legend_entries(kinds: Iterable[str]) -> tuple[Look, ...]:

@@ -20,6 +20,8 @@ MAX_CODE = 60
 WIDTH = 100
 #: Leaves listed per call; a model with hundreds of parameters gets one line for the rest.
 MAX_LEAVES = 12
+#: Notes listed one line each; more are counted by kind in one line.
+MAX_NOTES = 5
 
 _FINDING_TITLES = {
     "no_grad": "no_grad",
@@ -29,6 +31,12 @@ _FINDING_TITLES = {
     "autograd_error": "autograd error",
     "capture_problem": "capture problem",
     "non_leaf_grad": ".grad of a non-leaf",
+}
+_NOTE_NOUNS = {
+    "no_grad": ("no_grad block", "no_grad blocks"),
+    "detach": ("detach", "detaches"),
+    "accumulation": ("gradient accumulation", "gradient accumulations"),
+    "data_edit": (".data edit", ".data edits"),
 }
 
 
@@ -47,8 +55,7 @@ def summarize(trace: Trace, written_files: Sequence[Path], out_dir: Path | str |
     for call in trace.backwards:
         lines.extend(_call_lines(call))
     lines.extend(_uncaptured_lines(trace))
-    for finding in trace.findings:
-        lines.extend(_finding_lines(finding))
+    lines.extend(findings_lines(trace.findings))
     if out_dir is not None and written_files:
         lines.append(_files_line(written_files, out_dir))
     return "\n".join(lines) + "\n"
@@ -145,6 +152,47 @@ def _uncaptured_lines(trace: Trace) -> list[str]:
     if len(trace.uncaptured) > MAX_LEAVES:
         lines.append(f"      ... and {len(trace.uncaptured) - MAX_LEAVES} more leaves (all in trace.json)")
     return lines
+
+
+def findings_lines(findings: Sequence[Finding]) -> list[str]:
+    """Warnings first, in full; then notes, one line each or counted; then capture problems, one per kind.
+
+    Args:
+        findings: The trace's findings.
+
+    Returns:
+        The lines.
+    """
+    problems = [finding for finding in findings if finding.kind == "capture_problem"]
+    warnings = [f for f in findings if f.severity == "warning" and f.kind != "capture_problem"]
+    notes = [f for f in findings if f.severity == "note" and f.kind != "capture_problem"]
+    lines = [line for finding in warnings for line in _finding_lines(finding)]
+    if len(notes) <= MAX_NOTES:
+        lines.extend(_note_line(note) for note in notes)
+    elif notes:
+        lines.append(_notes_counted(notes))
+    lines.extend(line for problem in problems for line in _finding_lines(problem))
+    return lines
+
+
+def _note_line(note: Finding) -> str:
+    """One line: ``- note, no_grad (eval.py:40): Under torch.no_grad() at ...``, cut to the width."""
+    title = _FINDING_TITLES.get(note.kind, note.kind)
+    where = f" ({note.location})" if note.location is not None else ""
+    message = " ".join(note.message.split())
+    if note.location is not None:
+        message = message.replace(f" at {note.location}", "", 1)  # already in front
+    line = f"  - note, {title}{where}: {message}"
+    return line if len(line) <= WIDTH else line[: WIDTH - 3] + "..."
+
+
+def _notes_counted(notes: Sequence[Finding]) -> str:
+    """``- 9 notes: 3 no_grad blocks, 2 detach, ...``: what autograd did as the code asked, counted."""
+    counts: dict[str, int] = {}
+    for note in notes:
+        counts[note.kind] = counts.get(note.kind, 0) + 1
+    parts = [f"{count} {_NOTE_NOUNS.get(kind, (kind, kind))[count > 1]}" for kind, count in counts.items()]
+    return f"  - {len(notes)} notes: {', '.join(parts)} (autograd did what the code says; all in trace.json)"
 
 
 def _finding_lines(finding: Finding) -> list[str]:

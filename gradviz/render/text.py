@@ -20,13 +20,13 @@ from gradviz.render.style import (
     CURRENT,
     GRADIENT,
     NOT_REACHED,
-    OVERLAY_LOOKS,
     PENDING,
     RAISED,
     format_shape,
     format_value,
     is_zero,
     node_look,
+    overlay_look,
 )
 
 MAX_DEPTH = 24
@@ -82,9 +82,10 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
 
 
 def _overlay_text(overlay: Overlay) -> Text:
-    look = OVERLAY_LOOKS.get(overlay.kind, OVERLAY_LOOKS["no_grad"])
+    look = overlay_look(overlay)
     where = f"  {overlay.location}" if overlay.location is not None else ""
-    return Text(f"! {overlay.kind}: {overlay.text}{where}", style=look.tui)
+    mark = "!" if overlay.severity == "warning" else "-"
+    return Text(f"{mark} {overlay.kind}: {overlay.text}{where}", style=look.tui)
 
 
 def _title(subject: Graph | BackwardCall, state: StepState) -> Text:

@@ -124,7 +124,7 @@ def test_check_never_raises_and_needs_an_origin() -> None:
     assert check.check(object(), node_name="?", location=None, call_index=1) == []
 
 
-def test_each_tensor_is_reported_once_per_call() -> None:
+def test_each_tensor_is_reported_once_per_editing_line() -> None:
     recorder = ForwardRecorder()
     recorder.start()
     w = torch.tensor([1.0, 2.0], requires_grad=True)
@@ -136,7 +136,8 @@ def test_each_tensor_is_reported_once_per_call() -> None:
     first = check.check(y1.grad_fn, node_name="MulBackward0", location=None, call_index=1)
     again = check.check(y2.grad_fn, node_name="MulBackward0", location=None, call_index=1)
     assert len(first) == 1 and again == []
-    assert len(check.check(y2.grad_fn, node_name="MulBackward0", location=None, call_index=2)) == 1
+    # the same edit seen again in a later call (a loop repeating it) is the same bug
+    assert check.check(y2.grad_fn, node_name="MulBackward0", location=None, call_index=2) == []
 
 
 def test_fingerprints_see_nan_as_unchanged_and_shape_changes_as_changed() -> None:

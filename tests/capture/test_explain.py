@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 import torch
 
 import gradviz
@@ -119,3 +122,92 @@ def test_calls_past_the_capture_budget_are_mentioned() -> None:
     assert w.grad is not None and w.grad.tolist() == [5.0, 5.0]
     assert "sum over 2 backward calls" in text
     assert "3 later backward call(s) were counted but not captured" in text
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = torch.nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc1(x)
+
+
+def zero_with_optimizer(model: Net, opt: torch.optim.Optimizer) -> None:
+    opt.zero_grad()
+
+
+def zero_by_none(model: Net, opt: torch.optim.Optimizer) -> None:
+    model.fc1.weight.grad = None
+
+
+def zero_in_place(model: Net, opt: torch.optim.Optimizer) -> None:
+    if model.fc1.weight.grad is not None:
+        model.fc1.weight.grad.zero_()
+
+
+def zero_through_data(model: Net, opt: torch.optim.Optimizer) -> None:
+    if model.fc1.weight.grad is not None:
+        model.fc1.weight.grad.data.zero_()
+
+
+@pytest.mark.parametrize(
+    "zero", [zero_with_optimizer, zero_by_none, zero_in_place, zero_through_data], ids=lambda f: f.__name__
+)
+@pytest.mark.parametrize("max_backward", [None, 1])
+def test_after_each_zeroing_idiom_the_grad_comes_from_the_last_call_alone(
+    zero: Callable[[Net, torch.optim.Optimizer], None], max_backward: int | None
+) -> None:
+    # Given: a training loop that zeroes the gradient before each backward, captured or past the budget
+    torch.manual_seed(0)
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with gradviz.trace(max_backward=max_backward):
+        for _ in range(3):
+            zero(model, opt)
+            model(torch.randn(4, 3)).pow(2).sum().backward()
+            last = model.fc1.weight.grad.clone()
+            opt.step()
+    # When
+    text = gradviz.explain(model.fc1.weight)
+    # Then: only the last call counts, and the parameter is named by its module path
+    assert torch.equal(model.fc1.weight.grad, last)
+    assert text.startswith("model.fc1.weight.grad = [[") and "comes from backward call 3" in text
+    assert "is the sum over" not in text and "zero_grad" not in text
+
+
+def test_a_grad_set_to_none_after_the_last_call_says_so() -> None:
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with gradviz.trace():
+        model(torch.randn(4, 3)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    assert model.fc1.bias.grad is None
+    assert gradviz.explain(model.fc1.bias).startswith(
+        "model.fc1.bias.grad is None: it was set to None after backward call 1"
+    )
+
+
+def test_a_grad_zeroed_in_place_after_the_last_call_says_so() -> None:
+    model = Net()
+    with gradviz.trace():
+        model(torch.randn(4, 3)).sum().backward()
+        model.zero_grad(set_to_none=False)
+    assert gradviz.explain(model.fc1.bias).startswith(
+        "model.fc1.bias.grad is all zeros: it was zeroed in place"
+    )
+
+
+def test_a_forgotten_zeroing_is_explained_as_a_sum_across_updates() -> None:
+    torch.manual_seed(0)
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with gradviz.trace(max_backward=2):
+        for _ in range(3):
+            model(torch.randn(4, 3)).sum().backward()
+            opt.step()
+    text = gradviz.explain(model.fc1.bias)
+    assert text.startswith("model.fc1.bias.grad = [")
+    assert "is the sum over 3 backward calls since .grad was last empty or zeroed (calls 1, 2, 3)" in text
+    assert "updated in between" in text and "optimizer.zero_grad()" in text

@@ -127,7 +127,9 @@ def tutorial_steps() -> tuple[Step, ...]:
 def tutorial_overlays() -> tuple[Overlay, ...]:
     return (
         Overlay(0, "no_grad", "m", "m = x * 2 made under torch.no_grad(): not recorded", loc(6), 4, 7),
-        Overlay(1, "data_edit", "x", "x.data edited: backward will use the new values", loc(7), 4, 8),
+        Overlay(
+            1, "data_edit", "x", "x.data edited: backward will use the new values", loc(7), 4, 8, "warning"
+        ),
         Overlay(2, "detach", "d", "d = y.detach() cuts the graph here", loc(8), 3, 9),
         Overlay(3, "inplace", "y", "y.mul_(2) bumped y._version 0 -> 1", loc(9), 3, 10),
     )
@@ -181,7 +183,10 @@ def tutorial_trace() -> Trace:
             Event(1, "grad_mode", "no_grad", loc(6), enabled=False),
         ),
         backwards=(tutorial_call(overlays=tutorial_overlays()),),
-        findings=(Finding("no_grad", "m was made under no_grad", loc(6), 1, "m"),),
+        findings=(
+            Finding("data_edit", "x was changed through .data", loc(7), 1, "x"),
+            Finding("no_grad", "m was made under no_grad", loc(6), 1, "m", severity="note"),
+        ),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -160,7 +159,8 @@ def test_overlays_are_drawn_and_can_be_switched_off(build: type[Builders]) -> No
     assert "made under torch.no_grad(): not recorded" in statement(shown, "o0")
     assert "<b>m</b>" in statement(shown, "o0")  # the ghost carries the user's name for the tensor
     assert "dashed" in statement(shown, "o0")
-    assert "#dc2626" in statement(shown, "o1")  # .data edit in red
+    assert "#dc2626" in statement(shown, "o1")  # the harmful .data edit, a warning, in red
+    assert "#dc2626" not in statement(shown, "o0") and "#dc2626" not in statement(shown, "o2")  # notes
     assert "arrowhead=tee" in edge_line(shown, "n3", "o2")  # detach cuts the graph
     assert "y._version 0 -&gt; 1" in statement(shown, "o3")
     assert "no_grad" not in hidden and "o0" not in hidden and ".data" not in hidden
@@ -173,6 +173,11 @@ def test_legend_lists_only_what_is_in_the_picture(build: type[Builders]) -> None
     assert "AccumulateGrad: backward adds into its .grad" in statement(plain, "legend")
     assert "no_grad" not in statement(plain, "legend")
     assert "torch.no_grad()" in statement(with_overlays, "legend")
+    # the legend says which overlays are warnings and which are notes
+    assert "warning (red, bold): probably a bug" in statement(with_overlays, "legend")
+    assert "note (grey, dashed): autograd did this as the code says" in statement(with_overlays, "legend")
+    calm = build.tutorial_call(overlays=build.tutorial_overlays()[:1])
+    assert "warning (red" not in statement(to_dot(calm), "legend")
     assert "legend" not in to_dot(build.tutorial_call(), options=RenderOptions(legend=False))
 
 
@@ -205,15 +210,13 @@ def test_a_lone_graph_has_no_steps(graph: Graph) -> None:
         to_dot(graph, step=1)
 
 
-def test_ten_thousand_nodes_render_in_well_under_a_second(build: type[Builders]) -> None:
+def test_ten_thousand_nodes_draw_every_link_in_full(build: type[Builders]) -> None:
+    # How long it takes is measured in benchmarks/, never in a unit test.
     graph = build.chain_graph(10_000)
 
-    start = time.perf_counter()
     dot = to_dot(graph, options=RenderOptions(full=True))
-    elapsed = time.perf_counter() - start
 
     assert dot.count(" -> ") == 10_001  # every link plus the root's v
-    assert elapsed < 1.0, f"to_dot took {elapsed:.2f}s for 10k nodes"
 
 
 def test_title_names_the_call_and_shortens_long_source_lines(

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from gradviz.model import Node, Value
-from gradviz.render.style import LEAF, LOOKS, OP, RETAINS_GRAD, ROOT, format_value, legend_entries, node_look
+from gradviz.model import Node, Overlay, Value
+from gradviz.render.style import (
+    LEAF,
+    LOOKS,
+    OP,
+    OVERLAY_LOOKS,
+    RETAINS_GRAD,
+    ROOT,
+    WARNING,
+    format_value,
+    legend_entries,
+    node_look,
+    overlay_look,
+)
 
 from .conftest import Builders
 
@@ -53,3 +67,11 @@ def test_legend_keeps_its_order_and_only_asked_kinds() -> None:
         "data_edit",
     ]
     assert len({look.kind for look in LOOKS}) == len(LOOKS)
+
+
+def test_a_warning_overlay_is_drawn_alarming_and_a_note_calm() -> None:
+    edit = Overlay(0, "data_edit", "w", "w.data edited", None, 0, 3)
+    assert overlay_look(edit) is OVERLAY_LOOKS["data_edit"]
+    assert overlay_look(replace(edit, severity="warning")) is WARNING
+    assert WARNING.fill == "#fee2e2" and "bold" in WARNING.style
+    assert all("bold" not in look.style and look.border != WARNING.border for look in OVERLAY_LOOKS.values())

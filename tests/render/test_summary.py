@@ -34,8 +34,11 @@ def test_summary_names_each_call_its_leaves_and_every_finding() -> None:
     assert "#1 backward at" in lines[1] and "loss.backward(retain_graph=True)" in lines[1]
     assert "w.grad = [8, 12]" in text  # d/dw of sum(2w * w) = 4w
     assert "(was [8, 12])" in text  # the second call added into a non-zero .grad
-    for title in ("! no_grad", "! accumulation", "! .data edit", "! .grad of a non-leaf"):
-        assert title in text, title
+    # warnings in full first, then each note on one line
+    titles = ["! .data edit", "! .grad of a non-leaf", "- note, no_grad", "- note, accumulation"]
+    positions = [text.find(title) for title in titles]
+    assert -1 not in positions and max(positions[:2]) < min(positions[2:]), text
+    assert all(len(line) <= 100 for line in lines if line.startswith("  - note"))
     assert text.rstrip().endswith("gradviz: wrote out/: trace.json")
 
 
@@ -83,3 +86,30 @@ def test_summary_names_exactly_the_calls_that_were_not_captured() -> None:
 
     assert "made 4 backward/grad calls, captured 2: #1, #3" in text
     assert "  #2, #4: counted, not captured" in text
+
+
+def test_many_notes_are_one_counted_line_after_the_warnings() -> None:
+    # Given: an evaluation block per metric and detaches for logging: what the code asked for
+    model = torch.nn.Linear(2, 1)
+    with Tracer() as tracer:
+        prediction = model(torch.ones(3, 2))
+        with torch.no_grad():
+            model(torch.ones(1, 2))
+        with torch.no_grad():
+            model(torch.ones(1, 2))
+        logged = [prediction.detach().sum(), prediction.detach().mean(), prediction.detach().max()]
+        with torch.no_grad():
+            model(torch.ones(1, 2))
+        with torch.inference_mode():
+            model(torch.ones(1, 2))
+        with torch.no_grad():
+            model(torch.ones(1, 2))
+        prediction.sum().backward()
+
+    text = summarize(tracer.result(), [], None)
+
+    assert len(logged) == 3 and "!" not in text
+    (counted,) = [line for line in text.splitlines() if line.startswith("  - ")]
+    assert counted == (
+        "  - 6 notes: 5 no_grad blocks, 1 detach (autograd did what the code says; all in trace.json)"
+    )

@@ -74,8 +74,10 @@ def test_step_shows_done_and_current_and_hides_future_grads(call: BackwardCall) 
 def test_overlays_hang_under_their_node_and_can_be_hidden(build: type[Builders]) -> None:
     call = build.tutorial_call(overlays=build.tutorial_overlays())
 
-    assert "! data_edit: x.data edited" in to_text(call, width=200)
-    assert "! no_grad" not in to_text(call, overlays=False)
+    shown = to_text(call, width=200)
+    assert "! data_edit: x.data edited" in shown  # a warning
+    assert "- no_grad: m = x * 2 made under torch.no_grad()" in shown  # a note
+    assert "no_grad" not in to_text(call, overlays=False)
 
 
 def test_accumulated_grad_shows_before_and_after(call: BackwardCall, build: type[Builders]) -> None:

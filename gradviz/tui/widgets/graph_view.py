@@ -81,7 +81,7 @@ class GraphView(ScrollView, can_focus=True):
         self._raised: int | None = None
         self._done: set[int] = set()
         self._selected: set[tuple[str, int]] = set()
-        self._overlay_kinds: dict[int, str] = {}
+        self._overlay_looks: dict[int, look.Look] = {}
         self.set_reactive(GraphView.call, call)
 
     @property
@@ -137,7 +137,9 @@ class GraphView(ScrollView, can_focus=True):
                         description=f"layout of call {backward.index}",
                     )
             self._canvas = self._canvases[backward.index]
-            self._overlay_kinds = {overlay.id: overlay.kind for overlay in backward.graph.overlays}
+            self._overlay_looks = {
+                overlay.id: look.overlay_look(overlay) for overlay in backward.graph.overlays
+            }
             self.virtual_size = Size(self._canvas.width, self._canvas.height)
         self._restate()
         self._select()
@@ -238,9 +240,11 @@ class GraphView(ScrollView, can_focus=True):
         if (run.kind, run.ident) in self._selected and run.ident != self._current:
             return SELECTED
         if run.kind == "overlay":
-            kind = self._overlay_kinds.get(run.ident, "")
-            look_of = look.OVERLAY_LOOKS.get(kind)
-            return (_style(look_of.tui) if look_of is not None else Style()) + Style(dim=True)
+            look_of = self._overlay_looks.get(run.ident)
+            if look_of is None:
+                return Style(dim=True)
+            # Notes stay in the background; a warning is as loud as in the drawings.
+            return _style(look_of.tui) + Style(dim=look_of is not look.WARNING)
         node = backward.graph.node(run.ident)
         if run.ident == self._raised:
             return RAISED

@@ -1,0 +1,299 @@
+"""Cuts of the graph (no_grad blocks, ``detach()``), and whether one cost a gradient the run needed.
+
+Autograd records nothing for an op under ``no_grad`` and gives a detached tensor no history. Most such cuts
+are meant: evaluation, a GAN's ``fake.detach()``, truncated BPTT, a target network. A cut is a bug only when
+its result feeds a graph that a later backward ran through while the leaves upstream of the cut (the
+parameters it was computed from) received no gradient from any backward call of the run: they never train.
+`CutLedger` keeps each cut once per line (once per block for ``no_grad``), the leaves upstream of it, and,
+through one tensor hook per such leaf, whether any backward or grad call ever reached them.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch.utils.weak import WeakIdKeyDictionary
+
+from gradviz.capture.location import user_frame
+from gradviz.capture.names import collect_names
+from gradviz.capture.origin import grad_fn_of
+from gradviz.capture.wording import assigned_name, at, detached_name
+from gradviz.model import Finding, GradMode, Location
+
+CutKind = Literal["no_grad", "detach"]
+#: Instances of one cut whose upstream leaves are collected (a loop repeats the same leaves).
+MAX_WALKS = 3
+#: Nodes visited per upstream walk: enough for any model's parameters, bounded for huge graphs.
+MAX_WALK_NODES = 20_000
+#: Output ids kept per cut to follow where its results went.
+MAX_OUTPUTS = 50_000
+
+
+@dataclass
+class Cut:
+    """One cut site: a ``no_grad`` block (by its ``with`` or call line) or a ``detach()`` line.
+
+    Attributes:
+        kind: ``"no_grad"`` or ``"detach"``.
+        mode: The grad mode of the ops (``no_grad`` or ``inference_mode`` for blocks).
+        location: Where the finding points: the block's ``with`` line (or the decorated function's call
+            line), or the ``detach()`` line.
+        first: The first op of the block that took tensors requiring grad (the detach line itself).
+        label: The user's name for what was cut, where the line says.
+        count: How many ops (or detach calls) it covered while the timeline was recording.
+        outputs: gradviz ids of the tensors it produced.
+        walks: How many instances had their upstream leaves collected.
+    """
+
+    kind: CutKind
+    mode: GradMode
+    location: Location | None
+    first: Location | None
+    label: str | None
+    count: int = 0
+    outputs: set[int] = field(default_factory=set)
+    walks: int = 0
+    leaves: dict[int, LeafFacts] = field(default_factory=dict)
+
+
+@dataclass
+class LeafFacts:
+    """What the verdict needs about a leaf upstream of a cut; kept as plain facts, since the script may
+    have dropped the leaf (its model) by the time findings are read.
+
+    Attributes:
+        serial: Its number among the leaves watched.
+        label: The user's name for it (``encoder.weight``), found while the cut ran.
+        tensor_id: gradviz's id for it, where the timeline had one.
+        reached: Whether a backward or grad call computed a gradient for it after it was watched.
+        optimized: Whether an optimizer that stepped holds it.
+    """
+
+    serial: int
+    label: str | None
+    tensor_id: int | None
+    reached: bool = False
+    optimized: bool = False
+
+
+def upstream_leaves(tensors: Iterable[torch.Tensor], limit: int = MAX_WALK_NODES) -> list[torch.Tensor]:
+    """The leaves that require grad behind some tensors: themselves, or the AccumulateGrad nodes' variables.
+
+    Args:
+        tensors: Tensors that require grad.
+        limit: At most this many nodes are visited.
+
+    Returns:
+        The leaf tensors, each once.
+    """
+    found: dict[int, torch.Tensor] = {}
+    stack: list[Any] = []
+    for tensor in tensors:
+        grad_fn = grad_fn_of(tensor)
+        if grad_fn is None:
+            found.setdefault(id(tensor), tensor)
+        else:
+            stack.append(grad_fn)
+    seen: set[int] = set()
+    while stack and len(seen) < limit:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        variable = getattr(fn, "variable", None)
+        if isinstance(variable, torch.Tensor):
+            found.setdefault(id(variable), variable)
+            continue
+        stack.extend(next_fn for next_fn, _ in fn.next_functions)
+    return list(found.values())
+
+
+class CutLedger:
+    """Every cut site seen while recording, and which upstream leaves any backward reached since."""
+
+    def __init__(self) -> None:
+        self.cuts: dict[tuple[CutKind, Location | None], Cut] = {}
+        self._facts: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._optimized: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._optimizers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._handles: list[Any] = []
+        #: Whether any optimizer stepped while tracing.
+        self.stepped = False
+        #: Wraps each hook (the door's `Part.hook`, set by the `Judge`); hooks then never raise.
+        self.guard: Callable[[Callable[..., Any]], Callable[..., None]] = _unguarded
+
+    def note(
+        self,
+        kind: CutKind,
+        mode: GradMode,
+        location: Location,
+        block: Location | None,
+        sources: Sequence[torch.Tensor],
+        outputs: Sequence[int],
+        id_of: Callable[[torch.Tensor], int | None] = lambda tensor: None,
+    ) -> None:
+        """Count one op that cut tensors requiring grad out of the graph.
+
+        Args:
+            kind: ``"no_grad"`` for an op under no_grad/inference_mode, ``"detach"`` for a detach.
+            mode: The grad mode it ran under.
+            location: The op's own line.
+            block: For ``no_grad``, the line that switched grad off (the ``with`` or call line), if known.
+            sources: Its inputs that require grad.
+            outputs: gradviz ids of its results.
+            id_of: gradviz's id of a tensor, or None.
+        """
+        where = block if kind == "no_grad" and block is not None else location
+        cut = self.cuts.get((kind, where))
+        if cut is None:
+            label = detached_name(location) if kind == "detach" else assigned_name(location)
+            cut = self.cuts[(kind, where)] = Cut(kind, mode, where, location, label)
+        cut.count += 1
+        if len(cut.outputs) < MAX_OUTPUTS:
+            cut.outputs.update(outputs)
+        if cut.walks < MAX_WALKS and sources:
+            cut.walks += 1
+            leaves = [leaf for leaf in upstream_leaves(sources) if leaf.requires_grad]
+            unnamed = [leaf for leaf in leaves if leaf not in self._facts]
+            # Named now, while the user's frames (and their modules) are on the stack.
+            names = collect_names(user_frame(sys._getframe(1))) if unnamed else None
+            for leaf in leaves:
+                facts: LeafFacts | None = self._facts.get(leaf)  # type: ignore[no-untyped-call]
+                if facts is None:
+                    facts = self._watch(leaf, names.name_of(leaf) if names is not None else None, id_of(leaf))
+                cut.leaves[facts.serial] = facts
+
+    def _watch(self, leaf: torch.Tensor, label: str | None, tensor_id: int | None) -> LeafFacts:
+        facts = LeafFacts(len(self._facts), label, tensor_id, optimized=leaf in self._optimized)
+        self._facts[leaf] = facts
+        try:
+            self._handles.append(leaf.register_hook(self.guard(_Reach(facts))))  # type: ignore[no-untyped-call]
+        except RuntimeError:
+            facts.reached = True  # cannot be followed: never the ground for a warning
+        return facts
+
+    def optimizer_stepped(self, params: Iterable[torch.Tensor], optimizer: Any) -> None:
+        """Note an optimizer step: the leaves it holds are meant to train (checked once per optimizer)."""
+        self.stepped = True
+        if optimizer in self._optimizers:
+            return
+        self._optimizers.add(optimizer)
+        for param in params:
+            self._optimized[param] = True
+            facts: LeafFacts | None = self._facts.get(param)  # type: ignore[no-untyped-call]
+            if facts is not None:
+                facts.optimized = True
+
+    def unwatch(self) -> None:
+        """Remove every hook; what was reached stays known."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+def _unguarded(hook: Callable[..., Any]) -> Callable[..., None]:
+    return hook
+
+
+class _Reach:
+    """Tensor hook: marks its leaf as reached by a backward or grad call, leaving the gradient untouched."""
+
+    def __init__(self, facts: LeafFacts) -> None:
+        self._facts = facts
+
+    def __call__(self, grad: torch.Tensor) -> None:
+        self._facts.reached = True
+
+
+def cut_message(cut: Cut) -> str:
+    """What a cut did, in one or two sentences (the note; a warning adds why it matters).
+
+    Args:
+        cut: The cut site.
+
+    Returns:
+        The sentences.
+    """
+    if cut.kind == "detach":
+        times = f" ({cut.count} calls)" if cut.count > 1 else ""
+        cut_text = (
+            "shares the data but is cut from the graph (requires_grad=False), so no gradient flows back"
+        )
+        if cut.label and "detach" in cut.label:
+            return f"`{cut.label}`{at(cut.location)}{times} gives a tensor that {cut_text} through it."
+        name = cut.label or "A result"
+        return f"{name} was detached{at(cut.location)}{times}: it {cut_text} through it."
+    switch = "torch.inference_mode()" if cut.mode == "inference_mode" else "torch.no_grad()"
+    ops = "1 op" if cut.count == 1 else f"{cut.count} ops"
+    first = ""
+    if cut.first is not None and cut.first != cut.location:
+        first = f", the first{at(cut.first)}"
+    elif cut.label:
+        first = f" (`{cut.label}`)"
+    return (
+        f"{ops} on tensors that require grad ran under {switch}{at(cut.location)} without being "
+        f"recorded{first}: their results have no grad_fn, and no gradient flows back through them."
+    )
+
+
+@dataclass(frozen=True)
+class Harm:
+    """Why a cut is a warning: its result fed a backward, and leaves upstream of it never trained.
+
+    Attributes:
+        call: Index of the first backward call whose graph used the cut's result.
+        call_location: That call's line.
+        untrained: The user's names of the leaves that received no gradient (None where unnamed).
+    """
+
+    call: int
+    call_location: Location | None
+    untrained: tuple[str | None, ...]
+
+
+#: Leaves named in a warning before the rest are counted.
+_NAMED = 3
+
+
+def _names(untrained: Sequence[str | None]) -> str:
+    named = [name for name in untrained if name]
+    shown = ", ".join(named[:_NAMED]) or "the leaves"
+    rest = len(untrained) - min(len(named), _NAMED)
+    if rest > 0:
+        shown += f" and {rest} more" if named else f" ({rest})"
+    return shown
+
+
+def cut_finding(cut: Cut, harm: Harm | None) -> Finding:
+    """The finding for a cut: a note, or a warning when it cost trained leaves their gradient.
+
+    Args:
+        cut: The cut site.
+        harm: Set when the cut's result fed a backward while the leaves upstream never got a gradient.
+
+    Returns:
+        A ``no_grad`` or ``detach`` finding.
+    """
+    message = cut_message(cut)
+    if harm is None:
+        return Finding(
+            kind=cut.kind,
+            message=message,
+            location=cut.location,
+            label=cut.label,
+            severity="note",
+            count=cut.count,
+        )
+    undo = "move it out of the torch.no_grad() block" if cut.kind == "no_grad" else "remove the .detach()"
+    message += (
+        f" Backward call {harm.call}{at(harm.call_location)} used that result, but {_names(harm.untrained)} "
+        f"upstream of the cut received no gradient from any backward call of the run, so they never train. "
+        f"If they should learn, {undo}; if they are meant to stay frozen, say so with requires_grad_(False) "
+        f"or leave them out of the optimizer."
+    )
+    return Finding(kind=cut.kind, message=message, location=cut.location, label=cut.label, count=cut.count)
