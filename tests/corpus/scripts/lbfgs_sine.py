@@ -36,7 +36,7 @@ class Sequence(nn.Module):
 
 def main():
     torch.manual_seed(0)
-    t = torch.arange(24, dtype=torch.double)
+    t = torch.arange(12, dtype=torch.double)
     shifts = torch.randint(-8, 8, (6, 1)).double()
     data = torch.sin((t + shifts) / 4.0)
     input, target = data[2:, :-1], data[2:, 1:]
@@ -56,7 +56,7 @@ def main():
         loss = optimizer.step(closure)
         print(f"step {i} loss {loss.item():.4f}")
         with torch.no_grad():
-            future = 5
+            future = 4
             pred = seq(test_input, future=future)
             test_loss = criterion(pred[:, :-future], test_target)
         print(f"step {i} test loss {test_loss.item():.4f} last prediction {pred[0, -1].item():.4f}")
