@@ -1,5 +1,6 @@
 """A deep residual MLP trained with non-reentrant activation checkpointing:
 ``torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)`` recomputes each block in backward.
+It trains sample by sample (batch size 1, as online-learning tutorials do), then evaluates in batch.
 """
 
 import torch
@@ -44,10 +45,11 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for step in range(5):
         model.train()
-        optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x[:48]), y[:48])
-        loss.backward()
-        optimizer.step()
+        for i in range(step * 8, step * 8 + 8):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(x[i : i + 1]), y[i : i + 1])
+            loss.backward()
+            optimizer.step()
         model.eval()
         with torch.no_grad():
             val = nn.functional.mse_loss(model(x[48:]), y[48:])
