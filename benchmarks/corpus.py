@@ -7,8 +7,8 @@ Run from the repository root::
     python benchmarks/corpus.py mnist_cnn vae    # only these scripts
 
 Each script runs in its own process, forked after ``import torch`` (so the ~1.5 s of starting Python and
-importing torch is left out of both columns); the plain batch runs first, then the traced one, so they
-do not compete for the CPU. It prints two tables:
+importing torch is left out of both columns), with one intra-op thread (``OMP_NUM_THREADS=1``); the plain
+batch runs first, then the traced one, so they do not compete for the CPU. It prints two tables:
 
 1. per script: plain and traced CPU seconds (user + system of the script's process; wall time varies with
    the machine's load), their ratio, the findings in trace.json by severity (warnings, notes, capture
@@ -45,7 +45,7 @@ def fidelity(outcome: Outcome) -> str:
 def cost_table(outcomes: dict[str, Outcome], buggy: set[str]) -> None:
     """Table 1: cost, findings by severity, fidelity."""
     print(
-        f"{'script':36} {'plain s':>8} {'traced s':>9} {'ratio':>6} "
+        f"{'script':40} {'plain s':>8} {'traced s':>9} {'ratio':>6} "
         f"{'warn':>5} {'note':>5} {'cap.pb':>6}  identical"
     )
     for stem, outcome in outcomes.items():
@@ -53,7 +53,7 @@ def cost_table(outcomes: dict[str, Outcome], buggy: set[str]) -> None:
         ratio = outcome.traced.cpu_seconds / max(outcome.plain.cpu_seconds, 1e-9)
         name = f"{stem} (bug)" if stem in buggy else stem
         print(
-            f"{name:36} {outcome.plain.cpu_seconds:8.2f} {outcome.traced.cpu_seconds:9.2f} {ratio:6.1f} "
+            f"{name:40} {outcome.plain.cpu_seconds:8.2f} {outcome.traced.cpu_seconds:9.2f} {ratio:6.1f} "
             f"{counts['warning']:5d} {counts['note']:5d} {counts['capture_problem']:6d}  {fidelity(outcome)}"
         )
 
@@ -68,7 +68,7 @@ def kind_table(outcomes: dict[str, Outcome], buggy: set[str]) -> None:
             kinds[f"{finding['kind']} ({finding.get('severity')})"] += int(finding.get("count", 1))
         total.update(kinds)
         listed = ", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items())) or "-"
-        print(f"  {stem + (' (bug)' if stem in buggy else ''):36} {listed}")
+        print(f"  {stem + (' (bug)' if stem in buggy else ''):40} {listed}")
     correct = {s for s in outcomes if s not in buggy}
     alarms = sum(
         int(f.get("count", 1))

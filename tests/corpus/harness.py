@@ -57,16 +57,24 @@ class Outcome:
         )
 
 
-def environment() -> dict[str, str]:
-    """The environment for the runs: this checkout's gradviz first on the path."""
+def environment(threads: int | None = None) -> dict[str, str]:
+    """The environment for the runs: this checkout's gradviz first on the path.
+
+    Args:
+        threads: torch's intra-op threads per process (``OMP_NUM_THREADS``), where given.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     return env
 
 
 def _batch(mode: str, results: Path, formats: str, scripts: list[Path], cwd: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, str(HERE / "batch.py"), mode, str(results), formats, *map(str, scripts)]
-    return subprocess.Popen(command, cwd=cwd, env=environment(), stderr=subprocess.PIPE)
+    # One thread each: the two batches side by side do not fight over the cores, and CPU time
+    # measures work rather than OpenMP threads spinning.
+    return subprocess.Popen(command, cwd=cwd, env=environment(threads=1), stderr=subprocess.PIPE)
 
 
 def _read(results: Path, stem: str, report: dict[str, Any]) -> Run:
