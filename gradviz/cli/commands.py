@@ -12,6 +12,7 @@ from gradviz.cli.options import (
     add_output_options,
     load_trace,
     parse_max_backward,
+    rank_folder,
     writable_folder,
 )
 from gradviz.cli.running import open_tui, render_saved, traced_run
@@ -80,14 +81,14 @@ exit status: the script's own (sys.exit code; 1 after an uncaught exception)."""
 
         if args.module:
             stem, root = args.script, os.getcwd()
-            out_dir = writable_folder(args.out or os.path.join(DEFAULT_OUT, stem))
+            out_dir = writable_folder(rank_folder(args.out or os.path.join(DEFAULT_OUT, stem)))
 
             def runner(tracer: ExceptionNoter) -> int:
                 return run_module(args.script, args.args, tracer)
 
             return traced_run(runner, args, args.script, root, out_dir)
         script = load_script(args.script)
-        out_dir = writable_folder(args.out or os.path.join(DEFAULT_OUT, Path(args.script).stem))
+        out_dir = writable_folder(rank_folder(args.out or os.path.join(DEFAULT_OUT, Path(args.script).stem)))
 
         def run_file(tracer: ExceptionNoter) -> int:
             return execute(script, args.args, tracer)

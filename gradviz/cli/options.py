@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +78,24 @@ def writable_folder(path: str) -> Path:
     except OSError as exc:
         raise UsageError(f"cannot write to {path}: {exc.strerror or exc}") from None
     return folder
+
+
+def rank_folder(folder: str, environ: Mapping[str, str] = os.environ) -> str:
+    """The output folder of this process: under torchrun (``WORLD_SIZE`` > 1), its ``rank-<RANK>`` subfolder.
+
+    Every rank runs the whole script, so each writes its own trace beside the others'.
+
+    Args:
+        folder: The folder from ``--out`` or the default.
+        environ: The environment, where torchrun sets ``RANK`` and ``WORLD_SIZE``.
+
+    Returns:
+        ``folder/rank-<RANK>`` in a multi-process run, else ``folder``.
+    """
+    rank, world = environ.get("RANK", ""), environ.get("WORLD_SIZE", "")
+    if not (rank.isdigit() and world.isdigit()) or int(world) <= 1:
+        return folder
+    return os.path.join(folder, f"rank-{int(rank)}")
 
 
 def load_trace(path: str) -> Trace:
