@@ -16,11 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from gradviz.errors import GradvizError, LayoutEngineMissing
-from gradviz.model import BackwardCall, Trace
+from gradviz.model import BackwardCall, Location, Trace
 from gradviz.render.collapse import choose_depth
 from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import call_to_json, to_json
+from gradviz.render.pagedata import other_view
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
 
@@ -118,6 +119,69 @@ class _Writer:
             self.written.append(path)
 
 
+#: Source files bigger than this are not put into HTML pages.
+MAX_SOURCE_BYTES = 1_000_000
+
+
+def _matches(text: str, locations: Sequence[Location]) -> bool:
+    """Whether a file still holds the lines the trace recorded (it may have changed, or be another)."""
+    lines = text.splitlines()
+    return all(
+        location.code is None
+        or (location.line <= len(lines) and lines[location.line - 1].strip() == location.code)
+        for location in locations
+    )
+
+
+def read_sources(trace: Trace) -> dict[str, str]:
+    """The text of the user's files named by the trace's locations, for the HTML pages' source pane.
+
+    A relative file is looked up beside the traced script. Files that cannot be read, are too big,
+    or no longer hold the recorded lines are left out (the page then shows the recorded lines only).
+
+    Args:
+        trace: What was recorded.
+
+    Returns:
+        Text by `Location.file`.
+    """
+    base = Path(trace.script).parent if trace.script else Path()
+    wanted: dict[str, list[Location]] = {}
+    for call in trace.backwards:
+        for location in (call.location, *(node.location for node in call.graph.nodes)):
+            if location is not None:
+                wanted.setdefault(location.file, []).append(location)
+    texts: dict[str, str] = {}
+    for name, locations in wanted.items():
+        path = Path(name) if Path(name).is_absolute() else base / name
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_SOURCE_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if _matches(text, locations):
+            texts[name] = text
+    return texts
+
+
+def _no_drawing(call: BackwardCall, options: RenderOptions, sources: dict[str, str]) -> str:
+    return to_html(call, None, options=options, sources=sources)
+
+
+def _second(
+    call: BackwardCall, options: RenderOptions, layouts: _Layouts
+) -> tuple[str, RenderOptions] | None:
+    """The other drawing for the HTML page (to expand or collapse modules), when it is worth drawing."""
+    other = other_view(call, options)
+    if other is None:
+        return None
+    try:
+        return layouts.run(to_dot(call, options=other), "svg").decode("utf-8"), other
+    except GradvizError:
+        return None
+
+
 def _check(formats: Sequence[str]) -> list[str]:
     unknown = [fmt for fmt in formats if fmt not in FORMATS]
     if unknown:
@@ -197,6 +261,7 @@ def write_outputs(
     missing = False
     problems: list[str] = []
     layouts = _Layouts()
+    sources = read_sources(trace) if "html" in wanted else {}
     for position, call in enumerate(trace.backwards):
         if progress is not None:
             progress(position, len(trace.backwards))
@@ -212,14 +277,21 @@ def write_outputs(
             elif missing and fmt in _DRAWN:
                 writer.write(f"{stem}.dot", dot)
             elif missing:
-                writer.write(f"{stem}.html", to_html(call, None, options=options))
+                writer.write(f"{stem}.html", _no_drawing(call, options, sources))
             else:
                 while True:
                     try:
                         if fmt in ("svg", "html"):
                             final_svg = final_svg or layouts.run(drawn, "svg").decode("utf-8")
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, final_svg, options=drawn_options))
+                            page = to_html(
+                                call,
+                                final_svg,
+                                options=drawn_options,
+                                second=_second(call, drawn_options, layouts),
+                                sources=sources,
+                            )
+                            writer.write(f"{stem}.html", page)
                         elif fmt == "svg" and final_svg is not None:
                             writer.write(f"{stem}.svg", final_svg)
                         else:
@@ -228,7 +300,7 @@ def write_outputs(
                         missing = True
                         writer.write(f"{stem}.dot", dot)
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
                     except WriteFailed:
                         raise
                     except LayoutTimedOut as exc:
@@ -240,12 +312,12 @@ def write_outputs(
                             continue
                         problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
                     except GradvizError as exc:
                         problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
                         writer.write(f"{stem}.dot", dot)
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
                     break
     if missing:
         raise LayoutSkipped(f"no layout engine: wrote DOT instead; {MISSING_HINT}", writer.written)
