@@ -21,7 +21,7 @@ from gradviz.render.collapse import choose_depth
 from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import call_to_json, to_json
-from gradviz.render.pagedata import other_view
+from gradviz.render.pagedata import other_views
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
 
@@ -169,17 +169,15 @@ def _no_drawing(call: BackwardCall, options: RenderOptions, sources: dict[str, s
     return to_html(call, None, options=options, sources=sources)
 
 
-def _second(
-    call: BackwardCall, options: RenderOptions, layouts: _Layouts
-) -> tuple[str, RenderOptions] | None:
-    """The other drawing for the HTML page (to expand or collapse modules), when it is worth drawing."""
-    other = other_view(call, options)
-    if other is None:
-        return None
-    try:
-        return layouts.run(to_dot(call, options=other), "svg").decode("utf-8"), other
-    except GradvizError:
-        return None
+def _others(call: BackwardCall, options: RenderOptions, layouts: _Layouts) -> list[tuple[str, RenderOptions]]:
+    """The other drawings for the HTML page (to expand and collapse modules) that could be made."""
+    drawn = []
+    for other in other_views(call, options):
+        try:
+            drawn.append((layouts.run(to_dot(call, options=other), "svg").decode("utf-8"), other))
+        except GradvizError:
+            continue
+    return drawn
 
 
 def _check(formats: Sequence[str]) -> list[str]:
@@ -288,7 +286,7 @@ def write_outputs(
                                 call,
                                 final_svg,
                                 options=drawn_options,
-                                second=_second(call, drawn_options, layouts),
+                                others=_others(call, drawn_options, layouts),
                                 sources=sources,
                             )
                             writer.write(f"{stem}.html", page)

@@ -1,11 +1,11 @@
 """One self-contained HTML player per backward call: the drawing, step controls, the source beside it.
 
-The page needs no network: the SVG (and, where it stays small, a second drawing to expand or collapse
-modules), the styles, the per-step data (JSON) and the script (player.js) are inline. It opens before
-backward; next, back, play and the keyboard step through the call, restyling the finished drawing
-(nodes not run yet dashed, the running node in red and kept in view), revealing the steps table one
-row at a time, and highlighting the line of the user's code that made the node. The page grows with
-nodes plus steps, not with their product.
+The page needs no network: the SVG (and, where they stay small, drawings at other module depths to
+expand and collapse modules), the styles, the per-step data (JSON) and the script (player.js) are
+inline. It opens before backward; next, back, play and the keyboard step through the call,
+restyling the finished drawing (nodes not run yet dashed, the running node in red and kept in
+view), revealing the steps table one row at a time, and highlighting the line of the user's code
+that made the node. The page grows with nodes plus steps, not with their product.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 
 from gradviz.model import BackwardCall, Value
-from gradviz.render.dot import collapsed_depth
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
-from gradviz.render.pagedata import SourceLine, page_data, source_excerpt, steps_data
+from gradviz.render.pagedata import SourceLine, page_data, source_excerpt, steps_data, view_name
 from gradviz.render.state import step_state
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions, format_value
 
@@ -147,17 +146,13 @@ def _script_json(data: dict[str, object]) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=True).replace("</", "<\\/")
 
 
-def _view_name(call: BackwardCall, options: RenderOptions) -> str:
-    return "full" if collapsed_depth(call.graph, options) is None else "collapsed"
-
-
 def to_html(
     call: BackwardCall,
     svg: str | None,
     *,
     title: str | None = None,
     options: RenderOptions = DEFAULT_OPTIONS,
-    second: tuple[str, RenderOptions] | None = None,
+    others: Sequence[tuple[str, RenderOptions]] = (),
     sources: Mapping[str, str] | None = None,
 ) -> str:
     """A self-contained player page for one backward call.
@@ -168,8 +163,8 @@ def to_html(
             could run.
         title: Page title; defaults to the call's API, number and line.
         options: The options the drawing was made with.
-        second: Another drawing of the same call and its options (the collapsed view beside the full
-            one, or the reverse: see `other_view`), so the page can expand and collapse modules.
+        others: Other drawings of the same call and their options (collapsed views at other module
+            depths, the full drawing: see `other_views`), so the page can expand and collapse modules.
         sources: Text of the user's source files by `Location.file`, read by the caller; without it
             the page shows the stripped lines the trace recorded.
 
@@ -182,8 +177,8 @@ def to_html(
     views: dict[str, RenderOptions] = {}
     drawings = []
     if svg is not None:
-        for drawing, drawn_with in [(svg, options), *([second] if second is not None else [])]:
-            name = _view_name(call, drawn_with)
+        for drawing, drawn_with in [(svg, options), *others]:
+            name = view_name(call, drawn_with)
             if name in views:
                 continue
             hidden = " hidden" if views else ""
@@ -193,9 +188,12 @@ def to_html(
     else:
         frame = f'<p class="note">No drawing: no Graphviz layout engine could be run ({_NO_ENGINE}).</p>'
     toggle = ""
-    if len(views) == 2:
-        label = "collapse modules" if next(iter(views)) == "full" else "expand modules"
-        toggle = f'<button data-action="toggle-view" id="toggle-view" title="(e)">{label}</button>'
+    if len(views) > 1:
+        toggle = (
+            '<button data-action="expand" title="expand modules one level (e)">expand</button>'
+            '<button data-action="collapse" title="collapse modules one level (c)">collapse</button>'
+            '<span id="level"></span>'
+        )
     failure = ""
     if call.error is not None:
         heading += " (failed)"

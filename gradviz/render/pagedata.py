@@ -1,9 +1,9 @@
 """What the HTML player reads besides the drawings: per-step data for each view, and the source lines.
 
-The player restyles a finished drawing step by step, so it needs, per view (full or collapsed), the
-drawn element of each step and the step each element first ran at; which collapsed box holds each
-node (to switch between the views); and the user's source lines, given by the caller as text so
-that the renderer never reads files.
+The player restyles a finished drawing step by step, so it needs, per view (every node, or modules
+collapsed at a depth), the drawn element of each step and the step each element first ran at; which
+box holds each node in each collapsed view (to expand and collapse modules); and the user's source
+lines, given by the caller as text so that the renderer never reads files.
 """
 
 from __future__ import annotations
@@ -12,12 +12,20 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from gradviz.model import BackwardCall, Location
-from gradviz.render.collapse import choose_depth, collapse
+from gradviz.render.collapse import choose_depth, collapse, module_depth
 from gradviz.render.dot import collapsed_depth
 from gradviz.render.failure import raised_at
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 
-__all__ = ["FULL_IN_PAGE", "SourceLine", "other_view", "page_data", "source_excerpt", "steps_data"]
+__all__ = [
+    "FULL_IN_PAGE",
+    "SourceLine",
+    "other_views",
+    "page_data",
+    "source_excerpt",
+    "steps_data",
+    "view_name",
+]
 
 #: The full drawing goes into a page beside the collapsed one only up to this many nodes.
 FULL_IN_PAGE = 300
@@ -65,30 +73,46 @@ def steps_data(call: BackwardCall, options: RenderOptions = DEFAULT_OPTIONS) -> 
     return {"elements": elements, "first": first}
 
 
-def other_view(call: BackwardCall, options: RenderOptions) -> RenderOptions | None:
-    """The second drawing worth putting in the page, so that modules can be expanded or collapsed.
+def view_name(call: BackwardCall, options: RenderOptions) -> str:
+    """``full`` for the drawing of every node, ``depthN`` for the collapsed view at module depth N."""
+    depth = collapsed_depth(call.graph, options)
+    return "full" if depth is None else f"depth{depth}"
+
+
+def other_views(call: BackwardCall, options: RenderOptions) -> list[RenderOptions]:
+    """The other drawings worth putting in the page, so that its module boxes expand and collapse.
+
+    Each is small: a collapsed view has at most `MAX_BOXES` boxes, and the full drawing goes in only
+    for graphs of at most `FULL_IN_PAGE` nodes.
 
     Args:
         call: The backward call.
         options: The options of the page's main drawing.
 
     Returns:
-        The collapsed view's options when the main drawing is full and the graph has modules; the
-        full drawing's when the main one is collapsed and the graph has at most `FULL_IN_PAGE`
-        nodes; otherwise None (the page stays bounded).
+        For a full drawing of a graph with modules, its collapsed view. For a collapsed one at depth
+        N: the view one module level deeper (when there is one), and the full drawing when small
+        enough, else the view one level up. Nothing for a graph without modules that is too big.
     """
     graph = call.graph
-    if collapsed_depth(graph, options) is None:
-        if not any(node.module for node in graph.nodes):
-            return None
-        return replace(options, full=False, depth=max(choose_depth(graph), 1))
-    if len(graph.nodes) > FULL_IN_PAGE:
-        return None
-    return replace(options, full=True, depth=None)
+    depth = collapsed_depth(graph, options)
+    deepest = max((module_depth(node.module) for node in graph.nodes if node.module), default=0)
+    if depth is None:
+        return [replace(options, full=False, depth=max(choose_depth(graph), 1))] if deepest else []
+    views = [replace(options, full=False, depth=depth + 1)] if depth < deepest else []
+    if len(graph.nodes) <= FULL_IN_PAGE:
+        views.append(replace(options, full=True, depth=None))
+    elif depth > 1:
+        views.append(replace(options, full=False, depth=depth - 1))
+    return views
 
 
 def _where(location: Location | None) -> str:
     return f"{location.file}:{location.line}" if location is not None else ""
+
+
+def _level(name: str) -> int:
+    return 1_000_000 if name == "full" else int(name.removeprefix("depth"))
 
 
 def page_data(
@@ -98,28 +122,31 @@ def page_data(
 
     Args:
         call: The backward call.
-        views: The options of each drawing in the page, by view name (``full``, ``collapsed``).
+        views: The options of each drawing in the page, by `view_name`.
         sources: Text of the user's source files, by `Location.file` (to know which lines exist).
 
     Returns:
-        ``views`` (`steps_data` of each), ``where`` (``file:line`` of each step's node, ``""`` when
-        unknown), ``start`` (the call's own line), ``box_of`` (full element to collapsed box, when
-        both views are there) and ``raised`` (the element of the node a failed call raised at, per
-        view).
+        ``views`` (`steps_data` of each), ``levels`` (the view names from the fewest boxes to every
+        node), ``owner`` (per collapsed view, the box of each node by id, null where not drawn: to
+        expand or collapse), ``where`` (``file:line`` of each step's node, ``""`` when unknown),
+        ``start`` (the call's own line) and ``raised`` (the element of the node a failed call
+        raised at, per view).
     """
     graph = call.graph
     where = [
         _where(graph.nodes[step.node].location) if 0 <= step.node < len(graph.nodes) else ""
         for step in call.steps
     ]
+    levels = sorted(views, key=_level)
     data: dict[str, object] = {
         "views": {name: steps_data(call, options) for name, options in views.items()},
+        "levels": levels,
         "where": where,
         "start": _where(call.location),
     }
-    if "full" in views and "collapsed" in views:
-        element = _elements(call, views["collapsed"])
-        data["box_of"] = {f"n{node}": box for node, box in element.items()}
+    if len(views) > 1:
+        owners = {name: _elements(call, options) for name, options in views.items() if name != "full"}
+        data["owner"] = {name: [owner.get(node.id) for node in graph.nodes] for name, owner in owners.items()}
     node = raised_at(call)
     if node is not None:
         data["raised"] = {

@@ -8,7 +8,8 @@
   var panel = document.getElementById("panel");
   var viewport = document.getElementById("viewport");
   var source = document.getElementById("source");
-  var toggleView = document.getElementById("toggle-view");
+  var levelLabel = document.getElementById("level");
+  var levels = data.levels || [];
   var playButton = document.getElementById("play");
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-step]"));
   var atEnd = Array.prototype.slice.call(document.querySelectorAll(".at-end, #steps tr:not([data-step]):not(:has(th))"));
@@ -158,29 +159,54 @@
     zoom(Math.min(viewport.clientWidth / view.width, viewport.clientHeight / view.height));
   }
 
-  function switchView(name, focus) {
-    if (!views[name] || name === state.view) { return; }
-    Object.keys(views).forEach(function (n) { views[n].div.hidden = n !== name; });
-    state.view = name;
-    if (toggleView) {
-      toggleView.textContent = name === "full" ? "collapse modules" : "expand modules";
-    }
-    zoom(state.scale);
-    restyle(state.step);
-    var view = views[name];
-    Object.keys(view.drawn).forEach(function (n) { view.drawn[n].classList.remove("focus"); });
-    var marked = (focus || []).map(function (n) { return view.drawn[n]; }).filter(Boolean);
-    marked.forEach(function (g) { g.classList.add("focus"); });
-    reveal(marked[0] || restyle(state.step));
+  // Which element of a view stands for a node: the node itself, or the module box that holds it.
+  function elementOf(name, node) {
+    return name === "full" ? "n" + node : (data.owner[name] || [])[node] || null;
   }
 
-  function expandOrCollapse(title) {
-    var boxOf = data.box_of || {};
-    if (state.view === "collapsed") {
-      switchView("full", Object.keys(boxOf).filter(function (n) { return boxOf[n] === title; }));
-    } else if (boxOf[title]) {
-      switchView("collapsed", [boxOf[title]]);
+  function nodesOf(name, element) {
+    if (name === "full") { return [Number(element.slice(1))]; }
+    var nodes = [];
+    (data.owner[name] || []).forEach(function (owner, node) { if (owner === element) { nodes.push(node); } });
+    return nodes;
+  }
+
+  function showLevel() {
+    if (!levelLabel) { return; }
+    var at = state.view === "full" ? "every node" : "modules at depth " + state.view.slice(5);
+    levelLabel.textContent = at + " (" + (levels.indexOf(state.view) + 1) + "/" + levels.length + ")";
+  }
+
+  // Show another view, marking the elements that hold the nodes of `element` in the view left.
+  function switchView(name, element) {
+    if (!views[name] || name === state.view) { return; }
+    var from = state.view;
+    element = element || (state.step > 0 ? views[from].data.elements[state.step - 1] : null);
+    Object.keys(views).forEach(function (n) { views[n].div.hidden = n !== name; });
+    state.view = name;
+    zoom(state.scale);
+    var current = restyle(state.step);
+    var view = views[name], focus = {};
+    Object.keys(view.drawn).forEach(function (n) { view.drawn[n].classList.remove("focus"); });
+    if (element) {
+      nodesOf(from, element).forEach(function (node) {
+        var e = elementOf(name, node);
+        if (e && view.drawn[e]) { focus[e] = view.drawn[e]; }
+      });
     }
+    var marked = Object.keys(focus).map(function (e) { focus[e].classList.add("focus"); return focus[e]; });
+    showLevel();
+    reveal(marked[0] || current);
+  }
+
+  function changeLevel(direction, element) {
+    var next = levels[levels.indexOf(state.view) + direction];
+    if (next) { switchView(next, element); }
+  }
+
+  // A click on a box expands it; a click in the finest view collapses back.
+  function clicked(title) {
+    if (levels.indexOf(state.view) < levels.length - 1) { changeLevel(1, title); } else { changeLevel(-1, title); }
   }
 
   var actions = {
@@ -193,19 +219,20 @@
     "zoom-out": function () { zoom(state.scale / 1.25); },
     fit: fit,
     actual: function () { zoom(readableScale()); reveal(restyle(state.step)); },
-    "toggle-view": function () { switchView(state.view === "full" ? "collapsed" : "full"); }
+    expand: function () { changeLevel(1); },
+    collapse: function () { changeLevel(-1); }
   };
   document.querySelectorAll("button[data-action]").forEach(function (button) {
     button.addEventListener("click", function () { actions[button.dataset.action](); button.blur(); });
   });
   var keys = {
     ArrowRight: "next", n: "next", ArrowLeft: "back", p: "back", " ": "play", Home: "first", End: "last",
-    "+": "zoom-in", "=": "zoom-in", "-": "zoom-out", f: "fit", "0": "actual", e: "toggle-view"
+    "+": "zoom-in", "=": "zoom-in", "-": "zoom-out", f: "fit", "0": "actual", e: "expand", c: "collapse"
   };
   document.addEventListener("keydown", function (event) {
     var name = keys[event.key];
     if (!name || event.altKey || event.ctrlKey || event.metaKey) { return; }
-    if (name === "toggle-view" && !toggleView) { return; }
+    if ((name === "expand" || name === "collapse") && levels.length < 2) { return; }
     event.preventDefault();
     actions[name]();
   });
@@ -236,7 +263,7 @@
     if (state.drag && state.drag.moved) { return; }
     var g = event.target.closest && event.target.closest("g.node");
     var title = g && g.querySelector("title");
-    if (title) { expandOrCollapse(title.textContent); }
+    if (title && levels.length > 1) { clicked(title.textContent); }
   });
 
   function readableScale() {
@@ -244,5 +271,6 @@
     return view && view.svg ? readable(view.svg) : 1;
   }
   zoom(readableScale());
+  showLevel();
   go(0);
 })();

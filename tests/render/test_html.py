@@ -9,7 +9,7 @@ from typing import Any
 
 from gradviz.model import BackwardCall, Graph, ModuleInfo, Step
 from gradviz.render.html import to_html
-from gradviz.render.pagedata import FULL_IN_PAGE, other_view, source_excerpt
+from gradviz.render.pagedata import FULL_IN_PAGE, other_views, source_excerpt
 from gradviz.render.style import RenderOptions
 
 from .conftest import Builders
@@ -104,7 +104,7 @@ def test_collapsed_drawing_maps_steps_to_boxes(build: type[Builders]) -> None:
 
     page = to_html(call, SVG.format("x"), options=RenderOptions(depth=0))
 
-    data = _data(page)["views"]["collapsed"]
+    data = _data(page)["views"]["depth0"]
     assert set(data["elements"]) == {"b0"}
     assert data["first"] == {"b0": 1, "b0->b1": 10}
 
@@ -168,23 +168,32 @@ def test_with_modules_the_page_holds_the_collapsed_view_too_and_maps_nodes_to_bo
 ) -> None:
     # Given a call whose two MulBackward0 nodes ran in module "block"
     modular = _modular(call)
-    second = other_view(modular, RenderOptions())
-    assert second is not None and second.depth == 1
+    others = other_views(modular, RenderOptions())
+    assert [other.depth for other in others] == [1]
 
-    page = to_html(modular, SVG.format("full"), second=(SVG.format("boxes"), second))
+    page = to_html(modular, SVG.format("full"), others=[(SVG.format("boxes"), others[0])])
 
     # Then both drawings are there, the full one shown, and each node knows its box
     assert '<div class="drawing" data-view="full">' in page
-    assert '<div class="drawing" data-view="collapsed" hidden>' in page
+    assert '<div class="drawing" data-view="depth1" hidden>' in page
     data = _data(page)
-    assert data["box_of"]["n1"] == data["box_of"]["n2"] != data["box_of"]["n0"]
-    assert data["views"]["collapsed"]["elements"][1] == data["box_of"]["n1"]
+    assert data["levels"] == ["depth1", "full"]
+    owner = data["owner"]["depth1"]
+    assert owner[1] == owner[2] != owner[0]
+    assert data["views"]["depth1"]["elements"][1] == owner[1]
 
 
-def test_a_big_collapsed_graph_does_not_carry_its_full_drawing(build: type[Builders]) -> None:
+def test_a_big_collapsed_graph_carries_other_depths_but_never_its_full_drawing(build: type[Builders]) -> None:
+    # Given chains just under and over the page's limit, and a big one whose nodes are in modules a.b.c
     small = BackwardCall(1, "backward", None, build.chain_graph(FULL_IN_PAGE - 1))
     big = BackwardCall(1, "backward", None, build.chain_graph(FULL_IN_PAGE + 1))
+    nested = replace(big.graph, nodes=tuple(replace(n, module=f"a.b{n.id % 2}.c") for n in big.graph.nodes))
 
-    assert other_view(small, RenderOptions(depth=0)) == RenderOptions(full=True)
-    assert other_view(big, RenderOptions()) is None  # collapsed by default; the full one stays out
-    assert other_view(build.tutorial_call(), RenderOptions()) is None  # no module: nothing to expand
+    # Then the small one can show every node, the big one cannot, and the nested one other depths
+    assert other_views(small, RenderOptions(depth=0)) == [RenderOptions(full=True)]
+    assert other_views(big, RenderOptions()) == []
+    assert other_views(replace(big, graph=nested), RenderOptions(depth=2)) == [
+        RenderOptions(depth=3),
+        RenderOptions(depth=1),
+    ]
+    assert other_views(build.tutorial_call(), RenderOptions()) == []  # no module: nothing to expand

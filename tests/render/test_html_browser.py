@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from gradviz.model import BackwardCall, Graph, ModuleInfo
+from gradviz.model import BackwardCall, Edge, Graph, ModuleInfo, Node, Root
 from gradviz.render.html import to_html
-from gradviz.render.pagedata import other_view
-from gradviz.render.style import RenderOptions
+from gradviz.render.pagedata import other_views
+from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import to_svg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,32 +228,69 @@ def _with_modules(call: BackwardCall) -> BackwardCall:
     return replace(call, graph=graph)
 
 
+def _write(call: BackwardCall, path: Path, options: RenderOptions = DEFAULT_OPTIONS) -> Path:
+    others = [(to_svg(call, options=other), other) for other in other_views(call, options)]
+    path.write_text(to_html(call, to_svg(call, options=options), options=options, others=others), "utf-8")
+    return path
+
+
 def test_a_module_box_expands_to_its_nodes_and_collapses_back(
     browser: Any, call: BackwardCall, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a page with the full drawing and its collapsed view (module boxes)
     monkeypatch.setenv("GRADVIZ_DOT", str(PURE))
-    modular = _with_modules(call)
-    second = other_view(modular, RenderOptions())
-    assert second is not None
-    path = tmp_path / "modules.html"
-    path.write_text(
-        to_html(modular, to_svg(modular), second=(to_svg(modular, options=second), second)), encoding="utf-8"
-    )
-    page = Page(browser, path)
+    page = Page(browser, _write(_with_modules(call), tmp_path / "modules.html"))
 
     # When modules are collapsed, the box of "block" is clicked, then one of its nodes
-    page.page.keyboard.press("e")
+    page.page.keyboard.press("c")
     collapsed = page.state()
-    page.page.click(".drawing[data-view=collapsed] g.node:has(text:text-is('block'))")
+    page.page.click(".drawing[data-view=depth1] g.node:has(text:text-is('block'))")
     expanded = page.state()
     page.page.click(".drawing[data-view=full] g.node:has(title:text-is('n3'))")
     back = page.state()
 
     # Then the box stands for its two MulBackward0 nodes, which the expanded view marks
-    assert collapsed["view"] == "collapsed"
+    assert collapsed["view"] == "depth1"
     assert expanded["view"] == "full" and sorted(expanded["focus"]) == ["n1", "n2"]
-    assert back["view"] == "collapsed" and len(back["focus"]) == 1
+    assert back["view"] == "depth1" and len(back["focus"]) == 1
+    assert page.errors == []
+
+
+def _two_stacks(layers: int) -> BackwardCall:
+    """``loss = decoder(encoder(x))``: `layers` distinct blocks of Addmm, T and ReLU in each of two stacks."""
+    nodes = [Node(0, "SumBackward0")]
+    infos = [ModuleInfo("encoder", "Stack"), ModuleInfo("decoder", "Stack")]
+    for block in range(2 * layers):
+        stack = "decoder" if block < layers else "encoder"
+        path = f"{stack}.{block % layers}"
+        infos.append(ModuleInfo(path, f"Block{block}"))
+        for name in ("ReluBackward0", "AddmmBackward0", "TBackward0"):
+            nodes.append(Node(len(nodes), name, module=path))
+    nodes.append(Node(len(nodes), "AccumulateGrad"))
+    edges = tuple(Edge(i, i + 1) for i in range(len(nodes) - 1))
+    graph = Graph(tuple(nodes), edges, (Root(0, "loss"),), modules=tuple(infos))
+    return BackwardCall(1, "backward", None, graph)
+
+
+def test_a_big_graph_expands_a_module_one_depth_deeper_and_back(
+    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 302 nodes: drawn collapsed (encoder, decoder), the page also holds depth 2 (their blocks)
+    monkeypatch.setenv("GRADVIZ_DOT", str(PURE))
+    big = _two_stacks(50)
+    page = Page(browser, _write(big, tmp_path / "big.html"))
+
+    # When the decoder box is clicked, then one of its blocks
+    start = page.state()
+    page.page.click(".drawing[data-view=depth1] g.node:has(text:text-is('decoder'))")
+    expanded = page.state()
+    page.page.click(".drawing[data-view=depth2] g.node.focus >> nth=3")
+    back = page.state()
+
+    # Then the decoder's 50 blocks are marked in the deeper view, and the decoder again when back
+    assert start["view"] == "depth1" and 'data-view="full"' not in page.page.content()
+    assert expanded["view"] == "depth2" and len(expanded["focus"]) == 50
+    assert back["view"] == "depth1" and len(back["focus"]) == 1
     assert page.errors == []
 
 
@@ -276,3 +313,25 @@ def test_a_failed_call_shows_where_it_failed_at_its_last_step(
     assert raised == "n3"  # PowBackward0, where the engine raised
     assert not before and page.page.evaluate(row)  # the failure row is revealed with the last step
     assert page.errors == []
+
+
+def test_a_page_without_drawing_or_steps_still_steps_without_errors(
+    browser: Any, call: BackwardCall, tmp_path: Path
+) -> None:
+    # Given a page written when no layout engine ran, and a call that recorded no step
+    no_drawing, no_steps = tmp_path / "no-drawing.html", tmp_path / "no-steps.html"
+    no_drawing.write_text(to_html(call, None), encoding="utf-8")
+    no_steps.write_text(to_html(replace(call, steps=()), None), encoding="utf-8")
+
+    # When each is stepped to the end
+    shown = []
+    for path in (no_drawing, no_steps):
+        page = Page(browser, path)
+        for key in ("n", "n", "End", "p", "+", "f", " "):
+            page.page.keyboard.press(key)
+        shown.append((page.state(), page.errors))
+
+    # Then the table still follows the steps, and nothing fails in the page
+    assert len(shown[0][0]["rows"]) == len(call.steps) - 1 and shown[0][1] == []
+    assert shown[1][0]["rows"] == [] and shown[1][0]["label"] == "before backward (0 steps)"
+    assert shown[1][1] == []
