@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from gradviz.model import BackwardCall, Edge, Graph, ModuleInfo, Node, Root
+from gradviz.model import BackwardCall, Edge, Graph, ModuleInfo, Node, Root, Step
 from gradviz.render.html import to_html
 from gradviz.render.pagedata import other_views
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
@@ -335,3 +335,27 @@ def test_a_page_without_drawing_or_steps_still_steps_without_errors(
     assert len(shown[0][0]["rows"]) == len(call.steps) - 1 and shown[0][1] == []
     assert shown[1][0]["rows"] == [] and shown[1][0]["label"] == "before backward (0 steps)"
     assert shown[1][1] == []
+
+
+def test_the_running_node_stays_in_view_down_a_long_chain(
+    browser: Any, build: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a 60-node chain, drawn in full: far taller than the window
+    monkeypatch.setenv("GRADVIZ_DOT", str(PURE))
+    graph = build.chain_graph(60)
+    steps = tuple(Step(node.id, (build.val(1.0),), (build.val(1.0),)) for node in graph.nodes)
+    page = Page(
+        browser, _write(BackwardCall(1, "backward", None, graph, steps=steps), tmp_path / "chain.html")
+    )
+
+    # When it goes to the last step, then back 30 steps
+    page.page.keyboard.press("End")
+    end = page.state()
+    for _ in range(30):
+        page.page.keyboard.press("ArrowLeft")
+    middle = page.state()
+
+    # Then each time the running node is on screen, and the drawing was scrolled to it
+    assert end["current"] == ["n60"] and end["inView"] and end["scroll"][1] > 0
+    assert middle["current"] == ["n30"] and middle["inView"]
+    assert page.errors == []
