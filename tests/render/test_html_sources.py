@@ -1,4 +1,4 @@
-"""The source text the HTML export reads for the player's source pane (`gradviz.output.read_sources`)."""
+"""The source text the HTML export reads for the player's source pane (`gradviz.sourcefiles.read_sources`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gradviz.model import Trace
-from gradviz.output import read_sources
+from gradviz.sourcefiles import read_sources
 
 from .conftest import Builders
 
