@@ -192,7 +192,7 @@ def to_html(
         toggle = (
             '<button data-action="expand" title="expand modules one level (e)">expand</button>'
             '<button data-action="collapse" title="collapse modules one level (c)">collapse</button>'
-            '<span id="level"></span>'
+            '<span id="level"></span><span class="keys">e/c or a click: expand/collapse</span>'
         )
     failure = ""
     if call.error is not None:

@@ -197,3 +197,12 @@ def test_a_big_collapsed_graph_carries_other_depths_but_never_its_full_drawing(b
         RenderOptions(depth=1),
     ]
     assert other_views(build.tutorial_call(), RenderOptions()) == []  # no module: nothing to expand
+
+
+def test_source_text_cannot_end_the_page_script(call: BackwardCall) -> None:
+    text = 'print("</script><script>alert(1)</script>")\n' * 6
+
+    page = to_html(call, SVG.format("x"), sources={"train.py": text})
+
+    assert "<script>alert(1)" not in page
+    assert page.count("<script") == 2  # the page's data and its player, nothing from the source
