@@ -270,7 +270,7 @@
     var view = views[state.view];
     return view && view.svg ? readable(view.svg) : 1;
   }
-  zoom(readableScale());
+  zoom(readableScale(), 0, 0);
   showLevel();
   go(0);
 })();
