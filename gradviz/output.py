@@ -21,8 +21,10 @@ from gradviz.render.collapse import choose_depth
 from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import call_to_json, to_json
+from gradviz.render.pagedata import other_views
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
+from gradviz.sourcefiles import read_sources
 
 #: Told before each captured call is drawn: its position (from 0) and how many there are.
 Progress = Callable[[int, int], None]
@@ -118,6 +120,21 @@ class _Writer:
             self.written.append(path)
 
 
+def _no_drawing(call: BackwardCall, options: RenderOptions, sources: dict[str, str]) -> str:
+    return to_html(call, None, options=options, sources=sources)
+
+
+def _others(call: BackwardCall, options: RenderOptions, layouts: _Layouts) -> list[tuple[str, RenderOptions]]:
+    """The other drawings for the HTML page (to expand and collapse modules) that could be made."""
+    drawn = []
+    for other in other_views(call, options):
+        try:
+            drawn.append((layouts.run(to_dot(call, options=other), "svg").decode("utf-8"), other))
+        except GradvizError:
+            continue
+    return drawn
+
+
 def _check(formats: Sequence[str]) -> list[str]:
     unknown = [fmt for fmt in formats if fmt not in FORMATS]
     if unknown:
@@ -197,6 +214,7 @@ def write_outputs(
     missing = False
     problems: list[str] = []
     layouts = _Layouts()
+    sources = read_sources(trace) if "html" in wanted else {}
     for position, call in enumerate(trace.backwards):
         if progress is not None:
             progress(position, len(trace.backwards))
@@ -212,14 +230,21 @@ def write_outputs(
             elif missing and fmt in _DRAWN:
                 writer.write(f"{stem}.dot", dot)
             elif missing:
-                writer.write(f"{stem}.html", to_html(call, None, options=options))
+                writer.write(f"{stem}.html", _no_drawing(call, options, sources))
             else:
                 while True:
                     try:
                         if fmt in ("svg", "html"):
                             final_svg = final_svg or layouts.run(drawn, "svg").decode("utf-8")
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, final_svg, options=drawn_options))
+                            page = to_html(
+                                call,
+                                final_svg,
+                                options=drawn_options,
+                                others=_others(call, drawn_options, layouts),
+                                sources=sources,
+                            )
+                            writer.write(f"{stem}.html", page)
                         elif fmt == "svg" and final_svg is not None:
                             writer.write(f"{stem}.svg", final_svg)
                         else:
@@ -228,7 +253,7 @@ def write_outputs(
                         missing = True
                         writer.write(f"{stem}.dot", dot)
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
                     except WriteFailed:
                         raise
                     except LayoutTimedOut as exc:
@@ -240,12 +265,12 @@ def write_outputs(
                             continue
                         problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
                     except GradvizError as exc:
                         problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
                         writer.write(f"{stem}.dot", dot)
                         if fmt == "html":
-                            writer.write(f"{stem}.html", to_html(call, None, options=options))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
                     break
     if missing:
         raise LayoutSkipped(f"no layout engine: wrote DOT instead; {MISSING_HINT}", writer.written)
