@@ -57,22 +57,33 @@ class Finished:
     pid: int
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGKILL the child when gradviz dies; None elsewhere."""
+def _prctl() -> Callable[..., int] | None:
+    """Linux's prctl, to have the child killed when gradviz dies; None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
     name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
+        prctl: Callable[..., int] = ctypes.CDLL(name or "libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+def _child_setup() -> Callable[[], None] | None:
+    """A preexec_fn: SIGTERM unblocked again in the child, and on Linux SIGKILL when gradviz dies."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    prctl = _prctl()
+    if mask is None and prctl is None:
         return None
     parent = os.getpid()
 
     def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent already died between fork and prctl
-            os._exit(1)
+        if mask is not None:
+            mask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # held back in gradviz while it forked
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # the parent already died between fork and prctl
+                os._exit(1)
 
     return hook
 
@@ -139,6 +150,31 @@ def _sigterm_unwinds() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _start(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start the engine in its own session, known to `_children` before a SIGTERM can interrupt.
+
+    SIGTERM is held back while forking: delivered inside Popen, it would leave a started child that
+    nothing kills.
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    held = mask(signal.SIG_BLOCK, {signal.SIGTERM}) if mask is not None else None
+    try:
+        child = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_child_setup(),
+        )
+        with _lock:
+            _children.add(child)
+    finally:
+        if mask is not None and held is not None and signal.SIGTERM not in held:
+            mask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    return child
+
+
 def run_child(argv: Sequence[str], data: bytes, *, timeout: float) -> Finished:
     """Run a program on `data` with a time limit; it is killed (with its group) whatever happens.
 
@@ -157,16 +193,7 @@ def run_child(argv: Sequence[str], data: bytes, *, timeout: float) -> Finished:
     with _sigterm_unwinds():
         child: subprocess.Popen[bytes] | None = None
         try:
-            child = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
-            )
-            with _lock:
-                _children.add(child)
+            child = _start(argv)
             stdout, stderr = child.communicate(data, timeout=timeout)
         except subprocess.TimeoutExpired:
             assert child is not None

@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def alive(pid: int) -> bool:
 def wait_for(path: Path, process_: subprocess.Popen[bytes]) -> int:
     while not path.exists() or not path.read_text().strip():
         assert process_.poll() is None, process_.stderr.read() if process_.stderr else ""
+        time.sleep(0.02)
     return int(path.read_text())
 
 
