@@ -29,7 +29,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import Door, Part
-from gradviz.capture.summary import dtype_name
+from gradviz.capture.summary import dtype_name, summarize
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 #: Elements of a leaf compared to notice that its value changed (an update changes nearly all of them).
 _SAMPLE = 8
+
+#: Gradients with at most this many elements keep their values after the capture budget.
+_SMALL = 8
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
 
@@ -282,7 +285,9 @@ class LeafLedger:
             state.uncaptured += 1
             self._accumulated[id(leaf)] = leaf
         grad = leaf.grad
-        if grad is not None:
+        if grad is not None and grad.numel() <= _SMALL:
+            state.grad = summarize(grad)  # a small gradient is shown by its values, as in captured calls
+        elif grad is not None:
             norm = float(torch.linalg.vector_norm(grad.detach()))
             state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
         if not state.listed:

@@ -66,15 +66,16 @@ def format_value(value: Value | None, *, max_values: int = 8, values: bool = Tru
         values: Whether to show values at all.
 
     Returns:
-        ``"[6, 48]"``, ``"7.5"``, ``"[200, 3] norm=4.2"`` or ``"None"``.
+        ``"[6, 48]"``, ``"7.5"``, ``"shape [200, 3], norm 4.2"`` or ``"None"`` (a shape is never written
+        in the brackets values use alone: ``[3]`` would read as a gradient of 3).
     """
     if value is None:
         return "None"
     if values and value.values is not None and value.numel <= max_values:
         return format_nested(value.values)
-    text = format_shape(value.shape)
+    text = f"shape {format_shape(value.shape)}"
     if value.norm is not None:
-        text += f" norm={format_number(value.norm)}"
+        text += f", norm {format_number(value.norm)}"
     return text
 
 

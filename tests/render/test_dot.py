@@ -72,7 +72,7 @@ def test_options_hide_saved_tensors_sources_and_values(call: BackwardCall) -> No
 
     assert "saved:" not in dot
     assert "train.py:3" not in statement(dot, "n3")
-    assert "grad: [2] norm=48.37" in statement(dot, "n4")
+    assert "grad: shape [2], norm 48.37" in statement(dot, "n4")
 
 
 def test_edges_point_from_root_to_leaves_along_next_functions(call: BackwardCall) -> None:

@@ -34,7 +34,7 @@ from .conftest import Builders
         (Value((1,), "float32", (1.2345678e-5,)), "[1.235e-05]"),
         (Value((1,), "bool", (True,)), "[True]"),
         (Value((1,), "float32", (float("nan"),)), "[nan]"),
-        (Value((200, 3), "float32", None, 0.0, 1.0, 0.5, 4.25), "[200, 3] norm=4.25"),
+        (Value((200, 3), "float32", None, 0.0, 1.0, 0.5, 4.25), "shape [200, 3], norm 4.25"),
         (Value((1,), "complex64", (1 - 2j,)), "[1-2j]"),
     ],
 )
@@ -45,7 +45,7 @@ def test_format_value(value: Value | None, text: str) -> None:
 def test_large_small_tensors_fall_back_to_shape_and_norm(build: type[Builders]) -> None:
     value = build.val([float(i) for i in range(20)])
 
-    assert format_value(value, max_values=8) == "[20] norm=49.7"
+    assert format_value(value, max_values=8) == "shape [20], norm 49.7"
     assert format_value(value, max_values=100).startswith("[0, 1, 2")
 
 
