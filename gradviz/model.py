@@ -394,6 +394,7 @@ FindingKind = Literal[
     "autograd_error",
     "capture_problem",
     "non_leaf_grad",
+    "retain_graph",
 ]
 
 
@@ -435,6 +436,41 @@ class LeafSummary:
     grad_after: Value | None = None
 
 
+LedgerKind = Literal["backward", "zeroed", "update"]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One event in the life of a leaf's ``.grad`` and value, across every backward call.
+
+    Backward adds into ``.grad``; ``optimizer.zero_grad()``, ``p.grad = None``, ``p.grad.zero_()`` empty
+    it; ``optimizer.step()`` or ``w -= lr * w.grad`` under no_grad change the leaf itself.
+
+    Attributes:
+        kind: ``"backward"`` (a call added into ``.grad``), ``"zeroed"`` (``.grad`` emptied or zeroed)
+            or ``"update"`` (the leaf's value changed in place).
+        leaf: The leaf's name, where found (None for a call's loss-only entry past the capture budget).
+        how: What did it, as the user wrote it: ``"optimizer.zero_grad()"``, ``"w.grad = None"``,
+            ``"w.grad.zero_()"``, ``"optimizer.step()"``, ``"w -= ..."``, ``"backward"``.
+        location: The user's line.
+        call: For ``"backward"``, the call's index; otherwise how many calls had run before it.
+        before: ``.grad`` before (``"backward"``, ``"zeroed"``) or the leaf's value before (``"update"``).
+        after: The same, after.
+        loss: For ``"backward"``, the value backward started from, when it is a single number.
+        captured: For ``"backward"``, whether the call was captured step by step.
+    """
+
+    kind: LedgerKind
+    leaf: str | None
+    how: str
+    location: Location | None = None
+    call: int = 0
+    before: Value | None = None
+    after: Value | None = None
+    loss: Value | None = None
+    captured: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Trace:
     """Everything one tracing session recorded.
@@ -448,6 +484,7 @@ class Trace:
         findings: Warnings, explained errors and capture problems, in the order found.
         uncaptured: Leaf-gradient changes of the calls past ``max_backward``.
         events_dropped: Forward events not recorded because the budget was spent.
+        ledger: Each leaf's ``.grad`` and value over time: backward calls, zeroings, updates, in order.
         schema: Schema version of trace.json.
     """
 
@@ -459,4 +496,5 @@ class Trace:
     findings: tuple[Finding, ...] = ()
     uncaptured: tuple[LeafSummary, ...] = ()
     events_dropped: int = 0
+    ledger: tuple[LedgerEntry, ...] = ()
     schema: str = field(default=SCHEMA)
