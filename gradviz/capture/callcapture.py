@@ -21,6 +21,7 @@ from gradviz.capture.entry import call_error
 from gradviz.capture.graph import WalkContext, describe, walk
 from gradviz.capture.isolation import isolated
 from gradviz.capture.leaves import LeafLedger
+from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
 from gradviz.capture.summary import summarize_optional
@@ -69,6 +70,8 @@ class CallCapture:
         self._leaves = leaves
         self._jacobians = jacobians
         self.recorder: ForwardRecorder | None = None
+        #: The ledger of .grad and values over time (set by the Tracer).
+        self.book: LedgerBook | None = None
         self._saved_check: SavedTensorCheck | None = None
         self.use_timeline(recorder)
 
@@ -222,6 +225,9 @@ class CallCapture:
                     call = with_timeline(call, self.recorder.events, born)
                 self.backwards.append(call)
                 self._leaves.accumulation_findings(plan, call)  # the ledger keeps its findings for the Judge
+                if self.book is not None:
+                    leaves = [plan.walked.fns[node_id].variable for node_id in plan.leaf_ids]
+                    self.book.captured(call, leaves, plan.arguments.outputs)
         except Exception as error:
             what = f"backward call {plan.index} ran, but its record is incomplete"
             self.part.fault(error, plan.location, what=what)

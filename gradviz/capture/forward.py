@@ -21,6 +21,7 @@ from gradviz.capture import opkind, quirks, warnsite
 from gradviz.capture.births import Births
 from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.isolation import isolated
+from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.locator import Locator
 from gradviz.capture.origin import grad_fn_of, origin_of
 from gradviz.capture.quirks import tensors_in as _tensors
@@ -114,6 +115,8 @@ class ForwardRecorder(TimelineMixin):
         self._unowned: dict[int, Location | None] = {}
         self._prints: FingerprintCache = {}
         self.births = Births()
+        #: Told about .grad reads and assignments and in-place ops, for the ledger (set by the Tracer).
+        self.book: LedgerBook | None = None
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -202,8 +205,7 @@ class ForwardRecorder(TimelineMixin):
         return "no_grad", (None if not self._user_grad else TORCH_NO_GRAD)
 
     def _call(self, call: UserCall) -> Any:
-        func, args, kwargs = call.func, call.args, call.kwargs
-        code, name = opkind.classify(func)
+        code, name = opkind.classify(call.func)
         if code == opkind.SKIP:
             return call()
         if len(self._raw) >= self._max_events:
@@ -213,6 +215,12 @@ class ForwardRecorder(TimelineMixin):
             return self._grad_switch(call)
         if code == opkind.GRAD_GET:
             return self._grad_get(call)
+        if code == opkind.GRAD_SET or (code == opkind.INPLACE and self.book is not None):
+            return self._to_ledger(code, name, call)
+        return self._op(code, name, call)
+
+    def _op(self, code: int, name: str, call: UserCall) -> Any:
+        args, kwargs = call.args, call.kwargs
         target = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if code == opkind.OP and kwargs.get("inplace") is True:
             code = opkind.INPLACE
@@ -306,11 +314,42 @@ class ForwardRecorder(TimelineMixin):
                       None, None, None, enabled, detail))  # fmt: skip
         return result
 
+    def _to_ledger(self, code: int, name: str, call: UserCall) -> Any:
+        """A ``.grad`` assignment or an in-place op, told to the ledger (capture/ledgerbook.py)."""
+        book, args = self.book, call.args
+        token: list[Any] = []
+        try:
+            with isolated():
+                if book is not None and code == opkind.GRAD_SET and len(args) > 1:
+                    book.grad_set(args[0], args[1], sys._getframe(3))
+                elif book is not None:
+                    token = book.before_inplace(name, args, sys._getframe(3))
+        except Exception as error:
+            self._op_fault(name, error)
+        if code == opkind.GRAD_SET:
+            return call()
+        result = self._op(code, name, call)
+        if token and book is not None:
+            try:
+                with isolated():
+                    book.after_inplace(token)
+            except Exception as error:
+                self._op_fault(name, error)
+        return result
+
     def _grad_get(self, call: UserCall) -> Any:
         tensor = call.args[0] if call.args else None
-        if not isinstance(tensor, torch.Tensor) or not _warns_on_grad(tensor):
+        if not isinstance(tensor, torch.Tensor):
             return call()
-        result = call()  # torch's warning about it is shown at the user's line (capture/warnsite.py)
+        result = call()
+        if self.book is not None:
+            try:
+                with isolated():
+                    self.book.grad_read(tensor, result)
+            except Exception as error:
+                self._op_fault("Tensor.grad", error)
+        if not _warns_on_grad(tensor):
+            return result  # torch's warning about it is shown at the user's line (capture/warnsite.py)
         try:
             with isolated():
                 self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])

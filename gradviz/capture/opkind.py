@@ -18,6 +18,7 @@ REQUIRES_GRAD = 8
 REQUIRES_GRAD_SET = 9
 RETAIN_GRAD = 10
 SKIP = 11
+GRAD_SET = 12
 
 _AUGMENTED = frozenset(
     f"__i{name}__"
@@ -49,6 +50,7 @@ _BY_NAME = {
 }
 _DESCRIPTORS = {("__get__", "data"): DATA_GET, ("__set__", "data"): DATA_SET}
 _DESCRIPTORS |= {("__get__", "grad"): GRAD_GET, ("__set__", "requires_grad"): REQUIRES_GRAD_SET}
+_DESCRIPTORS[("__set__", "grad")] = GRAD_SET
 _cache: dict[Any, tuple[int, str]] = {}
 
 

@@ -18,6 +18,7 @@ from gradviz.capture.engine import EnginePatch
 from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
+from gradviz.capture.ledgerbook import LedgerBook, StepWatch
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
@@ -78,6 +79,17 @@ class Tracer:
             self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians, on_off=self._spent
         )
         self._capture_over = False
+        self._book = LedgerBook(self._leaves.label, self._recorder._location if self._recorder else _nowhere)
+        self._capture.book = self._book
+        # The ledger's entries are timeline events (lines, .grad edits): one part with the timeline.
+        self._book_part = (
+            self._recorder._part
+            if self._recorder is not None
+            else self._door.part("ledger", "later steps are left out of the ledger")
+        )
+        self._steps = StepWatch(self._book, self._book_part)
+        if self._recorder is not None:
+            self._recorder.book = self._book
         self._engine = EnginePatch()
         self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
         self._judge = Judge(
@@ -96,6 +108,7 @@ class Tracer:
         warnsite.install()
         _active.append(self)
         self._judge.start()
+        self._steps.start()
         recorder = self._recorder
         if recorder is not None:
             try:
@@ -120,6 +133,7 @@ class Tracer:
                 _always(self._recorder._part, self._recorder.stop)
             _always(self._leaves.part, self._leaves.unfollow)
             _always(self._judge.part, self._judge.stop)
+            _always(self._judge.part, self._steps.stop)
         finally:
             self._engine.restore()
             self._entries.restore()
@@ -181,6 +195,7 @@ class Tracer:
             findings=findings,
             uncaptured=self._leaves.summaries(),
             events_dropped=self._recorder.events_dropped if self._recorder is not None else 0,
+            ledger=self._book.entries(),
         )
 
     def note_exception(self, exc: BaseException, *, location: Location | None = None) -> Finding | None:
@@ -293,6 +308,7 @@ class Tracer:
     def _count(self, engine: UserCall) -> Any:
         # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
         result = engine()
+        self._book_part.run(lambda: self._book.counted(self.backward_calls, engine.args[0]))
         self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))  # the Judge reads the ledger
         if not self._leaves.part.is_open:
             self._leaves.unfollow()  # outside the engine: removing hooks now is safe
@@ -305,6 +321,10 @@ def _always(part: Part, cleanup: Callable[[], None]) -> None:
         cleanup()
     except Exception as error:
         part.fault(error, what="could not clean up")
+
+
+def _nowhere() -> Location | None:
+    return None
 
 
 def _no_engine(*args: Any, **kwargs: Any) -> Any:

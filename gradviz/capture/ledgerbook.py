@@ -1,0 +1,280 @@
+"""The ledger a student reads: each leaf's ``.grad`` and value over time, as named events at their lines.
+
+Backward adds into ``.grad``; ``optimizer.zero_grad()``, ``p.grad = None``, ``p.grad.zero_()`` and
+``p.grad.data.zero_()`` empty it; ``optimizer.step()`` and ``w -= lr * w.grad`` (under no_grad, or through
+``.data``) change the leaf. The forward recorder tells the book about each ``.grad`` read, ``.grad``
+assignment and in-place op; the Tracer about each backward call and optimizer step. Only small leaves
+(`SMALL` elements) get value entries: the ledger is for seeing numbers.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.utils.weak import WeakIdKeyDictionary
+
+from gradviz.capture.door import Part
+from gradviz.capture.isolation import isolated
+from gradviz.capture.optimizers import params_of
+from gradviz.capture.summary import summarize
+from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
+
+#: Leaves with at most this many elements get update entries with their values.
+SMALL = 100
+#: At most this many entries are kept; later ones are dropped (the first steps are the ones to read).
+MAX_ENTRIES = 2000
+
+LabelOf = Callable[[torch.Tensor], "str | None"]
+Where = Callable[[], "Location | None"]
+
+_ZEROING = frozenset({"zero_", "_foreach_zero_", "fill_", "mul_"})
+
+
+def _zero_grad_owner(frame: Any) -> str | None:
+    """``optimizer`` or ``model`` when a ``zero_grad()`` method is on the stack just above torch's call."""
+    for _ in range(6):
+        if frame is None:
+            return None
+        if frame.f_code.co_name == "zero_grad":
+            owner = frame.f_locals.get("self")
+            return "optimizer" if isinstance(owner, torch.optim.Optimizer) else "model"
+        frame = frame.f_back
+    return None
+
+
+class LedgerBook:
+    """Collects `LedgerEntry` items while tracing.
+
+    Args:
+        label_of: The user's name for a leaf, where known (asked again at the end for unnamed ones).
+        where: The user's line right now.
+    """
+
+    def __init__(self, label_of: LabelOf, where: Where) -> None:
+        self._label_of = label_of
+        self._where = where
+        self._raw: list[tuple[LedgerKind, weakref.ref[torch.Tensor] | None, str | None, str, Location | None,
+                              int, Value | None, Value | None, Value | None, bool]] = []  # fmt: skip
+        self._grads: dict[int, weakref.ref[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
+        self._leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
+        self._stepping: list[tuple[torch.Tensor, Value]] = []
+        self.calls = 0
+        self.in_step = False
+
+    # ----- what the Tracer tells --------------------------------------------------------------------
+
+    def _add(
+        self,
+        kind: LedgerKind,
+        leaf: torch.Tensor | None,
+        how: str,
+        where: Location | None,
+        before: Value | None,
+        after: Value | None,
+        loss: Value | None = None,
+        captured: bool = True,
+    ) -> None:
+        if len(self._raw) >= MAX_ENTRIES:
+            return
+        label = self._label_of(leaf) if leaf is not None else None
+        ref = weakref.ref(leaf) if leaf is not None else None
+        self._raw.append((kind, ref, label, how, where, self.calls, before, after, loss, captured))
+
+    def captured(self, call: BackwardCall, leaves: Sequence[torch.Tensor], roots: Sequence[Any]) -> None:
+        """A captured call: one entry per leaf it reached, with ``.grad`` before and after."""
+        self.calls = call.index
+        loss = _loss(roots)
+        for node, leaf in zip(call.graph.leaves, leaves, strict=False):
+            info = node.tensor
+            if info is None or (info.grad_before == info.grad_after and call.error is not None):
+                continue
+            self.learn(leaf)
+            self._add("backward", leaf, call.api, call.location, info.grad_before, info.grad_after, loss)
+            loss = None  # the loss once per call, on its first leaf
+        if loss is not None:
+            self._add("backward", None, call.api, call.location, None, None, loss)
+
+    def counted(self, index: int, roots: Sequence[Any]) -> None:
+        """A call past the capture budget: its loss."""
+        self.calls = index
+        self._add("backward", None, "backward", None, None, None, _loss(roots), captured=False)
+
+    def learn(self, leaf: torch.Tensor) -> None:
+        """Remember a leaf, so in-place updates of it (or of its ``.data``) become entries."""
+        if leaf not in self._leaves:
+            self._leaves[leaf] = True
+            self._by_ptr = {}
+
+    def step_starting(self, params: Sequence[torch.Tensor]) -> None:
+        """Before ``optimizer.step()``: the small parameters' values."""
+        self.in_step = True
+        self._stepping = [(p, summarize(p.detach())) for p in params if p.numel() <= SMALL]
+
+    def step_done(self) -> None:
+        """After ``optimizer.step()``: one update entry per small parameter that changed."""
+        self.in_step = False
+        where = self._where()
+        for param, before in self._stepping:
+            after = summarize(param.detach())
+            if after != before:
+                self._add("update", param, "optimizer.step()", where, before, after)
+        self._stepping = []
+
+    # ----- what the forward recorder tells ----------------------------------------------------------
+
+    def grad_read(self, leaf: torch.Tensor, grad: Any) -> None:
+        """``leaf.grad`` was read: an in-place op on it (or on its ``.data``) may zero it."""
+        if isinstance(grad, torch.Tensor) and leaf.is_leaf:
+            if len(self._grads) > 4096:
+                self._grads.clear()
+            self._grads[grad.data_ptr()] = weakref.ref(leaf)
+
+    def grad_set(self, leaf: torch.Tensor, value: Any, frame: Any) -> None:
+        """Before ``leaf.grad = value``: a zeroing when value is None (or zeros) and ``.grad`` held one."""
+        old = leaf.grad
+        if old is None or not leaf.is_leaf:
+            return
+        if value is not None and not (isinstance(value, torch.Tensor) and not bool(value.ne(0).any())):
+            return
+        owner = _zero_grad_owner(frame)
+        name = self._label_of(leaf) or "p"
+        how = f"{owner}.zero_grad()" if owner else f"{name}.grad = {'None' if value is None else 'zeros'}"
+        after = None if value is None else summarize(value.detach())
+        self._add("zeroed", leaf, how, self._where(), summarize(old.detach()), after)
+
+    def before_inplace(self, name: str, args: Sequence[Any], frame: Any) -> list[Any]:
+        """Before an in-place op: what it may zero (a ``.grad``) or update (a leaf); returns a token."""
+        target = args[0] if args else None
+        targets = target if isinstance(target, list | tuple) else [target]
+        found: list[Any] = []
+        short = name.removeprefix("Tensor.")
+        for tensor in targets:
+            if not isinstance(tensor, torch.Tensor):
+                continue
+            if short in _ZEROING:
+                leaf = self._grad_owner(tensor)
+                if leaf is not None:
+                    found.append(("zeroed", leaf, tensor, summarize(tensor.detach()), short))
+                    continue
+            leaf = self._leaf_of(tensor)
+            if leaf is not None and not self.in_step and leaf.numel() <= SMALL:
+                found.append(("update", leaf, tensor, summarize(leaf.detach()), short))
+        if found:
+            found.append(_zero_grad_owner(frame))
+        return found
+
+    def after_inplace(self, token: list[Any]) -> None:
+        """After the in-place op `before_inplace` saw: its entries."""
+        if not token:
+            return
+        owner, where = token[-1], self._where()
+        code = where.code if where is not None else None
+        for kind, leaf, tensor, before, op in token[:-1]:
+            name = self._label_of(leaf) or "p"
+            if kind == "zeroed":
+                after = summarize(tensor.detach())
+                if after.norm == 0.0 and before.norm != 0.0:
+                    how = f"{owner}.zero_grad()" if owner else _zeroing_how(name, code, op)
+                    self._add("zeroed", leaf, how, where, before, after)
+            else:
+                after = summarize(leaf.detach())
+                if after != before:
+                    self._add("update", leaf, _update_how(name, code, op), where, before, after)
+
+    def _grad_owner(self, tensor: torch.Tensor) -> torch.Tensor | None:
+        ref = self._grads.get(tensor.data_ptr())
+        leaf = ref() if ref is not None else None
+        if leaf is None or leaf.grad is None or leaf.grad.data_ptr() != tensor.data_ptr():
+            return None
+        return leaf
+
+    def _leaf_of(self, tensor: torch.Tensor) -> torch.Tensor | None:
+        if tensor in self._leaves:
+            return tensor
+        if not self._by_ptr:
+            self._by_ptr = {
+                leaf.data_ptr(): weakref.ref(leaf)
+                for leaf in list(self._leaves.keys())  # type: ignore[no-untyped-call]
+            }
+        ref = self._by_ptr.get(tensor.data_ptr())
+        leaf = ref() if ref is not None else None
+        if leaf is None or leaf.shape != tensor.shape:
+            return None
+        return leaf
+
+    # ----- the result -------------------------------------------------------------------------------
+
+    def entries(self) -> tuple[LedgerEntry, ...]:
+        """The ledger so far, names learnt later filled in."""
+        out = []
+        for kind, ref, label, how, where, call, before, after, loss, captured in self._raw:
+            leaf = ref() if ref is not None else None
+            if label is None and leaf is not None:
+                label = self._label_of(leaf)
+                if label is not None:
+                    how = how.replace("p.grad", f"{label}.grad", 1).replace("p -=", f"{label} -=", 1)
+            out.append(LedgerEntry(kind, label, how, where, call, before, after, loss, captured))
+        return tuple(out)
+
+
+def _zeroing_how(name: str, code: str | None, op: str) -> str:
+    """``w.grad.data.zero_()`` as the user's line says it, else ``w.grad.zero_()``."""
+    text = (code or "").split("#", 1)[0].strip()
+    if ".grad" in text and op in text and len(text) <= 40:
+        return text
+    return f"{name}.grad.{op}()"
+
+
+def _update_how(name: str, code: str | None, op: str) -> str:
+    """``w -= ...`` as the user's line says it, else ``w.sub_(...)``."""
+    text = (code or "").split("#", 1)[0].strip()
+    if text and ("-=" in text or "+=" in text or op.rstrip("_") in text):
+        return text if len(text) <= 40 else text[:37] + "..."
+    return f"{name}.{op}(...)"
+
+
+def _loss(roots: Sequence[Any]) -> Value | None:
+    root = roots[0] if roots else None
+    if isinstance(root, torch.Tensor) and root.numel() == 1:
+        return summarize(root.detach())
+    return None
+
+
+class StepWatch:
+    """torch's global optimizer step pre- and post-hooks, telling the book each step's updates.
+
+    Args:
+        book: The ledger.
+        part: The part of capture the hooks belong to (a fault switches them off).
+    """
+
+    def __init__(self, book: LedgerBook, part: Part) -> None:
+        self._book = book
+        self._part = part
+        self._handles: list[Any] = []
+
+    def start(self) -> None:
+        """Register the hooks."""
+        self._handles = [
+            register_optimizer_step_pre_hook(self._part.hook(self._before)),
+            register_optimizer_step_post_hook(self._part.hook(self._after)),
+        ]
+
+    def stop(self) -> None:
+        """Remove them."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        with isolated():
+            self._book.step_starting(list(params_of(optimizer)))
+
+    def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        with isolated():
+            self._book.step_done()
