@@ -299,6 +299,41 @@ class CallError:
     node: int | None = None
 
 
+LedgerKind = Literal["backward", "zeroed", "update"]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One event in the life of a leaf's ``.grad`` and value, across every backward call.
+
+    Backward adds into ``.grad``; ``optimizer.zero_grad()``, ``p.grad = None``, ``p.grad.zero_()`` empty
+    it; ``optimizer.step()`` or ``w -= lr * w.grad`` under no_grad change the leaf itself.
+
+    Attributes:
+        kind: ``"backward"`` (a call added into ``.grad``), ``"zeroed"`` (``.grad`` emptied or zeroed)
+            or ``"update"`` (the leaf's value changed in place).
+        leaf: The leaf's name, where found (None for a call's loss-only entry past the capture budget).
+        how: What did it, as the user wrote it: ``"optimizer.zero_grad()"``, ``"w.grad = None"``,
+            ``"w.grad.zero_()"``, ``"optimizer.step()"``, ``"w -= ..."``, ``"backward"``.
+        location: The user's line.
+        call: For ``"backward"``, the call's index; otherwise how many calls had run before it.
+        before: ``.grad`` before (``"backward"``, ``"zeroed"``) or the leaf's value before (``"update"``).
+        after: The same, after.
+        loss: For ``"backward"``, the value backward started from, when it is a single number.
+        captured: For ``"backward"``, whether the call was captured step by step.
+    """
+
+    kind: LedgerKind
+    leaf: str | None
+    how: str
+    location: Location | None = None
+    call: int = 0
+    before: Value | None = None
+    after: Value | None = None
+    loss: Value | None = None
+    captured: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class BackwardCall:
     """One captured ``backward()`` / ``torch.autograd.backward`` / ``torch.autograd.grad`` call.
@@ -315,6 +350,8 @@ class BackwardCall:
         results: For ``grad``, the gradients it returned, one per input.
         error: Set when the call raised (before or inside the engine): then leaves whose ``.grad``
             did not change received nothing from it.
+        ledger: What happened to this graph's leaves since the previous captured call (zeroings,
+            updates) and in this one (`LedgerEntry`, as in `Trace.ledger`).
     """
 
     index: int
@@ -327,6 +364,7 @@ class BackwardCall:
     inputs: tuple[int, ...] = ()
     results: tuple[Value | None, ...] = ()
     error: CallError | None = None
+    ledger: tuple[LedgerEntry, ...] = ()
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -434,41 +472,6 @@ class LeafSummary:
     label: str | None
     calls: int
     grad_after: Value | None = None
-
-
-LedgerKind = Literal["backward", "zeroed", "update"]
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One event in the life of a leaf's ``.grad`` and value, across every backward call.
-
-    Backward adds into ``.grad``; ``optimizer.zero_grad()``, ``p.grad = None``, ``p.grad.zero_()`` empty
-    it; ``optimizer.step()`` or ``w -= lr * w.grad`` under no_grad change the leaf itself.
-
-    Attributes:
-        kind: ``"backward"`` (a call added into ``.grad``), ``"zeroed"`` (``.grad`` emptied or zeroed)
-            or ``"update"`` (the leaf's value changed in place).
-        leaf: The leaf's name, where found (None for a call's loss-only entry past the capture budget).
-        how: What did it, as the user wrote it: ``"optimizer.zero_grad()"``, ``"w.grad = None"``,
-            ``"w.grad.zero_()"``, ``"optimizer.step()"``, ``"w -= ..."``, ``"backward"``.
-        location: The user's line.
-        call: For ``"backward"``, the call's index; otherwise how many calls had run before it.
-        before: ``.grad`` before (``"backward"``, ``"zeroed"``) or the leaf's value before (``"update"``).
-        after: The same, after.
-        loss: For ``"backward"``, the value backward started from, when it is a single number.
-        captured: For ``"backward"``, whether the call was captured step by step.
-    """
-
-    kind: LedgerKind
-    leaf: str | None
-    how: str
-    location: Location | None = None
-    call: int = 0
-    before: Value | None = None
-    after: Value | None = None
-    loss: Value | None = None
-    captured: bool = True
 
 
 @dataclass(frozen=True, slots=True)
