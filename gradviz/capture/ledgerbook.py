@@ -14,12 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.capture.door import Part
-from gradviz.capture.isolation import isolated
-from gradviz.capture.optimizers import params_of
 from gradviz.capture.summary import summarize
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
@@ -243,38 +239,3 @@ def _loss(roots: Sequence[Any]) -> Value | None:
     if isinstance(root, torch.Tensor) and root.numel() == 1:
         return summarize(root.detach())
     return None
-
-
-class StepWatch:
-    """torch's global optimizer step pre- and post-hooks, telling the book each step's updates.
-
-    Args:
-        book: The ledger.
-        part: The part of capture the hooks belong to (a fault switches them off).
-    """
-
-    def __init__(self, book: LedgerBook, part: Part) -> None:
-        self._book = book
-        self._part = part
-        self._handles: list[Any] = []
-
-    def start(self) -> None:
-        """Register the hooks."""
-        self._handles = [
-            register_optimizer_step_pre_hook(self._part.hook(self._before)),
-            register_optimizer_step_post_hook(self._part.hook(self._after)),
-        ]
-
-    def stop(self) -> None:
-        """Remove them."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        with isolated():
-            self._book.step_starting(list(params_of(optimizer)))
-
-    def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        with isolated():
-            self._book.step_done()

@@ -18,7 +18,8 @@ from gradviz.capture.engine import EnginePatch
 from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
-from gradviz.capture.ledgerbook import LedgerBook, StepWatch
+from gradviz.capture.ledgerbook import LedgerBook
+from gradviz.capture.ledgercalls import StepWatch, with_ledger
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
@@ -186,16 +187,17 @@ class Tracer:
         """Everything recorded so far, as a frozen `Trace`."""
         findings, events = self.findings, self.events
         cuts = self._recorder.cuts if self._recorder is not None else None
+        ledger = self._book.entries()
         return Trace(
             torch_version=torch.__version__,
             script=self.script,
             backward_calls=self.backward_calls,
             events=events,
-            backwards=with_overlay_severity(self.backwards, findings, events, cuts),
+            backwards=with_ledger(with_overlay_severity(self.backwards, findings, events, cuts), ledger),
             findings=findings,
             uncaptured=self._leaves.summaries(),
             events_dropped=self._recorder.events_dropped if self._recorder is not None else 0,
-            ledger=self._book.entries(),
+            ledger=ledger,
         )
 
     def note_exception(self, exc: BaseException, *, location: Location | None = None) -> Finding | None:

@@ -1,0 +1,78 @@
+"""The ledger around the calls: optimizer steps through torch's global hooks, and each call's share."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+from gradviz.capture.door import Part
+from gradviz.capture.isolation import isolated
+from gradviz.capture.ledgerbook import LedgerBook
+from gradviz.capture.optimizers import params_of
+from gradviz.model import BackwardCall, LedgerEntry
+
+
+class StepWatch:
+    """torch's global optimizer step pre- and post-hooks, telling the book each step's updates.
+
+    Args:
+        book: The ledger.
+        part: The part of capture the hooks belong to (a fault switches them off).
+    """
+
+    def __init__(self, book: LedgerBook, part: Part) -> None:
+        self._book = book
+        self._part = part
+        self._handles: list[Any] = []
+
+    def start(self) -> None:
+        """Register the hooks."""
+        self._handles = [
+            register_optimizer_step_pre_hook(self._part.hook(self._before)),
+            register_optimizer_step_post_hook(self._part.hook(self._after)),
+        ]
+
+    def stop(self) -> None:
+        """Remove them."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        with isolated():
+            self._book.step_starting(list(params_of(optimizer)))
+
+    def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        with isolated():
+            self._book.step_done()
+
+
+def with_ledger(calls: Sequence[BackwardCall], ledger: Sequence[LedgerEntry]) -> tuple[BackwardCall, ...]:
+    """Give each captured call the ledger entries of its leaves since the previous captured call.
+
+    Args:
+        calls: The captured calls, in order.
+        ledger: The whole ledger.
+
+    Returns:
+        The calls with `BackwardCall.ledger` set.
+    """
+    out = []
+    previous = 0
+    for call in calls:
+        names = {leaf.tensor.label for leaf in call.graph.leaves if leaf.tensor is not None}
+        own = tuple(
+            entry for entry in ledger if entry.leaf in names and _belongs(entry, call.index, previous)
+        )
+        out.append(dataclasses.replace(call, ledger=own) if own else call)
+        previous = call.index
+    return tuple(out)
+
+
+def _belongs(entry: LedgerEntry, index: int, previous: int) -> bool:
+    """A call's own backward entries, and the zeroings and updates since the previous captured call."""
+    return entry.call == index if entry.kind == "backward" else previous <= entry.call < index
