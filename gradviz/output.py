@@ -21,6 +21,7 @@ from gradviz.render.collapse import choose_depth
 from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import call_to_json, to_json
+from gradviz.render.ledger import to_ledger_dot, to_ledger_text
 from gradviz.render.pagedata import other_views
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
@@ -167,6 +168,30 @@ class _Layouts:
             raise
 
 
+def _write_ledger(
+    trace: Trace, writer: _Writer, layouts: _Layouts, missing: bool, problems: list[str], svg: bool
+) -> bool:
+    """``ledger.txt`` and ``ledger.svg`` (DOT when no engine runs), when the trace has a ledger."""
+    if not trace.ledger:
+        return missing
+    writer.write("ledger.txt", to_ledger_text(trace))
+    if not svg:
+        return missing
+    dot = to_ledger_dot(trace)
+    if missing:
+        writer.write("ledger.dot", dot)
+        return missing
+    try:
+        writer.write("ledger.svg", layouts.run(dot, "svg"))
+    except LayoutEngineMissing:
+        writer.write("ledger.dot", dot)
+        return True
+    except LayoutTimedOut as exc:
+        problems.append(f"ledger.svg: {exc}; wrote DOT instead")
+        writer.write("ledger.dot", dot)
+    return missing
+
+
 def write_outputs(
     trace: Trace,
     out_dir: Path,
@@ -176,7 +201,8 @@ def write_outputs(
     keep: Path | None = None,
     progress: Progress | None = None,
 ) -> list[Path]:
-    """Write trace.json and, per captured backward call, ``backward-NNN.<fmt>`` for each format.
+    """Write trace.json and, per captured backward call, ``backward-NNN.<fmt>`` for each format; with a
+    ledger, ``ledger.txt`` and ``ledger.svg`` (when svg is a format).
 
     Each file is written atomically (`write_file`). A full drawing whose layout runs past its time
     limit is replaced by the collapsed view (and its DOT file is written); a collapsed one by its DOT
@@ -272,6 +298,7 @@ def write_outputs(
                         if fmt == "html":
                             writer.write(f"{stem}.html", _no_drawing(call, options, sources))
                     break
+    missing = _write_ledger(trace, writer, layouts, missing, problems, "svg" in wanted)
     if missing:
         raise LayoutSkipped(f"no layout engine: wrote DOT instead; {MISSING_HINT}", writer.written)
     if problems:
