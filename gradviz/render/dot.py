@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import graphviz
 
-from gradviz.model import BackwardCall, Edge, Graph, Node, Overlay, Root, Value
+from gradviz.model import BackwardCall, Edge, Graph, LedgerEntry, Node, Overlay, Root, Value
 from gradviz.render.clusters import add_clusters
 from gradviz.render.collapse import NODE_BUDGET, choose_depth
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING
@@ -18,6 +18,7 @@ from gradviz.render.labels import html_label as _html
 from gradviz.render.labels import small as _small
 from gradviz.render.labels import text as _text
 from gradviz.render.labels import title_lines
+from gradviz.render.ledger import ledger_lines
 from gradviz.render.overview import to_overview_dot
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
@@ -75,6 +76,7 @@ class _Drawing:
         self.current_defaults: dict[str, dict[str, str]] = {}
         self.roots = {root.node for root in graph.roots}
         self.trunks = Trunks(())
+        self.ledger: tuple[LedgerEntry, ...] = ()
         self.dot = graphviz.Digraph(
             name="gradviz",
             graph_attr={"rankdir": "TB", "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
@@ -140,6 +142,7 @@ class _Drawing:
         accumulated = not is_zero(before) and grad is not before
         if accumulated:
             lines.append(_small(f"grad before: {self.value(before)}", mono=True))
+        lines.extend(_small(line, mono=True) for line in ledger_lines(self.ledger, tensor.label, before))
         suffix = "  (accumulated)" if accumulated else ""
         lines.append(_small(f"grad: {self.value(grad)}{suffix}", mono=True, color="black"))
         return lines
@@ -264,6 +267,7 @@ def to_dot(
     if depth is not None:
         return to_overview_dot(subject, state, depth)
     drawing = _Drawing(graph, state, options, title_lines(subject, state))
+    drawing.ledger = subject.ledger if isinstance(subject, BackwardCall) else ()
     drawing.trunks = Trunks((f"n{edge.source}", f"n{edge.target}") for edge in graph.edges)
     for node in graph.nodes:
         drawing.trunks.declare(drawing.dot, f"n{node.id}", EDGE.border)

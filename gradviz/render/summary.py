@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gradviz.model import BackwardCall, Finding, Trace
 from gradviz.render.failure import RECEIVED_NOTHING, error_text
+from gradviz.render.ledger import loop_summary, zeroing_before, zeroing_text
 from gradviz.render.state import step_state
 from gradviz.render.style import format_value
 
@@ -55,6 +56,9 @@ def summarize(trace: Trace, written_files: Sequence[Path], out_dir: Path | str |
     for call in trace.backwards:
         lines.extend(_call_lines(call))
     lines.extend(_uncaptured_lines(trace))
+    loop = loop_summary(trace)
+    if loop is not None:
+        lines.append(f"  {loop}")
     lines.extend(findings_lines(trace.findings))
     if out_dir is not None and written_files:
         lines.append(_files_line(written_files, out_dir))
@@ -121,10 +125,15 @@ def _leaf_lines(call: BackwardCall) -> list[str]:
         after = format_value(info.grad_after)
         if state.received_nothing(leaf):
             lines.append(f"      {name}.grad = {format_value(info.grad_before)}  ({RECEIVED_NOTHING})")
+        elif (zeroed := zeroing_before(call.ledger, info.label)) is not None:
+            was = format_value(info.grad_before)
+            lines.append(f"      {name}.grad = {after}  ({zeroing_text(zeroed)}: was {was} before this call)")
         elif info.grad_before is None:
             lines.append(f"      {name}.grad = {after}")
         else:
-            lines.append(f"      {name}.grad = {after}  (was {format_value(info.grad_before)})")
+            lines.append(
+                f"      {name}.grad = {after}  (was {format_value(info.grad_before)}: backward added into it)"
+            )
     if len(leaves) > MAX_LEAVES:
         lines.append(f"      ... and {len(leaves) - MAX_LEAVES} more leaves (all in trace.json and the SVG)")
     return lines
