@@ -1,0 +1,136 @@
+"""The ledger: each leaf's .grad and value over time, checked against what PyTorch itself held."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+import torch
+
+from gradviz.capture.session import Tracer
+from gradviz.model import LedgerEntry, Value
+from gradviz.render.ledger import learning_rate, to_ledger_text
+from gradviz.render.summary import summarize
+from gradviz.render.values import format_nested
+
+
+def _values(value: Value | None) -> list[float] | None:
+    return None if value is None else list(value.values)  # type: ignore[arg-type]
+
+
+SCRIPT = """\
+import torch
+w = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.1)
+(w * w).sum().backward()
+(w * w).sum().backward()
+held = w.grad.clone()
+{zeroing}
+zeroed = None if w.grad is None else w.grad.clone()
+(w * w).sum().backward()
+"""
+ZEROINGS = {
+    "optimizer.zero_grad()": "opt.zero_grad()",
+    "w.grad = None": "w.grad = None",
+    "w.grad.zero_()": "w.grad.zero_()",
+    "w.grad.data.zero_()": "w.grad.data.zero_()",
+}
+
+
+@pytest.mark.parametrize("how", list(ZEROINGS))
+def test_call_three_of_backward_backward_zero_backward_says_zeroed_at_its_line(
+    how: str, tmp_path: Path
+) -> None:
+    # Given: backward, backward, a zeroing (line 7), backward; PyTorch's own .grad noted around it
+    script = tmp_path / "zero.py"
+    script.write_text(SCRIPT.format(zeroing=ZEROINGS[how]))
+    with Tracer(max_backward=5) as tracer:
+        torch_state = runpy.run_path(str(script))
+    # When: the trace is read
+    trace = tracer.result()
+    third = trace.backwards[2]
+    # Then: call 3 carries the zeroing, named, at its line, with .grad before and after as torch had them
+    [entry] = [e for e in third.ledger if e.kind == "zeroed"]
+    assert (entry.leaf, entry.how, entry.location and entry.location.line) == ("w", how, 7)
+    zeroed = torch_state["zeroed"]
+    assert _values(entry.before) == torch_state["held"].tolist()
+    assert _values(entry.after) == (None if zeroed is None else zeroed.tolist())
+    [arrival] = [e for e in third.ledger if e.kind == "backward"]
+    assert _values(arrival.before) == (None if zeroed is None else [0.0, 0.0, 0.0])
+    assert _values(arrival.after) == torch_state["w"].grad.tolist()
+    # and the summary says it, with values
+    text = summarize(trace, [], None)
+    was = "None" if zeroed is None else "[0, 0, 0]"
+    assert f"w.grad = [2, 4, 6]  (zeroed at line 7 by {how}: was {was} before this call)" in text
+
+
+def test_optimizer_step_and_manual_updates_show_the_values_torch_had() -> None:
+    # Given: one optimizer step and two manual updates, with torch's values noted around each
+    with Tracer(max_backward=5) as tracer:
+        w = torch.tensor([1.0, -2.0], requires_grad=True)
+        opt = torch.optim.SGD([w], lr=0.1)
+        loss = (w * w).sum()
+        loss.backward()
+        grad = w.grad.clone()  # type: ignore[union-attr]
+        start = w.detach().clone()
+        opt.step()
+        stepped = w.detach().clone()
+        with torch.no_grad():
+            w -= 0.5 * w.grad  # type: ignore[operator]
+        manual = w.detach().clone()
+        w.data -= 0.25 * w.grad  # type: ignore[operator]
+        through_data = w.detach().clone()
+    ledger = tracer.result().ledger
+    updates = [e for e in ledger if e.kind == "update"]
+    # Then: each update, in order, with the values before and after that torch held
+    assert [e.how for e in updates] == [
+        "optimizer.step()",
+        "w -= 0.5 * w.grad",
+        "w.data -= 0.25 * w.grad",
+    ]
+    pairs = [(start, stepped), (stepped, manual), (manual, through_data)]
+    for entry, (before, after) in zip(updates, pairs, strict=True):
+        assert _values(entry.before) == before.tolist() and _values(entry.after) == after.tolist()
+    # and the rule w <- w - lr * grad is recovered with each lr
+    rates = [learning_rate(e.before, e.after, _value(grad)) for e in updates]
+    assert rates == pytest.approx([0.1, 0.5, 0.25])
+    [arrival] = [e for e in ledger if e.kind == "backward"]
+    assert arrival.loss is not None and arrival.loss.values == pytest.approx(loss.item())
+
+
+def _value(tensor: torch.Tensor) -> Value:
+    return Value(tuple(tensor.shape), "float32", tuple(tensor.tolist()))
+
+
+def test_the_ledger_follows_every_call_past_the_budget() -> None:
+    # Given: a linear regression of 60 steps, 2 of them captured
+    torch.manual_seed(0)
+    losses: list[float] = []
+    with Tracer(max_backward=2) as tracer:
+        x = torch.linspace(-1, 1, 20)
+        y = 3 * x + 0.8
+        w = torch.zeros(1, requires_grad=True)
+        b = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([w, b], lr=0.2)
+        for _ in range(60):
+            opt.zero_grad()
+            loss = ((w * x + b - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    ledger = tracer.result().ledger
+    # Then: one loss per call, equal to torch's, and the last update leaves w and b as torch has them
+    recorded = [e.loss.values for e in ledger if e.kind == "backward" and e.loss is not None]
+    assert recorded == pytest.approx(losses)
+    last: dict[str | None, LedgerEntry] = {e.leaf: e for e in ledger if e.kind == "update"}
+    assert _values(last["w"].after) == w.detach().tolist()
+    assert _values(last["b"].after) == b.detach().tolist()
+    text = to_ledger_text(tracer.result())
+    assert "w <- w - 0.2 * w.grad" in text and "b <- b - 0.2 * b.grad" in text
+    last_row = text.rstrip().splitlines()[-1].split()
+    assert last_row[0] == "#60" and float(last_row[1]) == pytest.approx(losses[-1], rel=1e-3)
+    assert last_row[2:] == [
+        format_nested(tuple(w.detach().tolist())),
+        format_nested(tuple(b.detach().tolist())),
+    ]
