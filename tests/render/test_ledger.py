@@ -1,0 +1,62 @@
+"""ledger.txt and ledger.svg for the classic linear regression, and the ledger's reading of updates."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from gradviz.cli import main
+from gradviz.model import LedgerEntry, Location, Trace, Value
+from gradviz.render.ledger import learning_rate, loop_rows, to_ledger_dot, to_ledger_text
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "10_linear_regression.py"
+
+
+def _v(*values: float) -> Value:
+    return Value((len(values),), "float32", tuple(values))
+
+
+def test_the_linear_regression_example_writes_a_ledger_that_converges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: the tutorial's y = 3x + 0.8 traced by the CLI
+    status = main(["trace", "--out", str(tmp_path), str(EXAMPLE)])
+    out, err = capsys.readouterr()
+    assert status == 0 and "w = 3.000, b = 0.800" in out
+    # Then: the ledger shows the first steps' numbers and the update rule, and w, b reaching 3 and 0.8
+    text = (tmp_path / "ledger.txt").read_text()
+    first = re.search(r"optimizer\.step\(\)\s+w\s+\[0\] -> \[(\S+)\]\s+w <- w - 0.1 \* w.grad", text)
+    grad = re.search(r"backward #1\s+w\.grad\s+None -> \[(\S+)\]", text)
+    assert first is not None and grad is not None
+    assert float(first.group(1)) == pytest.approx(-0.1 * float(grad.group(1)), rel=1e-3)
+    assert re.search(r"optimizer\.zero_grad\(\)\s+w\.grad\s+\[\S+\] -> None", text)
+    assert text.rstrip().splitlines()[-1].split()[-2:] == ["[3]", "[0.8]"]
+    svg = (tmp_path / "ledger.svg").read_text()
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and "w <- w - 0.1 * w.grad" in html.unescape(svg)
+    assert "training loop: loss 3.956 -> " in err and "w [0] -> [3], b [0] -> [0.8] (ledger.txt)" in err
+
+
+def test_learning_rate_is_found_only_for_plain_gradient_descent() -> None:
+    assert learning_rate(_v(1, 2), _v(0.8, 2.4), _v(2, -4)) == pytest.approx(0.1)
+    assert learning_rate(_v(1, 2), _v(0.8, 2.0), _v(2, -4)) is None  # momentum, Adam: not one lr
+    assert learning_rate(_v(1), _v(0.9), None) is None
+
+
+def test_a_converged_step_keeps_showing_the_values_it_kept() -> None:
+    # Given: the last update changed nothing, so no update entry came for call 3
+    where = Location("a.py", 4)
+    ledger = (
+        LedgerEntry("backward", "w", "backward", where, 1, None, _v(-2), _v(4)),
+        LedgerEntry("update", "w", "optimizer.step()", where, 1, _v(0), _v(3)),
+        LedgerEntry("backward", None, "backward", None, 2, loss=_v(0), captured=False),
+        LedgerEntry("backward", None, "backward", None, 3, loss=_v(0), captured=False),
+    )
+    columns, rows = loop_rows(ledger)
+    assert columns == ["call", "loss", "w after"]
+    assert rows == [["#1", "[4]", "[3]"], ["#2", "[0]", "[3]"], ["#3", "[0]", "[3]"]]
+    trace = Trace(torch_version="x", ledger=ledger)
+    assert "... 2 more entries past the capture budget" in to_ledger_text(trace)
+    assert to_ledger_dot(trace) == to_ledger_dot(trace) and "<b>training loop</b>" in to_ledger_dot(trace)
