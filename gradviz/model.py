@@ -87,12 +87,15 @@ class SavedTensor:
         source: Id of the node whose tensor this is (the AccumulateGrad node for a leaf, the producing
             node for an intermediate), when it could be matched.
         label: The user's name for the tensor, where found.
+        forward_value: What forward saved, when a ``.data`` edit changed it before backward read it
+            (`value` is then what backward used); None when unchanged or too large to keep.
     """
 
     name: str
     value: Value
     source: int | None = None
     label: str | None = None
+    forward_value: Value | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,12 +279,15 @@ class Step:
             (None where that input needs no gradient); empty for AccumulateGrad.
         jacobians: For small nodes, the local Jacobian per ``next_functions`` slot as a matrix of
             shape (numel of output, numel of that input), so ``vJ = v @ J``. Empty when not computed.
+        unedited: When a ``.data`` edit changed a saved tensor this node read: the vJ it would have sent
+            to each slot with the values forward saved. Empty otherwise.
     """
 
     node: int
     grad_outputs: tuple[Value | None, ...]
     grad_inputs: tuple[Value | None, ...]
     jacobians: tuple[Value | None, ...] = ()
+    unedited: tuple[Value | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
