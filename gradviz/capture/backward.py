@@ -21,8 +21,8 @@ from gradviz.capture.jacobian import local_jacobians
 from gradviz.capture.summary import summarize_optional
 from gradviz.model import Step, Value
 
-#: Called with (grad_fn, node id) just before a node runs; used to check its saved tensors.
-NodeStartCallback = Callable[[Any, int], None]
+#: Called with (grad_fn, node id, v) just before a node runs; used to check its saved tensors.
+NodeStartCallback = Callable[[Any, int, Sequence[torch.Tensor | None]], None]
 
 
 class StepRecorder:
@@ -73,7 +73,7 @@ class StepRecorder:
     def _before(self, node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
         fn = self._fns[node_id]
         if self._on_node_start is not None:
-            self._on_node_start(fn, node_id)
+            self._on_node_start(fn, node_id, grad_outputs)
         incoming = tuple(summarize_optional(grad) for grad in grad_outputs)
         jacobians: tuple[Value | None, ...] = ()
         if self._jacobians:

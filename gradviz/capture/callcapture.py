@@ -17,6 +17,7 @@ from gradviz.capture.births import leaf_births
 from gradviz.capture.call import CallPlan, read_engine_arguments
 from gradviz.capture.dataedit import SavedTensorCheck
 from gradviz.capture.door import Door, UserCall
+from gradviz.capture.editeffect import EditEffect, with_effects
 from gradviz.capture.entry import call_error
 from gradviz.capture.graph import WalkContext, describe, walk
 from gradviz.capture.isolation import isolated
@@ -72,6 +73,7 @@ class CallCapture:
         self.recorder: ForwardRecorder | None = None
         #: The ledger of .grad and values over time (set by the Tracer).
         self.book: LedgerBook | None = None
+        self._effects: dict[int, EditEffect] = {}
         self._saved_check: SavedTensorCheck | None = None
         self.use_timeline(recorder)
 
@@ -186,7 +188,9 @@ class CallCapture:
             if node.tensor is not None and node.tensor.id is not None and node.tensor.label
         }
 
-        def on_node_start(fn: Any, node_id: int) -> None:
+        effects = self._effects = {}
+
+        def on_node_start(fn: Any, node_id: int, grad_outputs: Sequence[Any]) -> None:
             if not part.is_open:
                 return
             node = graph.nodes[node_id]
@@ -199,10 +203,13 @@ class CallCapture:
                     call_index=index,
                     labels=labels,
                     names_by_id=names_by_id,
+                    grad_outputs=grad_outputs,
                 )
             except Exception as error:
                 part.fault(error)
                 return
+            if check.last_effect is not None:
+                effects[node_id] = check.last_effect
             self.findings.extend(found)
 
         return on_node_start
@@ -217,7 +224,8 @@ class CallCapture:
         """
         try:
             with isolated():  # reading .grad and the leaves' values is gradviz's own tensor work
-                call = plan.to_call(result)
+                call = with_effects(plan.to_call(result), self._effects)
+                self._effects = {}
                 if error is not None:
                     call = dataclasses.replace(call, error=call_error(error, plan.steps.unfinished()))
                 if self.recorder is not None:

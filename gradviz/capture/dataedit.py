@@ -8,13 +8,15 @@ runs the node, `SavedTensorCheck` compares those fingerprints with what the node
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from gradviz.capture.editeffect import EditEffect, effect_of, shown
 from gradviz.capture.origin import origin_of
-from gradviz.capture.saved import has_changed, read_saved
+from gradviz.capture.saved import Fingerprint, has_changed, read_saved
 from gradviz.capture.unread import is_read_in_backward
 from gradviz.capture.wording import at, data_owner
 from gradviz.model import Event, Finding, Location
@@ -37,6 +39,8 @@ class SavedTensorCheck:
         self._recorder = recorder
         self._label_of = label_of
         self._reported: set[tuple[int, Location | None]] = set()
+        #: What the edits seen by the last `check` changed (None when nothing was edited).
+        self.last_effect: EditEffect | None = None
 
     def check(
         self,
@@ -47,6 +51,7 @@ class SavedTensorCheck:
         call_index: int,
         labels: Mapping[str, str | None] | None = None,
         names_by_id: Mapping[int, str | None] | None = None,
+        grad_outputs: Sequence[torch.Tensor | None] | None = None,
     ) -> list[Finding]:
         """Look for saved tensors of one node that changed without a version bump.
 
@@ -61,14 +66,19 @@ class SavedTensorCheck:
             labels: The user's names of the node's saved tensors, by saved name (``bn1.running_mean``).
             names_by_id: The user's names of the graph's tensors, by gradviz id: a saved view (``w.t()``,
                 saved by a linear layer) is named after the tensor it views.
+            grad_outputs: The v the node is about to receive: with it, `last_effect` holds the vJ the
+                node would have sent without the edit (small tensors only).
 
         Returns:
             One ``data_edit`` finding per changed tensor that backward reads (reported once per tensor
             and call). A saved tensor the node's backward does not read (batch norm's running stats in
             training mode) may change freely: the gradient cannot depend on it.
         """
+        self.last_effect = None
         try:
-            return self._check(grad_fn, node_name, location, call_index, labels or {}, names_by_id or {})
+            return self._check(
+                grad_fn, node_name, location, call_index, labels or {}, names_by_id or {}, grad_outputs
+            )
         except Exception:
             return []
 
@@ -80,6 +90,7 @@ class SavedTensorCheck:
         call_index: int,
         labels: Mapping[str, str | None],
         names_by_id: Mapping[int, str | None],
+        grad_outputs: Sequence[torch.Tensor | None] | None,
     ) -> list[Finding]:
         origin = origin_of(grad_fn)
         if origin is None or not origin.fingerprints:
@@ -87,6 +98,7 @@ class SavedTensorCheck:
         recorder = self._recorder
         before = dict(origin.fingerprints)
         findings: list[Finding] = []
+        edited: list[tuple[str, torch.Tensor, Fingerprint]] = []
         pause = recorder.paused() if recorder is not None else None
         if pause is not None:
             pause.__enter__()
@@ -97,6 +109,7 @@ class SavedTensorCheck:
                     continue
                 if print_ is None or print_.version != tensor._version or not has_changed(print_, tensor):
                     continue
+                edited.append((name, tensor, print_))
                 tensor_id = print_.tensor_id
                 if tensor_id is None and recorder is not None and tensor._base is not None:
                     tensor_id = recorder.tensor_id(tensor._base)  # a saved view: the tensor it views
@@ -112,6 +125,9 @@ class SavedTensorCheck:
                 label = labels.get(name) or (names_by_id.get(tensor_id) if tensor_id is not None else None)
                 edit = self._finding(tensor, tensor_id, origin.event, node_name, location, call_index, label)
                 findings.append(edit)
+            self.last_effect = effect_of(grad_fn, edited, grad_outputs) if edited else None
+            if self.last_effect is not None and findings:
+                findings[-1] = _with_effect(findings[-1], node_name, self.last_effect)
         finally:
             if pause is not None:
                 pause.__exit__(None, None, None)
@@ -153,3 +169,18 @@ class SavedTensorCheck:
             if event.kind == "data_write" and event.outputs and event.outputs[0] == tensor_id:
                 return event
         return None
+
+
+def _with_effect(finding: Finding, node_name: str, effect: EditEffect) -> Finding:
+    """The finding with the numbers: what forward and backward used, and the vJ without the edit."""
+    pairs: dict[str, list[str]] = {}
+    for name, value in effect.backward.items():
+        used = f"forward used {shown(effect.forward[name])}, backward used {shown(value)}"
+        pairs.setdefault(used, []).append(name)
+    said = "; ".join(f"{' and '.join(names)}: {used}" for used, names in pairs.items())
+    text = f"{finding.message} {node_name} saved {said}."
+    if effect.sent is not None and effect.unedited is not None:
+        sent = " and ".join(shown(value) for value in effect.sent if value is not None)
+        unedited = " and ".join(shown(value) for value in effect.unedited if value is not None)
+        text += f" Without the edit it would have sent {unedited} instead of {sent}."
+    return dataclasses.replace(finding, message=text)

@@ -13,6 +13,7 @@ import graphviz
 from gradviz.model import BackwardCall, Edge, Graph, LedgerEntry, Node, Overlay, Root, Value
 from gradviz.render.clusters import add_clusters
 from gradviz.render.collapse import NODE_BUDGET, choose_depth
+from gradviz.render.dataedits import edit_lines, overlay_lines
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING
 from gradviz.render.labels import html_label as _html
 from gradviz.render.labels import small as _small
@@ -77,6 +78,7 @@ class _Drawing:
         self.roots = {root.node for root in graph.roots}
         self.trunks = Trunks(())
         self.ledger: tuple[LedgerEntry, ...] = ()
+        self.unedited: dict[int, tuple[Value | None, ...]] = {}
         self.dot = graphviz.Digraph(
             name="gradviz",
             graph_attr={"rankdir": "TB", "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
@@ -162,6 +164,8 @@ class _Drawing:
                 for saved in node.saved
             )
             lines.append(_small(f"saved: {listed}", mono=True))
+        edited = edit_lines(node, self.unedited.get(node.id, ()))
+        lines.extend(_small(line, mono=True, color=WARNING.border) for line in edited)
         if tensor is not None and tensor.retains_grad:
             lines.append(_small(f"retain_grad(): grad {self.value(self.state.grad_of(node))}", mono=True))
         if node.id in self.state.done:
@@ -202,6 +206,7 @@ class _Drawing:
         lines = [_text(overlay.text)]
         if overlay.label and overlay.kind in _NEW_TENSOR_OVERLAYS:
             lines.insert(0, f"<b>{_text(overlay.label)}</b>")
+        lines.extend(_small(line) for line in overlay_lines(overlay))
         if overlay.location is not None:
             lines.append(_small(str(overlay.location)))
         self.dot.node(f"o{overlay.id}", _html(lines), **look.node_attrs())
@@ -267,7 +272,9 @@ def to_dot(
     if depth is not None:
         return to_overview_dot(subject, state, depth)
     drawing = _Drawing(graph, state, options, title_lines(subject, state))
-    drawing.ledger = subject.ledger if isinstance(subject, BackwardCall) else ()
+    if isinstance(subject, BackwardCall):
+        drawing.ledger = subject.ledger
+        drawing.unedited = {step.node: step.unedited for step in subject.steps if step.unedited}
     drawing.trunks = Trunks((f"n{edge.source}", f"n{edge.target}") for edge in graph.edges)
     for node in graph.nodes:
         drawing.trunks.declare(drawing.dot, f"n{node.id}", EDGE.border)
