@@ -142,6 +142,8 @@ class Node:
         event: Id of the forward event that created it, where known.
         module: Path of the ``nn.Module`` call that produced it (``encoder.layers.3.self_attn``), where
             known.
+        freed_by: When an earlier captured call already ran this node without ``retain_graph=True``,
+            that call's index: autograd freed the node's saved tensors then.
     """
 
     id: int
@@ -151,6 +153,7 @@ class Node:
     saved: tuple[SavedTensor, ...] = ()
     event: int | None = None
     module: str | None = None
+    freed_by: int | None = None
 
     @property
     def is_accumulate_grad(self) -> bool:
