@@ -25,6 +25,7 @@ from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
+from gradviz.capture.retain import with_freed
 from gradviz.capture.summary import summarize_optional
 from gradviz.model import BackwardCall, Event, Finding, Graph, Location
 
@@ -231,6 +232,9 @@ class CallCapture:
                 if self.recorder is not None:
                     born = leaf_births(plan, call.graph, self.recorder.births)
                     call = with_timeline(call, self.recorder.events, born)
+                call, again = with_freed(call, self.backwards)
+                if again is not None:
+                    self.findings.append(again)
                 self.backwards.append(call)
                 self._leaves.accumulation_findings(plan, call)  # the ledger keeps its findings for the Judge
                 if self.book is not None:

@@ -21,6 +21,7 @@ from gradviz.render.labels import text as _text
 from gradviz.render.labels import title_lines
 from gradviz.render.ledger import ledger_lines
 from gradviz.render.overview import to_overview_dot
+from gradviz.render.retain import retain_lines
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
     CURRENT,
@@ -32,6 +33,7 @@ from gradviz.render.style import (
     FONT_SIZE,
     GRADIENT,
     MONO_FONT,
+    MUTED,
     NOT_REACHED,
     NOTE,
     PENDING,
@@ -79,6 +81,7 @@ class _Drawing:
         self.trunks = Trunks(())
         self.ledger: tuple[LedgerEntry, ...] = ()
         self.unedited: dict[int, tuple[Value | None, ...]] = {}
+        self.call: BackwardCall | None = None
         self.dot = graphviz.Digraph(
             name="gradviz",
             graph_attr={"rankdir": "TB", "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
@@ -166,6 +169,9 @@ class _Drawing:
             lines.append(_small(f"saved: {listed}", mono=True))
         edited = edit_lines(node, self.unedited.get(node.id, ()))
         lines.extend(_small(line, mono=True, color=WARNING.border) for line in edited)
+        freed = retain_lines(node, self.call, node.id in self.state.done)
+        raised = self.call is not None and self.call.error is not None and self.call.error.node == node.id
+        lines.extend(_small(line, color=RAISED.border if raised else MUTED) for line in freed)
         if tensor is not None and tensor.retains_grad:
             lines.append(_small(f"retain_grad(): grad {self.value(self.state.grad_of(node))}", mono=True))
         if node.id in self.state.done:
@@ -274,6 +280,7 @@ def to_dot(
     drawing = _Drawing(graph, state, options, title_lines(subject, state))
     if isinstance(subject, BackwardCall):
         drawing.ledger = subject.ledger
+        drawing.call = subject
         drawing.unedited = {step.node: step.unedited for step in subject.steps if step.unedited}
     drawing.trunks = Trunks((f"n{edge.source}", f"n{edge.target}") for edge in graph.edges)
     for node in graph.nodes:
