@@ -15,7 +15,7 @@ def retain_lines(node: Node, call: BackwardCall | None, done: bool) -> list[str]
 
     Returns:
         ``saved tensors freed by backward call 3 (no retain_graph)`` for a node an earlier call ran;
-        ``saved tensors freed once it ran (retain_graph=False)`` for one this call ran; or nothing.
+        ``saved tensors freed after it ran (retain_graph=False)`` for one this call ran; or nothing.
     """
     if call is None or node.is_accumulate_grad:
         return []
@@ -30,5 +30,5 @@ def retain_lines(node: Node, call: BackwardCall | None, done: bool) -> list[str]
             ]
         return [before]
     if done and node.saved and not call.retain_graph and call.error is None:
-        return ["saved tensors freed once it ran (retain_graph=False)"]
+        return ["saved tensors freed after it ran (retain_graph=False)"]
     return []

@@ -33,7 +33,7 @@ def test_summary_names_each_call_its_leaves_and_every_finding() -> None:
     assert lines[0] == "gradviz: the traced code made 3 backward/grad calls, all captured"
     assert "#1 backward at" in lines[1] and "loss.backward(retain_graph=True)" in lines[1]
     assert "w.grad = [8, 12]" in text  # d/dw of sum(2w * w) = 4w
-    assert "(was [8, 12])" in text  # the second call added into a non-zero .grad
+    assert "(was [8, 12]: backward added into it)" in text  # the second call added into a non-zero .grad
     # warnings in full first, then each note on one line
     titles = ["! .data edit", "! .grad of a non-leaf", "- note, no_grad", "- note, accumulation"]
     positions = [text.find(title) for title in titles]
