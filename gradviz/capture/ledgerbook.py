@@ -109,7 +109,8 @@ class LedgerBook:
     def step_starting(self, params: Sequence[torch.Tensor]) -> None:
         """Before ``optimizer.step()``: the small parameters' values."""
         self.in_step = True
-        self._stepping = [(p, summarize(p.detach())) for p in params if p.numel() <= SMALL]
+        full = len(self._raw) >= MAX_ENTRIES
+        self._stepping = [] if full else [(p, summarize(p.detach())) for p in params if p.numel() <= SMALL]
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter that changed."""

@@ -102,6 +102,10 @@ SITES = {
     "engine wrapper, before the engine": ("gradviz.capture.callcapture.CallCapture", "plan"),
     "engine wrapper, after the engine": ("gradviz.capture.session.Tracer", "_spent"),
     "call record": ("gradviz.capture.callcapture.CallCapture", "finish"),
+    "ledger: optimizer step": ("gradviz.capture.ledgerbook.LedgerBook", "step_starting"),
+    "ledger: .grad zeroing": ("gradviz.capture.ledgerbook.LedgerBook", "before_inplace"),
+    "ledger: .grad read": ("gradviz.capture.ledgerbook.LedgerBook", "grad_read"),
+    "ledger: captured call": ("gradviz.capture.ledgerbook.LedgerBook", "captured"),
 }
 
 
