@@ -117,11 +117,11 @@ def report(trace: Trace, written: Sequence[Path], out_dir: Path) -> None:
         say(f"could not summarise the trace: {type(exc).__name__}: {exc}")
 
 
-def open_tui(trace: Trace, call: int = 1) -> int:
+def open_tui(trace: Trace, call: int = 1, source_root: str | None = None) -> int:
     """Open the TUI on a trace (imported here only: it is the slowest import gradviz has)."""
     from gradviz.tui.app import run_tui
 
-    return run_tui(trace, call=call)
+    return run_tui(trace, call=call, source_root=source_root)
 
 
 def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: str, out_dir: Path) -> int:
@@ -167,7 +167,7 @@ def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: s
         report(trace, written, out_dir)
     if options.tui:
         try:
-            open_tui(trace)
+            open_tui(trace, source_root=root)
         except Exception as exc:
             say(f"could not open the TUI: {type(exc).__name__}: {exc}")
     return status

@@ -44,7 +44,7 @@ def event_text(event: Event) -> Text:
         Styled text; events under no_grad are dimmed, and versions are shown for in-place ops.
     """
     where = str(event.location) if event.location is not None else "?"
-    parts = [f"{event.id:>4}  {where:<18.18} {event.op:<20.20}"]
+    parts = [f"{event.id:>4} {where:<14.14} {event.op:<16.16}"]
     tag = KIND_TAGS.get(event.kind)
     if event.kind == "grad_mode" and event.enabled is not None:
         tag = "grad enabled" if event.enabled else "no_grad begins"
