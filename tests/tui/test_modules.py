@@ -7,8 +7,9 @@ import pytest
 from gradviz.render.collapse import NODE_BUDGET, collapse
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.display import ViewKey, build_display
+from gradviz.tui.marks import CURRENT
 from gradviz.tui.screens import TraceScreen
-from gradviz.tui.widgets.graph_view import CURRENT, GraphView
+from gradviz.tui.widgets.graph_view import GraphView
 
 from .builders import module_trace, tutorial_trace
 

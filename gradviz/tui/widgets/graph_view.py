@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections import Counter
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -15,10 +13,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gradviz.model import BackwardCall, Trace
-from gradviz.render import style as look
 from gradviz.render.layout import Layout, layout_graph
 from gradviz.tui.canvas import Canvas, Run
 from gradviz.tui.display import Display, ViewKey, build_display, default_view, relabel
+from gradviz.tui.marks import Marks, run_style, selection, step_marks
 from gradviz.tui.messages import NodeClicked
 
 #: Graphs with at most this many nodes are laid out by the engine before the first paint; bigger
@@ -28,23 +26,6 @@ EMPTY_MESSAGE = (
     "No backward call was captured, so there is no graph to step through.",
     "The forward timeline below shows what the script did.",
 )
-
-
-def _style(spec: str) -> Style:
-    return Style.parse(spec) if spec else Style()
-
-
-CURRENT = _style(look.CURRENT.tui)
-RAISED = _style(look.RAISED.tui)
-DONE = _style("green")
-DONE_LEAF = _style("bold green")
-SELECTED = _style("bold black on yellow")
-EDGE = _style("grey46")
-FLOW = _style("green")
-EDGE_CURRENT = _style("bold red")
-GHOST_EDGE = _style("grey35")
-PARTLY_DONE = _style("yellow")
-MODULE = _style("bold cyan")
 
 
 class GraphView(ScrollView, can_focus=True):
@@ -85,14 +66,8 @@ class GraphView(ScrollView, can_focus=True):
         self._canvases: dict[tuple[int, ViewKey], Canvas] = {}
         self._display: Display | None = None
         self._canvas: Canvas | None = None
-        self._current: int | None = None
-        self._raised: int | None = None
-        self._done: set[int] = set()
-        self._box_styles: dict[int, Style] = {}
-        self._done_boxes: set[int] = set()
-        self._current_box: int | None = None
+        self._marks = Marks()
         self._selected: set[tuple[str, int]] = set()
-        self._overlay_kinds: dict[int, str] = {}
         self.set_reactive(GraphView.call, call)
 
     @property
@@ -118,25 +93,25 @@ class GraphView(ScrollView, can_focus=True):
     @property
     def current_node(self) -> int | None:
         """Id of the node highlighted as running at this step."""
-        return self._current
+        return self._marks.current
 
     @property
     def focus_node(self) -> int | None:
         """The node the pane centres on: the running one, or a root before backward starts."""
         backward = self.backward
-        if self._current is not None or backward is None:
-            return self._current
+        if self._marks.current is not None or backward is None:
+            return self._marks.current
         return backward.graph.roots[0].node if backward.graph.roots else None
 
     @property
     def raised_node(self) -> int | None:
         """Id of the node marked as where the call raised (shown one step past the last recorded one)."""
-        return self._raised
+        return self._marks.raised
 
     @property
     def done_nodes(self) -> frozenset[int]:
         """Ids of the nodes that ran before the current one."""
-        return frozenset(self._done)
+        return self._marks.done
 
     @property
     def selected_nodes(self) -> frozenset[int]:
@@ -185,7 +160,6 @@ class GraphView(ScrollView, can_focus=True):
                     )
             self._canvas = self._canvases[cache]
             self.border_title = "graph" if key.depth is None else f"graph · module boxes, depth {key.depth}"
-            self._overlay_kinds = {overlay.id: overlay.kind for overlay in backward.graph.overlays}
             self.virtual_size = Size(self._canvas.width, self._canvas.height)
         self._restate()
         self._select()
@@ -231,46 +205,11 @@ class GraphView(ScrollView, can_focus=True):
         self.refresh()
 
     def _restate(self) -> None:
-        backward = self.backward
-        steps = backward.steps if backward is not None else ()
-        error = backward.error if backward is not None else None
-        self._raised = None
-        if error is not None and self.step > len(steps):
-            # One past the last recorded step: everything recorded ran, and the call raised here.
-            self._done = {record.node for record in steps}
-            self._current = self._raised = error.node
-        else:
-            step = max(0, min(self.step, len(steps)))
-            self._done = {record.node for record in steps[: max(step - 1, 0)]}
-            self._current = steps[step - 1].node if step else None
-        self._box_styles = {}
-        display = self._display
-        if display is None:
-            return
-        current = display.owner.get(self._current) if self._current is not None else None
-        ran = Counter(display.owner[node] for node in self._done if node in display.owner)
-        self._done_boxes = {ident for ident, count in ran.items() if count == len(display.members[ident])}
-        self._current_box = current
-        for ident in display.boxes:
-            if ident == current:
-                self._box_styles[ident] = RAISED if self._raised is not None else CURRENT
-            elif ident in ran:
-                self._box_styles[ident] = DONE if ident in self._done_boxes else PARTLY_DONE
+        self._marks = step_marks(self.backward, self._display, self.step)
 
     def _select(self) -> None:
-        self._selected = set()
-        backward = self.backward
         event = self._events.get(self.event) if self.event is not None else None
-        if backward is None or event is None:
-            return
-        tensors = set(event.inputs) | set(event.outputs)
-        for node in backward.graph.nodes:
-            tensor_id = node.tensor.id if node.tensor is not None else None
-            if node.event == event.id or (tensor_id is not None and tensor_id in tensors):
-                self._selected.add(("node", node.id))
-        for overlay in backward.graph.overlays:
-            if overlay.event == event.id:
-                self._selected.add(("overlay", overlay.id))
+        self._selected = selection(self.backward, event)
 
     def action_centre(self) -> None:
         """Scroll so that the current node (a root at step 0, else the first selected one) is centred."""
@@ -293,41 +232,8 @@ class GraphView(ScrollView, can_focus=True):
         y = region.y + region.height // 2 - self.size.height // 2
         self.scroll_to(max(x, 0), max(y, 0), animate=False, immediate=True)
 
-    def _run_style(self, run: Run) -> Style:
-        backward, display = self.backward, self._display
-        assert backward is not None and display is not None
-        if run.kind == "edge":
-            route = self._canvas.layout.routes[run.ident] if self._canvas is not None else None
-            if route is None or route.ghost:
-                return GHOST_EDGE
-            if route.source[1] == self._current_box:
-                return EDGE_CURRENT
-            return FLOW if route.source[1] in self._done_boxes else EDGE
-        if run.kind == "overlay":
-            if ("overlay", run.ident) in self._selected:
-                return SELECTED
-            kind = self._overlay_kinds.get(run.ident, "")
-            look_of = look.OVERLAY_LOOKS.get(kind)
-            return (_style(look_of.tui) if look_of is not None else Style()) + Style(dim=True)
-        members = display.members[run.ident]
-        if run.ident in display.boxes:
-            if run.ident not in self._box_styles and any(("node", m) in self._selected for m in members):
-                return SELECTED
-            return self._box_styles.get(run.ident, MODULE)
-        node = backward.graph.node(members[0])
-        if ("node", node.id) in self._selected and node.id != self._current:
-            return SELECTED
-        if node.id == self._raised:
-            return RAISED
-        if node.id == self._current:
-            return CURRENT
-        if node.id in self._done:
-            return DONE_LEAF if node.is_accumulate_grad else DONE
-        roots = {root.node for root in backward.graph.roots}
-        return _style(look.node_look(node, is_root=node.id in roots).tui)
-
     def _run_text(self, run: Run) -> str:
-        if run.kind == "node" and run.row == 0 and len(run.text) > 5 and run.ident in self._done_boxes:
+        if run.kind == "node" and run.row == 0 and len(run.text) > 5 and run.ident in self._marks.done_boxes:
             return run.text[:-4] + " ✓ " + run.text[-1]
         return run.text
 
@@ -335,7 +241,8 @@ class GraphView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style
-        if self._canvas is None:
+        backward, display = self.backward, self._display
+        if self._canvas is None or backward is None or display is None:
             text = EMPTY_MESSAGE[y] if y < len(EMPTY_MESSAGE) else ""
             return Strip([Segment(text, base)]).extend_cell_length(width, base)
         segments: list[Segment] = []
@@ -348,7 +255,8 @@ class GraphView(ScrollView, can_focus=True):
                 break
             if run.x > cursor:
                 segments.append(Segment(" " * (run.x - cursor), base))
-            segments.append(Segment(self._run_text(run), base + self._run_style(run)))
+            style = run_style(run, self._marks, self._selected, backward, display, self._canvas.layout)
+            segments.append(Segment(self._run_text(run), base + style))
             cursor = end
         strip = Strip(segments, cursor)
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, base)

@@ -52,7 +52,7 @@ def _wrapped(line: str, width: int, indent: str) -> list[str]:
 
 
 def to_lines(view: StepView, width: int) -> list[Text]:
-    """The step view as pane lines, wrapped to `width` (matrices of a Jacobian keep their columns).
+    """The step view as pane lines, wrapped to `width` (a Jacobian's matrix rows keep their columns).
 
     Args:
         view: The step's content.
@@ -70,7 +70,7 @@ def to_lines(view: StepView, width: int) -> list[Text]:
         style = "bold " + SECTION_STYLES.get(section.kind, "")
         lines.extend(Text(piece, style=style) for piece in _wrapped(section.title, width, ""))
         for line in section.lines:
-            if section.kind == "jacobian":
+            if section.kind == "jacobian" and line.lstrip().startswith("["):
                 lines.append(Text("  " + line))
                 continue
             indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
