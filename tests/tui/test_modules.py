@@ -42,6 +42,7 @@ async def test_a_six_thousand_node_trace_opens_collapsed_and_lights_the_running_
         # Then it opens on module boxes, the drawings' collapsed view, not a layout of every node
         assert len(call.graph.nodes) > NODE_BUDGET
         assert graph.view_key == ViewKey(3) and display is not None
+        assert graph.border_title == "graph · modules, depth 3 · x: expand"
         assert len(display.graph.nodes) == len(collapse(call.graph, 3).boxes) < 10
         assert "+ rnn.cell.act" in drawn_text(graph) and "Tanh x1000: 1000 nodes" in drawn_text(graph)
 

@@ -119,18 +119,18 @@ class GraphView(ScrollView, can_focus=True):
         return frozenset(ident for kind, ident in self._selected if kind == "node")
 
     def box_region(self, node: int) -> Region | None:
-        """Where the box drawing a node (itself, or the module box holding it) lies in the whole graph.
+        """Where the box drawing a node (itself, or the module box holding it) lies in the scrolled area.
 
         Args:
             node: Id of a node of the call shown.
 
         Returns:
-            The box's region in graph cells, or None when it is not drawn.
+            The box's region in cells (with `margin`), or None when it is not drawn.
         """
         if self._canvas is None or self._display is None or node not in self._display.owner:
             return None
         box = self._canvas.boxes.get(("node", self._display.owner[node]))
-        return None if box is None else Region(box.x, box.y, box.width, box.height)
+        return None if box is None else Region(box.x + self.margin, box.y, box.width, box.height)
 
     def on_mount(self) -> None:
         self._load()
@@ -159,7 +159,8 @@ class GraphView(ScrollView, can_focus=True):
                         description=f"layout of call {backward.index}",
                     )
             self._canvas = self._canvases[cache]
-            self.border_title = "graph" if key.depth is None else f"graph · module boxes, depth {key.depth}"
+            collapsed = f"graph · modules, depth {key.depth} · x: expand"
+            self.border_title = "graph" if key.depth is None else collapsed
             self.virtual_size = Size(self._canvas.width, self._canvas.height)
         self._restate()
         self._select()
@@ -258,8 +259,18 @@ class GraphView(ScrollView, can_focus=True):
             style = run_style(run, self._marks, self._selected, backward, display, self._canvas.layout)
             segments.append(Segment(self._run_text(run), base + style))
             cursor = end
-        strip = Strip(segments, cursor)
+        margin = self.margin
+        if margin:
+            segments.insert(0, Segment(" " * margin, base))
+        strip = Strip(segments, cursor + margin)
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
+
+    @property
+    def margin(self) -> int:
+        """Blank columns left of a graph narrower than the pane, so that it is drawn in the middle."""
+        if self._canvas is None:
+            return 0
+        return max((self.size.width - self._canvas.width) // 2, 0)
 
     def on_click(self, event: events.Click) -> None:
         if self._canvas is None or self._display is None:
@@ -268,7 +279,7 @@ class GraphView(ScrollView, can_focus=True):
         if offset is None:
             return
         scroll_x, scroll_y = self.scroll_offset
-        box = self._canvas.box_at(offset.x + scroll_x, offset.y + scroll_y)
+        box = self._canvas.box_at(offset.x + scroll_x - self.margin, offset.y + scroll_y)
         if box is not None and box.kind == "node":
             members = self._display.members[box.ident]
             backward = self.backward
