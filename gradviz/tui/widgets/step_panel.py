@@ -136,7 +136,8 @@ class StepPanel(ScrollView, can_focus=True):
             texts = [Text(piece) for piece in _wrapped(message, width, "")]
         else:
             step = max(0, min(self.step, last_step(backward)))
-            self.view = step_view(backward, step, show_values=self.show_values, width=width)
+            # Section lines are indented by two columns.
+            self.view = step_view(backward, step, show_values=self.show_values, width=width - 2)
             texts = to_lines(self.view, width)
         console = self.app.console
         self._lines = [Strip(list(line.render(console))) for line in texts]
