@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gradviz.model import BackwardCall, Graph, Node, Value
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
 from gradviz.render.state import step_state
+from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
 
 #: Widest side-by-side "before + contribution = after" line before it is stacked instead.
@@ -200,6 +201,7 @@ def step_view(
         sections.append(Section(heading, tuple(value_lines(value, show_values=show_values)), "v"))
     if node.saved:
         sections.append(Section("Saved for backward", saved_lines(node, show_values), "note"))
+    sections.extend(Section(heading, lines, "note") for heading, lines in step_notes(call, node, record))
     tensor = node.tensor
     if node.is_accumulate_grad:
         name = tensor.label if tensor is not None and tensor.label else "leaf"

@@ -29,6 +29,7 @@ KEYS = (
     ("f", "every node / module boxes"),
     ("v", "values / shapes"),
     ("s", "export this step as SVG"),
+    ("l", "ledger: .grad and values over time"),
     ("tab", "next pane"),
     ("enter", "timeline: show its tensors"),
     ("escape", "clear the highlight"),

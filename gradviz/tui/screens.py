@@ -19,6 +19,7 @@ from gradviz.render.source import source_folders
 from gradviz.render.stepview import describe_node, find_node, last_step
 from gradviz.render.svg import to_svg
 from gradviz.tui.dialogs import JumpScreen
+from gradviz.tui.ledger import LedgerScreen
 from gradviz.tui.messages import EventSelected, NodeClicked, StepChanged
 from gradviz.tui.modules import ModuleKeys
 from gradviz.tui.widgets.graph_view import GraphView
@@ -62,6 +63,7 @@ class TraceScreen(ModuleKeys):
         Binding("left_square_bracket", "previous_call", "Prev call", show=False),
         Binding("v", "toggle_values", "Values/shapes", show=False),
         Binding("s", "export", "Export SVG", show=False),
+        Binding("l", "ledger", "Ledger", show=False),
         Binding("escape", "clear", "Clear", show=False),
     ]
 
@@ -228,6 +230,10 @@ class TraceScreen(ModuleKeys):
 
     def action_clear(self) -> None:
         self.selected = None
+
+    def action_ledger(self) -> None:
+        """Show the ledger: .grad and values over time, zeroings, updates, the loss per step."""
+        self.app.push_screen(LedgerScreen(self.trace))
 
     def action_jump(self) -> None:
         if self.backward is None:
