@@ -29,7 +29,7 @@ KEYS = (
     ("f", "every node / module boxes"),
     ("v", "values / shapes"),
     ("s", "export this step as SVG"),
-    ("l", "ledger: .grad and values over time"),
+    ("l", "ledger: .grad, values, loss"),
     ("tab", "next pane"),
     ("enter", "timeline: show its tensors"),
     ("escape", "clear the highlight"),
