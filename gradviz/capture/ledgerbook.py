@@ -85,6 +85,9 @@ class LedgerBook:
         """A captured call: one entry per leaf it reached, with ``.grad`` before and after."""
         self.calls = call.index
         loss = _loss(roots)
+        if call.api != "backward":  # torch.autograd.grad returns its gradients; no .grad changes
+            self._add("backward", None, call.api, call.location, None, None, loss)
+            return
         for node, leaf in zip(call.graph.leaves, leaves, strict=False):
             info = node.tensor
             if info is None or (info.grad_before == info.grad_after and call.error is not None):

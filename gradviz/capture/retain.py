@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding
 
 
@@ -52,11 +51,10 @@ def with_freed(call: BackwardCall, earlier: Sequence[BackwardCall]) -> tuple[Bac
     first = again[0].freed_by
     names = ", ".join(dict.fromkeys(node.name for node in again))
     message = (
-        f"Backward call {call.index}{at(call.location)} went through the graph of backward call {first} "
-        f"again, although that call did not pass retain_graph=True. It worked because its nodes "
-        f"({names}) saved no tensors for backward: freeing the graph freed nothing they need. A graph "
-        f"whose nodes save tensors (x * x saves x) raises 'Trying to backward through the graph a second "
-        f"time' instead."
+        f"Nothing saved, nothing freed: backward call {call.index} reran the graph of call {first} "
+        f"without retain_graph=True, and that works because its nodes ({names}) saved no tensors for "
+        f"backward. A graph whose nodes save tensors (x * x saves x) raises 'Trying to backward through "
+        f"the graph a second time' instead."
     )
     return call, Finding(kind="retain_graph", message=message, location=call.location, call=call.index,
                          severity="note")  # fmt: skip

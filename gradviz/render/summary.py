@@ -32,12 +32,14 @@ _FINDING_TITLES = {
     "autograd_error": "autograd error",
     "capture_problem": "capture problem",
     "non_leaf_grad": ".grad of a non-leaf",
+    "retain_graph": "retain_graph",
 }
 _NOTE_NOUNS = {
     "no_grad": ("no_grad block", "no_grad blocks"),
     "detach": ("detach", "detaches"),
     "accumulation": ("gradient accumulation", "gradient accumulations"),
     "data_edit": (".data edit", ".data edits"),
+    "retain_graph": ("second backward without retain_graph", "second backwards without retain_graph"),
 }
 
 
