@@ -4,7 +4,8 @@ Backward adds into ``.grad``; ``optimizer.zero_grad()``, ``p.grad = None``, ``p.
 ``p.grad.data.zero_()`` empty it; ``optimizer.step()`` and ``w -= lr * w.grad`` (under no_grad, or through
 ``.data``) change the leaf. The forward recorder tells the book about each ``.grad`` read, ``.grad``
 assignment and in-place op; the Tracer about each backward call and optimizer step. Only small leaves
-(`SMALL` elements) get value entries: the ledger is for seeing numbers.
+(`SMALL` elements) get update entries, and past `HEAD_CALLS` calls only the last few calls are kept:
+the ledger is for seeing numbers.
 """
 
 from __future__ import annotations
@@ -20,12 +21,20 @@ from gradviz.capture.summary import summarize
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
 #: Leaves with at most this many elements get update entries with their values.
-SMALL = 100
-#: At most this many entries are kept; later ones are dropped (the first steps are the ones to read).
+SMALL = 8
+#: At most this many entries are kept for the first calls (the first steps are the ones to read).
 MAX_ENTRIES = 2000
+#: Entries of calls after this one are kept only for the last `TAIL_CALLS` calls (where training ended).
+HEAD_CALLS = 100
+TAIL_CALLS = 3
 
 LabelOf = Callable[[torch.Tensor], "str | None"]
 Where = Callable[[], "Location | None"]
+
+_Raw = tuple[
+    LedgerKind, "weakref.ref[torch.Tensor] | None", "str | None", str, "Location | None", int,
+    "Value | None", "Value | None", "Value | None", bool,
+]  # fmt: skip
 
 _ZEROING = frozenset({"zero_", "_foreach_zero_", "fill_", "mul_"})
 
@@ -53,8 +62,8 @@ class LedgerBook:
     def __init__(self, label_of: LabelOf, where: Where) -> None:
         self._label_of = label_of
         self._where = where
-        self._raw: list[tuple[LedgerKind, weakref.ref[torch.Tensor] | None, str | None, str, Location | None,
-                              int, Value | None, Value | None, Value | None, bool]] = []  # fmt: skip
+        self._raw: list[_Raw] = []
+        self._tail: list[_Raw] = []
         self._grads: dict[int, weakref.ref[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
         self._leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
@@ -75,11 +84,18 @@ class LedgerBook:
         loss: Value | None = None,
         captured: bool = True,
     ) -> None:
-        if len(self._raw) >= MAX_ENTRIES:
-            return
         label = self._label_of(leaf) if leaf is not None else None
         ref = weakref.ref(leaf) if leaf is not None else None
-        self._raw.append((kind, ref, label, how, where, self.calls, before, after, loss, captured))
+        entry = (kind, ref, label, how, where, self.calls, before, after, loss, captured)
+        if self.calls <= HEAD_CALLS:
+            if len(self._raw) < MAX_ENTRIES:
+                self._raw.append(entry)
+            return
+        tail = self._tail
+        if tail and tail[-1][5] != self.calls and len({item[5] for item in tail}) >= TAIL_CALLS:
+            oldest = tail[0][5]
+            tail[:] = [item for item in tail if item[5] != oldest]
+        tail.append(entry)
 
     def captured(self, call: BackwardCall, leaves: Sequence[torch.Tensor], roots: Sequence[Any]) -> None:
         """A captured call: one entry per leaf it reached, with ``.grad`` before and after."""
@@ -112,7 +128,7 @@ class LedgerBook:
     def step_starting(self, params: Sequence[torch.Tensor]) -> None:
         """Before ``optimizer.step()``: the small parameters' values."""
         self.in_step = True
-        full = len(self._raw) >= MAX_ENTRIES
+        full = len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS
         self._stepping = [] if full else [(p, summarize(p.detach())) for p in params if p.numel() <= SMALL]
 
     def step_done(self) -> None:
@@ -121,7 +137,7 @@ class LedgerBook:
         where = self._where()
         for param, before in self._stepping:
             after = summarize(param.detach())
-            if after != before:
+            if after != before or self.calls > HEAD_CALLS:  # the last steps show where training ended
                 self._add("update", param, "optimizer.step()", where, before, after)
         self._stepping = []
 
@@ -212,7 +228,7 @@ class LedgerBook:
     def entries(self) -> tuple[LedgerEntry, ...]:
         """The ledger so far, names learnt later filled in."""
         out = []
-        for kind, ref, label, how, where, call, before, after, loss, captured in self._raw:
+        for kind, ref, label, how, where, call, before, after, loss, captured in (*self._raw, *self._tail):
             leaf = ref() if ref is not None else None
             if label is None and leaf is not None:
                 label = self._label_of(leaf)

@@ -279,7 +279,7 @@ def loop_summary(trace: Trace) -> str | None:
     )
     more = ", ..." if len(last) > 4 else ""
     loss = (
-        f"loss {format_value(losses[0])} -> {format_value(losses[-1])} over {len(losses)} calls; "
+        f"loss {format_value(losses[0])} -> {format_value(losses[-1])} over {trace.backward_calls} calls; "
         if losses
         else ""
     )

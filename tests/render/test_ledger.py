@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def test_the_linear_regression_example_writes_a_ledger_that_converges(
     svg = (tmp_path / "ledger.svg").read_text()
     assert svg.lstrip().startswith(("<?xml", "<svg")) and "w <- w - 0.1 * w.grad" in html.unescape(svg)
     assert "training loop: loss 3.956 -> " in err and "w [0] -> [3], b [0] -> [0.8] (ledger.txt)" in err
+    # and trace.json keeps the first 100 calls and the last 3, not all 200
+    ledger = json.loads((tmp_path / "trace.json").read_text())["ledger"]
+    assert {entry["call"] for entry in ledger} == {*range(1, 101), 198, 199, 200}
 
 
 def test_learning_rate_is_found_only_for_plain_gradient_descent() -> None:
