@@ -171,8 +171,8 @@ class _Layouts:
 def _write_ledger(
     trace: Trace, writer: _Writer, layouts: _Layouts, missing: bool, problems: list[str], svg: bool
 ) -> bool:
-    """``ledger.txt`` and ``ledger.svg`` (DOT when no engine runs), when the trace has a ledger."""
-    if not trace.ledger:
+    """``ledger.txt`` and ``ledger.svg`` (DOT when no engine runs), when something happened between calls."""
+    if not trace.ledger or not (trace.backward_calls > 1 or any(e.kind != "backward" for e in trace.ledger)):
         return missing
     writer.write("ledger.txt", to_ledger_text(trace))
     if not svg:
