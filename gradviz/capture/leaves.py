@@ -118,6 +118,9 @@ class LeafLedger:
         self._summed_where: Location | None = None
         self.findings: list[Finding] = []
         self._group: tuple[str, list[str], int | None, Finding] | None = None
+        #: Told (leaf, whether .grad held a gradient before, .grad after) for each leaf a counted call
+        #: added into (the ledger a student reads, capture/ledgerbook.py).
+        self.on_settled: Callable[[torch.Tensor, bool, Value | None], None] | None = None
 
     # ----- leaves and names ----------------------------------------------------------------------
 
@@ -303,6 +306,8 @@ class LeafLedger:
             if leaf is not None and accumulated.get(id(leaf)) is leaf:
                 state = self._state(leaf)
                 self._arrive(leaf, held, call_index, None, state.grad, False)
+                if self.on_settled is not None:
+                    self.on_settled(leaf, held, state.grad)
         self._pending.clear()
         self._accumulated = {}
         return self.findings[before:]

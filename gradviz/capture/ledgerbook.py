@@ -66,6 +66,9 @@ class LedgerBook:
         self._tail: list[_Raw] = []
         self._grads: dict[int, weakref.ref[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
         self._leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._grads_after: WeakIdKeyDictionary = (
+            WeakIdKeyDictionary()
+        )  # leaf -> its .grad after the last call
         self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
         self._stepping: list[tuple[torch.Tensor, Value]] = []
         self.calls = 0
@@ -109,6 +112,7 @@ class LedgerBook:
             if info is None or (info.grad_before == info.grad_after and call.error is not None):
                 continue
             self.learn(leaf)
+            self._grads_after[leaf] = info.grad_after
             self._add("backward", leaf, call.api, call.location, info.grad_before, info.grad_after, loss)
             loss = None  # the loss once per call, on its first leaf
         if loss is not None:
@@ -118,6 +122,17 @@ class LedgerBook:
         """A call past the capture budget: its loss."""
         self.calls = index
         self._add("backward", None, "backward", None, None, None, _loss(roots), captured=False)
+
+    def counted_arrival(self, leaf: torch.Tensor, held: bool, after: Value | None) -> None:
+        """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
+        if leaf.numel() > SMALL:
+            return
+        last = self._grads_after.get(leaf)  # type: ignore[no-untyped-call]
+        if not held and last is not None and last.norm != 0.0:
+            self._add("zeroed", leaf, "zeroed (line not recorded: past --max-backward)", None, last, None)
+            last = None
+        self._add("backward", leaf, "backward", None, last if held else None, after, captured=False)
+        self._grads_after[leaf] = after
 
     def learn(self, leaf: torch.Tensor) -> None:
         """Remember a leaf, so in-place updates of it (or of its ``.data``) become entries."""

@@ -82,6 +82,7 @@ class Tracer:
         self._capture_over = False
         self._book = LedgerBook(self._leaves.label, self._recorder._location if self._recorder else _nowhere)
         self._capture.book = self._book
+        self._leaves.on_settled = self._book.counted_arrival
         # The ledger's entries are timeline events (lines, .grad edits): one part with the timeline.
         self._book_part = (
             self._recorder._part

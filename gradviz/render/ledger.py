@@ -79,8 +79,8 @@ def event_rows(ledger: Sequence[LedgerEntry]) -> tuple[list[Row], str | None]:
     rows: list[Row] = []
     grads: dict[str | None, Value | None] = {}
     for position, entry in enumerate(ledger):
-        if entry.kind == "backward" and not entry.captured:  # past the capture budget: the loop table
-            return rows, f"... {len(ledger) - position} more entries past the capture budget (in trace.json)"
+        if entry.kind == "backward" and entry.leaf is None:  # a call's loss alone: the loop table has it
+            continue
         if len(rows) == MAX_EVENTS:
             return rows, f"... {len(ledger) - position} more entries (in trace.json)"
         rows.append(_event_row(entry, grads))
@@ -94,7 +94,8 @@ def _event_row(entry: LedgerEntry, grads: dict[str | None, Value | None]) -> Row
         grads[entry.leaf] = entry.after
         loss = f", loss {format_value(entry.loss)}" if entry.loss is not None else ""
         added = "  (added into .grad)" if entry.before is not None and not _zero(entry.before) else ""
-        what = f"backward #{entry.call}{loss}"
+        counted = " (counted)" if not entry.captured else ""
+        what = f"backward #{entry.call}{counted}{loss}"
         return (
             _line(entry),
             what,

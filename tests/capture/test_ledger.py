@@ -134,3 +134,20 @@ def test_the_ledger_follows_every_call_past_the_budget() -> None:
         format_nested(tuple(w.detach().tolist())),
         format_nested(tuple(b.detach().tolist())),
     ]
+
+
+def test_a_zeroing_past_the_budget_is_seen_by_its_effect() -> None:
+    # Given: three captured calls, then w.grad = None and a counted call
+    with Tracer(max_backward=3) as tracer:
+        w = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        for _ in range(3):
+            (w * w).sum().backward()
+        held = w.grad.clone()  # type: ignore[union-attr]
+        w.grad = None
+        (w * w).sum().backward()
+    ledger = tracer.result().ledger
+    # Then: the ledger says .grad was zeroed before call 4 (without a line) and what call 4 left, as torch
+    zeroed, arrival = [e for e in ledger if (e.leaf == "w" and e.call == 4) or e.kind == "zeroed"]
+    assert zeroed.kind == "zeroed" and zeroed.location is None and _values(zeroed.before) == held.tolist()
+    assert arrival.kind == "backward" and not arrival.captured and arrival.before is None
+    assert _values(arrival.after) == w.grad.tolist()  # type: ignore[union-attr]
