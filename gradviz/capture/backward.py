@@ -3,7 +3,8 @@
 A pre-hook (``register_prehook``) sees the gradients a node receives (v) before it runs; a post-hook
 (``register_hook``) sees the vector-Jacobian products it sends to each ``next_functions`` slot (vJ).
 Hooks fire in the order the engine runs the nodes, which is the order a learner should see. Every hook
-is removed after the call, and a hook never raises: a failure is noted and autograd carries on.
+is removed after the call, and every hook goes through the door (`gradviz.capture.door`): a fault in
+one is noted once, step recording stops, and autograd carries on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.door import Door, Part
 from gradviz.capture.jacobian import local_jacobians
 from gradviz.capture.summary import summarize_optional
 from gradviz.model import Step, Value
@@ -30,6 +32,8 @@ class StepRecorder:
         fns: The grad_fn objects, indexed by node id (from `graph.walk`).
         jacobians: Whether to compute local Jacobians of small nodes.
         on_node_start: Called before each node runs.
+        part: The part of capture the hooks belong to (a fault switches it off); by default, one of
+            a door of its own.
     """
 
     def __init__(
@@ -38,20 +42,23 @@ class StepRecorder:
         *,
         jacobians: bool = True,
         on_node_start: NodeStartCallback | None = None,
+        part: Part | None = None,
     ) -> None:
         self._fns = fns
         self._jacobians = jacobians
         self._on_node_start = on_node_start
+        self._part = part if part is not None else steps_part(Door())
         self._handles: list[Any] = []
         self._pending: dict[int, tuple[tuple[Value | None, ...], tuple[Value | None, ...]]] = {}
         self.steps: list[Step] = []
-        self.problems: list[str] = []
 
     def attach(self) -> None:
-        """Register a pre-hook and a post-hook on every node."""
+        """Register a pre-hook and a post-hook on every node (none once a fault switched steps off)."""
+        if not self._part.is_open:
+            return
         for node_id, fn in enumerate(self._fns):
-            self._handles.append(fn.register_prehook(partial(self._before, node_id)))
-            self._handles.append(fn.register_hook(partial(self._after, node_id)))
+            self._handles.append(fn.register_prehook(self._part.hook(partial(self._before, node_id))))
+            self._handles.append(fn.register_hook(self._part.hook(partial(self._after, node_id))))
 
     def detach(self) -> None:
         """Remove every hook this recorder registered."""
@@ -61,13 +68,9 @@ class StepRecorder:
 
     def _before(self, node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
         fn = self._fns[node_id]
-        try:
-            if self._on_node_start is not None:
-                self._on_node_start(fn, node_id)
-            incoming = tuple(summarize_optional(grad) for grad in grad_outputs)
-        except Exception as error:  # a hook must never break the user's backward
-            self.problems.append(f"node {node_id}: could not record its incoming gradient ({error})")
-            return
+        if self._on_node_start is not None:
+            self._on_node_start(fn, node_id)
+        incoming = tuple(summarize_optional(grad) for grad in grad_outputs)
         jacobians: tuple[Value | None, ...] = ()
         if self._jacobians:
             # A node whose saved tensors were modified in place cannot be called; autograd itself
@@ -82,16 +85,18 @@ class StepRecorder:
         grad_inputs: Sequence[torch.Tensor | None],
         grad_outputs: Sequence[torch.Tensor | None],
     ) -> None:
-        try:
-            pending = self._pending.pop(node_id, None)
-            if pending is None:
-                incoming: tuple[Value | None, ...] = tuple(summarize_optional(grad) for grad in grad_outputs)
-                jacobians: tuple[Value | None, ...] = ()
-            else:
-                incoming, jacobians = pending
-            outgoing = tuple(summarize_optional(grad) for grad in grad_inputs)
-            self.steps.append(
-                Step(node=node_id, grad_outputs=incoming, grad_inputs=outgoing, jacobians=jacobians)
-            )
-        except Exception as error:  # a hook must never break the user's backward
-            self.problems.append(f"node {node_id}: could not record its vector-Jacobian products ({error})")
+        pending = self._pending.pop(node_id, None)
+        if pending is None:
+            incoming: tuple[Value | None, ...] = tuple(summarize_optional(grad) for grad in grad_outputs)
+            jacobians: tuple[Value | None, ...] = ()
+        else:
+            incoming, jacobians = pending
+        outgoing = tuple(summarize_optional(grad) for grad in grad_inputs)
+        self.steps.append(
+            Step(node=node_id, grad_outputs=incoming, grad_inputs=outgoing, jacobians=jacobians)
+        )
+
+
+def steps_part(door: Door) -> Part:
+    """The part of capture that backward steps are: a fault in a Node hook switches it off."""
+    return door.part("backward steps", "later steps are not recorded (the gradients are unaffected)")

@@ -18,14 +18,16 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from gradviz.capture import opkind
-from gradviz.capture.locator import Locator, apply_location
+from gradviz.capture import opkind, quirks
+from gradviz.capture.door import Door, UserCall, describe
+from gradviz.capture.locator import Locator
 from gradviz.capture.origin import origin_of
+from gradviz.capture.quirks import tensors_in as _tensors
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
 from gradviz.capture.wording import TORCH_NO_GRAD
-from gradviz.model import EventKind, GradMode, Location
+from gradviz.model import Finding, GradMode, Location
 
 __all__ = ["TORCH_NO_GRAD", "ForwardRecorder", "latest_recorder"]
 
@@ -38,7 +40,7 @@ def latest_recorder() -> ForwardRecorder | None:
 
 
 class _Mode(TorchFunctionMode):
-    """Routes every torch call to the recorder; one cheap check when recording is off."""
+    """The door for every torch call: routes it to the recorder; one cheap check when recording is off."""
 
     def __init__(self, recorder: ForwardRecorder) -> None:
         super().__init__()
@@ -48,19 +50,21 @@ class _Mode(TorchFunctionMode):
         self, func: Any, types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         recorder = self.recorder
+        if kwargs is None:
+            kwargs = {}
         # Under torch.compile, Dynamo traces through active modes: recording there would only break
         # the user's graph (frames, weak references), so compiled regions stay off the timeline.
         if not recorder._on or torch.compiler.is_compiling():
-            return func(*args, **(kwargs or {}))
-        return recorder._call(func, args, kwargs or {})
-
-
-def _tensors(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [item for item in value if isinstance(item, torch.Tensor)]
-    return []
+            return func(*args, **kwargs)
+        call = UserCall(func, args, kwargs)
+        try:
+            return recorder._call(call)
+        except Exception as error:
+            if error is call.error:  # the user's own exception, from their op
+                call.error = None
+                raise
+            fault = error
+        return recorder._part.recover(call, fault)
 
 
 class ForwardRecorder(TimelineMixin):
@@ -69,10 +73,20 @@ class ForwardRecorder(TimelineMixin):
     Args:
         root: Folder whose files are shown relative to it (the traced script's folder).
         max_events: At most this many events are kept; later ones are only counted.
+        door: Where capture problems go (the Tracer's); by default the recorder keeps its own, and
+            its problems are among its `findings`.
     """
 
-    def __init__(self, *, root: str | None = None, max_events: int = 200_000) -> None:
+    def __init__(
+        self, *, root: str | None = None, max_events: int = 200_000, door: Door | None = None
+    ) -> None:
         super().__init__()
+        self._own_door = door is None
+        self._door = door if door is not None else Door()
+        self._part = self._door.part(
+            "forward timeline", "the timeline stopped recording here", on_close=self._update
+        )
+        self._faulty_ops: set[str] = set()
         self._location = Locator(root).here
         self._max_events = max_events
         self._ids = TensorIds()
@@ -129,7 +143,23 @@ class ForwardRecorder(TimelineMixin):
             self._update()
 
     def _update(self) -> None:
-        self._on = self._mode is not None and self._recording and self._pause_depth == 0
+        self._on = (
+            self._mode is not None and self._recording and self._pause_depth == 0 and self._part.is_open
+        )
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """What the recorder found worth telling, and its capture problems when it has its own door."""
+        own = tuple(self._findings)
+        return own + self._door.findings if self._own_door else own
+
+    def _op_fault(self, op: str, error: Exception) -> None:
+        """An op ran but its event is missing; a fault at a second op is gradviz's own: the timeline stops."""
+        self._faulty_ops.add(op)
+        if len(self._faulty_ops) > 1:
+            self._part.fault(error, what=f"{op} ran but could not be recorded")
+        else:
+            self._part.report(op, f"{op} ran but could not be recorded ({describe(error)})")
 
     def tensor_id(self, tensor: torch.Tensor) -> int | None:
         """gradviz's sequential id for a tensor seen in an event, or None.
@@ -156,28 +186,29 @@ class ForwardRecorder(TimelineMixin):
             return "enabled", None
         return "no_grad", (None if not self._user_grad else TORCH_NO_GRAD)
 
-    def _call(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    def _call(self, call: UserCall) -> Any:
+        func, args, kwargs = call.func, call.args, call.kwargs
         code, name = opkind.classify(func)
         if code == opkind.SKIP:
-            return func(*args, **kwargs)
+            return call()
         if len(self._raw) >= self._max_events:
             self._dropped += 1
-            return func(*args, **kwargs)
+            return call()
         if code == opkind.GRAD_MODE:
-            return self._grad_switch(func, args, kwargs)
+            return self._grad_switch(call)
         if code == opkind.GRAD_GET:
-            return self._grad_get(func, args, kwargs)
+            return self._grad_get(call)
         target = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if code == opkind.OP and kwargs.get("inplace") is True:
             code = opkind.INPLACE
         modified = kwargs.get("out") if code == opkind.OP else target if code == opkind.INPLACE else None
         version = modified._version if isinstance(modified, torch.Tensor) else None
-        result = func(*args, **kwargs)
+        result = call()
         self._check_inference()
         try:
             self._record(code, name, args, kwargs, result, modified, version)
-        except Exception as error:  # recording must never break the user's computation
-            self._note_problem(name, error)
+        except Exception as error:  # this op's event is lost; the op itself is done
+            self._op_fault(name, error)
         return result
 
     def _check_inference(self) -> None:
@@ -222,74 +253,27 @@ class ForwardRecorder(TimelineMixin):
         modified: Any,
         version: int | None,
     ) -> None:
-        outputs = _tensors(result)
-        if not outputs and code == opkind.OP:
+        draft = quirks.draft_of(self, code, name, args, kwargs, result, modified, version)
+        if draft is None:
             return
-        location = self._location()
-        grad_mode, detail = self._grad_mode()
-        inputs = self._ids_of(args) + self._ids_of(list(kwargs.values()))
-        output_ids = tuple(self._ids.assign(tensor) for tensor in outputs)
-        if detail is TORCH_NO_GRAD:
-            where = apply_location(self._location)
-            self._unowned.update(dict.fromkeys(output_ids, where))
-        elif (
-            code == opkind.OP
-            and grad_mode != "enabled"
-            and any(isinstance(arg, torch.Tensor) and arg.requires_grad for arg in args)
-        ):
-            self._note_cut("no_grad", grad_mode, location)
-        grad_fn = outputs[0].grad_fn if outputs else None
-        kind: EventKind = "op"
-        after: int | None = None
-        enabled: bool | None = None
-        if code == opkind.INPLACE and isinstance(modified, torch.Tensor):
-            after = modified._version
-            modified_id = self._ids.assign(modified)
-            alias = self._alias_of.get(modified_id)
-            kind, output_ids, grad_fn = "inplace", (modified_id,), modified.grad_fn
-            outputs = [modified]
-            if alias is not None:
-                # The alias has its own version counter: the tensor it came from keeps its version.
-                kind, output_ids = "data_write", (alias[0],)
-                base = alias[1]()
-                version = after = base._version if base is not None else None
-                detail = "in-place edit through .data: autograd's version counter did not see it"
-        elif code == opkind.OP and args and self._alias_of and grad_fn is None:
-            alias = self._alias_of.get(inputs[0]) if inputs else None
-            if alias is not None and outputs[0]._is_view():
-                for output_id in output_ids:
-                    self._alias_of[output_id] = alias
-        elif code in (opkind.DETACH, opkind.DETACH_INPLACE):
-            kind = "detach"
-            source = args[0] if args and isinstance(args[0], torch.Tensor) else None
-            if source is not None and (source.requires_grad or code == opkind.DETACH_INPLACE):
-                self._note_cut("detach", grad_mode, location)
-        elif code == opkind.DATA_GET:
-            kind = "data_read"
-            for output_id in output_ids:
-                self._alias_of[output_id] = (inputs[0], weakref.ref(args[0]))
-        elif code == opkind.DATA_SET:
-            if len(inputs) > 1 and self.data_base(inputs[1]) == inputs[0]:
-                return  # the tail of `x.data *= k`: already recorded as the in-place edit
-            kind, output_ids, inputs = "data_write", inputs[:1], inputs[1:]
-            version = after = args[0]._version
-            detail = "x.data = ... swapped the values: autograd records nothing"
-        elif code in (opkind.REQUIRES_GRAD, opkind.REQUIRES_GRAD_SET):
-            kind, enabled = "requires_grad", bool(args[0].requires_grad)
-        elif code == opkind.RETAIN_GRAD:
-            kind = "retain_grad"
-        if kind == "data_write" or len(self._prints) > 4096:
+        quirks.cut_by_grad_mode(self, draft)
+        quirk = quirks.BY_CODE.get(code)
+        if quirk is not None and not quirk(self, draft):
+            return
+        if draft.kind == "data_write" or len(self._prints) > 4096:
             self._prints.clear()
-        event = self._append((kind, name, location, grad_mode, inputs, output_ids,
-                              type(grad_fn).__name__ if grad_fn is not None else None,
-                              version, after, enabled, detail))  # fmt: skip
+        grad_fn = draft.grad_fn
+        event = self._append(draft.raw())
         if grad_fn is not None:
-            made = output_ids[0] if output_ids else None
-            nearby = outputs + _tensors(args)
-            tag_origin(grad_fn, event, location, made, id_of=self._ids.get, nearby=nearby, cache=self._prints)
+            made = draft.output_ids[0] if draft.output_ids else None
+            nearby = draft.outputs + _tensors(args)
+            tag_origin(
+                grad_fn, event, draft.location, made, id_of=self._ids.get, nearby=nearby, cache=self._prints
+            )
 
-    def _grad_switch(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        result = func(*args, **kwargs)
+    def _grad_switch(self, call: UserCall) -> Any:
+        result = call()
+        args = call.args
         enabled = bool(args[0]) if args else torch.is_grad_enabled()
         self._user_grad = enabled
         op, detail = opkind.grad_switch_name(sys._getframe(2))
@@ -297,16 +281,21 @@ class ForwardRecorder(TimelineMixin):
                       None, None, None, enabled, detail))  # fmt: skip
         return result
 
-    def _grad_get(self, func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        tensor = args[0] if args else None
+    def _grad_get(self, call: UserCall) -> Any:
+        tensor = call.args[0] if call.args else None
         if not isinstance(tensor, torch.Tensor) or tensor.grad_fn is None or tensor.retains_grad:
-            return func(*args, **kwargs)
+            return call()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = func(*args, **kwargs)
-        reissue_at_user_line(caught)
+            result = call()
+        try:
+            reissue_at_user_line(caught)
+        except Exception:
+            for warning in caught:  # torch's warning still reaches the user, at torch's own line
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            raise
         try:
             self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
         except Exception as error:
-            self._note_problem("Tensor.grad", error)
+            self._op_fault("Tensor.grad", error)
         return result

@@ -4,7 +4,8 @@ Once the captured calls are done, the leaves they saw (a model's parameters, mos
 through two hooks each instead of walking every later graph: a tensor hook notes a non-zero ``.grad``
 before a gradient arrives, and a post-accumulate hook counts the accumulation and takes the new
 ``.grad``'s norm. Leaves are held by weak reference only, so tracing a long loop never keeps a tensor
-alive, and the hooks are removed when tracing ends.
+alive, and the hooks are removed when tracing ends. The hooks go through the door
+(`gradviz.capture.door`): a fault in one switches leaf following off, and backward carries on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from gradviz.capture.door import Door, Part
 from gradviz.capture.summary import dtype_name
 from gradviz.model import BackwardCall, Finding, LeafSummary, TensorInfo, Value
 
@@ -36,10 +38,30 @@ def _is_nonzero(value: Value | None) -> bool:
     return value is not None and (value.norm is None or value.norm != 0.0)
 
 
-class LeafLedger:
-    """Labels, accumulation warnings (once per leaf) and uncaptured-call summaries."""
+def leaves_part(door: Door) -> Part:
+    """The part of capture that following leaves is: a fault in a leaf hook switches it off."""
+    return door.part("leaf following", "later calls are counted without following their leaves")
 
-    def __init__(self) -> None:
+
+class _Faults:
+    """Stands where a list of problem messages would: each message appended is a fault of the part."""
+
+    def __init__(self, part: Part) -> None:
+        self._part = part
+
+    def append(self, message: str) -> None:
+        self._part.fault(None, what=message)
+
+
+class LeafLedger:
+    """Labels, accumulation warnings (once per leaf) and uncaptured-call summaries.
+
+    Args:
+        part: The part of capture its hooks belong to; by default, one of a door of its own.
+    """
+
+    def __init__(self, part: Part | None = None) -> None:
+        self.part = part if part is not None else leaves_part(Door())
         self._labels: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._reported: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._records: WeakIdKeyDictionary = WeakIdKeyDictionary()
@@ -47,7 +69,7 @@ class LeafLedger:
         self._handles: list[Any] = []
         self._had_gradient: list[torch.Tensor] = []
         self._accumulated: list[torch.Tensor] = []
-        self.problems: list[str] = []
+        self.problems = _Faults(self.part)
 
     def learn_label(self, leaf: torch.Tensor, info: TensorInfo | None) -> None:
         """Remember a leaf of a captured call and its name (None if it has none), for later calls."""
@@ -75,13 +97,19 @@ class LeafLedger:
         return _accumulation_finding(accumulated, call.index, call.location)
 
     def follow(self) -> None:
-        """Hook every leaf the captured calls saw, to follow it through the calls that are not captured."""
+        """Hook every leaf the captured calls saw, to follow it through the calls that are not captured.
+
+        Each hook goes through the door: once a fault switched leaf following off, the hooks do nothing
+        (`unfollow` removes them).
+        """
+        part = self.part
         for leaf in list(self._labels.keys()):  # type: ignore[no-untyped-call]
             try:
-                self._handles.append(leaf.register_hook(partial(self._arriving, weakref.ref(leaf))))
-                self._handles.append(leaf.register_post_accumulate_grad_hook(self._accumulating))
+                arriving = part.hook(partial(self._arriving, weakref.ref(leaf)))
+                self._handles.append(leaf.register_hook(arriving))
+                self._handles.append(leaf.register_post_accumulate_grad_hook(part.hook(self._accumulating)))
             except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
-                self.problems.append(f"cannot follow a leaf's .grad ({error})")
+                part.report("unhookable", f"cannot follow a leaf's .grad ({error})")
 
     def unfollow(self) -> None:
         """Remove every hook `follow` registered."""

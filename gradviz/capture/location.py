@@ -59,3 +59,24 @@ def user_location(root: str | None = None) -> Location | None:
     if frame is None:
         return None
     return frame_location(frame, root)
+
+
+def raise_location(exc: BaseException, root: str | None = None) -> Location | None:
+    """The innermost user line in an exception's traceback: where the user's code raised it.
+
+    Args:
+        exc: An exception that reached the user's code.
+        root: A folder; files under it are shown relative to it.
+
+    Returns:
+        The line, or None when the traceback holds no user frame.
+    """
+    traceback = exc.__traceback__
+    found = None
+    while traceback is not None:
+        if not is_internal(traceback.tb_frame.f_code.co_filename):
+            found = traceback
+        traceback = traceback.tb_next
+    if found is None:
+        return None
+    return frame_location(found.tb_frame, root, line=found.tb_lineno)

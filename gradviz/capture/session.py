@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import torch
-import torch.autograd
 
-from gradviz.capture.backward import NodeStartCallback, StepRecorder
-from gradviz.capture.call import CallPlan, read_engine_arguments
-from gradviz.capture.dataedit import SavedTensorCheck
+from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.diagnose import explain_autograd_error
+from gradviz.capture.door import Door, UserCall
+from gradviz.capture.engine import EnginePatch
 from gradviz.capture.forward import ForwardRecorder
-from gradviz.capture.graph import WalkContext, describe, walk
-from gradviz.capture.leaves import LeafLedger
-from gradviz.capture.location import frame_location, is_internal, user_frame
-from gradviz.capture.names import collect_names
-from gradviz.capture.overlay import overlays_for
-from gradviz.capture.summary import summarize_optional
-from gradviz.model import BackwardCall, Event, Finding, Graph, Location, Trace
-
-#: The one function every backward and grad call goes through (looked up as a module global at call time).
-_ENGINE = "_engine_run_backward"
-
-#: Local Jacobians are written out for graphs up to this size: they teach on small graphs, and on big
-#: ones they would cost a call per output element of every node.
-MAX_JACOBIAN_NODES = 500
+from gradviz.capture.leaves import LeafLedger, leaves_part
+from gradviz.capture.location import frame_location, raise_location, user_frame
+from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
 _TracerT = TypeVar("_TracerT", bound="Tracer")
@@ -52,8 +39,10 @@ class Tracer:
 
     Every ``Tensor.backward()``, ``torch.autograd.backward`` and ``torch.autograd.grad`` call is seen,
     however the user imported it, because all three go through ``torch.autograd._engine_run_backward``,
-    which the Tracer wraps while it is active. The first ``max_backward`` calls are captured in full;
-    later ones are counted and their effect on each leaf's ``.grad`` summarised.
+    which the Tracer wraps while it is active (`EnginePatch`). The first ``max_backward`` calls are
+    captured in full (`CallCapture`); later ones are counted and their effect on each leaf's ``.grad``
+    summarised (`LeafLedger`). Every callback from torch goes through one door (`Door`): a fault in
+    gradviz becomes a capture problem, never the user's.
 
     Args:
         max_backward: How many calls to capture step by step (None: all of them).
@@ -76,28 +65,33 @@ class Tracer:
         self.script = script
         self.source_root = source_root
         self.backward_calls = 0
-        self._jacobians = jacobians
-        self._backwards: list[BackwardCall] = []
+        self._door = Door()
         self._findings: list[Finding] = []
         self._explained: list[BaseException] = []
-        self._leaves = LeafLedger()
-        self._recorder = ForwardRecorder(root=source_root) if record_forward else None
-        self._saved_check = SavedTensorCheck(self._recorder) if self._recorder is not None else None
-        self._original: Any = None
+        self._explaining = self._door.part("explaining errors", "later errors are not explained")
+        self._leaves = LeafLedger(leaves_part(self._door))
+        self._recorder = ForwardRecorder(root=source_root, door=self._door) if record_forward else None
+        self._capture = CallCapture(
+            self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians
+        )
+        self._engine = EnginePatch()
         self._in_backward = False
 
     # ----- context manager -------------------------------------------------------------------------
 
     def __enter__(self: _TracerT) -> _TracerT:
-        self._original = getattr(torch.autograd, _ENGINE)
-        setattr(torch.autograd, _ENGINE, self._intercept)
+        self._engine.install(self._intercept)
         _active.append(self)
-        if self._recorder is not None:
+        recorder = self._recorder
+        if recorder is not None:
             try:
-                self._recorder.start()
+                recorder.start()
             except Exception as error:  # backward is still captured without the timeline
-                self._problem(f"the forward timeline could not be recorded ({error})")
-                self._recorder = self._saved_check = None
+                recorder._part.fault(error, what="it could not start")
+                with contextlib.suppress(Exception):
+                    recorder.stop()
+                self._recorder = None
+                self._capture.use_timeline(None)
         return self
 
     def __exit__(
@@ -106,15 +100,15 @@ class Tracer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._recorder is not None:
-            self._recorder.stop()
-        self._leaves.unfollow()
-        for problem in dict.fromkeys(self._leaves.problems):
-            self._problem(problem)
-        setattr(torch.autograd, _ENGINE, self._original)
-        if self in _active:
-            _active.remove(self)
-        _finished[:] = [self]
+        try:
+            if self._recorder is not None:
+                self._recorder._part.run(self._recorder.stop)
+            self._leaves.part.run(self._leaves.unfollow)
+        finally:
+            self._engine.restore()
+            if self in _active:
+                _active.remove(self)
+            _finished[:] = [self]
         if exc is not None:
             self.note_exception(exc)
         # Explained exceptions were kept only to explain each once; their tracebacks hold the user's
@@ -126,7 +120,7 @@ class Tracer:
     @property
     def backwards(self) -> tuple[BackwardCall, ...]:
         """The captured calls so far."""
-        return tuple(self._backwards)
+        return tuple(self._capture.backwards)
 
     @property
     def events(self) -> tuple[Event, ...]:
@@ -136,7 +130,12 @@ class Tracer:
     @property
     def findings(self) -> tuple[Finding, ...]:
         """Warnings, explained errors and capture problems so far, in the order of the lines they concern."""
-        found = [*self._findings, *(self._recorder.findings if self._recorder is not None else ())]
+        found = [
+            *self._findings,
+            *self._capture.findings,
+            *(self._recorder.findings if self._recorder is not None else ()),
+            *self._door.findings,
+        ]
         return tuple(sorted(found, key=_reading_order))
 
     def tensor_id(self, tensor: torch.Tensor) -> int | None:
@@ -167,7 +166,7 @@ class Tracer:
             The explanation, also kept in `findings`; None when there is nothing to explain (or it was
             explained already).
         """
-        if any(seen is exc for seen in self._explained):
+        if any(seen is exc for seen in self._explained) or not self._explaining.is_open:
             return None
         self._explained.append(exc)
         try:
@@ -175,30 +174,14 @@ class Tracer:
                 exc,
                 events=self.events,
                 calls=self.backwards,
-                location=_raise_location(exc, self.source_root) or location,
+                location=raise_location(exc, self.source_root) or location,
             )
         except Exception as error:  # explaining must never replace the user's own error
-            self._problem(f"could not explain {type(exc).__name__}: {error}")
+            self._explaining.fault(error, what=f"could not explain {type(exc).__name__}")
             return None
         if finding is not None:
             self._findings.append(finding)
         return finding
-
-    # ----- interception ----------------------------------------------------------------------------
-
-    def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
-        self.backward_calls += 1
-        if self._in_backward:
-            # A backward inside a backward (a hook or checkpoint calling it): counted, not captured.
-            return self._original(t_outputs, *args, **kwargs)
-        self._in_backward = True
-        try:
-            with self.paused():
-                if self.max_backward is None or len(self._backwards) < self.max_backward:
-                    return self._capture(self.backward_calls, t_outputs, args, kwargs)
-                return self._count(t_outputs, args, kwargs)
-        finally:
-            self._in_backward = False
 
     def paused(self) -> contextlib.AbstractContextManager[Any]:
         """A block in which torch calls are not recorded in the forward timeline."""
@@ -206,134 +189,69 @@ class Tracer:
             return contextlib.nullcontext()
         return self._recorder.paused()
 
-    def _capture(
-        self, index: int, t_outputs: Sequence[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
+    # ----- the engine wrapper: the door for every backward/grad call -------------------------------
+
+    def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
+        engine = UserCall(self._engine.original or _no_engine, (t_outputs, *args), kwargs)
+        try:
+            return self._backward(engine)
+        except Exception as error:
+            if error is engine.error:  # the user's own exception, from the engine
+                engine.error = None
+                raise
+            fault = error
+        return self._capture.part.recover(engine, fault)
+
+    def _backward(self, engine: UserCall) -> Any:
+        self.backward_calls += 1
+        if self._in_backward:
+            # A backward inside a backward (a hook or checkpoint calling it): counted, not captured.
+            return engine()
+        self._in_backward = True
+        try:
+            with self.paused():
+                if self._capture.part.is_open and (
+                    self.max_backward is None or len(self._capture.backwards) < self.max_backward
+                ):
+                    return self._capture_call(engine)
+                return self._count(engine)
+        finally:
+            self._in_backward = False
+
+    def _capture_call(self, engine: UserCall) -> Any:
         frame = user_frame(sys._getframe(1))
         location = frame_location(frame, self.source_root) if frame is not None else None
-        plan = None
         try:
-            plan = self._plan(index, t_outputs, args, kwargs, location, frame)
-            plan.steps.attach()
-        except Exception as error:
-            if plan is not None:
-                plan.steps.detach()
-            self._problem(
-                f"backward call {index} could not be captured ({error}); it ran uncaptured", location
+            return self._capture.capture(
+                self.backward_calls,
+                engine,
+                location,
+                frame,
+                lambda exc, where: self.note_exception(exc, location=where),
             )
-            return self._original(t_outputs, *args, **kwargs)
-        try:
-            result = self._original(t_outputs, *args, **kwargs)
-        except BaseException as exc:
-            plan.steps.detach()
-            self._finish(plan, None)
-            self.note_exception(exc, location=plan.location)
-            raise
-        plan.steps.detach()
-        self._finish(plan, result)
-        return result
+        finally:
+            if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
+                self._spent()
 
-    def _plan(
-        self,
-        index: int,
-        t_outputs: Sequence[Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        location: Location | None,
-        frame: Any,
-    ) -> CallPlan:
-        engine_args = read_engine_arguments(t_outputs, args, kwargs)
+    def _spent(self) -> None:
+        """The capture budget is spent: follow the leaves through later calls, stop the timeline."""
+        self._leaves.part.run(self._leaves.follow)
         if self._recorder is not None:
-            self._recorder.add_backward_event(engine_args.api, location)
-        walked = walk(t_outputs)
-        names = collect_names(frame)
-        leaf_ids = [node_id for node_id, fn in enumerate(walked.fns) if type(fn).__name__ == "AccumulateGrad"]
-        context = WalkContext(
-            names=names,
-            leaf_grads_before={
-                node_id: summarize_optional(walked.fns[node_id].variable.grad) for node_id in leaf_ids
-            },
-            tensor_id=self._recorder.tensor_id if self._recorder is not None else (lambda tensor: None),
-        )
-        graph = describe(walked, context, engine_args.roots(walked, names))
-        for node_id in leaf_ids:
-            self._leaves.learn_label(walked.fns[node_id].variable, graph.nodes[node_id].tensor)
-        on_node_start = None
-        if self._saved_check is not None:
-            on_node_start = self._check_saved(index, graph)
-        jacobians = self._jacobians and len(walked.fns) <= MAX_JACOBIAN_NODES
-        steps = StepRecorder(walked.fns, jacobians=jacobians, on_node_start=on_node_start)
-        return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps)
+            self._recorder.recording = False
 
-    def _check_saved(self, index: int, graph: Graph) -> NodeStartCallback:
-        check = self._saved_check
-        assert check is not None
-
-        def on_node_start(fn: Any, node_id: int) -> None:
-            node = graph.nodes[node_id]
-            self._findings.extend(
-                check.check(fn, node_name=node.name, location=node.location, call_index=index)
-            )
-
-        return on_node_start
-
-    def _finish(self, plan: CallPlan, result: Any) -> None:
-        try:
-            call = plan.to_call(result)
-            if self._recorder is not None:
-                events = self.events
-                graph = _with_leaf_lines(call.graph, events)
-                call = dataclasses.replace(
-                    call, graph=dataclasses.replace(graph, overlays=overlays_for(graph, events))
-                )
-            self._backwards.append(call)
-            self._findings.extend(self._leaves.accumulation_findings(plan, call))
-            for problem in plan.steps.problems:
-                self._problem(f"backward call {plan.index}, {problem}", plan.location)
-        except Exception as error:
-            self._problem(
-                f"backward call {plan.index} ran, but its record is incomplete ({error})", plan.location
-            )
-        if self.max_backward is not None and len(self._backwards) >= self.max_backward:
-            self._leaves.follow()
-            if self._recorder is not None:
-                self._recorder.recording = False
-
-    def _count(self, t_outputs: Sequence[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _count(self, engine: UserCall) -> Any:
         # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
-        result = self._original(t_outputs, *args, **kwargs)
-        self._findings.extend(self._leaves.settle(self.backward_calls))
+        result = engine()
+        found = self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))
+        if found:
+            self._findings.extend(found)
+        if not self._leaves.part.is_open:
+            self._leaves.unfollow()  # outside the engine: removing hooks now is safe
         return result
 
-    def _problem(self, message: str, location: Location | None = None) -> None:
-        self._findings.append(Finding(kind="capture_problem", message=message, location=location))
 
-
-def _with_leaf_lines(graph: Graph, events: Sequence[Event]) -> Graph:
-    """Give each leaf the line that created it: the first event whose outputs hold its tensor id.
-
-    Leaves have no grad_fn to carry their origin, so the timeline is the only place to find it.
-    """
-    wanted = {
-        node.tensor.id: node.id
-        for node in graph.leaves
-        if node.tensor is not None and node.tensor.id is not None and node.location is None
-    }
-    found: dict[int, Event] = {}
-    for event in events:
-        if len(found) == len(wanted):
-            break
-        for output in event.outputs:
-            if output in wanted and output not in found:
-                found[output] = event
-    if not found:
-        return graph
-    nodes = list(graph.nodes)
-    for tensor_id, event in found.items():
-        node_id = wanted[tensor_id]
-        # Only the line: Node.event marks ops of this graph, and a leaf may be made long before them.
-        nodes[node_id] = dataclasses.replace(nodes[node_id], location=event.location)
-    return dataclasses.replace(graph, nodes=tuple(nodes))
+def _no_engine(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("gradviz's engine wrapper was called while no engine was installed")
 
 
 def _reading_order(finding: Finding) -> tuple[bool, str, int]:
@@ -342,16 +260,3 @@ def _reading_order(finding: Finding) -> tuple[bool, str, int]:
     if location is None:
         return (True, "", 0)
     return (False, location.file, location.line)
-
-
-def _raise_location(exc: BaseException, root: str | None) -> Location | None:
-    """The innermost user line in an exception's traceback: where the user's code raised it."""
-    traceback = exc.__traceback__
-    found = None
-    while traceback is not None:
-        if not is_internal(traceback.tb_frame.f_code.co_filename):
-            found = traceback
-        traceback = traceback.tb_next
-    if found is None:
-        return None
-    return frame_location(found.tb_frame, root, line=found.tb_lineno)

@@ -62,7 +62,6 @@ class TimelineMixin:
         self._findings: list[Finding] = []
         self._grad_read_lines: set[Location | None] = set()
         self._warned_lines: set[tuple[str, Location]] = set()
-        self._problem_ops: set[str] = set()
 
     def _append(self, raw: RawEvent) -> int:
         self._raw.append(raw)
@@ -116,14 +115,6 @@ class TimelineMixin:
         """
         op = "torch.autograd.grad" if api == "grad" else "backward"
         return self._append(("backward", op, location, "enabled", (), (), None, None, None, None, None))
-
-    def _note_problem(self, op: str, error: Exception) -> None:
-        """A capture problem, once per op name: the op ran, but its event is missing or partial."""
-        if op in self._problem_ops:
-            return
-        self._problem_ops.add(op)
-        message = f"forward timeline: {op} ran but could not be recorded ({type(error).__name__}: {error})"
-        self._findings.append(Finding(kind="capture_problem", message=message))
 
     def _note_cut(self, kind: str, mode: GradMode, location: Location | None) -> None:
         """A finding, once per line, for an op that took tensors requiring grad out of the graph."""

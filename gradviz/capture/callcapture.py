@@ -1,0 +1,203 @@
+"""Capture one backward/grad call in full: plan it, attach the hooks, run the engine, finish the record.
+
+Nothing here patches torch: the engine call comes in as a `UserCall`, so a test can hand in
+``torch.autograd._engine_run_backward`` itself. The `Tracer` wraps the engine and passes each call
+that is within the capture budget to `CallCapture.capture`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from gradviz.capture.backward import NodeStartCallback, StepRecorder, steps_part
+from gradviz.capture.call import CallPlan, read_engine_arguments
+from gradviz.capture.dataedit import SavedTensorCheck
+from gradviz.capture.door import Door, UserCall
+from gradviz.capture.graph import WalkContext, describe, walk
+from gradviz.capture.leaves import LeafLedger
+from gradviz.capture.names import collect_names
+from gradviz.capture.overlay import overlays_for
+from gradviz.capture.summary import summarize_optional
+from gradviz.model import BackwardCall, Event, Finding, Graph, Location
+
+if TYPE_CHECKING:
+    from gradviz.capture.forward import ForwardRecorder
+
+#: Local Jacobians are written out for graphs up to this size: they teach on small graphs, and on big
+#: ones they would cost a call per output element of every node.
+MAX_JACOBIAN_NODES = 500
+
+#: Told about an exception the engine raised, with the line of the call.
+ErrorNoter = Callable[[BaseException, "Location | None"], Any]
+
+
+class CallCapture:
+    """Captures backward/grad calls one at a time, and keeps what it captured.
+
+    Args:
+        door: Where capture problems go.
+        leaves: Learns each leaf's name; warns when a call accumulated into a non-zero ``.grad``.
+        recorder: The forward timeline (None without one): backward events, saved-tensor fingerprints,
+            overlays.
+        jacobians: Whether to compute local Jacobians of small graphs.
+    """
+
+    def __init__(
+        self, door: Door, *, leaves: LeafLedger, recorder: ForwardRecorder | None, jacobians: bool = True
+    ) -> None:
+        self.backwards: list[BackwardCall] = []
+        self.findings: list[Finding] = []
+        self.part = door.part("backward capture", "later calls are counted, not captured")
+        self._steps = steps_part(door)
+        self._saved = door.part("saved-tensor check", "later .data edits of saved tensors are not looked for")
+        self._leaves = leaves
+        self._jacobians = jacobians
+        self.recorder: ForwardRecorder | None = None
+        self._saved_check: SavedTensorCheck | None = None
+        self.use_timeline(recorder)
+
+    def use_timeline(self, recorder: ForwardRecorder | None) -> None:
+        """Use this forward timeline from now on (None: none, when it could not start)."""
+        self.recorder = recorder
+        self._saved_check = SavedTensorCheck(recorder) if recorder is not None else None
+
+    def capture(
+        self,
+        index: int,
+        engine: UserCall,
+        location: Location | None,
+        frame: FrameType | None,
+        on_error: ErrorNoter,
+    ) -> Any:
+        """Run one engine call with hooks on every node of its graph, and keep its record.
+
+        Args:
+            index: The call's 1-based number among all backward/grad calls.
+            engine: The engine call, with torch's arguments (outputs first).
+            location: The user's line of the call.
+            frame: The user's frame, to name tensors by their variables.
+            on_error: Told about an exception the engine raised, before it propagates.
+
+        Returns:
+            What the engine returned.
+        """
+        plan = None
+        try:
+            plan = self.plan(index, engine, location, frame)
+            plan.steps.attach()
+        except Exception as error:
+            if plan is not None:
+                plan.steps.detach()
+            what = f"backward call {index} could not be captured ({error}); it ran uncaptured"
+            self.part.fault(error, location, what=what)
+            return engine()
+        try:
+            result = engine()
+        except BaseException as exc:
+            plan.steps.detach()
+            self.finish(plan, None)
+            on_error(exc, plan.location)
+            raise
+        plan.steps.detach()
+        self.finish(plan, result)
+        return result
+
+    def plan(
+        self, index: int, engine: UserCall, location: Location | None, frame: FrameType | None
+    ) -> CallPlan:
+        """Walk the graph, name its tensors and prepare the hooks, before the engine runs."""
+        t_outputs, *args = engine.args
+        engine_args = read_engine_arguments(t_outputs, tuple(args), engine.kwargs)
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.add_backward_event(engine_args.api, location)
+        walked = walk(t_outputs)
+        names = collect_names(frame)
+        leaf_ids = [node_id for node_id, fn in enumerate(walked.fns) if type(fn).__name__ == "AccumulateGrad"]
+        context = WalkContext(
+            names=names,
+            leaf_grads_before={
+                node_id: summarize_optional(walked.fns[node_id].variable.grad) for node_id in leaf_ids
+            },
+            tensor_id=recorder.tensor_id if recorder is not None else (lambda tensor: None),
+        )
+        graph = describe(walked, context, engine_args.roots(walked, names))
+        for node_id in leaf_ids:
+            self._leaves.learn_label(walked.fns[node_id].variable, graph.nodes[node_id].tensor)
+        jacobians = self._jacobians and len(walked.fns) <= MAX_JACOBIAN_NODES
+        steps = StepRecorder(
+            walked.fns, jacobians=jacobians, on_node_start=self._check_saved(index, graph), part=self._steps
+        )
+        return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps)
+
+    def _check_saved(self, index: int, graph: Graph) -> NodeStartCallback | None:
+        check, part = self._saved_check, self._saved
+        if check is None or not part.is_open:
+            return None
+
+        def on_node_start(fn: Any, node_id: int) -> None:
+            if not part.is_open:
+                return
+            node = graph.nodes[node_id]
+            try:
+                found = check.check(fn, node_name=node.name, location=node.location, call_index=index)
+            except Exception as error:
+                part.fault(error)
+                return
+            self.findings.extend(found)
+
+        return on_node_start
+
+    def finish(self, plan: CallPlan, result: Any) -> None:
+        """Read the leaves' ``.grad`` after the call and keep the record (hooks already detached).
+
+        Args:
+            plan: The call's plan.
+            result: What the engine returned, or None if it raised.
+        """
+        try:
+            call = plan.to_call(result)
+            if self.recorder is not None:
+                call = with_timeline(call, self.recorder.events)
+            self.backwards.append(call)
+            self.findings.extend(self._leaves.accumulation_findings(plan, call))
+        except Exception as error:
+            what = f"backward call {plan.index} ran, but its record is incomplete"
+            self.part.fault(error, plan.location, what=what)
+
+
+def with_timeline(call: BackwardCall, events: Sequence[Event]) -> BackwardCall:
+    """A captured call with what the timeline knows: each leaf's line, and the overlays of what autograd
+    did not record."""
+    graph = with_leaf_lines(call.graph, events)
+    return dataclasses.replace(call, graph=dataclasses.replace(graph, overlays=overlays_for(graph, events)))
+
+
+def with_leaf_lines(graph: Graph, events: Sequence[Event]) -> Graph:
+    """Give each leaf the line that created it: the first event whose outputs hold its tensor id.
+
+    Leaves have no grad_fn to carry their origin, so the timeline is the only place to find it.
+    """
+    wanted = {
+        node.tensor.id: node.id
+        for node in graph.leaves
+        if node.tensor is not None and node.tensor.id is not None and node.location is None
+    }
+    found: dict[int, Event] = {}
+    for event in events:
+        if len(found) == len(wanted):
+            break
+        for output in event.outputs:
+            if output in wanted and output not in found:
+                found[output] = event
+    if not found:
+        return graph
+    nodes = list(graph.nodes)
+    for tensor_id, event in found.items():
+        node_id = wanted[tensor_id]
+        # Only the line: Node.event marks ops of this graph, and a leaf may be made long before them.
+        nodes[node_id] = dataclasses.replace(nodes[node_id], location=event.location)
+    return dataclasses.replace(graph, nodes=tuple(nodes))
