@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch.autograd.graph import get_gradient_edge
 
+from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.names import NameMap
 from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import read_saved
@@ -195,6 +196,7 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
         A frozen `Graph` holding no torch objects.
     """
     named_fns = context.names.grad_fn_names()
+    module_of, modules = module_paths(walked.fns, context.names)
     nodes = []
     for node_id, fn in enumerate(walked.fns):
         origin = origin_of(fn)
@@ -218,9 +220,10 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
                 tensor=info,
                 saved=_describe_saved(fn, walked, context) if context.include_saved else (),
                 event=origin.event if origin else None,
+                module=module_of[node_id],
             )
         )
-    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots))
+    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots), modules=modules)
 
 
 def _describe_saved(fn: Any, walked: GraphWalk, context: WalkContext) -> tuple[SavedTensor, ...]:

@@ -17,6 +17,7 @@ from gradviz.capture.engine import EnginePatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.location import frame_location, raise_location, user_frame
+from gradviz.capture.modules import ModuleRecorder
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
@@ -75,6 +76,7 @@ class Tracer:
             self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians
         )
         self._engine = EnginePatch()
+        self._modules = ModuleRecorder(self._door)
         self._in_backward = False
 
     # ----- context manager -------------------------------------------------------------------------
@@ -82,6 +84,7 @@ class Tracer:
     def __enter__(self: _TracerT) -> _TracerT:
         self._engine.install(self._intercept)
         _active.append(self)
+        self._modules.start()
         recorder = self._recorder
         if recorder is not None:
             try:
@@ -101,6 +104,7 @@ class Tracer:
         traceback: TracebackType | None,
     ) -> None:
         try:
+            self._modules.stop()
             if self._recorder is not None:
                 self._recorder._part.run(self._recorder.stop)
             self._leaves.part.run(self._leaves.unfollow)
@@ -236,6 +240,7 @@ class Tracer:
     def _spent(self) -> None:
         """The capture budget is spent: follow the leaves through later calls, stop the timeline."""
         self._leaves.part.run(self._leaves.follow)
+        self._modules.stop()
         if self._recorder is not None:
             self._recorder.recording = False
 
