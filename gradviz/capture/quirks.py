@@ -114,19 +114,11 @@ def draft_of(
     location = recorder._location()
     grad_mode, detail = recorder._grad_mode()
     inputs = recorder._ids_of(args) + recorder._ids_of(list(kwargs.values()))
+    ids = tuple(recorder._ids.assign(tensor) for tensor in outputs)
+    grad_fn = outputs[0].grad_fn if outputs else None
+    # Positional: this runs for every recorded op, and keywords cost twice as much here.
     return Draft(
-        code=code,
-        name=name,
-        args=args,
-        location=location,
-        grad_mode=grad_mode,
-        detail=detail,
-        inputs=inputs,
-        outputs=outputs,
-        output_ids=tuple(recorder._ids.assign(tensor) for tensor in outputs),
-        grad_fn=outputs[0].grad_fn if outputs else None,
-        modified=modified,
-        version=version,
+        code, name, args, location, grad_mode, detail, inputs, outputs, ids, grad_fn, modified, version
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -12,7 +12,7 @@ import torch
 
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.diagnose import explain_autograd_error
-from gradviz.capture.door import Door, UserCall
+from gradviz.capture.door import Door, Part, UserCall
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
@@ -104,10 +104,11 @@ class Tracer:
         traceback: TracebackType | None,
     ) -> None:
         try:
+            # Even a part a fault switched off takes its mode and hooks away: nothing stays behind.
             self._modules.stop()
             if self._recorder is not None:
-                self._recorder._part.run(self._recorder.stop)
-            self._leaves.part.run(self._leaves.unfollow)
+                _always(self._recorder._part, self._recorder.stop)
+            _always(self._leaves.part, self._leaves.unfollow)
         finally:
             self._engine.restore()
             if self in _active:
@@ -253,6 +254,14 @@ class Tracer:
         if not self._leaves.part.is_open:
             self._leaves.unfollow()  # outside the engine: removing hooks now is safe
         return result
+
+
+def _always(part: Part, cleanup: Callable[[], None]) -> None:
+    """Run a part's cleanup whether or not a fault switched the part off; a failure is a problem."""
+    try:
+        cleanup()
+    except Exception as error:
+        part.fault(error, what="could not clean up")
 
 
 def _no_engine(*args: Any, **kwargs: Any) -> Any:

@@ -50,6 +50,9 @@ sys.exit(3)
 TRACE_OPTIONS = ["--format", "json", "--max-backward", "2"]
 
 
+ENGINE = torch.autograd._engine_run_backward
+
+
 class Injected(RuntimeError):
     """The fault the tests put into gradviz."""
 
@@ -155,6 +158,9 @@ def test_a_fault_at_each_door_site_leaves_the_script_untouched(
     assert len(problems) == len(lines)
     assert all(problem["severity"] == "note" for problem in problems)
     assert json.loads((out_dir / "trace.json").read_text())["backward_calls"] == 6
+    # and nothing of gradviz is left in torch: no function mode, the engine itself
+    assert not torch._C._is_torch_function_mode_enabled()
+    assert torch.autograd._engine_run_backward is ENGINE
 
 
 def test_a_fault_in_the_node_hooks_is_one_line_with_a_count_and_backward_is_exact(
@@ -176,6 +182,21 @@ def test_a_fault_in_the_node_hooks_is_one_line_with_a_count_and_backward_is_exac
     assert problem.count == 1
     assert [len(call.steps) for call in tracer.backwards] == [0, 0, 0]
     assert len(tracer.backwards) == 3
+
+
+def test_leaf_hooks_switched_off_by_a_fault_are_still_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given: leaf following breaks at the first uncaptured call
+    monkeypatch.setattr("gradviz.capture.leaves.LeafLedger._accumulating", boom)
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    # When
+    with gradviz.trace(max_backward=1) as tracer:
+        for _ in range(4):
+            (w * w).sum().backward()
+    # Then: torch accumulated all four calls, and no gradviz hook is left on the user's tensor
+    assert torch.equal(w.grad, 4 * 2 * w.detach())
+    assert not w._backward_hooks and not w._post_accumulate_grad_hooks
+    (problem,) = [f for f in tracer.findings if f.kind == "capture_problem"]
+    assert problem.message.startswith("leaf following: Injected: injected fault")
 
 
 def test_the_users_own_error_passes_through_a_broken_gradviz_unchanged(
@@ -214,16 +235,16 @@ def test_a_fault_in_the_function_mode_runs_each_op_once_and_returns_its_result(
                 calls.append(1)
             return super().__torch_function__(func, types, args, kwargs or {})
 
+    x = torch.ones(3).as_subclass(Counted)
     monkeypatch.setattr("gradviz.capture.forward.ForwardRecorder._check_inference", boom)
     # When
     with gradviz.trace() as tracer:
-        x = torch.ones(3).as_subclass(Counted)
         y = x * 4
-    # Then: the op ran once, its result is the user's, and the timeline stopped recording
+    # Then: the op ran once, its result is the user's, and the fault is one capture problem
     assert calls == [1]
     assert torch.equal(y.as_subclass(torch.Tensor), torch.full((3,), 4.0))
     (problem,) = [f for f in tracer.findings if f.kind == "capture_problem"]
-    assert problem.message.startswith("forward timeline: Injected: injected fault")
+    assert problem.message.startswith("forward timeline: ") and "Injected: injected fault" in problem.message
 
 
 def test_a_traced_process_with_a_broken_hook_prints_and_exits_as_plain_python(train_script: Path) -> None:
