@@ -60,6 +60,10 @@ class StepRecorder:
             self._handles.append(fn.register_prehook(self._part.hook(partial(self._before, node_id))))
             self._handles.append(fn.register_hook(self._part.hook(partial(self._after, node_id))))
 
+    def unfinished(self) -> int | None:
+        """The node whose pre-hook fired but whose post-hook did not: where a failed call stopped."""
+        return next(reversed(self._pending), None)
+
     def detach(self) -> None:
         """Remove every hook this recorder registered."""
         for handle in self._handles:

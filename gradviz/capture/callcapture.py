@@ -16,7 +16,9 @@ from gradviz.capture.backward import NodeStartCallback, StepRecorder, steps_part
 from gradviz.capture.call import CallPlan, read_engine_arguments
 from gradviz.capture.dataedit import SavedTensorCheck
 from gradviz.capture.door import Door, UserCall
+from gradviz.capture.entry import call_error
 from gradviz.capture.graph import WalkContext, describe, walk
+from gradviz.capture.isolation import isolated
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
@@ -86,8 +88,9 @@ class CallCapture:
         """
         plan = None
         try:
-            plan = self.plan(index, engine, location, frame)
-            plan.steps.attach()
+            with isolated():
+                plan = self.plan(index, engine, location, frame)
+                plan.steps.attach()
         except Exception as error:
             if plan is not None:
                 plan.steps.detach()
@@ -98,12 +101,37 @@ class CallCapture:
             result = engine()
         except BaseException as exc:
             plan.steps.detach()
-            self.finish(plan, None)
+            self.finish(plan, None, error=exc)
             on_error(exc, plan.location)
             raise
         plan.steps.detach()
         self.finish(plan, result)
         return result
+
+    def record_failure(
+        self,
+        index: int,
+        call: UserCall,
+        error: BaseException,
+        location: Location | None,
+        frame: FrameType | None,
+    ) -> None:
+        """Keep the record of a call that raised before the engine: its graph as it stood, no steps.
+
+        Args:
+            index: The call's 1-based number among all backward/grad calls.
+            call: The call's arguments in the engine's form (see `entry.engine_style`); never made.
+            error: What it raised.
+            location: The user's line of the call.
+            frame: The user's frame, to name tensors by their variables.
+        """
+        try:
+            with isolated():
+                plan = self.plan(index, call, location, frame)
+        except Exception as fault:
+            self.part.fault(fault, location, what=f"backward call {index} failed and could not be recorded")
+            return
+        self.finish(plan, None, error=error)
 
     def plan(
         self, index: int, engine: UserCall, location: Location | None, frame: FrameType | None
@@ -151,15 +179,19 @@ class CallCapture:
 
         return on_node_start
 
-    def finish(self, plan: CallPlan, result: Any) -> None:
+    def finish(self, plan: CallPlan, result: Any, *, error: BaseException | None = None) -> None:
         """Read the leaves' ``.grad`` after the call and keep the record (hooks already detached).
 
         Args:
             plan: The call's plan.
             result: What the engine returned, or None if it raised.
+            error: What the call raised, if it did (recorded with the node it stopped at).
         """
         try:
-            call = plan.to_call(result)
+            with isolated():
+                call = plan.to_call(result)
+                if error is not None:
+                    call = dataclasses.replace(call, error=call_error(error, plan.steps.unfinished()))
             if self.recorder is not None:
                 call = with_timeline(call, self.recorder.events)
             self.backwards.append(call)

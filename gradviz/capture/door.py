@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gradviz.capture.isolation import isolated
 from gradviz.model import Finding, Location
 
 # States of a UserCall.
@@ -207,7 +208,8 @@ class Part:
         def guarded(*args: Any) -> None:
             if self.is_open:
                 try:
-                    work(*args)
+                    with isolated():  # gradviz's own tensor work: no user mode sees it
+                        work(*args)
                 except Exception as error:
                     self.fault(error)
 

@@ -9,7 +9,6 @@ graph walk can say where each node came from and backward can tell whether a sav
 from __future__ import annotations
 
 import sys
-import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,14 +17,15 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from gradviz.capture import opkind, quirks
+from gradviz.capture import opkind, quirks, warnsite
 from gradviz.capture.door import Door, UserCall, describe
+from gradviz.capture.isolation import isolated
 from gradviz.capture.locator import Locator
 from gradviz.capture.origin import origin_of
 from gradviz.capture.quirks import tensors_in as _tensors
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
-from gradviz.capture.timeline import TimelineMixin, reissue_at_user_line
+from gradviz.capture.timeline import TimelineMixin
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import Finding, GradMode, Location
 
@@ -65,6 +65,17 @@ class _Mode(TorchFunctionMode):
                 raise
             fault = error
         return recorder._part.recover(call, fault)
+
+
+def _version_of(tensor: torch.Tensor) -> int:
+    with isolated():
+        return tensor._version
+
+
+def _warns_on_grad(tensor: torch.Tensor) -> bool:
+    """Whether reading ``tensor.grad`` makes torch warn: a non-leaf that does not retain its grad."""
+    with isolated():
+        return tensor.grad_fn is not None and not tensor.retains_grad
 
 
 class ForwardRecorder(TimelineMixin):
@@ -110,6 +121,7 @@ class ForwardRecorder(TimelineMixin):
         self._user_grad = torch.is_grad_enabled()
         self._inference = torch.is_inference_mode_enabled()
         self._mode = _Mode(self)
+        warnsite.install()
         self._mode.__enter__()  # type: ignore[no-untyped-call]
         _latest = weakref.ref(self)
         self._update()
@@ -119,6 +131,7 @@ class ForwardRecorder(TimelineMixin):
         mode, self._mode = self._mode, None
         self._update()
         if mode is not None:
+            warnsite.uninstall()
             mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
 
     @property
@@ -202,11 +215,12 @@ class ForwardRecorder(TimelineMixin):
         if code == opkind.OP and kwargs.get("inplace") is True:
             code = opkind.INPLACE
         modified = kwargs.get("out") if code == opkind.OP else target if code == opkind.INPLACE else None
-        version = modified._version if isinstance(modified, torch.Tensor) else None
+        version = _version_of(modified) if isinstance(modified, torch.Tensor) else None
         result = call()
-        self._check_inference()
         try:
-            self._record(code, name, args, kwargs, result, modified, version)
+            with isolated():  # the user's modes below ours see their op, not gradviz's reading of it
+                self._check_inference()
+                self._record(code, name, args, kwargs, result, modified, version)
         except Exception as error:  # this op's event is lost; the op itself is done
             self._op_fault(name, error)
         return result
@@ -283,19 +297,12 @@ class ForwardRecorder(TimelineMixin):
 
     def _grad_get(self, call: UserCall) -> Any:
         tensor = call.args[0] if call.args else None
-        if not isinstance(tensor, torch.Tensor) or tensor.grad_fn is None or tensor.retains_grad:
+        if not isinstance(tensor, torch.Tensor) or not _warns_on_grad(tensor):
             return call()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = call()
+        result = call()  # torch's warning about it is shown at the user's line (capture/warnsite.py)
         try:
-            reissue_at_user_line(caught)
-        except Exception:
-            for warning in caught:  # torch's warning still reaches the user, at torch's own line
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-            raise
-        try:
-            self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
+            with isolated():
+                self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
         except Exception as error:
             self._op_fault("Tensor.grad", error)
         return result

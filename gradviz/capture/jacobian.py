@@ -2,9 +2,9 @@
 
 A node computes vJ for whatever v it is given, so calling it once per basis vector e_i of its output
 gives J row by row. Calling a node directly (under no_grad) runs neither hooks nor the engine and
-leaves a later backward undisturbed. Two kinds of node are never called: AccumulateGrad, which would add
-into the leaf's ``.grad``, and custom ``autograd.Function`` nodes, whose user code could print or have
-other side effects the user would see.
+leaves a later backward undisturbed. Three kinds of node are never called: AccumulateGrad, which would
+add into the leaf's ``.grad``; custom ``autograd.Function`` nodes, whose user code could print or have
+other side effects the user would see; and nodes whose saved tensors run an unpack hook (checkpointing).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from gradviz.capture.summary import summarize
+from gradviz.capture.unpack import has_unpack_hook
 from gradviz.model import Value
 
 #: Jacobians are computed only when the output and every input have at most this many elements.
@@ -25,7 +26,10 @@ def is_callable_node(grad_fn: Any) -> bool:
     """Whether calling this node has no effect beyond returning its vJ."""
     if type(grad_fn).__name__ == "AccumulateGrad":
         return False
-    return not isinstance(grad_fn, torch.autograd.function.BackwardCFunction)
+    if isinstance(grad_fn, torch.autograd.function.BackwardCFunction):
+        return False
+    # Calling it would unpack its saved tensors: once too often for checkpointing.
+    return not has_unpack_hook(grad_fn)
 
 
 def local_jacobians(grad_fn: Any, grad_outputs: Sequence[torch.Tensor | None]) -> tuple[Value | None, ...]:

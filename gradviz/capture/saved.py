@@ -14,7 +14,9 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.isolation import isolated
 from gradviz.capture.origin import NodeOrigin, origin_of, set_origin
+from gradviz.capture.unpack import has_unpack_hook
 from gradviz.model import Location
 
 #: Tensors with at most this many elements are fingerprinted by an exact copy.
@@ -79,12 +81,20 @@ def read_saved(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
         grad_fn: An autograd Node whose saved tensors have not been freed.
 
     Returns:
-        Name and tensor pairs, ``saved_tensors[i]`` for a custom Function.
+        Name and tensor pairs, ``saved_tensors[i]`` for a custom Function. Empty for a node whose
+        saved tensors run an unpack hook when read (checkpointing, offloading): those are not read.
 
     Raises:
         RuntimeError: When the buffers were freed or a tensor was modified in place since it was
             saved (autograd's own check).
     """
+    if has_unpack_hook(grad_fn):
+        return []
+    with isolated():  # unpacking a saved output makes a new tensor: not the user's op
+        return _read(grad_fn)
+
+
+def _read(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
     found: list[tuple[str, torch.Tensor]] = []
     for name in saved_names(grad_fn):
         if name == _CUSTOM_FUNCTION:

@@ -7,6 +7,7 @@ prints it, starting at the script's own frame.
 
 from __future__ import annotations
 
+import builtins
 import importlib.machinery
 import importlib.util
 import os
@@ -127,7 +128,8 @@ def execute(script: Script, args: Sequence[str], tracer: ExceptionNoter) -> int:
     module.__dict__.update(
         __file__=script.path,
         __cached__=None,
-        __builtins__=__builtins__,
+        # Python gives __main__ the builtins module itself; other modules see its dict.
+        __builtins__=builtins,
         __loader__=importlib.machinery.SourceFileLoader("__main__", script.path),
     )
 
@@ -161,7 +163,7 @@ def run_module(name: str, args: Sequence[str], tracer: ExceptionNoter) -> int:
             raise UsageError(f"no module named {name}")
 
         def body() -> None:
-            runpy.run_module(name, run_name="__main__", alter_sys=True)
+            runpy.run_module(name, {"__builtins__": builtins}, run_name="__main__", alter_sys=True)
 
         return _guarded(body, tracer)
 

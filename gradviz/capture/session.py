@@ -10,15 +10,17 @@ from typing import Any, TypeVar
 
 import torch
 
+from gradviz.capture import warnsite
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.diagnose import explain_autograd_error
 from gradviz.capture.door import Door, Part, UserCall
 from gradviz.capture.engine import EnginePatch
+from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
-from gradviz.model import BackwardCall, Event, Finding, Location, Trace
+from gradviz.model import Api, BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
 _TracerT = TypeVar("_TracerT", bound="Tracer")
@@ -76,6 +78,7 @@ class Tracer:
             self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians
         )
         self._engine = EnginePatch()
+        self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
         self._modules = ModuleRecorder(self._door)
         self._in_backward = False
 
@@ -83,6 +86,8 @@ class Tracer:
 
     def __enter__(self: _TracerT) -> _TracerT:
         self._engine.install(self._intercept)
+        self._entries.install()
+        warnsite.install()
         _active.append(self)
         self._modules.start()
         recorder = self._recorder
@@ -111,6 +116,8 @@ class Tracer:
             _always(self._leaves.part, self._leaves.unfollow)
         finally:
             self._engine.restore()
+            self._entries.restore()
+            warnsite.uninstall()
             if self in _active:
                 _active.remove(self)
             _finished[:] = [self]
@@ -237,6 +244,19 @@ class Tracer:
         finally:
             if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
                 self._spent()
+
+    def _failed_before_engine(self, api: Api, call: UserCall, error: BaseException) -> None:
+        """A call that raised before reaching the engine: counted, and recorded when within the budget."""
+        self.backward_calls += 1
+        frame = user_frame(sys._getframe(1))
+        location = frame_location(frame, self.source_root) if frame is not None else None
+        budget = self.max_backward is None or len(self._capture.backwards) < self.max_backward
+        if budget and not self._in_backward and self._capture.part.is_open:
+            with self.paused():
+                self._capture.record_failure(self.backward_calls, call, error, location, frame)
+            if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
+                self._spent()
+        self.note_exception(error, location=location)
 
     def _spent(self) -> None:
         """The capture budget is spent: follow the leaves through later calls, stop the timeline."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.isolation import isolated
 from gradviz.model import Nested, Value
 
 #: Tensors with at most this many elements keep their values.
@@ -60,7 +61,7 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         A `Value` with shape, dtype, values (small tensors) and min/max/mean/norm. Statistics may be
         NaN or infinite when the tensor holds such values: that is worth seeing.
     """
-    with torch.no_grad():
+    with isolated(), torch.no_grad():
         data = tensor.detach()
         shape = tuple(int(size) for size in data.shape)
         dtype = dtype_name(data.dtype)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
-import warnings
 
-from gradviz.capture.location import user_frame
 from gradviz.capture.locator import called_by_user
 from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
@@ -33,23 +30,6 @@ def _label_before(pattern: re.Pattern[str], location: Location | None) -> str | 
         return None
     found = pattern.search(location.code)
     return found.group(1) if found else None
-
-
-def reissue_at_user_line(caught: list[warnings.WarningMessage]) -> None:
-    """Re-issue warnings torch raised inside the mode at the user's line, where they point without gradviz.
-
-    Args:
-        caught: Warnings recorded with ``warnings.catch_warnings(record=True)``.
-    """
-    frame = user_frame(sys._getframe(1))
-    for warning in caught:
-        if frame is None:
-            warnings.warn(warning.message, warning.category, stacklevel=2)
-            continue
-        registry = frame.f_globals.setdefault("__warningregistry__", {})
-        warnings.warn_explicit(
-            warning.message, warning.category, frame.f_code.co_filename, frame.f_lineno, registry=registry
-        )
 
 
 class TimelineMixin:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -234,3 +235,28 @@ def test_missing_module_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Mon
 
     with pytest.raises(UsageError, match="no module named no_such_module_here"):
         run_module("no_such_module_here", [], RecordingTracer())
+
+
+BUILTINS = "print(type(__builtins__).__name__, __builtins__ is __import__('builtins'))\n"
+
+
+def test_builtins_is_what_python_gives_main(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: a script and a module that print what __builtins__ is, and what plain python says
+    script = write(tmp_path, "show_builtins.py", BUILTINS)
+    write(tmp_path / "bpkg", "__init__.py", "")
+    write(tmp_path / "bpkg", "show.py", BUILTINS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "bpkg", raising=False)
+    plain = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout
+
+    # When: both run under the runner
+    run_script(str(script), [], RecordingTracer())
+    run_module("bpkg.show", [], RecordingTracer())
+
+    # Then: each sees the builtins module itself, as under python
+    assert plain == "module True\n"
+    assert capsys.readouterr().out == plain + plain

@@ -1,0 +1,68 @@
+"""gradviz's own tensor work, out of sight of the user's torch function and dispatch modes.
+
+Summaries, fingerprints, Jacobians and norms are gradviz's ops, not the user's: a ``TorchDispatchMode``
+the user pushed (a FLOP counter, an op logger) must see the same aten ops with and without gradviz, and a
+``TorchFunctionMode`` of theirs the same calls. Inside `isolated()` both kinds of mode are taken off the
+stack (``DisableTorchFunction``, and torch's own ``_disable_current_modes`` when a dispatch mode is
+active) and put back afterwards. Wrapped numbers then also stay tensors: a dispatch mode turns a saved
+scalar such as the 2 of ``x * 2`` into a Python int.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import _disable_current_modes
+
+_disable_torch_function = torch._C.DisableTorchFunction
+_dispatch_modes = torch._C._len_torch_dispatch_stack
+
+
+class _State(threading.local):
+    # Per thread: autograd runs Node hooks on its device threads, with the caller's modes.
+    depth = 0
+
+
+_state = _State()
+
+
+def in_isolation() -> bool:
+    """Whether gradviz is doing its own tensor work now: warnings then are gradviz's, not the user's."""
+    return _state.depth > 0
+
+
+class isolated:
+    """Context manager: the block's torch calls reach no user mode. Cheap when no dispatch mode is on."""
+
+    __slots__ = ("_dispatch", "_function")
+
+    def __enter__(self) -> None:
+        state = _state
+        state.depth += 1
+        self._dispatch: Any = None
+        if state.depth > 1:  # already isolated: the user's modes are off
+            self._function: Any = None
+            return
+        function = self._function = _disable_torch_function()
+        function.__enter__()
+        if _dispatch_modes():  # the user's TorchDispatchModes (export's pre-dispatch modes are not theirs)
+            self._dispatch = _disable_current_modes()
+            self._dispatch.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _state.depth -= 1
+        if self._function is None:
+            return
+        try:
+            if self._dispatch is not None:
+                self._dispatch.__exit__(exc_type, exc, traceback)
+        finally:
+            self._function.__exit__(exc_type, exc, traceback)

@@ -1,0 +1,47 @@
+"""Saved tensors whose reading runs the user's code: those packed under saved-tensor hooks.
+
+Under ``torch.autograd.graph.saved_tensors_hooks`` (which ``checkpoint(..., use_reentrant=False)`` and
+``save_on_cpu`` use), each read of a saved tensor calls the user's unpack hook. Checkpointing allows one
+unpack per tensor, so a read inside a node's pre-hook makes the real backward raise ``CheckpointError``,
+and a counting hook would count gradviz's reads. gradviz therefore never reads such a node's saved
+tensors and never calls such a node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_RAW = "_raw_saved_"
+_raw_names_by_type: dict[type, tuple[str, ...]] = {}
+
+
+def _raw_names(grad_fn: Any) -> tuple[str, ...]:
+    kind = type(grad_fn)
+    names = _raw_names_by_type.get(kind)
+    if names is None:
+        names = tuple(attr for attr in dir(grad_fn) if attr.startswith(_RAW))
+        _raw_names_by_type[kind] = names
+    return names
+
+
+def has_unpack_hook(grad_fn: Any) -> bool:
+    """Whether reading any saved tensor of a node would call an unpack hook.
+
+    Looks at the raw ``SavedTensor`` objects only, which runs no hook.
+
+    Args:
+        grad_fn: An autograd Node (a custom ``autograd.Function`` node included).
+
+    Returns:
+        True when a saved tensor was packed with hooks; also True when that cannot be told, so that
+        the caller leaves the node alone.
+    """
+    try:
+        for name in _raw_names(grad_fn):
+            raw = getattr(grad_fn, name)
+            items = raw if isinstance(raw, (tuple, list)) else (raw,)
+            if any(getattr(item, "unpack_hook", None) is not None for item in items):
+                return True
+    except Exception:
+        return True
+    return False
