@@ -134,6 +134,31 @@ class ForwardRecorder(TimelineMixin):
             warnsite.uninstall()
             mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
 
+    def step_aside(self) -> bool:
+        """Take the mode off the stack, when it is on top (so not inside its own or another handler).
+
+        Returns:
+            Whether it was taken off; `step_in` puts it back, `stop` needs it no more.
+        """
+        mode = self._mode
+        depth = torch._C._len_torch_function_stack()
+        if mode is None or depth == 0 or torch._C._get_function_stack_at(depth - 1) is not mode:
+            return False
+        self._mode = None
+        self._update()
+        warnsite.uninstall()
+        mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+        return True
+
+    def step_in(self) -> None:
+        """Push the mode again after `step_aside`, recording (a no_grad block after the budget)."""
+        if self._mode is not None:
+            return
+        self._mode = _Mode(self)
+        warnsite.install()
+        self._mode.__enter__()  # type: ignore[no-untyped-call]
+        self.recording = True
+
     @property
     def recording(self) -> bool:
         """Whether ops are recorded; the Tracer sets False once the backward budget is spent."""

@@ -1,8 +1,8 @@
-"""Which ``nn.Module`` call produced each grad_fn, recorded with global module forward hooks.
+"""Which ``nn.Module`` call produced each grad_fn, recorded around every module call.
 
-A forward pre-hook notes autograd's sequence number (every new Node takes the next one); the forward
-hook then walks back from the output's grad_fn through the Nodes made during that call (sequence
-number at or above the mark) and tags each one not tagged yet with the call. Inner modules' hooks run
+Before a module's forward, autograd's sequence number is noted (every new Node takes the next one);
+after it, a walk goes back from the output's grad_fn through the Nodes made during that call (sequence
+number at or above the mark) and tags each one not tagged yet with the call. Inner modules finish
 first, so a node carries its innermost module. The tag lives in the node's own ``metadata`` dict.
 Paths are those of ``named_modules()`` of the outermost module called (``encoder.layers.3.self_attn``).
 """
@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.modules import module as module_hooks
 
 from gradviz.capture.door import Door
+from gradviz.capture.isolation import isolated
 
 _KEY = "gradviz.module"
 #: How deep outputs are searched for tensors: ``(out, (h, c))`` of an LSTM is two levels.
@@ -148,7 +148,11 @@ def tag_new_nodes(outputs: Sequence[Any], call: ModuleCall, mark: int) -> int:
 class ModuleRecorder:
     """Tags grad_fns with the module call that made them, while started.
 
-    Only the thread that started it is followed: autograd's sequence numbers are per thread.
+    It wraps ``nn.Module.__call__`` rather than registering global module forward hooks: with a global
+    hook in place, every module call takes torch's slower path through an extra frame, and a warning
+    raised in a forward would name another line than in a plain run. The wrapper runs at the user's
+    level, outside any torch-function handler, as those hooks do. Only the thread that started it is
+    followed: autograd's sequence numbers are per thread.
 
     Args:
         door: Where a fault goes (it switches module paths off, never the user's forward).
@@ -157,34 +161,69 @@ class ModuleRecorder:
     def __init__(self, door: Door | None = None) -> None:
         self._part = (door or Door()).part("module paths", "later nodes carry no module path")
         self._stack: list[tuple[nn.Module, ModuleCall, int]] = []
-        self._handles: list[Any] = []
+        self._original: Any = None
+        self._wrapper: Any = None
         self._thread: int | None = None
 
     @property
     def is_started(self) -> bool:
-        """Whether the hooks are in place."""
-        return bool(self._handles)
+        """Whether ``nn.Module.__call__`` is wrapped."""
+        return self._wrapper is not None
 
     def start(self) -> None:
-        """Register the global module forward hooks."""
-        if self._handles:
+        """Wrap ``nn.Module.__call__``."""
+        if self._wrapper is not None:
             return
         self._thread = threading.get_ident()
-        self._handles = [
-            module_hooks.register_module_forward_pre_hook(self._part.hook(self._before)),
-            module_hooks.register_module_forward_hook(self._part.hook(self._after), always_call=True),
-        ]
+        original = self._original = nn.Module.__dict__["__call__"]
+        enter, leave = self._enter, self._leave
+
+        def __call__(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+            if not enter(module):
+                return original(module, *args, **kwargs)
+            try:
+                output = original(module, *args, **kwargs)
+            except BaseException:
+                leave(module, None)
+                raise
+            leave(module, output)
+            return output
+
+        self._wrapper = __call__
+        nn.Module.__call__ = __call__  # type: ignore[method-assign]
 
     def stop(self) -> None:
-        """Remove the hooks; nodes tagged so far keep their tags."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        """Put ``nn.Module.__call__`` back (unless someone wrapped ours since); tags stay on their nodes."""
+        if self._wrapper is not None and nn.Module.__dict__.get("__call__") is self._wrapper:
+            nn.Module.__call__ = self._original  # type: ignore[method-assign]
+        self._wrapper = None
         self._stack.clear()
 
-    def _before(self, module: nn.Module, args: Any) -> None:
-        if threading.get_ident() != self._thread:
+    def _enter(self, module: nn.Module) -> bool:
+        if (
+            not self._part.is_open
+            or threading.get_ident() != self._thread
+            or torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there
+        ):
+            return False
+        try:
+            with isolated():
+                self._before(module)
+        except Exception as error:  # a module path is lost; the user's forward runs as it would
+            self._part.fault(error)
+            return False
+        return True
+
+    def _leave(self, module: nn.Module, output: Any) -> None:
+        if not self._part.is_open:
             return
+        try:
+            with isolated():  # reading grad_fn is a torch call no mode of the user's should see
+                self._after(module, output)
+        except Exception as error:
+            self._part.fault(error)
+
+    def _before(self, module: nn.Module) -> None:
         stack = self._stack
         if stack:
             parent = stack[-1][1]
@@ -196,14 +235,12 @@ class ModuleRecorder:
             call = ModuleCall(weakref.ref(module), "", type(module).__name__, None)
         stack.append((module, call, torch._C._autograd._get_sequence_nr()))
 
-    def _after(self, module: nn.Module, args: Any, output: Any) -> None:
-        if threading.get_ident() != self._thread:
-            return
+    def _after(self, module: nn.Module, output: Any) -> None:
         stack = self._stack
         if not any(entry[0] is module for entry in stack):
-            return  # its call started before the hooks were in place
+            return  # its call started before the recorder did
         entry = stack.pop()
-        while entry[0] is not module:  # calls that raised before their own hook ran
+        while entry[0] is not module:  # calls that raised inside a forward we wrapped: already left
             entry = stack.pop()
         if output is not None:
             tag_new_nodes(_grad_fns(output), entry[1], entry[2])

@@ -20,6 +20,7 @@ from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
+from gradviz.capture.watch import Watch
 from gradviz.model import Api, BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
@@ -80,6 +81,7 @@ class Tracer:
         self._engine = EnginePatch()
         self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
         self._modules = ModuleRecorder(self._door)
+        self._watch = Watch(self._recorder) if self._recorder is not None else None
         self._in_backward = False
 
     # ----- context manager -------------------------------------------------------------------------
@@ -111,6 +113,8 @@ class Tracer:
         try:
             # Even a part a fault switched off takes its mode and hooks away: nothing stays behind.
             self._modules.stop()
+            if self._watch is not None:
+                self._watch.end()
             if self._recorder is not None:
                 _always(self._recorder._part, self._recorder.stop)
             _always(self._leaves.part, self._leaves.unfollow)
@@ -263,6 +267,8 @@ class Tracer:
         self._leaves.part.run(self._leaves.follow)
         self._modules.stop()
         if self._recorder is not None:
+            if self._watch is not None:
+                self._recorder._part.run(self._watch.begin)
             self._recorder.recording = False
 
     def _count(self, engine: UserCall) -> Any:

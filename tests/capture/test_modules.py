@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from typing import Any
 
 import pytest
 import torch
 from torch import nn
-from torch.nn.modules import module as module_hooks
 
 from gradviz.capture.session import Tracer
 from gradviz.model import BackwardCall, Graph
@@ -204,7 +204,7 @@ class Failing(nn.Module):
 def test_a_forward_that_raised_leaves_no_stale_module_behind() -> None:
     # Given a model whose forward raises once inside a module, then a normal model
     model = nn.Sequential(nn.Linear(2, 2))
-    hooks_before = len(module_hooks._global_forward_hooks)
+    call_before = nn.Module.__call__
 
     # When both run under one tracer
     with Tracer() as tracer:
@@ -212,7 +212,27 @@ def test_a_forward_that_raised_leaves_no_stale_module_behind() -> None:
             Failing()(torch.randn(1, 2))
         model(torch.randn(1, 2)).sum().backward()
 
-    # Then the normal model's nodes carry its own paths, and no global hook is left behind
+    # Then the normal model's nodes carry its own paths, and Module.__call__ is torch's own again
     used = {node.module for node in tracer.backwards[0].graph.nodes} - {None}
     assert used == {"0"}
-    assert len(module_hooks._global_forward_hooks) == hooks_before
+    assert nn.Module.__call__ is call_before
+
+
+def test_a_warning_raised_in_a_forward_names_the_same_line_as_without_gradviz() -> None:
+    # Given a module whose forward warns with a stacklevel (softmax without dim)
+    x = torch.ones(2, 3, requires_grad=True)
+
+    def warning_site() -> tuple[str, int]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            nn.Softmax()(x)
+        (warning,) = caught
+        return warning.filename, warning.lineno
+
+    # When it runs plain and while module paths are recorded
+    plain = warning_site()
+    with Tracer():
+        traced = warning_site()
+
+    # Then the warning names the same file and line
+    assert traced == plain
