@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import torch
@@ -98,6 +99,33 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
             return Value(shape=shape, dtype=dtype)
         low, high, mean, norm = _tensor_stats(data)
         return Value(shape=shape, dtype=dtype, min=low, max=high, mean=mean, norm=norm)
+
+
+class SummaryCache:
+    """Summaries of one backward call's gradients, each tensor summarized once.
+
+    The vJ a node sends is, when nothing else adds to it, the very tensor the next node receives as
+    its v: the engine hands the same tensor on. Entries hold a weak reference, so a freed gradient
+    is neither kept alive nor mistaken for a new tensor that reuses its id.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[weakref.ref[torch.Tensor], int, Value]] = {}
+        self.hits = 0
+
+    def __call__(self, tensor: torch.Tensor | None) -> Value | None:
+        """`summarize_optional`, answered from the cache for a tensor seen unchanged before."""
+        if tensor is None:
+            return None
+        key = id(tensor)
+        entry = self._seen.get(key)
+        version = tensor._version
+        if entry is not None and entry[0]() is tensor and entry[1] == version:
+            self.hits += 1
+            return entry[2]
+        value = summarize(tensor)
+        self._seen[key] = (weakref.ref(tensor), version, value)
+        return value
 
 
 def summarize_optional(tensor: torch.Tensor | None) -> Value | None:
