@@ -15,7 +15,8 @@ It prints, side by side in one process where that makes sense:
 2. Whole scripts, plain ``python`` against ``gradviz trace`` (default options): a 10,000-step loop
    (Linear(4,8), ReLU, Linear(8,1), SGD, MSE, batch 16) and examples/05_training_loop.py, with each
    process's peak RSS and the size of the trace.json written; and a script whose graph holds
-   a 50M-float leaf (peak RSS only).
+   a 50M-float leaf (peak RSS only). The same loop is also timed inside one process (loop only, no
+   start-up), plain against ``gradviz.trace()``, to show what the budget's end costs per step.
 
 Figures are medians of ``--repeat`` runs, plain and traced interleaved so that load from other processes
 hits both alike. They are wall times on a shared machine: read them as ratios, not absolutes. torch runs
@@ -242,6 +243,40 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
     print()
 
 
+def bench_after_budget(steps: int, repeat: int) -> None:
+    """Table 3: the loop of table 2 inside one process, plain against a tracer whose budget is spent."""
+    import torch
+    from torch import nn
+
+    import gradviz
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    inputs, targets = torch.randn(16, 4), torch.randn(16, 1)
+
+    def loop() -> None:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+
+    def traced() -> None:
+        with gradviz.trace():  # 3 calls captured, the rest counted
+            loop()
+
+    loop()
+    plain_times, traced_times = [], []
+    for _ in range(repeat):
+        plain_times.append(_timed(loop))
+        traced_times.append(_timed(traced))
+    plain, spent = statistics.median(plain_times), statistics.median(traced_times)
+    print(f"## the same loop in one process ({steps:,} steps, loop only), medians of {repeat}")
+    print(f"plain {plain:.2f} s, under gradviz.trace() {spent:.2f} s: {spent / plain:.2f}x")
+    print()
+
+
 # ----- whole scripts ---------------------------------------------------------------------------------
 
 
@@ -337,7 +372,7 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=None, help="runs per measurement (default: 5, quick: 1)"
     )
-    parser.add_argument("--only", choices=["graphs", "scripts"], help="run one of the two tables")
+    parser.add_argument("--only", choices=["graphs", "scripts", "budget"], help="run one table only")
     args = parser.parse_args()
     repeat = args.repeat or (1 if args.quick else 5)
     import torch
@@ -352,6 +387,8 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}\n")
     if args.only in (None, "graphs"):
         bench_graphs(workloads(args.quick), repeat)
+    if args.only in (None, "scripts", "budget"):
+        bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 3)))
     if args.only in (None, "scripts"):
         bench_scripts(max(1, min(repeat, 3)), args.quick)
     print(f"load average at end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
