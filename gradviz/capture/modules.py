@@ -201,7 +201,8 @@ class ModuleRecorder:
 
     def _enter(self, module: nn.Module) -> bool:
         if (
-            not self._part.is_open
+            self._wrapper is None  # stopped, but still in a chain of wrappers someone else restored
+            or not self._part.is_open
             or threading.get_ident() != self._thread
             or torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there
         ):
