@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/bench_trace.py            # full run (a minute or two)
     python benchmarks/bench_trace.py --quick    # one repeat, smaller chains
 
-It prints two tables:
+It prints three tables:
 
 1. Wall time of ``python examples/05_training_loop.py`` against ``gradviz trace`` on the same script
    (2,000 iterations; the first 3 backward calls captured, the rest counted), and their ratio. Both
@@ -14,6 +14,9 @@ It prints two tables:
    ``gradviz.graph(t)`` (walk, names, tensor summaries, model objects), the bare walk of
    ``next_functions`` inside it, and torchviz's ``make_dot`` when torchviz is importable (the column
    is left out otherwise; make_dot recurses, so long chains hit Python's recursion limit).
+3. CPU time per torch op of the forward timeline, in this process: plain, recorded, and with the mode
+   pushed but not recording (after the capture budget). CPU time, not wall time, so other work on the
+   machine moves it less; this is the per-op path every callback door sits on.
 """
 
 from __future__ import annotations
@@ -119,6 +122,51 @@ def bench_graph_walk(lengths: list[int], repeat: int) -> None:
     print()
 
 
+def small_ops(iterations: int) -> None:
+    """Four small torch ops per iteration, on a leaf that requires grad (as a model's forward)."""
+    import torch
+
+    weight = torch.ones(4, requires_grad=True)
+    inputs = torch.ones(4)
+    for _ in range(iterations):
+        (weight * inputs).add(1).tanh().sum()
+
+
+def best_cpu_time(function: Callable[[], Any], repeat: int) -> float:
+    """The least CPU time of `repeat` calls of a function, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        function()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def bench_per_op(iterations: int, repeat: int) -> None:
+    """Table 3: CPU time per op, plain, recorded by the forward timeline, and with the mode idle."""
+    from gradviz.capture.forward import ForwardRecorder
+
+    def under_recorder(recording: bool) -> None:
+        recorder = ForwardRecorder(max_events=10 * iterations)
+        recorder.start()
+        recorder.recording = recording
+        try:
+            small_ops(iterations)
+        finally:
+            recorder.stop()
+
+    ops = 4 * iterations
+    rows = [
+        ("plain torch", best_cpu_time(partial(small_ops, iterations), repeat)),
+        ("recorded on the timeline", best_cpu_time(partial(under_recorder, True), repeat)),
+        ("mode pushed, not recording", best_cpu_time(partial(under_recorder, False), repeat)),
+    ]
+    print(f"## CPU time per torch op (microseconds), {ops:,} small ops, best of {repeat}")
+    for label, seconds in rows:
+        print(f"{label:38s} {seconds / ops * 1e6:7.2f}")
+    print()
+
+
 def main() -> int:
     """Run both benchmarks and print their tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -129,6 +177,7 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
     bench_training_loop(repeat)
     bench_graph_walk([100, 1_000] if args.quick else [100, 1_000, 10_000], repeat)
+    bench_per_op(500 if args.quick else 2_000, max(repeat, 5))
     return 0
 
 

@@ -42,14 +42,24 @@ class CallCapture:
         recorder: The forward timeline (None without one): backward events, saved-tensor fingerprints,
             overlays.
         jacobians: Whether to compute local Jacobians of small graphs.
+        on_off: Called when faults switch capture off.
     """
 
     def __init__(
-        self, door: Door, *, leaves: LeafLedger, recorder: ForwardRecorder | None, jacobians: bool = True
+        self,
+        door: Door,
+        *,
+        leaves: LeafLedger,
+        recorder: ForwardRecorder | None,
+        jacobians: bool = True,
+        on_off: Callable[[], None] | None = None,
     ) -> None:
         self.backwards: list[BackwardCall] = []
         self.findings: list[Finding] = []
-        self.part = door.part("backward capture", "later calls are counted, not captured")
+        # One call may be beyond capture (under vmap, say) while the next is not: a second fault stops it.
+        self.part = door.part(
+            "backward capture", "later calls are counted, not captured", on_off, tolerance=1
+        )
         self._steps = steps_part(door)
         self._saved = door.part("saved-tensor check", "later .data edits of saved tensors are not looked for")
         self._leaves = leaves

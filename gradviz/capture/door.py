@@ -80,32 +80,46 @@ class Door:
     def __init__(self) -> None:
         self._problems: dict[str, _Problem] = {}
 
-    def part(self, name: str, consequence: str, on_close: Callable[[], None] | None = None) -> Part:
+    def part(
+        self,
+        name: str,
+        consequence: str,
+        on_close: Callable[[], None] | None = None,
+        *,
+        tolerance: int = 0,
+    ) -> Part:
         """A part of capture that a fault switches off.
 
         Args:
             name: What it is, as the user reads it (``"forward timeline"``).
             consequence: What switching it off means (``"the timeline stopped recording"``).
             on_close: Called once when a fault switches the part off.
+            tolerance: Faults it survives first (each is counted): for parts where one fault may
+                concern one odd call only.
 
         Returns:
             The part, open.
         """
-        return Part(self, name, consequence, on_close)
+        return Part(self, name, consequence, on_close, tolerance=tolerance)
 
-    def report(self, kind: str, message: str, location: Location | None = None) -> None:
+    def report(
+        self, kind: str, message: str, location: Location | None = None, *, final: bool = False
+    ) -> None:
         """Record a capture problem; the same kind again only counts.
 
         Args:
             kind: What went wrong, as a key: one line is shown per kind.
             message: What to tell the user the first time.
             location: The user's line it concerns, where there is one.
+            final: The message replaces the first one (it says the part is now off).
         """
         problem = self._problems.get(kind)
         if problem is None:
             self._problems[kind] = _Problem(message, location)
-        else:
-            problem.count += 1
+            return
+        problem.count += 1
+        if final:
+            problem.message = message
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -138,21 +152,30 @@ class Part:
         name: What it is, as the user reads it.
         consequence: What switching it off means.
         on_close: Called once when it is switched off.
+        tolerance: Faults it survives before switching off.
     """
 
-    __slots__ = ("_door", "_on_close", "consequence", "is_open", "name")
+    __slots__ = ("_door", "_faults", "_on_close", "consequence", "is_open", "name", "tolerance")
 
     def __init__(
-        self, door: Door, name: str, consequence: str, on_close: Callable[[], None] | None = None
+        self,
+        door: Door,
+        name: str,
+        consequence: str,
+        on_close: Callable[[], None] | None = None,
+        *,
+        tolerance: int = 0,
     ) -> None:
         self._door = door
         self._on_close = on_close
+        self._faults = 0
         self.name = name
         self.consequence = consequence
+        self.tolerance = tolerance
         self.is_open = True
 
     def fault(self, error: BaseException | None, location: Location | None = None, *, what: str = "") -> None:
-        """Record a gradviz fault in this part (once per part, counted) and switch the part off.
+        """Record a gradviz fault in this part (one line per part, counted); past its tolerance, switch off.
 
         Args:
             error: The exception gradviz raised (None when `what` says it all).
@@ -162,8 +185,12 @@ class Part:
         cause = what or (describe(error) if error is not None else "an internal error")
         if what and error is not None and str(error) not in what:
             cause = f"{what} ({describe(error)})"
-        self._door.report(self.name, f"{self.name}: {cause}; {self.consequence}", location)
-        self.close()
+        self._faults += 1
+        closing = self.is_open and self._faults > self.tolerance
+        message = f"{self.name}: {cause}; {self.consequence}" if closing else f"{self.name}: {cause}"
+        self._door.report(self.name, message, location, final=closing)
+        if closing:
+            self.close()
 
     def report(self, kind: str, message: str, location: Location | None = None) -> None:
         """Record a problem in this part that does not switch it off (one line per kind, counted)."""

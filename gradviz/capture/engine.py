@@ -29,8 +29,16 @@ class EnginePatch:
         self._wrapper = wrapper
         setattr(torch.autograd, ENGINE, wrapper)
 
+    @property
+    def active(self) -> bool:
+        """Whether the wrapper is installed (between `install` and `restore`)."""
+        return self._wrapper is not None
+
     def restore(self) -> None:
-        """Put the engine back, unless someone else has replaced our wrapper since (theirs stays)."""
+        """Put the engine back, unless someone else has replaced our wrapper since.
+
+        Theirs then stays, and still calls our wrapper, which from now on only passes calls through.
+        """
         if self.original is None:
             return
         if getattr(torch.autograd, ENGINE) is self._wrapper:

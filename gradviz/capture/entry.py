@@ -20,8 +20,8 @@ import torch.autograd
 from gradviz.capture.door import UserCall
 from gradviz.model import Api, CallError
 
-#: Told about a call that raised before the engine: (api, the call in engine form, the exception).
-FailureNoter = Callable[[Api, UserCall, BaseException], None]
+#: Told about a call that raised before the engine: (the call in engine form, the exception).
+FailureNoter = Callable[[UserCall, BaseException], None]
 
 _ENTRIES: tuple[tuple[str, Api], ...] = (("backward", "backward"), ("grad", "grad"))
 
@@ -142,6 +142,6 @@ class EntryPatch:
 
     def _note(self, api: Api, args: tuple[Any, ...], kwargs: dict[str, Any], error: Exception) -> None:
         try:
-            self._on_failure(api, engine_style(api, args, kwargs), error)
-        except Exception:  # noting must never replace the user's own error
+            self._on_failure(engine_style(api, args, kwargs), error)
+        except Exception:  # the noter reports its own faults; this only keeps the user's error theirs
             return

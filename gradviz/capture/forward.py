@@ -188,7 +188,7 @@ class ForwardRecorder(TimelineMixin):
     @property
     def findings(self) -> tuple[Finding, ...]:
         """What the recorder found worth telling, and its capture problems when it has its own door."""
-        own = tuple(self._findings)
+        own = super().findings
         return own + self._door.findings if self._own_door else own
 
     def _op_fault(self, op: str, error: Exception) -> None:
@@ -307,7 +307,14 @@ class ForwardRecorder(TimelineMixin):
             made = draft.output_ids[0] if draft.output_ids else None
             nearby = draft.outputs + _tensors(args)
             tag_origin(
-                grad_fn, event, draft.location, made, id_of=self._ids.get, nearby=nearby, cache=self._prints
+                grad_fn,
+                event,
+                draft.location,
+                made,
+                id_of=self._ids.get,
+                nearby=nearby,
+                cache=self._prints,
+                made_now=True,
             )
 
     def _grad_switch(self, call: UserCall) -> Any:

@@ -10,7 +10,6 @@ scalar such as the 2 of ``x * 2`` into a Python int.
 
 from __future__ import annotations
 
-import threading
 from types import TracebackType
 from typing import Any
 
@@ -18,20 +17,13 @@ import torch
 from torch.utils._python_dispatch import _disable_current_modes
 
 _disable_torch_function = torch._C.DisableTorchFunction
+_all_disabled = torch._C._is_torch_function_all_disabled
 _dispatch_modes = torch._C._len_torch_dispatch_stack
-
-
-class _State(threading.local):
-    # Per thread: autograd runs Node hooks on its device threads, with the caller's modes.
-    depth = 0
-
-
-_state = _State()
 
 
 def in_isolation() -> bool:
     """Whether gradviz is doing its own tensor work now: warnings then are gradviz's, not the user's."""
-    return _state.depth > 0
+    return bool(_all_disabled())
 
 
 class isolated:
@@ -40,10 +32,9 @@ class isolated:
     __slots__ = ("_dispatch", "_function")
 
     def __enter__(self) -> None:
-        state = _state
-        state.depth += 1
         self._dispatch: Any = None
-        if state.depth > 1:  # already isolated: the user's modes are off
+        # Inside a block already (torch function all off, dispatch modes popped): nothing more to do.
+        if _all_disabled() and not _dispatch_modes():
             self._function: Any = None
             return
         function = self._function = _disable_torch_function()
@@ -58,7 +49,6 @@ class isolated:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        _state.depth -= 1
         if self._function is None:
             return
         try:

@@ -74,11 +74,13 @@ def saved_names(grad_fn: Any) -> tuple[str, ...]:
     return names
 
 
-def read_saved(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
+def read_saved(grad_fn: Any, *, probe: bool = True) -> list[tuple[str, torch.Tensor]]:
     """The node's saved tensors now, as (name, tensor); non-tensor saved values are left out.
 
     Args:
         grad_fn: An autograd Node whose saved tensors have not been freed.
+        probe: Whether to look for unpack hooks first (False only for a node made just now, while no
+            saved-tensor hooks were pushed).
 
     Returns:
         Name and tensor pairs, ``saved_tensors[i]`` for a custom Function. Empty for a node whose
@@ -88,10 +90,16 @@ def read_saved(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
         RuntimeError: When the buffers were freed or a tensor was modified in place since it was
             saved (autograd's own check).
     """
-    if has_unpack_hook(grad_fn):
+    if probe and _may_have_unpack_hook(grad_fn) and has_unpack_hook(grad_fn):
         return []
     with isolated():  # unpacking a saved output makes a new tensor: not the user's op
         return _read(grad_fn)
+
+
+def _may_have_unpack_hook(grad_fn: Any) -> bool:
+    # Fingerprinted saved tensors were read once already, so no unpack hook ran on them (cheap check).
+    origin = origin_of(grad_fn)
+    return origin is None or not origin.fingerprints
 
 
 def _read(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
@@ -177,6 +185,8 @@ def fingerprints_of(
     id_of: Callable[[torch.Tensor], int | None],
     nearby: Sequence[torch.Tensor],
     cache: FingerprintCache | None = None,
+    *,
+    probe: bool = True,
 ) -> tuple[tuple[str, Fingerprint], ...]:
     """Fingerprint every saved tensor of a node just created.
 
@@ -185,12 +195,13 @@ def fingerprints_of(
         id_of: gradviz's id for a tensor, or None.
         nearby: The op's inputs and outputs, to name a saved output (unpacked as a new tensor object).
         cache: Fingerprints taken earlier, reused while the tensor's version and storage are unchanged.
+        probe: Passed to `read_saved`.
 
     Returns:
         (saved name, fingerprint) pairs.
     """
     prints: list[tuple[str, Fingerprint]] = []
-    for name, saved in read_saved(grad_fn):
+    for name, saved in read_saved(grad_fn, probe=probe):
         tensor_id = id_of(saved)
         if tensor_id is None:
             for candidate in nearby:
@@ -218,6 +229,7 @@ def tag_origin(
     id_of: Callable[[torch.Tensor], int | None],
     nearby: Sequence[torch.Tensor],
     cache: FingerprintCache | None = None,
+    made_now: bool = False,
 ) -> None:
     """Give a new node its `NodeOrigin`, with fingerprints of what it saved (first writer wins).
 
@@ -229,6 +241,8 @@ def tag_origin(
         id_of: gradviz's id for a tensor, or None.
         nearby: The op's inputs and outputs.
         cache: Fingerprints to reuse (see `FingerprintCache`).
+        made_now: Whether the op just made the node (then, with no default hooks pushed, no saved
+            tensor of it has an unpack hook, and the probe for one is skipped).
     """
     if origin_of(grad_fn) is not None:
         return
@@ -237,5 +251,5 @@ def tag_origin(
     if torch._C._autograd._top_saved_tensors_default_hooks(False) is None:
         # Unreadable saved tensors: the node keeps its line, without the .data check.
         with contextlib.suppress(Exception):
-            prints = fingerprints_of(grad_fn, id_of, nearby, cache)
+            prints = fingerprints_of(grad_fn, id_of, nearby, cache, probe=not made_now)
     set_origin(grad_fn, NodeOrigin(event, location, tensor_id, prints))

@@ -21,7 +21,7 @@ from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.watch import Watch
-from gradviz.model import Api, BackwardCall, Event, Finding, Location, Trace
+from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
 _TracerT = TypeVar("_TracerT", bound="Tracer")
@@ -76,8 +76,9 @@ class Tracer:
         self._leaves = LeafLedger(leaves_part(self._door))
         self._recorder = ForwardRecorder(root=source_root, door=self._door) if record_forward else None
         self._capture = CallCapture(
-            self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians
+            self._door, leaves=self._leaves, recorder=self._recorder, jacobians=jacobians, on_off=self._spent
         )
+        self._capture_over = False
         self._engine = EnginePatch()
         self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
         self._modules = ModuleRecorder(self._door)
@@ -208,7 +209,10 @@ class Tracer:
     # ----- the engine wrapper: the door for every backward/grad call -------------------------------
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
-        engine = UserCall(self._engine.original or _no_engine, (t_outputs, *args), kwargs)
+        original = self._engine.original or _no_engine
+        if not self._engine.active:  # reached through someone's wrapper of ours, after tracing
+            return original(t_outputs, *args, **kwargs)
+        engine = UserCall(original, (t_outputs, *args), kwargs)
         try:
             return self._backward(engine)
         except Exception as error:
@@ -249,13 +253,16 @@ class Tracer:
             if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
                 self._spent()
 
-    def _failed_before_engine(self, api: Api, call: UserCall, error: BaseException) -> None:
+    def _failed_before_engine(self, call: UserCall, error: BaseException) -> None:
         """A call that raised before reaching the engine: counted, and recorded when within the budget."""
         self.backward_calls += 1
+        self._capture.part.run(lambda: self._record_failed(call, error))
+
+    def _record_failed(self, call: UserCall, error: BaseException) -> None:
         frame = user_frame(sys._getframe(1))
         location = frame_location(frame, self.source_root) if frame is not None else None
         budget = self.max_backward is None or len(self._capture.backwards) < self.max_backward
-        if budget and not self._in_backward and self._capture.part.is_open:
+        if budget and not self._in_backward:
             with self.paused():
                 self._capture.record_failure(self.backward_calls, call, error, location, frame)
             if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
@@ -263,7 +270,11 @@ class Tracer:
         self.note_exception(error, location=location)
 
     def _spent(self) -> None:
-        """The capture budget is spent: follow the leaves through later calls, stop the timeline."""
+        """No call will be captured any more (budget spent, or capture switched off by faults): follow
+        the leaves through later calls, and stop the timeline."""
+        if self._capture_over:
+            return
+        self._capture_over = True
         self._leaves.part.run(self._leaves.follow)
         self._modules.stop()
         if self._recorder is not None:

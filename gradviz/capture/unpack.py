@@ -39,8 +39,11 @@ def has_unpack_hook(grad_fn: Any) -> bool:
     try:
         for name in _raw_names(grad_fn):
             raw = getattr(grad_fn, name)
-            items = raw if isinstance(raw, (tuple, list)) else (raw,)
-            if any(getattr(item, "unpack_hook", None) is not None for item in items):
+            if isinstance(raw, (tuple, list)):  # e.g. a custom Function's saved tensors
+                for item in raw:
+                    if getattr(item, "unpack_hook", None) is not None:
+                        return True
+            elif raw.unpack_hook is not None:
                 return True
     except Exception:
         return True

@@ -65,9 +65,10 @@ def test_an_engine_error_is_noted_recorded_and_raised_as_torchs() -> None:
     assert [call.index for call in capturing.backwards] == [2]
 
 
-def test_a_call_that_cannot_be_planned_runs_once_uncaptured_and_capture_switches_off(
+def test_a_call_that_cannot_be_planned_runs_once_uncaptured_and_a_second_switches_capture_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Given: graph walks that fail
     def fail(*args: Any) -> None:
         raise ValueError("cannot walk")
 
@@ -75,8 +76,16 @@ def test_a_call_that_cannot_be_planned_runs_once_uncaptured_and_capture_switches
     w = torch.tensor([2.0], requires_grad=True)
     door = Door()
     capturing = capture(door)
+    # When: one call fails to be planned
     capturing.capture(1, engine_call((w * w).sum()), None, None, lambda exc, where: None)
-    assert w.grad is not None and w.grad.item() == 4.0  # ran exactly once: accumulated once
-    assert capturing.backwards == [] and not capturing.part.is_open
+    # Then: it ran exactly once (accumulated once), uncaptured, and capture stays on for the next call
+    assert w.grad is not None and w.grad.item() == 4.0
+    assert capturing.backwards == [] and capturing.part.is_open
     (problem,) = door.findings
     assert "backward call 1 could not be captured (cannot walk); it ran uncaptured" in problem.message
+    # When: a second one fails too, gradviz is what is broken: capture switches off, still one line
+    capturing.capture(2, engine_call((w * w).sum()), None, None, lambda exc, where: None)
+    assert w.grad.item() == 8.0 and not capturing.part.is_open
+    (problem,) = door.findings
+    assert problem.count == 2 and "call 2 could not be captured" in problem.message
+    assert "later calls are counted, not captured" in problem.message

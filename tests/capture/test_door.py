@@ -2,12 +2,14 @@
 
 Each site torch calls into (the function mode, Node hooks, leaf hooks, the engine wrapper, leaf
 following) is replaced by one that raises; a small training script must then print exactly what a
-plain run prints, exit with the same status, and gradviz must say so in one or two lines, not dozens.
+plain run prints, exit with the same status, and gradviz must say so once per kind, not once per op.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import runpy
 import subprocess
@@ -61,14 +63,16 @@ def boom(*args: Any, **kwargs: Any) -> Any:
     raise Injected("injected fault")
 
 
-def plain_run(script: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, int]:
+def plain_run(script: Path) -> tuple[str, int]:
     """What ``python script.py`` prints and returns, run in this process."""
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-        status = 0
-    except SystemExit as exc:
-        status = int(exc.code) if isinstance(exc.code, int) else 1
-    return capsys.readouterr().out, status
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+            status = 0
+        except SystemExit as exc:
+            status = int(exc.code) if isinstance(exc.code, int) else 1
+    return out.getvalue(), status
 
 
 def break_everywhere(monkeypatch: pytest.MonkeyPatch, module: str, name: str) -> None:
@@ -129,17 +133,24 @@ def train_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def plain(train_script: Path) -> tuple[str, int]:
+    """The script's stdout and exit status without gradviz."""
+    out, status = plain_run(train_script)
+    assert status == 3 and out.count("step ") == 6
+    return out, status
+
+
 @pytest.mark.parametrize("site", list(SITES))
 def test_a_fault_at_each_door_site_leaves_the_script_untouched(
     site: str,
     train_script: Path,
+    plain: tuple[str, int],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Given: what the script prints and returns without gradviz
-    plain_out, plain_status = plain_run(train_script, capsys)
-    assert plain_status == 3 and plain_out.count("step ") == 6
+    # Given: what the script prints and returns without gradviz (`plain`)
     # When: the same script is traced with this site of gradviz broken
     inject(monkeypatch, site)
     out_dir = tmp_path / "out"
@@ -147,7 +158,7 @@ def test_a_fault_at_each_door_site_leaves_the_script_untouched(
     traced_out, stderr = capsys.readouterr()
     # Then: the script cannot tell, and gradviz says what broke once per kind, not once per op or node
     # (a function shared by the timeline and backward capture switches both off: one line each)
-    assert (traced_out, status) == (plain_out, plain_status)
+    assert (traced_out, status) == plain
     assert "Traceback" not in stderr
     lines = problem_lines(stderr)
     kinds = [kind_of(line) for line in lines]
@@ -182,6 +193,27 @@ def test_a_fault_in_the_node_hooks_is_one_line_with_a_count_and_backward_is_exac
     assert problem.count == 1
     assert [len(call.steps) for call in tracer.backwards] == [0, 0, 0]
     assert len(tracer.backwards) == 3
+
+
+def test_once_faults_switch_capture_off_the_timeline_stops_and_the_leaves_are_followed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given: no budget (every call would be captured), but every call's record fails
+    monkeypatch.setattr("gradviz.capture.callcapture.CallCapture.finish", boom)
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    # When
+    with gradviz.trace(max_backward=None) as tracer:
+        for _ in range(5):
+            (w * w).sum().backward()
+        recorded = len(tracer.events)
+        (w * 3).sum()
+    # Then: after the second fault, capture is over as if the budget were spent: a long loop stays cheap
+    assert len(tracer.events) == recorded
+    (summary,) = tracer.result().uncaptured
+    assert (summary.label, summary.calls) == ("w", 3)
+    assert torch.equal(w.grad, 5 * 2 * w.detach())
+    (problem,) = [f for f in tracer.findings if f.kind == "capture_problem"]
+    assert problem.count == 2 and problem.message.endswith("later calls are counted, not captured (2 times)")
 
 
 def test_leaf_hooks_switched_off_by_a_fault_are_still_removed(monkeypatch: pytest.MonkeyPatch) -> None:

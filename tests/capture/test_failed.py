@@ -219,3 +219,26 @@ def traceback_of(stderr: str) -> list[str]:
     start = lines.index("Traceback (most recent call last):")
     end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
     return lines[start : end + 1]
+
+
+def test_a_fault_while_recording_a_failed_call_leaves_the_users_error_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given: gradviz breaks while recording a call that failed before the engine
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("injected")
+
+    monkeypatch.setattr("gradviz.capture.callcapture.CallCapture.plan", broken)
+    x = torch.ones(3, requires_grad=True)
+    expected = torch_error(lambda: (x * 3).backward())
+
+    # When: such a call is made traced
+    tracer = Tracer()
+    raised = traced_error(tracer, lambda: (x * 3).backward())
+
+    # Then: the user's own error, with no gradviz exception chained to it; the call still counted
+    assert (type(raised), str(raised)) == (type(expected), str(expected))
+    assert raised.__context__ is None and raised.__cause__ is None
+    assert tracer.backward_calls == 1
+    assert [finding.kind for finding in tracer.findings].count("capture_problem") == 1
+    assert tracer.backwards == ()

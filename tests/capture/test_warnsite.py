@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,49 @@ def test_tracing_leaves_pythons_warning_machinery_as_it_was() -> None:
     # Then: both are back as they were
     assert warnings.filters == filters_before
     assert warnings._showwarnmsg is show_before  # type: ignore[attr-defined]
+
+
+def softmax_warnings(traced: bool) -> list[tuple[str, int]]:
+    """Where softmax's warning is shown when the same line runs three times, each in its own trace."""
+    x = torch.ones(3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            with Tracer() if traced else nullcontext():
+                F.softmax(x)  # @softmax
+    return [(warning.filename, warning.lineno) for warning in caught]
+
+
+def test_a_warning_is_shown_once_per_line_as_python_shows_it() -> None:
+    # Given: Python's default action shows a warning once per line: the plain run shows it once
+    plain = softmax_warnings(traced=False)
+
+    # When: each repetition runs in a trace of its own
+    traced = softmax_warnings(traced=True)
+
+    # Then: once, at the same line
+    assert traced == plain == [(__file__, line_of("# @softmax"))]
+
+
+def line_of(marker: str) -> int:
+    return next(
+        number for number, line in enumerate(Path(__file__).read_text().splitlines(), 1) if marker in line
+    )
+
+
+def test_a_fault_in_gradviz_still_shows_torchs_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given: gradviz breaks while placing a warning
+    def broken(*args: object) -> None:
+        raise ValueError("injected")
+
+    monkeypatch.setattr("gradviz.capture.warnsite.frames_of", broken)
+    x = torch.ones(3)
+
+    # When: torch warns inside a trace
+    with warnings.catch_warnings(record=True) as caught, Tracer():
+        warnings.simplefilter("always")
+        F.softmax(x)
+
+    # Then: the user's op ran and its warning is still shown (at gradviz's line, the one Python named)
+    (warning,) = caught
+    assert str(warning.message).startswith("Implicit dimension choice for softmax has been deprecated.")
