@@ -17,6 +17,7 @@ first few times per source line. Every other op runs untouched.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ class Watch:
         self._markers: list[tuple[str, Any]] = []
         self._seen: dict[tuple[Any, int], int] = {}
         self._blocks: set[int] = set()
+        self._thread = threading.get_ident()  # the mode stack is per thread: only this one is watched
 
     @property
     def is_watching(self) -> bool:
@@ -142,7 +144,12 @@ class Watch:
     def _first_times(self) -> bool:
         """Whether the mode is off and the user's line (two frames up) was seen under `PER_LINE` times."""
         recorder = self._recorder
-        if recorder._mode is not None or in_isolation() or not recorder._part.is_open:
+        if (
+            recorder._mode is not None
+            or in_isolation()
+            or not recorder._part.is_open
+            or threading.get_ident() != self._thread
+        ):
             return False  # the mode sees it itself, or it is gradviz's own work
         frame = sys._getframe(2)
         key = (frame.f_code, frame.f_lineno)
