@@ -6,6 +6,7 @@ sequential ids in breadth-first order from the roots, so the same program gives 
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -207,9 +208,16 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
         A frozen `Graph` holding no torch objects.
     """
     # One isolated block for the whole walk: reading tensor attributes under the mode would otherwise
-    # pass through it once per attribute.
-    with isolated():
-        return _describe(walked, context, roots)
+    # pass through it once per attribute. The many small records made here hold no cycles, so the
+    # cyclic collector (which would scan the user's whole heap, model included) can wait until the end.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with isolated():
+            return _describe(walked, context, roots)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root]) -> Graph:
