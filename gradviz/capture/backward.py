@@ -18,7 +18,7 @@ import torch
 
 from gradviz.capture.door import Door, Part
 from gradviz.capture.jacobian import local_jacobians
-from gradviz.capture.summary import summarize_optional
+from gradviz.capture.summary import SummaryCache
 from gradviz.model import Step, Value
 
 #: Called with (grad_fn, node id, v) just before a node runs; used to check its saved tensors.
@@ -49,6 +49,7 @@ class StepRecorder:
         self._on_node_start = on_node_start
         self._part = part if part is not None else steps_part(Door())
         self._handles: list[Any] = []
+        self._summary = SummaryCache()
         self._pending: dict[int, tuple[tuple[Value | None, ...], tuple[Value | None, ...]]] = {}
         self.steps: list[Step] = []
 
@@ -74,7 +75,7 @@ class StepRecorder:
         fn = self._fns[node_id]
         if self._on_node_start is not None:
             self._on_node_start(fn, node_id, grad_outputs)
-        incoming = tuple(summarize_optional(grad) for grad in grad_outputs)
+        incoming = tuple(self._summary(grad) for grad in grad_outputs)
         jacobians: tuple[Value | None, ...] = ()
         if self._jacobians:
             # A node whose saved tensors were modified in place cannot be called; autograd itself
@@ -91,11 +92,11 @@ class StepRecorder:
     ) -> None:
         pending = self._pending.pop(node_id, None)
         if pending is None:
-            incoming: tuple[Value | None, ...] = tuple(summarize_optional(grad) for grad in grad_outputs)
+            incoming: tuple[Value | None, ...] = tuple(self._summary(grad) for grad in grad_outputs)
             jacobians: tuple[Value | None, ...] = ()
         else:
             incoming, jacobians = pending
-        outgoing = tuple(summarize_optional(grad) for grad in grad_inputs)
+        outgoing = tuple(self._summary(grad) for grad in grad_inputs)
         self.steps.append(
             Step(node=node_id, grad_outputs=incoming, grad_inputs=outgoing, jacobians=jacobians)
         )

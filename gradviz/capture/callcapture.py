@@ -21,6 +21,7 @@ from gradviz.capture.editeffect import EditEffect, with_effects
 from gradviz.capture.entry import call_error
 from gradviz.capture.graph import WalkContext, describe, walk
 from gradviz.capture.isolation import isolated
+from gradviz.capture.jacobian import worth_computing
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.names import collect_names
@@ -31,10 +32,6 @@ from gradviz.model import BackwardCall, Event, Finding, Graph, Location
 
 if TYPE_CHECKING:
     from gradviz.capture.forward import ForwardRecorder
-
-#: Local Jacobians are written out for graphs up to this size: they teach on small graphs, and on big
-#: ones they would cost a call per output element of every node.
-MAX_JACOBIAN_NODES = 500
 
 #: Told about an exception the engine raised, with the line of the call.
 ErrorNoter = Callable[[BaseException, "Location | None"], Any]
@@ -172,7 +169,7 @@ class CallCapture:
         graph = describe(walked, context, engine_args.roots(walked, names))
         for node_id in leaf_ids:
             self._leaves.learn_label(walked.fns[node_id].variable, graph.nodes[node_id].tensor)
-        jacobians = self._jacobians and len(walked.fns) <= MAX_JACOBIAN_NODES
+        jacobians = self._jacobians and worth_computing(len(walked.fns))
         steps = StepRecorder(
             walked.fns, jacobians=jacobians, on_node_start=self._check_saved(index, graph), part=self._steps
         )

@@ -132,12 +132,43 @@ class ForwardRecorder(TimelineMixin):
         self._update()
 
     def stop(self) -> None:
-        """Stop recording and pop the mode."""
+        """Stop recording and pop the mode, if it is still on top of the stack.
+
+        ``__exit__`` pops whatever mode is on top: a mode of the user's pushed after ours, or a stack
+        some torch context restored without ours, must never lose its entry to gradviz.
+        """
         mode, self._mode = self._mode, None
         self._update()
         if mode is not None:
             warnsite.uninstall()
-            mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+            depth = torch._C._len_torch_function_stack()
+            if depth and torch._C._get_function_stack_at(depth - 1) is mode:
+                mode.__exit__(None, None, None)
+
+    def step_aside(self) -> bool:
+        """Take the mode off the stack, when it is on top (so not inside its own or another handler).
+
+        Returns:
+            Whether it was taken off; `step_in` puts it back, `stop` needs it no more.
+        """
+        mode = self._mode
+        depth = torch._C._len_torch_function_stack()
+        if mode is None or depth == 0 or torch._C._get_function_stack_at(depth - 1) is not mode:
+            return False
+        self._mode = None
+        self._update()
+        warnsite.uninstall()
+        mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+        return True
+
+    def step_in(self) -> None:
+        """Push the mode again after `step_aside`, recording (a no_grad block after the budget)."""
+        if self._mode is not None:
+            return
+        self._mode = _Mode(self)
+        warnsite.install()
+        self._mode.__enter__()  # type: ignore[no-untyped-call]
+        self.recording = True
 
     @property
     def recording(self) -> bool:

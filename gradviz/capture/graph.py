@@ -6,6 +6,7 @@ sequential ids in breadth-first order from the roots, so the same program gives 
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import torch
 from torch.autograd.graph import get_gradient_edge
 
 from gradviz.capture.isolation import isolated
+from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.names import NameMap
 from gradviz.capture.origin import origin_of
 from gradviz.capture.saved import read_saved
@@ -122,6 +124,16 @@ def _is_node(candidate: Any) -> bool:
     return hasattr(candidate, "next_functions") and not isinstance(candidate, torch.Tensor)
 
 
+_DEVICE_NAMES: dict[torch.device, str] = {}
+
+
+def _device_name(device: torch.device) -> str:
+    name = _DEVICE_NAMES.get(device)
+    if name is None:
+        name = _DEVICE_NAMES[device] = str(device)
+    return name
+
+
 def tensor_info(
     tensor: torch.Tensor,
     label: str | None,
@@ -133,9 +145,9 @@ def tensor_info(
     """Describe a live tensor (shape, dtype, device, grad flags) without keeping it."""
     return TensorInfo(
         label=label,
-        shape=tuple(int(size) for size in tensor.shape),
+        shape=tuple(tensor.shape),
         dtype=dtype_name(tensor.dtype),
-        device=str(tensor.device),
+        device=_device_name(tensor.device),
         requires_grad=bool(tensor.requires_grad),
         is_leaf=bool(tensor.is_leaf),
         retains_grad=bool(tensor.retains_grad),
@@ -158,9 +170,9 @@ def _produced_tensor_info(
     first = metadata[0]
     return TensorInfo(
         label=None,
-        shape=tuple(int(size) for size in first.shape),
+        shape=tuple(first.shape),
         dtype=dtype_name(first.dtype),
-        device=str(first.device),
+        device=_device_name(first.device),
         id=tensor_id,
     )
 
@@ -195,52 +207,73 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
     Returns:
         A frozen `Graph` holding no torch objects.
     """
-    with isolated():  # one block for the whole graph: the nested summaries then cost only a counter
-        nodes = _describe_nodes(walked, context)
-    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots))
+    # One isolated block for the whole walk: reading tensor attributes under the mode would otherwise
+    # pass through it once per attribute. The many small records made here hold no cycles, so the
+    # cyclic collector (which would scan the user's whole heap, model included) can wait until the end.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with isolated():
+            return _describe(walked, context, roots)
+    finally:
+        if collecting:
+            gc.enable()
 
 
-def _describe_nodes(walked: GraphWalk, context: WalkContext) -> list[Node]:
-    named_fns = context.names.grad_fn_names()
+def _describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root]) -> Graph:
+    names = context.names
+    named_fns = names.grad_fn_names()
+    module_of, modules = module_paths(walked.fns, names)
+    leaf_of = {id(fn.variable): node_id for node_id, fn in enumerate(walked.fns) if _is_accumulate(fn)}
+    index = walked.index
+    grads_before, grads_after = context.leaf_grads_before, context.leaf_grads_after
+
+    def source(tensor: torch.Tensor) -> int | None:
+        grad_fn = tensor.grad_fn
+        if grad_fn is not None:
+            return index.get(id(grad_fn))
+        return leaf_of.get(id(tensor)) if tensor.requires_grad else None
+
     nodes = []
     for node_id, fn in enumerate(walked.fns):
         origin = origin_of(fn)
         name = type(fn).__name__
+        saved: tuple[SavedTensor, ...] = ()
         if name == "AccumulateGrad":
             leaf = fn.variable
+            after = grads_after[node_id] if node_id in grads_after else summarize_optional(leaf.grad)
             info: TensorInfo | None = tensor_info(
                 leaf,
-                context.names.name_of(leaf),
-                grad_before=context.leaf_grads_before.get(node_id),
-                grad_after=context.leaf_grads_after.get(node_id, summarize_optional(leaf.grad)),
+                names.name_of(leaf),
+                grad_before=grads_before.get(node_id),
+                grad_after=after,
                 tensor_id=context.tensor_id(leaf),
             )
         else:
             info = _produced_tensor_info(fn, named_fns.get(id(fn)), origin.tensor_id if origin else None)
+            if context.include_saved:
+                saved = tuple(
+                    SavedTensor(
+                        name=saved_name,
+                        value=summarize(tensor, stats=False),  # no statistics pass: graphs can be large
+                        source=source(tensor),
+                        label=names.name_of(tensor),
+                    )
+                    for saved_name, tensor in saved_tensors(fn)
+                )
         nodes.append(
             Node(
                 id=node_id,
                 name=name,
                 location=origin.location if origin else None,
                 tensor=info,
-                saved=_describe_saved(fn, walked, context) if context.include_saved else (),
+                saved=saved,
                 event=origin.event if origin else None,
+                module=module_of[node_id],
             )
         )
-    return nodes
+    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots), modules=modules)
 
 
-def _describe_saved(fn: Any, walked: GraphWalk, context: WalkContext) -> tuple[SavedTensor, ...]:
-    if type(fn).__name__ == "AccumulateGrad":
-        return ()
-    described = []
-    for name, tensor in saved_tensors(fn):
-        described.append(
-            SavedTensor(
-                name=name,
-                value=summarize(tensor, stats=False),  # no statistics pass: graphs can be large
-                source=walked.leaf_node_id(tensor),
-                label=context.names.name_of(tensor),
-            )
-        )
-    return tuple(described)
+def _is_accumulate(fn: Any) -> bool:
+    return type(fn).__name__ == "AccumulateGrad"

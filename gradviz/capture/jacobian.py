@@ -21,6 +21,15 @@ from gradviz.model import Value
 #: Jacobians are computed only when the output and every input have at most this many elements.
 MAX_JACOBIAN_NUMEL = 16
 
+#: ... and only in graphs of at most this many nodes: there a learner reads them node by node; in a
+#: bigger graph nobody does, and each costs one call of the node per output element.
+MAX_GRAPH_NODES = 100
+
+
+def worth_computing(node_count: int) -> bool:
+    """Whether local Jacobians teach anything in a graph of this size."""
+    return node_count <= MAX_GRAPH_NODES
+
 
 def is_callable_node(grad_fn: Any) -> bool:
     """Whether calling this node has no effect beyond returning its vJ."""
@@ -43,11 +52,13 @@ def local_jacobians(grad_fn: Any, grad_outputs: Sequence[torch.Tensor | None]) -
         One (numel of output x numel of input) matrix per slot, None for a slot with no gradient.
         Empty when the node has several outputs, is too large, or is not safe to call.
     """
-    if len(grad_outputs) != 1 or grad_outputs[0] is None or not is_callable_node(grad_fn):
+    if len(grad_outputs) != 1 or grad_outputs[0] is None:
         return ()
     template = grad_outputs[0]
     count = template.numel()
     if count == 0 or count > MAX_JACOBIAN_NUMEL or template.is_complex() or not template.is_floating_point():
+        return ()
+    if not is_callable_node(grad_fn):
         return ()
     with torch.no_grad():
         basis = torch.eye(count, dtype=template.dtype, device=template.device)

@@ -77,9 +77,13 @@ def _frames(start: FrameType | None) -> list[FrameType]:
     return frames
 
 
-def _scopes(frame: FrameType) -> list[dict[str, Any]]:
-    scopes = [dict(frame.f_locals)]
-    if frame.f_globals is not frame.f_locals:
+def _scopes(frame: FrameType, seen: set[int]) -> list[dict[str, Any]]:
+    """A frame's locals and globals, leaving out a globals dict already searched (frames of one module)."""
+    scopes = []
+    if frame.f_locals is not frame.f_globals:
+        scopes.append(dict(frame.f_locals))
+    if id(frame.f_globals) not in seen:
+        seen.add(id(frame.f_globals))
         scopes.append(frame.f_globals)
     return scopes
 
@@ -99,8 +103,9 @@ def collect_names(start: FrameType | None) -> NameMap:
     """
     names = NameMap()
     frames = _frames(start)
+    seen: set[int] = set()
     for frame in reversed(frames):
-        for scope in _scopes(frame):
+        for scope in _scopes(frame, seen):
             for name, value in list(scope.items()):
                 if name.startswith("_"):
                     continue
@@ -110,8 +115,9 @@ def collect_names(start: FrameType | None) -> NameMap:
                     for position, item in enumerate(value):
                         if isinstance(item, torch.nn.Module):
                             _add_module(names, item, f"{name}[{position}]")
+    seen.clear()
     for frame in frames:
-        for scope in _scopes(frame):
+        for scope in _scopes(frame, seen):
             for name, value in list(scope.items()):
                 if name.startswith("_") or name == "self":
                     continue

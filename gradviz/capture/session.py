@@ -21,7 +21,9 @@ from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.ledgercalls import StepWatch, with_ledger
 from gradviz.capture.location import frame_location, raise_location, user_frame
+from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
+from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
 _active: list[Tracer] = []
@@ -100,6 +102,8 @@ class Tracer:
             source_root,
             judge_part(self._door),
         )
+        self._modules = ModuleRecorder(self._door)
+        self._watch = Watch(self._recorder) if self._recorder is not None else None
         self._in_backward = False
 
     # ----- context manager -------------------------------------------------------------------------
@@ -111,6 +115,7 @@ class Tracer:
         _active.append(self)
         self._judge.start()
         self._steps.start()
+        self._modules.start()
         recorder = self._recorder
         if recorder is not None:
             try:
@@ -131,6 +136,9 @@ class Tracer:
     ) -> None:
         try:
             # Even a part a fault switched off takes its mode and hooks away: nothing stays behind.
+            self._modules.stop()
+            if self._watch is not None:
+                self._watch.end()
             if self._recorder is not None:
                 _always(self._recorder._part, self._recorder.stop)
             _always(self._leaves.part, self._leaves.unfollow)
@@ -305,7 +313,10 @@ class Tracer:
             return
         self._capture_over = True
         self._leaves.part.run(self._leaves.follow)
+        self._modules.stop()
         if self._recorder is not None:
+            if self._watch is not None:
+                self._recorder._part.run(self._watch.begin)
             self._recorder.recording = False
 
     def _count(self, engine: UserCall) -> Any:

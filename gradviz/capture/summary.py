@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import torch
@@ -14,36 +15,51 @@ from gradviz.model import Nested, Value
 MAX_VALUES = 100
 
 
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
 def dtype_name(dtype: torch.dtype) -> str:
     """Short dtype name: ``torch.float32`` -> ``"float32"``."""
-    return str(dtype).removeprefix("torch.")
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
 
 
 def _freeze(values: Any) -> Nested:
-    if isinstance(values, list):
-        return tuple(_freeze(item) for item in values)
-    return values  # type: ignore[no-any-return]
+    if not isinstance(values, list):
+        return values  # type: ignore[no-any-return]
+    if not values or not isinstance(values[0], list):
+        return tuple(values)
+    return tuple(_freeze(item) for item in values)
 
 
-def _flatten(listed: Any) -> list[float]:
-    if not isinstance(listed, list):
-        return [float(listed)]
-    flat: list[float] = []
-    stack = [listed]
-    while stack:
-        for item in stack.pop():
-            if isinstance(item, list):
-                stack.append(item)
-            else:
-                flat.append(float(item))
-    return flat
-
-
-def _stats(flat: list[float]) -> tuple[float, float, float, float]:
+def _stats(flat: list[Any]) -> tuple[float, float, float, float]:
     """min, max, mean and 2-norm as torch computes them: any NaN makes all four NaN."""
-    if any(math.isnan(number) for number in flat):
+    if any(number != number for number in flat):  # NaN is the one value not equal to itself
         return (math.nan,) * 4
-    return min(flat), max(flat), sum(flat) / len(flat), math.sqrt(sum(number * number for number in flat))
+    return (
+        float(min(flat)),
+        float(max(flat)),
+        sum(flat) / len(flat),
+        math.sqrt(sum(number * number for number in flat)),
+    )
+
+
+def _tensor_stats(data: torch.Tensor) -> tuple[float, float, float, float]:
+    """min, max, mean and 2-norm in as few passes as torch allows, never copying the tensor to float64.
+
+    Floating tensors are reduced in their own dtype (half precision accumulates in float32), as the
+    user's own ``t.mean()`` or ``clip_grad_norm_`` would. Integers and booleans (never gradients) have
+    no float mean or norm of their own and are read as float64.
+    """
+    if not data.is_floating_point():
+        data = data.to(torch.float64)
+    low, high = torch.aminmax(data)
+    wide = torch.float32 if data.element_size() < 4 else None
+    mean = data.mean(dtype=wide)
+    norm = torch.linalg.vector_norm(data, dtype=wide)
+    return float(low.item()), float(high.item()), float(mean.item()), float(norm.item())
 
 
 def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool = True) -> Value:
@@ -61,28 +77,55 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         A `Value` with shape, dtype, values (small tensors) and min/max/mean/norm. Statistics may be
         NaN or infinite when the tensor holds such values: that is worth seeing.
     """
-    with isolated(), torch.no_grad():
-        data = tensor.detach()
-        shape = tuple(int(size) for size in data.shape)
+    if not stats and tensor.numel() > max_values and tensor.layout == torch.strided:
+        # Shape and dtype only: no tensor op at all (saved tensors of big graphs).
+        return Value(shape=tuple(tensor.shape), dtype=dtype_name(tensor.dtype))
+    with isolated():
+        data = tensor.detach()  # a detached tensor's ops are never recorded, whatever the grad mode
+        shape = tuple(data.shape)
         dtype = dtype_name(data.dtype)
         if data.layout != torch.strided or data.is_meta:
             return Value(shape=shape, dtype=dtype)
-        values: Nested | None = None
-        if data.numel() <= max_values:
-            listed = data.cpu().tolist()
-            values = _freeze(listed)
-            if stats and data.numel() > 0 and not data.is_complex():
-                # Small tensors: the statistics from the values already in hand beat four torch ops.
-                low, high, mean, norm = _stats(_flatten(listed))
-                return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
-        if not stats or data.numel() == 0 or data.is_complex():
-            return Value(shape=shape, dtype=dtype, values=values)
-        as_float = data.to(torch.float64)
-        numbers = torch.stack(
-            [as_float.min(), as_float.max(), as_float.mean(), torch.linalg.vector_norm(as_float)]
-        ).tolist()
-        low, high, mean, norm = (float(number) for number in numbers)
-        return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+        count = data.numel()
+        with_stats = stats and count > 0 and not data.is_complex()
+        if count <= max_values:
+            values = _freeze(data.tolist())
+            if not with_stats:
+                return Value(shape=shape, dtype=dtype, values=values)
+            # Small tensors: the statistics from the values in hand beat four torch ops.
+            low, high, mean, norm = _stats(data.reshape(-1).tolist())
+            return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+        if not with_stats:
+            return Value(shape=shape, dtype=dtype)
+        low, high, mean, norm = _tensor_stats(data)
+        return Value(shape=shape, dtype=dtype, min=low, max=high, mean=mean, norm=norm)
+
+
+class SummaryCache:
+    """Summaries of one backward call's gradients, each tensor summarized once.
+
+    The vJ a node sends is, when nothing else adds to it, the very tensor the next node receives as
+    its v: the engine hands the same tensor on. Entries hold a weak reference, so a freed gradient
+    is neither kept alive nor mistaken for a new tensor that reuses its id.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[weakref.ref[torch.Tensor], int, Value]] = {}
+        self.hits = 0
+
+    def __call__(self, tensor: torch.Tensor | None) -> Value | None:
+        """`summarize_optional`, answered from the cache for a tensor seen unchanged before."""
+        if tensor is None:
+            return None
+        key = id(tensor)
+        entry = self._seen.get(key)
+        version = tensor._version
+        if entry is not None and entry[0]() is tensor and entry[1] == version:
+            self.hits += 1
+            return entry[2]
+        value = summarize(tensor)
+        self._seen[key] = (weakref.ref(tensor), version, value)
+        return value
 
 
 def summarize_optional(tensor: torch.Tensor | None) -> Value | None:

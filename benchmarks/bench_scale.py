@@ -1,0 +1,399 @@
+"""How gradviz scales: big graphs, long loops, memory and file sizes (issue 8's table, in one run).
+
+Run from the repository root::
+
+    python benchmarks/bench_scale.py             # everything (several minutes on 2 cores)
+    python benchmarks/bench_scale.py --quick     # small workloads, 2,000-step loop, 1 repeat
+    python benchmarks/bench_scale.py --only graphs --repeat 7
+
+It prints, side by side in one process where that makes sense:
+
+1. Per workload (tutorial chain, MLPs of 100 and 1000 layers, TransformerEncoders of 2 and 12 layers,
+   a ResNet-like CNN): node count; forward+backward inside ``gradviz.trace()`` (the call captured in
+   full) against the same without gradviz; ``gradviz.graph`` per node; torchviz's ``make_dot`` per node
+   (when torchviz is importable, "n/a" otherwise); a bare ``next_functions`` walk per node.
+2. Whole scripts, plain ``python`` against ``gradviz trace`` (default options): a 10,000-step loop
+   (Linear(4,8), ReLU, Linear(8,1), SGD, MSE, batch 16) and examples/05_training_loop.py, with each
+   process's peak RSS and the size of the trace.json written; and a script whose graph holds
+   a 50M-float leaf (peak RSS only). The same loop is also timed inside one process (loop only, no
+   start-up), plain against ``gradviz.trace()``, to show what the budget's end costs per step.
+
+Figures are medians of ``--repeat`` runs, plain and traced interleaved so that load from other processes
+hits both alike. They are wall times on a shared machine: read them as ratios, not absolutes. torch runs
+one intra-op thread (here and in the scripts, through OMP_NUM_THREADS=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "05_training_loop.py"
+
+LOOP_SCRIPT = """\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+loss_fn = nn.MSELoss()
+inputs, targets = torch.randn(16, 4), torch.randn(16, 1)
+for step in range({steps}):
+    optimizer.zero_grad()
+    loss = loss_fn(model(inputs), targets)
+    loss.backward()
+    optimizer.step()
+print(f"final loss {{loss.item():.4f}}")
+"""
+
+BIG_LEAF_SCRIPT = """\
+import torch
+
+weight = torch.randn(50_000_000, requires_grad=True)
+loss = (weight * 2.0).sum()
+loss.backward()
+print(float(weight.grad[0]))
+"""
+
+
+# ----- workloads ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    """A forward pass to time: `run()` returns the scalar loss whose graph is measured."""
+
+    name: str
+    run: Callable[[], Any]
+
+
+def _tutorial() -> Callable[[], Any]:
+    import torch
+
+    def run() -> Any:
+        x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x**2
+        z = 3 * y * y
+        return z.mean()
+
+    return run
+
+
+def _mlp(layers: int) -> Callable[[], Any]:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    blocks: list[nn.Module] = []
+    for _ in range(layers):
+        blocks += [nn.Linear(64, 64), nn.ReLU()]
+    model = nn.Sequential(*blocks)
+    inputs = torch.randn(32, 64)
+    return lambda: model(inputs).mean()
+
+
+def _transformer(layers: int) -> Callable[[], Any]:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(d_model=128, nhead=4, dim_feedforward=256, batch_first=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "enable_nested_tensor is True, but ..." is about inference
+        model = nn.TransformerEncoder(layer, num_layers=layers)
+    inputs = torch.randn(8, 16, 128)
+    return lambda: model(inputs).mean()
+
+
+def _cnn(blocks: int) -> Callable[[], Any]:
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(channels)
+
+        def forward(self, x: Any) -> Any:
+            out = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(x + self.bn2(self.conv2(out)))
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        *[Block(32) for _ in range(blocks)],
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
+    inputs = torch.randn(4, 3, 16, 16)
+    return lambda: model(inputs).mean()
+
+
+def workloads(quick: bool) -> list[Workload]:
+    """The workloads of issue 8's table (the small ones only with `quick`)."""
+    chosen = [
+        Workload("tutorial chain", _tutorial()),
+        Workload("MLP 100 layers (Linear 64 + ReLU)", _mlp(100)),
+        Workload("TransformerEncoder 2 layers (d=128)", _transformer(2)),
+        Workload("ResNet-like CNN (8 blocks, 32 ch)", _cnn(8)),
+    ]
+    if not quick:
+        chosen += [
+            Workload("TransformerEncoder 12 layers", _transformer(12)),
+            Workload("MLP 1000 layers", _mlp(1000)),
+        ]
+    return chosen
+
+
+# ----- timing helpers --------------------------------------------------------------------------------
+
+
+def _timed(function: Callable[[], Any]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def bare_walk(root: Any) -> int:
+    """Every node reachable through next_functions, once: the least any graph snapshot must do."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for next_fn, _ in stack.pop().next_functions:
+            if next_fn is not None and id(next_fn) not in seen:
+                seen.add(id(next_fn))
+                stack.append(next_fn)
+    return len(seen)
+
+
+def _make_dot() -> Callable[[Any], Any] | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchviz imports torch internals that warn without numpy
+            from torchviz import make_dot  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    return make_dot  # type: ignore[no-any-return]
+
+
+def bench_graphs(chosen: list[Workload], repeat: int) -> None:
+    """Table 1: per workload, capture cost and snapshot cost per node."""
+    import gradviz
+
+    make_dot = _make_dot()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))  # make_dot recurses once per node
+    print(f"## graphs: medians of {repeat} (plain and captured interleaved)")
+    header = (
+        f"| {'workload':38s} | {'nodes':>5s} | {'fwd+bwd plain ms':>16s} | {'captured ms':>11s} "
+        f"| {'captured / plain':>16s} | {'gradviz.graph us/node':>21s} | {'torchviz make_dot us/node':>25s} "
+        f"| {'bare walk us/node':>17s} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|")
+
+    for workload in chosen:
+        workload.run().backward()  # warm up: first calls allocate, JIT-select kernels, fill caches
+        plain, captured, snapshot, torchviz, bare = [], [], [], [], []
+
+        def captured_run(workload: Workload = workload) -> None:
+            with gradviz.trace():
+                workload.run().backward()
+
+        captured_run()
+        for _ in range(repeat):
+            plain.append(_timed(lambda workload=workload: workload.run().backward()))
+            captured.append(_timed(captured_run))
+        loss = workload.run()
+        root = loss.grad_fn
+        nodes = len(gradviz.graph(loss).nodes)
+        for _ in range(repeat):
+            snapshot.append(_timed(partial(gradviz.graph, loss)))
+            bare.append(_timed(partial(bare_walk, root)))
+            if make_dot is not None:
+                torchviz.append(_timed(partial(make_dot, loss)))
+        per_node = 1e6 / nodes
+        dot_cell = f"{statistics.median(torchviz) * per_node:.1f}" if torchviz else "n/a"
+        ratio = statistics.median(captured) / statistics.median(plain)
+        print(
+            f"| {workload.name:38s} | {nodes:5d} | {statistics.median(plain) * 1e3:16.2f} "
+            f"| {statistics.median(captured) * 1e3:11.2f} | {ratio:15.1f}x "
+            f"| {statistics.median(snapshot) * per_node:21.1f} | {dot_cell:>25s} "
+            f"| {statistics.median(bare) * per_node:17.2f} |",
+            flush=True,
+        )
+    print()
+
+
+def bench_after_budget(steps: int, repeat: int) -> None:
+    """Table 3: the loop of table 2 inside one process, plain against a tracer whose budget is spent."""
+    import torch
+    from torch import nn
+
+    import gradviz
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    inputs, targets = torch.randn(16, 4), torch.randn(16, 1)
+
+    def loop() -> None:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+
+    def traced() -> None:
+        with gradviz.trace():  # 3 calls captured, the rest counted
+            loop()
+
+    loop()
+    plain_times, traced_times = [], []
+    for _ in range(repeat):
+        plain_times.append(_timed(loop))
+        traced_times.append(_timed(traced))
+    plain, spent = statistics.median(plain_times), statistics.median(traced_times)
+    print(f"## the same loop in one process ({steps:,} steps, loop only), medians of {repeat}")
+    print(f"plain {plain:.2f} s, under gradviz.trace() {spent:.2f} s: {spent / plain:.2f}x")
+    print()
+
+
+# ----- whole scripts ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One finished process: wall time (s) and peak resident set size (MiB)."""
+
+    seconds: float
+    peak_mib: float
+
+
+#: Runs a command and writes its peak RSS (KiB) to a file. Linux carries a process's RSS high-water mark
+#: over fork and exec, so a child of this (large) benchmark process would report at least our own size;
+#: this small launcher starts the measured command instead.
+LAUNCHER = """\
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL).returncode
+open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+
+
+def run_process(command: list[str], cwd: Path) -> Run:
+    """Run a command to its end: wall time, and its own peak RSS (children of it are not counted)."""
+    with tempfile.NamedTemporaryFile(suffix=".rss") as rss:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, rss.name, *command], cwd=cwd, stderr=subprocess.PIPE
+        )
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} exited {done.returncode}:\n{done.stderr.decode()[-2000:]}"
+            )
+        peak_kib = int(Path(rss.name).read_text())
+    return Run(seconds=seconds, peak_mib=peak_kib / 1024)
+
+
+def _median_run(runs: list[Run]) -> Run:
+    return Run(statistics.median(r.seconds for r in runs), statistics.median(r.peak_mib for r in runs))
+
+
+def bench_script(label: str, script: Path, repeat: int, out_dir: Path, *, workdir: Path) -> None:
+    """One row of table 2: a script under plain python and under default ``gradviz trace``."""
+    plain_runs, traced_runs = [], []
+    trace_command = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--out", str(out_dir), str(script)]
+    for _ in range(repeat):
+        plain_runs.append(run_process([sys.executable, str(script)], workdir))
+        traced_runs.append(run_process(trace_command, workdir))
+    plain, traced = _median_run(plain_runs), _median_run(traced_runs)
+    trace_json = out_dir / "trace.json"
+    size = f"{trace_json.stat().st_size / 1e6:.2f}" if trace_json.exists() else "none"
+    ratio = traced.seconds / plain.seconds
+    print(
+        f"| {label:38s} | {plain.seconds:8.2f} | {traced.seconds:9.2f} | {ratio:6.2f}x "
+        f"| {plain.peak_mib:9.0f} | {traced.peak_mib:10.0f} | {size:>13s} |",
+        flush=True,
+    )
+
+
+def bench_scripts(repeat: int, quick: bool) -> None:
+    """Table 2: whole scripts, plain against traced, with peak RSS and trace.json size."""
+    steps = 2_000 if quick else 10_000
+    print(f"## whole scripts: medians of {repeat} (plain and traced interleaved), default `gradviz trace`")
+    print(
+        f"| {'script':38s} | {'plain s':>8s} | {'traced s':>9s} | {'ratio':>7s} | {'plain MiB':>9s} "
+        f"| {'traced MiB':>10s} | {'trace.json MB':>13s} |"
+    )
+    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 11}|{'-' * 9}|{'-' * 11}|{'-' * 12}|{'-' * 15}|")
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        loop = folder / "loop.py"
+        loop.write_text(LOOP_SCRIPT.format(steps=steps))
+        bench_script(
+            f"{steps:,}-step loop (Linear 4-8-1, SGD)", loop, repeat, folder / "loop-out", workdir=folder
+        )
+        bench_script("examples/05_training_loop.py", EXAMPLE, repeat, folder / "ex05-out", workdir=ROOT)
+        if not quick:
+            big = folder / "big_leaf.py"
+            big.write_text(BIG_LEAF_SCRIPT)
+            bench_script("50M-float leaf (200 MB)", big, 1, folder / "big-out", workdir=folder)
+    print(
+        "\nPeak RSS is the traced process itself; a layout-engine child it starts is not included. "
+        "Ratios include starting Python and importing torch in both columns."
+    )
+    print()
+
+
+def main() -> int:
+    """Run the chosen benchmarks and print their tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small workloads, 2,000-step loop, 1 repeat")
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="runs per measurement (default: 5, quick: 1)"
+    )
+    parser.add_argument("--only", choices=["graphs", "scripts", "budget"], help="run one table only")
+    args = parser.parse_args()
+    repeat = args.repeat or (1 if args.quick else 5)
+    import torch
+
+    # One intra-op thread here and in every child: on a shared, oversubscribed machine two spinning
+    # OpenMP threads make plain timings swing by 100x, which no ratio survives.
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    print(
+        f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPUs, 1 torch thread"
+    )
+    print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}\n")
+    if args.only in (None, "graphs"):
+        bench_graphs(workloads(args.quick), repeat)
+    if args.only in (None, "scripts", "budget"):
+        bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 3)))
+    if args.only in (None, "scripts"):
+        bench_scripts(max(1, min(repeat, 3)), args.quick)
+    print(f"load average at end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

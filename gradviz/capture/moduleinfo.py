@@ -1,0 +1,137 @@
+"""From the module calls tagged on live nodes to `Node.module` paths and `Graph.modules`.
+
+One outermost module gives paths as its ``named_modules()`` does (``""`` for itself). Several unrelated
+outermost modules in one graph (an actor and a critic) are told apart by the user's variable name for
+each, found through the name of one of its parameters (``actor.0.weight``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from gradviz.capture.modules import ModuleCall, module_call_of, module_tree
+from gradviz.capture.names import NameMap
+from gradviz.model import ModuleInfo
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    return f"{prefix}.{path}" if path else prefix
+
+
+def _root_name(root: nn.Module, names: NameMap) -> str:
+    """The user's variable name for an outermost module, from the name found for one of its parameters."""
+    for relative, parameter in root.named_parameters():
+        full = names.name_of(parameter)
+        if full is not None and full.endswith("." + relative):
+            return full[: -len(relative) - 1]
+        break
+    return type(root).__name__
+
+
+class _Roots:
+    """The outermost modules of one graph, with the prefix each one's paths get."""
+
+    def __init__(self, calls: Sequence[ModuleCall], names: NameMap) -> None:
+        self.modules: dict[int, nn.Module] = {}
+        for call in calls:
+            root = call.root()
+            if root is not None:
+                self.modules.setdefault(id(root), root)
+        self.prefix: dict[int, str] = dict.fromkeys(self.modules, "")
+        if len(self.modules) > 1:
+            taken: set[str] = set()
+            for key, root in self.modules.items():
+                name = base = _root_name(root, names)
+                number = 1
+                while name in taken:
+                    number += 1
+                    name = f"{base}#{number}"
+                taken.add(name)
+                self.prefix[key] = name
+
+    def path(self, call: ModuleCall) -> str | None:
+        root = call.root()
+        return _join(self.prefix[id(root)], call.path) if root is not None else None
+
+    def owners(self) -> dict[int, str]:
+        """``id(parameter)`` to the full path of the module that owns it (the first root wins)."""
+        owner: dict[int, str] = {}
+        for key, root in self.modules.items():
+            for name, parameter in root.named_parameters():
+                owner.setdefault(id(parameter), _join(self.prefix[key], name.rpartition(".")[0]))
+        return owner
+
+    def type_of(self, path: str) -> str:
+        """The class name at a full path, from the module trees."""
+        for key, root in self.modules.items():
+            prefix, relative = self.prefix[key], path
+            if prefix:
+                if path != prefix and not path.startswith(prefix + "."):
+                    continue
+                relative = path[len(prefix) + 1 :]
+            found = module_tree(root).types.get(relative)
+            if found is not None:
+                return found
+        return "Module"
+
+
+def _parents(path: str, *, relative: bool) -> list[str]:
+    """`path` and every module above it, outermost first (``""`` leads when paths are relative)."""
+    parts = path.split(".") if path else []
+    chain = [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    return ["", *chain] if relative else chain
+
+
+def module_paths(fns: Sequence[Any], names: NameMap) -> tuple[list[str | None], tuple[ModuleInfo, ...]]:
+    """Each node's module path, and the modules of the graph with their class and call count.
+
+    Args:
+        fns: The graph's grad_fns, by node id (AccumulateGrad nodes get the module owning the leaf).
+        names: The user's names, to tell several outermost modules apart.
+
+    Returns:
+        A path (or None) per node, and one `ModuleInfo` per path used and per parent of one, in
+        first-seen order.
+    """
+    tags: list[ModuleCall | None] = [
+        None if type(fn).__name__ == "AccumulateGrad" else module_call_of(fn) for fn in fns
+    ]
+    distinct = list({id(call): call for call in tags if call is not None}.values())
+    if not distinct:
+        return [None] * len(fns), ()
+    roots = _Roots(distinct, names)
+    owners = roots.owners()
+    paths: list[str | None] = []
+    for fn, call in zip(fns, tags, strict=True):
+        if call is not None:
+            paths.append(roots.path(call))
+        elif type(fn).__name__ == "AccumulateGrad":
+            paths.append(owners.get(id(fn.variable)))
+        else:
+            paths.append(None)
+    calls: dict[str, set[int]] = {}
+    types: dict[str, str] = {}
+    for call in distinct:
+        link: ModuleCall | None = call
+        while link is not None:
+            full = roots.path(link)
+            if full is not None:
+                calls.setdefault(full, set()).add(id(link))
+                types.setdefault(full, link.type)
+            link = link.parent
+    relative = len(roots.modules) == 1
+    ordered: dict[str, None] = {}
+    for path in paths:
+        if path is not None and path not in ordered:
+            for parent in _parents(path, relative=relative):
+                ordered.setdefault(parent, None)
+    modules = tuple(
+        ModuleInfo(path=path, type=types.get(path) or roots.type_of(path), calls=len(calls.get(path, ())))
+        for path in ordered
+    )
+    return paths, modules

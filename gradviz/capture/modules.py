@@ -1,0 +1,259 @@
+"""Which ``nn.Module`` call produced each grad_fn, recorded around every module call.
+
+Before a module's forward, autograd's sequence number is noted (every new Node takes the next one);
+after it, a walk goes back from the output's grad_fn through the Nodes made during that call (sequence
+number at or above the mark) and tags each one not tagged yet with the call. Inner modules finish
+first, so a node carries its innermost module. The tag lives in the node's own ``metadata`` dict.
+Paths are those of ``named_modules()`` of the outermost module called (``encoder.layers.3.self_attn``).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from gradviz.capture.door import Door
+from gradviz.capture.isolation import isolated
+
+_KEY = "gradviz.module"
+#: How deep outputs are searched for tensors: ``(out, (h, c))`` of an LSTM is two levels.
+_OUTPUT_DEPTH = 3
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class ModuleCall:
+    """One forward call of a module, while a tracer recorded module paths.
+
+    Attributes:
+        root: The outermost module of the call chain, whose ``named_modules()`` gives the paths.
+        path: The module's path below `root` (``""`` for `root` itself).
+        type: The module's class name.
+        parent: The call this one was made from (None for the outermost call).
+    """
+
+    root: weakref.ref[nn.Module]
+    path: str
+    type: str
+    parent: ModuleCall | None
+
+
+def module_call_of(grad_fn: Any) -> ModuleCall | None:
+    """The module call recorded as the producer of a node, if any.
+
+    Args:
+        grad_fn: An autograd Node.
+
+    Returns:
+        The innermost module call during which the node was made, or None.
+    """
+    try:
+        call = grad_fn.metadata.get(_KEY)
+    except (AttributeError, RuntimeError):
+        return None
+    return call if isinstance(call, ModuleCall) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleTree:
+    """Paths and class names of every module under one root, by ``named_modules()``.
+
+    Attributes:
+        paths: ``id(module)`` to its path; valid while the root keeps its submodules.
+        types: Path to class name.
+        strangers: ids of modules called under the root that are not in its tree.
+    """
+
+    paths: dict[int, str]
+    types: dict[str, str]
+    strangers: set[int]
+
+
+_trees: weakref.WeakKeyDictionary[nn.Module, ModuleTree] = weakref.WeakKeyDictionary()
+
+
+def module_tree(root: nn.Module, *, fresh: bool = False) -> ModuleTree:
+    """The paths under `root`, cached per root (recomputed with `fresh`, after the model changed).
+
+    Args:
+        root: The outermost module.
+        fresh: Recompute rather than use the cache.
+
+    Returns:
+        Its module tree.
+    """
+    tree = None if fresh else _trees.get(root)
+    if tree is None:
+        paths: dict[int, str] = {}
+        types: dict[str, str] = {}
+        for path, module in root.named_modules():
+            paths[id(module)] = path
+            types[path] = type(module).__name__
+        tree = ModuleTree(paths, types, set())
+        _trees[root] = tree
+    return tree
+
+
+def _grad_fns(value: Any, depth: int = 0) -> list[Any]:
+    if isinstance(value, torch.Tensor):
+        return [value.grad_fn] if value.grad_fn is not None else []
+    if depth >= _OUTPUT_DEPTH:
+        return []
+    if isinstance(value, (tuple, list)):
+        return [fn for item in value for fn in _grad_fns(item, depth + 1)]
+    if isinstance(value, dict):
+        return [fn for item in value.values() for fn in _grad_fns(item, depth + 1)]
+    return []
+
+
+def tag_new_nodes(outputs: Sequence[Any], call: ModuleCall, mark: int) -> int:
+    """Tag the nodes made since sequence number `mark` that lead to `outputs` with `call`.
+
+    Nodes tagged already (by an inner module) keep their tag but are walked through: the nodes the
+    outer module made before calling the inner one lie behind them.
+
+    Args:
+        outputs: The grad_fns to walk back from.
+        call: The module call to tag them with.
+        mark: Autograd's next sequence number when the call started.
+
+    Returns:
+        How many nodes were tagged.
+    """
+    # AccumulateGrad nodes carry the largest sequence number; nodes made later than now cannot exist.
+    end = torch._C._autograd._get_sequence_nr()
+    seen = {id(fn) for fn in outputs}
+    pending = list(outputs)
+    tagged = 0
+    while pending:
+        fn = pending.pop()
+        if not mark <= fn._sequence_nr() < end:
+            continue
+        metadata = fn.metadata
+        if _KEY not in metadata:
+            metadata[_KEY] = call
+            tagged += 1
+        for next_fn, _ in fn.next_functions:
+            if next_fn is not None and id(next_fn) not in seen:
+                seen.add(id(next_fn))
+                pending.append(next_fn)
+    return tagged
+
+
+class ModuleRecorder:
+    """Tags grad_fns with the module call that made them, while started.
+
+    It wraps ``nn.Module.__call__`` rather than registering global module forward hooks: with a global
+    hook in place, every module call takes torch's slower path through an extra frame, and a warning
+    raised in a forward would name another line than in a plain run. The wrapper runs at the user's
+    level, outside any torch-function handler, as those hooks do. Only the thread that started it is
+    followed: autograd's sequence numbers are per thread.
+
+    Args:
+        door: Where a fault goes (it switches module paths off, never the user's forward).
+    """
+
+    def __init__(self, door: Door | None = None) -> None:
+        self._part = (door or Door()).part("module paths", "later nodes carry no module path")
+        self._stack: list[tuple[nn.Module, ModuleCall, int]] = []
+        self._original: Any = None
+        self._wrapper: Any = None
+        self._thread: int | None = None
+
+    @property
+    def is_started(self) -> bool:
+        """Whether ``nn.Module.__call__`` is wrapped."""
+        return self._wrapper is not None
+
+    def start(self) -> None:
+        """Wrap ``nn.Module.__call__``."""
+        if self._wrapper is not None:
+            return
+        self._thread = threading.get_ident()
+        original = self._original = nn.Module.__dict__["__call__"]
+        enter, leave = self._enter, self._leave
+
+        def __call__(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+            if not enter(module):
+                return original(module, *args, **kwargs)
+            try:
+                output = original(module, *args, **kwargs)
+            except BaseException:
+                leave(module, None)
+                raise
+            leave(module, output)
+            return output
+
+        self._wrapper = __call__
+        nn.Module.__call__ = __call__  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        """Put ``nn.Module.__call__`` back (unless someone wrapped ours since); tags stay on their nodes."""
+        if self._wrapper is not None and nn.Module.__dict__.get("__call__") is self._wrapper:
+            nn.Module.__call__ = self._original  # type: ignore[method-assign]
+        self._wrapper = None
+        self._stack.clear()
+
+    def _enter(self, module: nn.Module) -> bool:
+        if (
+            self._wrapper is None  # stopped, but still in a chain of wrappers someone else restored
+            or not self._part.is_open
+            or threading.get_ident() != self._thread
+            or torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there
+        ):
+            return False
+        try:
+            with isolated():
+                self._before(module)
+        except Exception as error:  # a module path is lost; the user's forward runs as it would
+            self._part.fault(error)
+            return False
+        return True
+
+    def _leave(self, module: nn.Module, output: Any) -> None:
+        if not self._part.is_open:
+            return
+        try:
+            with isolated():  # reading grad_fn is a torch call no mode of the user's should see
+                self._after(module, output)
+        except Exception as error:
+            self._part.fault(error)
+
+    def _before(self, module: nn.Module) -> None:
+        stack = self._stack
+        if stack:
+            parent = stack[-1][1]
+            root = parent.root()
+            path = _path_in(root, module) if root is not None else None
+            # A module outside the outermost one's tree (kept in a plain list) counts as its caller.
+            call = parent if path is None else ModuleCall(parent.root, path, type(module).__name__, parent)
+        else:
+            call = ModuleCall(weakref.ref(module), "", type(module).__name__, None)
+        stack.append((module, call, torch._C._autograd._get_sequence_nr()))
+
+    def _after(self, module: nn.Module, output: Any) -> None:
+        stack = self._stack
+        if not any(entry[0] is module for entry in stack):
+            return  # its call started before the recorder did
+        entry = stack.pop()
+        while entry[0] is not module:  # calls that raised inside a forward we wrapped: already left
+            entry = stack.pop()
+        if output is not None:
+            tag_new_nodes(_grad_fns(output), entry[1], entry[2])
+
+
+def _path_in(root: nn.Module, module: nn.Module) -> str | None:
+    tree = module_tree(root)
+    path = tree.paths.get(id(module))
+    if path is None and id(module) not in tree.strangers:
+        strangers = tree.strangers
+        tree = module_tree(root, fresh=True)  # a submodule added since the tree was read
+        path = tree.paths.get(id(module))
+        if path is None:
+            tree.strangers.update(strangers, (id(module),))
+    return path
