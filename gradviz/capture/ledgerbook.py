@@ -66,9 +66,9 @@ class LedgerBook:
         self._tail: list[_Raw] = []
         self._grads: dict[int, weakref.ref[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
         self._leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._grads_after: WeakIdKeyDictionary = (
-            WeakIdKeyDictionary()
-        )  # leaf -> its .grad after the last call
+        # leaf -> its .grad after the last call; small leaf -> its last value seen
+        self._grads_after: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._values: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
         self._stepping: list[tuple[torch.Tensor, Value]] = []
         self.calls = 0
@@ -113,6 +113,8 @@ class LedgerBook:
                 continue
             self.learn(leaf)
             self._grads_after[leaf] = info.grad_after
+            if leaf.numel() <= SMALL:
+                self._values[leaf] = summarize(leaf.detach())
             self._add("backward", leaf, call.api, call.location, info.grad_before, info.grad_after, loss)
             loss = None  # the loss once per call, on its first leaf
         if loss is not None:
@@ -127,6 +129,12 @@ class LedgerBook:
         """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
         if leaf.numel() > SMALL:
             return
+        now, before = summarize(leaf.detach()), self._values.get(leaf)  # type: ignore[no-untyped-call]
+        if before is not None and now != before:  # updated since the last call: by hand, past the budget
+            self.calls -= 1
+            self._add("update", leaf, "updated (line not recorded: past --max-backward)", None, before, now)
+            self.calls += 1
+        self._values[leaf] = now
         last = self._grads_after.get(leaf)  # type: ignore[no-untyped-call]
         if not held and last is not None and last.norm != 0.0:
             self._add("zeroed", leaf, "zeroed (line not recorded: past --max-backward)", None, last, None)
@@ -150,10 +158,9 @@ class LedgerBook:
         """After ``optimizer.step()``: one update entry per small parameter that changed."""
         self.in_step = False
         where = self._where()
-        for param, before in self._stepping:
-            after = summarize(param.detach())
-            if after != before or self.calls > HEAD_CALLS:  # the last steps show where training ended
-                self._add("update", param, "optimizer.step()", where, before, after)
+        for param, before in self._stepping:  # unchanged values too: the loop table shows every step seen
+            after = self._values[param] = summarize(param.detach())
+            self._add("update", param, "optimizer.step()", where, before, after)
         self._stepping = []
 
     # ----- what the forward recorder tells ----------------------------------------------------------
@@ -215,6 +222,7 @@ class LedgerBook:
             else:
                 after = summarize(leaf.detach())
                 if after != before:
+                    self._values[leaf] = after
                     self._add("update", leaf, _update_how(name, code, op), where, before, after)
 
     def _grad_owner(self, tensor: torch.Tensor) -> torch.Tensor | None:
@@ -250,7 +258,17 @@ class LedgerBook:
                 if label is not None:
                     how = how.replace("p.grad", f"{label}.grad", 1).replace("p -=", f"{label} -=", 1)
             out.append(LedgerEntry(kind, label, how, where, call, before, after, loss, captured))
-        return tuple(out)
+        return (*out, *self._since_last_call())
+
+    def _since_last_call(self) -> list[LedgerEntry]:
+        """Small leaves updated after the last call that was followed (a last manual step, say)."""
+        found = []
+        for leaf, before in list(self._values.items()):  # type: ignore[no-untyped-call]
+            now = summarize(leaf.detach())
+            if now != before and self.calls > 0:
+                how = "updated (line not recorded: past --max-backward)"
+                found.append(LedgerEntry("update", self._label_of(leaf), how, None, self.calls, before, now))
+        return found
 
 
 def _zeroing_how(name: str, code: str | None, op: str) -> str:

@@ -24,6 +24,8 @@ FIRST_STEPS = 6
 LAST_STEPS = 3
 
 Row = tuple[str, str, str, str]
+#: ``.grad`` emptied or zeroed past the capture budget, where the ledger saw only that it held nothing.
+UNSEEN = "None or zeros"
 
 
 def _line(entry: LedgerEntry) -> str:
@@ -95,6 +97,8 @@ def _event_row(entry: LedgerEntry, grads: dict[str | None, Value | None]) -> Row
         loss = f", loss {format_value(entry.loss)}" if entry.loss is not None else ""
         added = "  (added into .grad)" if entry.before is not None and not _zero(entry.before) else ""
         counted = " (counted)" if not entry.captured else ""
+        if not entry.captured and entry.before is None:
+            change = f"{UNSEEN} -> {format_value(entry.after)}"
         what = f"backward #{entry.call}{counted}{loss}"
         return (
             _line(entry),
@@ -104,6 +108,8 @@ def _event_row(entry: LedgerEntry, grads: dict[str | None, Value | None]) -> Row
         )
     if entry.kind == "zeroed":
         grads[entry.leaf] = entry.after
+        if entry.location is None:  # seen by its effect only: emptied (None) or zeroed, either way
+            change = f"{format_value(entry.before)} -> {UNSEEN}"
         return (_line(entry), entry.how, f"{name}.grad", change)
     rate = learning_rate(entry.before, entry.after, grads.get(entry.leaf))
     rule = f"  {name} <- {name} - {format_number(rate)} * {name}.grad" if rate is not None else ""
@@ -130,22 +136,15 @@ def loop_rows(ledger: Sequence[LedgerEntry]) -> tuple[list[str], list[list[str]]
             leaves.append(entry.leaf)
     if not leaves:
         return [], []
-    steps: list[dict[str, str]] = []
-    last: dict[str, str] = {}
-    for entry in ledger:
+    by_call: dict[int, dict[str, str]] = {}
+    for entry in ledger:  # an update's call is the last call before it: its row
         if entry.kind == "backward":
-            if not steps or steps[-1]["call"] != f"#{entry.call}":
-                steps.append({"call": f"#{entry.call}", "loss": ""})
+            step = by_call.setdefault(entry.call, {"call": f"#{entry.call}", "loss": ""})
             if entry.loss is not None:
-                steps[-1]["loss"] = format_value(entry.loss)
-        elif entry.kind == "update" and entry.leaf in leaves and steps:
-            steps[-1][entry.leaf] = last[entry.leaf] = format_value(entry.after)
-        if entry.kind == "backward" and len(steps) > 1:
-            for leaf in leaves:  # an update that changed nothing (converged) left no entry
-                steps[-2].setdefault(leaf, last.get(leaf, ""))
-    for leaf in leaves:
-        if steps:
-            steps[-1].setdefault(leaf, last.get(leaf, ""))
+                step["loss"] = format_value(entry.loss)
+        elif entry.kind == "update" and entry.leaf in leaves and entry.call in by_call:
+            by_call[entry.call][entry.leaf] = format_value(entry.after)
+    steps = [by_call[call] for call in sorted(by_call)]
     columns = ["call", "loss", *(f"{leaf} after" for leaf in leaves)]
     rows = [
         [step.get("call", ""), step.get("loss", ""), *(step.get(leaf, "") for leaf in leaves)]
@@ -269,12 +268,15 @@ def loop_summary(trace: Trace) -> str | None:
     losses = [entry.loss for entry in trace.ledger if entry.kind == "backward" and entry.loss is not None]
     first: dict[str, Value | None] = {}
     last: dict[str, Value | None] = {}
+    seen = 0
     for entry in trace.ledger:
         if entry.kind == "update" and entry.leaf is not None:
             first.setdefault(entry.leaf, entry.before)
             last[entry.leaf] = entry.after
+            seen = entry.call
     if not last:
         return None
+    until = f" (last update seen after call {seen})" if seen < trace.backward_calls else ""
     moved = ", ".join(
         f"{leaf} {format_value(first[leaf])} -> {format_value(last[leaf])}" for leaf in list(last)[:4]
     )
@@ -284,7 +286,7 @@ def loop_summary(trace: Trace) -> str | None:
         if losses
         else ""
     )
-    return f"training loop: {loss}{moved}{more} (ledger.txt)"
+    return f"training loop: {loss}{moved}{more}{until} (ledger.txt)"
 
 
 def ledger_lines(entries: Sequence[LedgerEntry], leaf: str | None, before: Value | None) -> list[str]:

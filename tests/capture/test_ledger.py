@@ -151,3 +151,23 @@ def test_a_zeroing_past_the_budget_is_seen_by_its_effect() -> None:
     assert zeroed.kind == "zeroed" and zeroed.location is None and _values(zeroed.before) == held.tolist()
     assert arrival.kind == "backward" and not arrival.captured and arrival.before is None
     assert _values(arrival.after) == w.grad.tolist()  # type: ignore[union-attr]
+
+
+def test_manual_updates_past_the_budget_are_seen_by_their_effect() -> None:
+    # Given: the manual loop (w -= lr * w.grad under no_grad, then w.grad.zero_()), 2 calls captured of 5
+    values: list[list[float]] = []
+    with Tracer(max_backward=2) as tracer:
+        w = torch.tensor([0.0], requires_grad=True)
+        x = torch.tensor([1.0, 2.0])
+        for _ in range(5):
+            ((w * x - 3 * x) ** 2).mean().backward()
+            with torch.no_grad():
+                w -= 0.1 * w.grad  # type: ignore[operator]
+            w.grad.zero_()  # type: ignore[union-attr]
+            values.append(w.detach().tolist())
+    ledger = tracer.result().ledger
+    # Then: one update per step, each with the value torch's w had after it, in order
+    updates = [e for e in ledger if e.kind == "update"]
+    assert [_values(e.after) for e in updates] == values
+    assert [e.call for e in updates] == [1, 2, 3, 4, 5]
+    assert all(learning_rate(e.before, e.after, None) is None for e in updates)  # no grad given: no lr

@@ -49,8 +49,8 @@ def test_learning_rate_is_found_only_for_plain_gradient_descent() -> None:
     assert learning_rate(_v(1), _v(0.9), None) is None
 
 
-def test_a_converged_step_keeps_showing_the_values_it_kept() -> None:
-    # Given: the last update changed nothing, so no update entry came for call 3
+def test_a_step_whose_update_was_not_seen_leaves_its_cell_blank() -> None:
+    # Given: updates seen after call 1 only (a manual update past the capture budget is not seen)
     where = Location("a.py", 4)
     ledger = (
         LedgerEntry("backward", "w", "backward", where, 1, None, _v(-2), _v(4)),
@@ -60,7 +60,7 @@ def test_a_converged_step_keeps_showing_the_values_it_kept() -> None:
     )
     columns, rows = loop_rows(ledger)
     assert columns == ["call", "loss", "w after"]
-    assert rows == [["#1", "[4]", "[3]"], ["#2", "[0]", "[3]"], ["#3", "[0]", "[3]"]]
+    assert rows == [["#1", "[4]", "[3]"], ["#2", "[0]", ""], ["#3", "[0]", ""]]
     trace = Trace(torch_version="x", ledger=ledger)
     text = to_ledger_text(trace)
     assert "backward #1, loss [4]" in text and "backward #2" not in text.split("training loop")[0]
