@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch.autograd.graph import get_gradient_edge
 
+from gradviz.capture.attributes import saved_attributes
 from gradviz.capture.isolation import isolated
 from gradviz.capture.names import NameMap
 from gradviz.capture.origin import origin_of
@@ -225,6 +226,7 @@ def _describe_nodes(walked: GraphWalk, context: WalkContext) -> list[Node]:
                 tensor=info,
                 saved=_describe_saved(fn, walked, context) if context.include_saved else (),
                 event=origin.event if origin else None,
+                attributes=saved_attributes(fn) if context.include_saved else (),
             )
         )
     return nodes
