@@ -19,6 +19,7 @@ from gradviz.render.labels import small as _small
 from gradviz.render.labels import text as _text
 from gradviz.render.labels import title_lines
 from gradviz.render.notes import (
+    WHOLE_CALL,
     attribute_text,
     local_jacobian_lines,
     non_leaf_grad_text,
@@ -238,7 +239,7 @@ class _Drawing:
         label = "<" + "".join(f'{row}<br align="left"/>' for row in rows) + ">"
         with self.dot.subgraph(name="jacobian_rank") as bottom:
             bottom.attr(rank="sink")
-            bottom.node("jacobian", label, shape="box", style="rounded", color=MUTED, fontcolor="black")
+            bottom.node(WHOLE_CALL, label, shape="box", style="rounded", color=MUTED, fontcolor="black")
 
     def legend(self) -> None:
         rows = ['<tr><td colspan="2" border="0"><b>legend</b></td></tr>']

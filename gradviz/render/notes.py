@@ -15,6 +15,7 @@ from gradviz.render.values import format_value
 __all__ = [
     "NOT_RETAINED",
     "VJP_NAME",
+    "WHOLE_CALL",
     "attribute_text",
     "local_jacobian_lines",
     "non_leaf_grad_text",
@@ -22,6 +23,8 @@ __all__ = [
     "whole_call_lines",
 ]
 
+#: The drawn element of the whole-call panel, named as in the SVG's ``<title>`` (the player reveals it last).
+WHOLE_CALL = "jacobian"
 #: Backward computes v^T J, whatever a comment calls it.
 VJP_NAME = "vector-Jacobian product v^T J"
 #: Why a non-leaf shows no ``.grad``.
