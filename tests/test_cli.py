@@ -552,3 +552,28 @@ def test_a_tracer_that_cannot_start_still_runs_the_script(
     out, err = capsys.readouterr()
     assert out == "[2.0, 4.0]\n"
     assert err == "gradviz: could not start tracing, running untraced: RuntimeError: hooks unavailable\n"
+
+
+def test_tui_on_a_saved_demo_trace_finds_the_demo_script_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    import gradviz.tui.app
+
+    # Given: the demo's trace, opened later from another folder
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    roots: list[str | None] = []
+    monkeypatch.setattr(
+        gradviz.tui.app,
+        "run_tui",
+        lambda trace, call=1, source_root=None: roots.append(source_root) or 0,
+    )
+
+    # When: it is opened in the TUI
+    assert main(["tui", str(tmp_path / "demo" / "trace.json")]) == 0
+
+    # Then: the source pane is told to look beside the trace, where demo.py is
+    assert roots == [str(tmp_path / "demo")]
+    assert (Path(roots[0]) / "demo.py").is_file()

@@ -135,7 +135,11 @@ class TuiCommand(Command):
         captured = [backward.index for backward in trace.backwards]
         if args.call is not None and args.call not in captured:
             raise UsageError(f"--call {args.call}: {_captured_calls(trace.backward_calls, captured)}")
-        return open_tui(trace, call=args.call if args.call is not None else 1)
+        # `gradviz demo` writes its script beside trace.json: look there for the source pane too.
+        folder = Path(args.trace).parent
+        beside = trace.script is not None and (folder / Path(trace.script).name).is_file()
+        call = args.call if args.call is not None else 1
+        return open_tui(trace, call=call, source_root=str(folder) if beside else None)
 
 
 def _captured_calls(seen: int, captured: list[int]) -> str:

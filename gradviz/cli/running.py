@@ -117,11 +117,16 @@ def report(trace: Trace, written: Sequence[Path], out_dir: Path) -> None:
         say(f"could not summarise the trace: {type(exc).__name__}: {exc}")
 
 
-def open_tui(trace: Trace, call: int = 1) -> int:
-    """Open the TUI on a trace (imported here only: it is the slowest import gradviz has)."""
+def open_tui(trace: Trace, call: int = 1, source_root: str | None = None) -> int:
+    """Open the TUI on a trace (imported here only: it is the slowest import gradviz has).
+
+    ``source_root``: the folder the trace's locations are relative to, when it is not the script's own.
+    """
     from gradviz.tui.app import run_tui
 
-    return run_tui(trace, call=call)
+    if source_root is None:
+        return run_tui(trace, call=call)
+    return run_tui(trace, call=call, source_root=source_root)
 
 
 def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: str, out_dir: Path) -> int:
@@ -167,7 +172,9 @@ def traced_run(runner: Runner, options: argparse.Namespace, script: str, root: s
         report(trace, written, out_dir)
     if options.tui:
         try:
-            open_tui(trace)
+            # The demo's script lives in its output folder, not beside the name it is traced under.
+            elsewhere = Path(root).resolve() != Path(script).resolve().parent
+            open_tui(trace, source_root=root if elsewhere else None)
         except Exception as exc:
             say(f"could not open the TUI: {type(exc).__name__}: {exc}")
     return status

@@ -33,7 +33,7 @@ LINE_CHARS = {
 }
 ARROWS = {DOWN: "▼", UP: "▲", RIGHT: "▶", LEFT: "◀"}
 #: Border characters: corners top-left, top-right, bottom-left, bottom-right, then horizontal, vertical.
-BORDERS = {"op": "╭╮╰╯─│", "leaf": "┏┓┗┛━┃", "ghost": "┌┐└┘╌╎"}
+BORDERS = {"op": "╭╮╰╯─│", "leaf": "┏┓┗┛━┃", "ghost": "┌┐└┘╌╎", "module": "╔╗╚╝═║"}
 
 RunKind = Literal["node", "overlay", "edge"]
 
@@ -125,9 +125,10 @@ class Canvas:
     Args:
         layout: Where the boxes and routes go.
         graph: The graph (to tell AccumulateGrad nodes, drawn with heavy borders).
+        modules: Ids of the nodes that stand for a collapsed module box (double borders).
     """
 
-    def __init__(self, layout: Layout, graph: Graph) -> None:
+    def __init__(self, layout: Layout, graph: Graph, modules: frozenset[int] = frozenset()) -> None:
         self.layout = layout
         self.width = layout.width
         self.height = layout.height
@@ -136,6 +137,8 @@ class Canvas:
         for box in layout.boxes:
             if box.kind == "overlay":
                 border = BORDERS["ghost"]
+            elif box.ident in modules:
+                border = BORDERS["module"]
             elif graph.node(box.ident).is_accumulate_grad:
                 border = BORDERS["leaf"]
             else:

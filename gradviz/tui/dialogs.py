@@ -5,47 +5,56 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 INTRO = (
     "Step k is the state after k nodes ran. The graph shows the node running at step k in reverse "
     "red, nodes that already ran in green with a ✓, AccumulateGrad (leaf) nodes with heavy borders, "
-    "and no_grad / detach / .data ghosts dimmed with dashed borders."
+    "no_grad / detach / .data ghosts dashed, and module boxes (big graphs) with double borders."
 )
-#: The keys, as (keys, what they do).
+#: The keys, as (keys, what they do), shown in two columns.
 KEYS = (
     ("n  →", "next step"),
     ("p  ←", "previous step"),
-    ("home  g", "first step (before backward runs)"),
-    ("end  G", "last step"),
-    ("j", "jump to a node (by id, grad_fn name or tensor name)"),
-    ("]  [", "next / previous captured backward call"),
-    ("v", "toggle values / shapes"),
-    ("s", "export the current view to gradviz-step-<call>-<k>.svg"),
-    ("c", "centre the graph on the current node"),
-    ("tab", "move between the graph, step and timeline panes"),
-    ("enter", "in the timeline: highlight the event's tensors in the graph"),
+    ("g  home", "first step (nothing ran)"),
+    ("G  end", "last step"),
+    ("]  [", "next / previous call"),
+    ("j", "jump to a node"),
+    ("c", "centre on the current node"),
+    ("t", "source / forward timeline"),
+    ("x", "expand / collapse module"),
+    ("+  -", "module boxes deeper/shallower"),
+    ("f", "every node / module boxes"),
+    ("v", "values / shapes"),
+    ("s", "export this step as SVG"),
+    ("tab", "next pane"),
+    ("enter", "timeline: show its tensors"),
     ("escape", "clear the highlight"),
     ("?", "this help"),
     ("q", "quit"),
 )
+#: Columns of one key entry: the keys, then what they do.
+KEY_WIDTH, ACTION_WIDTH = 8, 30
 
 
 def help_text() -> Text:
-    """The help screen's content: what the picture shows, then one line per key.
+    """The help screen's content: what the picture shows, then the keys in two columns.
 
     Returns:
-        Styled text.
+        Styled text, at most 76 columns wide, so that it fits an 80x24 terminal.
     """
     text = Text()
     text.append("gradviz: backward, step by step\n\n", style="bold")
     text.append(INTRO + "\n\n")
-    for keys, action in KEYS:
-        text.append(f"  {keys:<10}", style="bold cyan")
-        text.append(action + "\n")
-    text.append("\nClick a node to jump to its step; scroll the panes with the mouse wheel.", style="italic")
+    half = (len(KEYS) + 1) // 2
+    for row in range(half):
+        for keys, action in KEYS[row::half][:2] if row + half < len(KEYS) else KEYS[row : row + 1]:
+            text.append(f"{keys:<{KEY_WIDTH}}", style="bold cyan")
+            text.append(f"{action:<{ACTION_WIDTH}}")
+        text.append("\n")
+    text.append("\nClick a node to jump to its step; the mouse wheel scrolls.", style="italic")
     return text
 
 
@@ -64,7 +73,7 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box"):
+        with VerticalScroll(id="help-box"):
             yield Static(help_text())
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]

@@ -9,24 +9,26 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import ContentSwitcher, Footer, Static
 
 from gradviz.errors import GradvizError
-from gradviz.model import BackwardCall, Trace
+from gradviz.model import BackwardCall, Location, Trace
 from gradviz.output import write_file
 from gradviz.render.failure import error_text, raised_at
+from gradviz.render.source import source_folders
 from gradviz.render.stepview import describe_node, find_node, last_step
 from gradviz.render.svg import to_svg
 from gradviz.tui.dialogs import JumpScreen
 from gradviz.tui.messages import EventSelected, NodeClicked, StepChanged
+from gradviz.tui.modules import ModuleKeys
 from gradviz.tui.widgets.graph_view import GraphView
+from gradviz.tui.widgets.source_pane import SourcePane
 from gradviz.tui.widgets.step_panel import StepPanel
 from gradviz.tui.widgets.timeline import Timeline
 
 
-class TraceScreen(Screen[None]):
-    """Backward, one step at a time: graph, step details and forward timeline.
+class TraceScreen(ModuleKeys):
+    """Backward, one step at a time: graph, step details, and the forward timeline or the source.
 
     | Key | Action |
     |---|---|
@@ -37,6 +39,10 @@ class TraceScreen(Screen[None]):
     | j | jump to a node |
     | ], [ | next / previous captured backward call |
     | v | toggle values / shapes |
+    | t | show the source or the forward timeline |
+    | x | expand / collapse the module of the current node |
+    | +, - | module boxes one level deeper / shallower |
+    | f | every node / module boxes |
     | s | export the current view to SVG |
     | escape | clear the highlighted event |
     """
@@ -46,11 +52,16 @@ class TraceScreen(Screen[None]):
         Binding("p,left", "previous_step", "Prev", priority=True),
         Binding("home,g", "first_step", "First", show=False, priority=True),
         Binding("end,G", "last_step", "Last", show=False, priority=True),
-        Binding("j", "jump", "Jump"),
-        Binding("right_square_bracket", "next_call", "Next call"),
+        Binding("t", "switch_lower", "Source/timeline"),
+        Binding("x", "toggle_module", "Expand", show=False),
+        Binding("plus", "deeper", "Deeper", show=False),
+        Binding("minus", "shallower", "Shallower", show=False),
+        Binding("f", "toggle_full", "Full/collapsed", show=False),
+        Binding("j", "jump", "Jump", show=False),
+        Binding("right_square_bracket", "next_call", "Next call", show=False),
         Binding("left_square_bracket", "previous_call", "Prev call", show=False),
-        Binding("v", "toggle_values", "Values/shapes"),
-        Binding("s", "export", "Export SVG"),
+        Binding("v", "toggle_values", "Values/shapes", show=False),
+        Binding("s", "export", "Export SVG", show=False),
         Binding("escape", "clear", "Clear", show=False),
     ]
 
@@ -59,10 +70,13 @@ class TraceScreen(Screen[None]):
     selected: reactive[int | None] = reactive(None, init=False)
     show_values: reactive[bool] = reactive(True, init=False)
 
-    def __init__(self, trace: Trace, *, call: int = 1, engine: bool = True) -> None:
+    def __init__(
+        self, trace: Trace, *, call: int = 1, engine: bool = True, source_root: str | Path | None = None
+    ) -> None:
         super().__init__()
         self.trace = trace
         self.engine = engine
+        self.source_root = source_root
         self._indices = [backward.index for backward in trace.backwards]
         if self._indices and call not in self._indices:
             call = self._indices[0]
@@ -83,20 +97,23 @@ class TraceScreen(Screen[None]):
         return last_step(backward) if backward is not None else 0
 
     def compose(self) -> ComposeResult:
-        yield Header()
         with Horizontal(id="main"):
             with Vertical(id="graph-pane"):
                 yield GraphView(self.trace, call=self.call, engine=self.engine, id="graph")
                 yield Static(id="status")
-            yield StepPanel(self.trace, call=self.call, id="step")
-        yield Timeline(self.trace.events, dropped=self.trace.events_dropped, id="timeline")
-        yield Footer()
+            with Vertical(id="side"):
+                yield StepPanel(self.trace, call=self.call, id="step")
+                with ContentSwitcher(id="lower", initial="timeline"):
+                    yield Timeline(self.trace.events, dropped=self.trace.events_dropped, id="timeline")
+                    yield SourcePane(source_folders(self.trace.script, self.source_root), id="source")
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one("#graph", GraphView).border_title = "graph"
         self.query_one("#step", StepPanel).border_title = "step"
-        self.query_one("#timeline", Timeline).border_title = "forward timeline"
+        self.query_one("#timeline", Timeline).border_title = "forward timeline · t: source"
+        self.query_one("#source", SourcePane).border_title = "source · t: timeline"
         self._show_status()
+        self._follow_in_source()
 
     def _show_status(self) -> None:
         backward = self.backward
@@ -106,14 +123,13 @@ class TraceScreen(Screen[None]):
             where = f" at {backward.location}" if backward.location is not None else ""
             total = len(backward.steps)
             shown = f"step {self.step} of {total}" if self.step <= total else f"after step {total} of {total}"
-            text = (
-                f"call {backward.index} ({self._indices.index(backward.index) + 1} of {len(self._indices)} "
-                f"captured): {backward.api}(){where} · {shown}"
-            )
+            position = f"{self._indices.index(backward.index) + 1} of {len(self._indices)} captured"
+            text = f"{shown} · call {backward.index} ({position}) · {backward.api}(){where}"
             if backward.error is not None:
                 node = raised_at(backward)
                 stopped = f" in {describe_node(node)}" if node is not None else ""
-                text += f" · FAILED{stopped}: {error_text(backward.error, limit=60)}"
+                # First, so that a narrow terminal still shows it.
+                text = f"FAILED{stopped}: {error_text(backward.error, limit=60)} · {text}"
             if self.selected is not None:
                 count = len(self.query_one("#graph", GraphView).selected_nodes)
                 text += f" · event {self.selected}: {count} node(s) highlighted"
@@ -129,14 +145,37 @@ class TraceScreen(Screen[None]):
         graph.call = self.call
         panel.call = self.call
         self._show_status()
+        self._follow_in_source()
         self.post_message(StepChanged(self.call, 0))
 
     def watch_step(self) -> None:
         self.query_one("#graph", GraphView).step = self.step
         self.query_one("#step", StepPanel).step = self.step
         self._follow_in_timeline()
+        self._follow_in_source()
         self._show_status()
         self.post_message(StepChanged(self.call, self.step))
+
+    def current_location(self) -> Location | None:
+        """The line that made the node of this step: the running node, where the call raised, or a root.
+
+        Returns:
+            The node's location; the backward call's own line when the node has none.
+        """
+        backward = self.backward
+        if backward is None:
+            return None
+        node = self.query_one("#graph", GraphView).focus_node
+        location = backward.graph.node(node).location if node is not None else None
+        return location if location is not None else backward.location
+
+    def _follow_in_source(self) -> None:
+        self.query_one("#source", SourcePane).show(self.current_location())
+
+    def action_switch_lower(self) -> None:
+        """Show the source pane in place of the forward timeline, or back."""
+        lower = self.query_one("#lower", ContentSwitcher)
+        lower.current = "source" if lower.current == "timeline" else "timeline"
 
     def _follow_in_timeline(self) -> None:
         """Move the timeline's cursor to the forward op that created the node now running."""

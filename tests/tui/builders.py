@@ -18,6 +18,7 @@ from gradviz.model import (
     Event,
     Graph,
     Location,
+    ModuleInfo,
     Node,
     Overlay,
     Root,
@@ -243,4 +244,69 @@ def chain_trace(length: int) -> Trace:
     graph = Graph(tuple(nodes), tuple(edges), (Root(0, "loss", value),))
     return Trace(
         "2.13.0", "big.py", 1, (), (BackwardCall(1, "backward", _loc(1, "loss.backward()"), graph, steps),)
+    )
+
+
+def module_trace(cells: int = 1000) -> Trace:
+    """A recurrent model as module hooks would record it: a cell (``rnn.cell``, a Linear then a
+    Tanh) called once per time step, then a head; about six nodes per step.
+
+    Args:
+        cells: Time steps; 1000 gives a 6,000-node graph.
+
+    Returns:
+        One backward call that ran every node once (roots first), with modules recorded.
+    """
+    value = Value((2, 2), "float32", ((1.0, 2.0), (3.0, 4.0)), 1.0, 4.0, 2.5, 5.477)
+    nodes: list[Node] = [Node(0, "MseLossBackward0", _loc(9, "loss = f(out)"), module=None)]
+    edges: list[Edge] = []
+    nodes.append(Node(1, "AddmmBackward0", _loc(8, "out = model(x)"), module="head"))
+    nodes.append(
+        Node(2, "AccumulateGrad", None, _info("head.weight", torch.ones(2, 2), leaf=True), module="head")
+    )
+    edges += [Edge(0, 1, (0,)), Edge(1, 2, (1,))]
+    previous = 1
+    for _ in range(cells):
+        base = len(nodes)
+        names = (
+            "TanhBackward0",
+            "AddmmBackward0",
+            "TBackward0",
+            "AccumulateGrad",
+            "AccumulateGrad",
+            "ViewBackward0",
+        )
+        modules = (
+            "rnn.cell.act",
+            "rnn.cell.linear",
+            "rnn.cell.linear",
+            "rnn.cell.linear",
+            "rnn.cell.linear",
+            "rnn",
+        )
+        for offset, (name, module) in enumerate(zip(names, modules, strict=True)):
+            leaf = name == "AccumulateGrad"
+            info = _info(f"w{base + offset}", torch.ones(2, 2), leaf=True) if leaf else None
+            nodes.append(Node(base + offset, name, _loc(5, "h = self.cell(x[t], h)"), info, module=module))
+        edges += [
+            Edge(previous, base, (0,)),
+            Edge(base, base + 1, (0,)),
+            Edge(base + 1, base + 4, (0,)),
+            Edge(base + 1, base + 2, (1,)),
+            Edge(base + 2, base + 3, (0,)),
+            Edge(base + 1, base + 5, (2,)),
+        ]
+        previous = base + 5
+    modules_info = (
+        ModuleInfo("", "Model", 1),
+        ModuleInfo("head", "Linear", 1),
+        ModuleInfo("rnn", "RNN", cells),
+        ModuleInfo("rnn.cell", "Cell", cells),
+        ModuleInfo("rnn.cell.linear", "Linear", cells),
+        ModuleInfo("rnn.cell.act", "Tanh", cells),
+    )
+    steps = tuple(Step(node.id, (value,), ()) for node in nodes)
+    graph = Graph(tuple(nodes), tuple(edges), (Root(0, "loss", value),), (), modules_info)
+    return Trace(
+        "2.13.0", SCRIPT, 1, (), (BackwardCall(1, "backward", _loc(10, "loss.backward()"), graph, steps),)
     )

@@ -132,9 +132,8 @@ async def test_clicking_a_node_jumps_to_its_step() -> None:
     app = GradvizApp(tutorial_trace())
     async with app.run_test(size=SIZE) as pilot:
         graph = screen_of(app).query_one(GraphView)
-        layout = graph.layout_result
-        assert layout is not None
-        box = next(box for box in layout.boxes if box.kind == "node" and box.ident == 3)
+        box = graph.box_region(3)
+        assert box is not None
         scroll_x, scroll_y = graph.scroll_offset
         # Offsets count from the widget's outer edge, so add its one-cell border.
         await pilot.click(GraphView, offset=(box.x + 3 - scroll_x, box.y + 2 - scroll_y))

@@ -92,13 +92,10 @@ def test_canvas_draws_boxes_with_labels_and_an_arrow_into_each_target() -> None:
     assert canvas.box_at(0, canvas.height + 5) is None
 
 
-def test_a_thousand_node_graph_lays_out_and_paints_its_first_screen_fast() -> None:
-    import time
-
+def test_a_thousand_node_graph_lays_out_and_paints_its_first_screen() -> None:
+    # How long it takes is measured in benchmarks/, never in a unit test.
     big = chain_trace(1000).backwards[0].graph
-    start = time.perf_counter()
     canvas = Canvas(layered_layout(big), big)
-    for y in range(45):
-        canvas.row(y)
-    assert time.perf_counter() - start < 1.0
+    first_screen = [canvas.row(y) for y in range(45)]
+    assert any(first_screen)
     assert len(canvas.boxes) == 1000

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -14,9 +13,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gradviz.model import BackwardCall, Trace
-from gradviz.render import style as look
 from gradviz.render.layout import Layout, layout_graph
 from gradviz.tui.canvas import Canvas, Run
+from gradviz.tui.display import Display, ViewKey, build_display, default_view, relabel
+from gradviz.tui.marks import Marks, run_style, selection, step_marks
 from gradviz.tui.messages import NodeClicked
 
 #: Graphs with at most this many nodes are laid out by the engine before the first paint; bigger
@@ -28,29 +28,15 @@ EMPTY_MESSAGE = (
 )
 
 
-def _style(spec: str) -> Style:
-    return Style.parse(spec) if spec else Style()
-
-
-CURRENT = _style(look.CURRENT.tui)
-RAISED = _style(look.RAISED.tui)
-DONE = _style("green")
-DONE_LEAF = _style("bold green")
-SELECTED = _style("bold black on yellow")
-EDGE = _style("grey46")
-FLOW = _style("green")
-EDGE_CURRENT = _style("bold red")
-GHOST_EDGE = _style("grey35")
-
-
 class GraphView(ScrollView, can_focus=True):
-    """The DAG of the backward call shown, with the current node highlighted.
+    """The DAG of the backward call shown, with the current node highlighted and kept in the middle.
 
     The node running at the current step is drawn in reverse red (white on red where a failed call
     raised, one step past its last recorded one), nodes that already ran are
     green with a ✓, AccumulateGrad (leaf) boxes have heavy borders, and what autograd did not
-    record (no_grad, detach, .data) hangs off the graph as dimmed dashed ghosts. Click a box to
-    jump to the step where that node ran.
+    record (no_grad, detach, .data) hangs off the graph as dimmed dashed ghosts. A graph above the
+    drawings' node budget opens collapsed: one double-bordered box per module (or fold), lit while
+    one of its nodes runs. Click a box to jump to the step where that node ran.
 
     | Key | Action |
     |---|---|
@@ -75,13 +61,13 @@ class GraphView(ScrollView, can_focus=True):
         self.engine = engine
         self._calls = {backward.index: backward for backward in trace.backwards}
         self._events = {event.id: event for event in trace.events}
-        self._canvases: dict[int, Canvas] = {}
+        self._views: dict[int, ViewKey] = {}
+        self._displays: dict[tuple[int, ViewKey], Display] = {}
+        self._canvases: dict[tuple[int, ViewKey], Canvas] = {}
+        self._display: Display | None = None
         self._canvas: Canvas | None = None
-        self._current: int | None = None
-        self._raised: int | None = None
-        self._done: set[int] = set()
+        self._marks = Marks()
         self._selected: set[tuple[str, int]] = set()
-        self._overlay_looks: dict[int, look.Look] = {}
         self.set_reactive(GraphView.call, call)
 
     @property
@@ -95,24 +81,56 @@ class GraphView(ScrollView, can_focus=True):
         return self._canvas.layout if self._canvas is not None else None
 
     @property
+    def drawing(self) -> Display | None:
+        """What is drawn: every node, or module boxes (see `gradviz.tui.display`)."""
+        return self._display
+
+    @property
+    def view_key(self) -> ViewKey | None:
+        """The view of the call shown: its module depth (None: every node) and the boxes opened."""
+        return self._views.get(self.call)
+
+    @property
     def current_node(self) -> int | None:
         """Id of the node highlighted as running at this step."""
-        return self._current
+        return self._marks.current
+
+    @property
+    def focus_node(self) -> int | None:
+        """The node the pane centres on: the running one, or a root before backward starts."""
+        backward = self.backward
+        if self._marks.current is not None or backward is None:
+            return self._marks.current
+        return backward.graph.roots[0].node if backward.graph.roots else None
 
     @property
     def raised_node(self) -> int | None:
         """Id of the node marked as where the call raised (shown one step past the last recorded one)."""
-        return self._raised
+        return self._marks.raised
 
     @property
     def done_nodes(self) -> frozenset[int]:
         """Ids of the nodes that ran before the current one."""
-        return frozenset(self._done)
+        return self._marks.done
 
     @property
     def selected_nodes(self) -> frozenset[int]:
         """Ids of the nodes highlighted for the selected timeline event."""
         return frozenset(ident for kind, ident in self._selected if kind == "node")
+
+    def box_region(self, node: int) -> Region | None:
+        """Where the box drawing a node (itself, or the module box holding it) lies in the scrolled area.
+
+        Args:
+            node: Id of a node of the call shown.
+
+        Returns:
+            The box's region in cells (with `margin`), or None when it is not drawn.
+        """
+        if self._canvas is None or self._display is None or node not in self._display.owner:
+            return None
+        box = self._canvas.boxes.get(("node", self._display.owner[node]))
+        return None if box is None else Region(box.x + self.margin, box.y, box.width, box.height)
 
     def on_mount(self) -> None:
         self._load()
@@ -120,43 +138,60 @@ class GraphView(ScrollView, can_focus=True):
     def _load(self) -> None:
         backward = self.backward
         if backward is None:
-            self._canvas = None
+            self._canvas = self._display = None
             self.virtual_size = Size(max(len(line) for line in EMPTY_MESSAGE), len(EMPTY_MESSAGE))
         else:
-            if backward.index not in self._canvases:
-                graph = backward.graph
-                in_place = self.engine and len(graph.nodes) <= ENGINE_IN_PLACE
-                self._canvases[backward.index] = Canvas(layout_graph(graph, engine=in_place), graph)
+            key = self._views.setdefault(backward.index, default_view(backward.graph))
+            cache = (backward.index, key)
+            if cache not in self._displays:
+                self._displays[cache] = build_display(backward.graph, key)
+            display = self._display = self._displays[cache]
+            if cache not in self._canvases:
+                in_place = self.engine and len(display.graph.nodes) <= ENGINE_IN_PLACE
+                self._canvases[cache] = self._paint(layout_graph(display.graph, engine=in_place), display)
                 if self.engine and not in_place:
                     # Start the engine only once the first screen is drawn: it competes for the CPU.
                     self.call_after_refresh(
                         self.run_worker,
-                        functools.partial(self._engine_layout, backward),
+                        functools.partial(self._engine_layout, cache, display),
                         thread=True,
                         group="layout",
                         description=f"layout of call {backward.index}",
                     )
-            self._canvas = self._canvases[backward.index]
-            self._overlay_looks = {
-                overlay.id: look.overlay_look(overlay) for overlay in backward.graph.overlays
-            }
+            self._canvas = self._canvases[cache]
+            collapsed = f"graph · modules, depth {key.depth} · x: expand"
+            self.border_title = "graph" if key.depth is None else collapsed
             self.virtual_size = Size(self._canvas.width, self._canvas.height)
         self._restate()
         self._select()
         self.refresh()
         self.call_after_refresh(self.action_centre)
 
-    def _engine_layout(self, backward: BackwardCall) -> None:
-        """Lay a big graph out with the engine in a thread; swap it in when it is ready."""
-        layout = layout_graph(backward.graph)
-        if layout.engine != "layered":
-            canvas = Canvas(layout, backward.graph)
-            self.app.call_from_thread(self._install, backward.index, canvas)
+    @staticmethod
+    def _paint(layout: Layout, display: Display) -> Canvas:
+        return Canvas(relabel(layout, display.labels), display.graph, frozenset(display.boxes))
 
-    def _install(self, index: int, canvas: Canvas) -> None:
-        self._canvases[index] = canvas
-        if index == self.call:
+    def _engine_layout(self, cache: tuple[int, ViewKey], display: Display) -> None:
+        """Lay a big graph out with the engine in a thread; swap it in when it is ready."""
+        layout = layout_graph(display.graph)
+        if layout.engine != "layered":
+            self.app.call_from_thread(self._install, cache, self._paint(layout, display))
+
+    def _install(self, cache: tuple[int, ViewKey], canvas: Canvas) -> None:
+        self._canvases[cache] = canvas
+        if cache == (self.call, self.view_key):
             self._load()
+
+    def show_view(self, key: ViewKey) -> None:
+        """Draw the call shown with another view (a depth, boxes opened, or every node).
+
+        Args:
+            key: The view.
+        """
+        if self.backward is None:
+            return
+        self._views[self.call] = key
+        self._load()
 
     def watch_call(self) -> None:
         self._load()
@@ -171,92 +206,35 @@ class GraphView(ScrollView, can_focus=True):
         self.refresh()
 
     def _restate(self) -> None:
-        backward = self.backward
-        steps = backward.steps if backward is not None else ()
-        error = backward.error if backward is not None else None
-        self._raised = None
-        if error is not None and self.step > len(steps):
-            # One past the last recorded step: everything recorded ran, and the call raised here.
-            self._done = {record.node for record in steps}
-            self._current = self._raised = error.node
-            return
-        step = max(0, min(self.step, len(steps)))
-        self._done = {record.node for record in steps[: max(step - 1, 0)]}
-        self._current = steps[step - 1].node if step else None
+        self._marks = step_marks(self.backward, self._display, self.step)
 
     def _select(self) -> None:
-        self._selected = set()
-        backward = self.backward
         event = self._events.get(self.event) if self.event is not None else None
-        if backward is None or event is None:
-            return
-        tensors = set(event.inputs) | set(event.outputs)
-        for node in backward.graph.nodes:
-            tensor_id = node.tensor.id if node.tensor is not None else None
-            if node.event == event.id or (tensor_id is not None and tensor_id in tensors):
-                self._selected.add(("node", node.id))
-        for overlay in backward.graph.overlays:
-            if overlay.event == event.id:
-                self._selected.add(("overlay", overlay.id))
+        self._selected = selection(self.backward, event)
 
     def action_centre(self) -> None:
-        """Scroll so that the current node (or the first selected one) is in view."""
-        if self._canvas is None:
-            return
-        target = self._current
+        """Scroll so that the current node (a root at step 0, else the first selected one) is centred."""
+        target = self.focus_node
         if target is None and self.selected_nodes:
             target = min(self.selected_nodes)
-        if target is None:
-            return
-        self.scroll_to_node(target)
+        if target is not None:
+            self.scroll_to_node(target)
 
     def scroll_to_node(self, node: int) -> None:
-        """Scroll the node's box into view, without animation.
+        """Scroll so that the box drawing a node is in the middle of the pane, without animation.
 
         Args:
-            node: Id of the node.
+            node: Id of a node of the call shown.
         """
-        if self._canvas is None:
+        region = self.box_region(node)
+        if region is None:
             return
-        box = self._canvas.boxes.get(("node", node))
-        if box is None:
-            return
-        region = Region(box.x, box.y, box.width, box.height)
-        visible = Region(int(self.scroll_x), int(self.scroll_y), self.size.width, self.size.height)
-        if not visible.contains_region(region):
-            self.scroll_to_region(region, animate=False, immediate=True, center=True)
-
-    def _run_style(self, run: Run) -> Style:
-        backward = self.backward
-        assert backward is not None
-        if run.kind == "edge":
-            route = self._canvas.layout.routes[run.ident] if self._canvas is not None else None
-            if route is None or route.ghost:
-                return GHOST_EDGE
-            source = route.source[1]
-            if source == self._current:
-                return EDGE_CURRENT
-            return FLOW if source in self._done else EDGE
-        if (run.kind, run.ident) in self._selected and run.ident != self._current:
-            return SELECTED
-        if run.kind == "overlay":
-            look_of = self._overlay_looks.get(run.ident)
-            if look_of is None:
-                return Style(dim=True)
-            # Notes stay in the background; a warning is as loud as in the drawings.
-            return _style(look_of.tui) + Style(dim=look_of is not look.WARNING)
-        node = backward.graph.node(run.ident)
-        if run.ident == self._raised:
-            return RAISED
-        if run.ident == self._current:
-            return CURRENT
-        if run.ident in self._done:
-            return DONE_LEAF if node.is_accumulate_grad else DONE
-        roots = {root.node for root in backward.graph.roots}
-        return _style(look.node_look(node, is_root=node.id in roots).tui)
+        x = region.x + region.width // 2 - self.size.width // 2
+        y = region.y + region.height // 2 - self.size.height // 2
+        self.scroll_to(max(x, 0), max(y, 0), animate=False, immediate=True)
 
     def _run_text(self, run: Run) -> str:
-        if run.kind == "node" and run.row == 0 and run.ident in self._done and len(run.text) > 5:
+        if run.kind == "node" and run.row == 0 and len(run.text) > 5 and run.ident in self._marks.done_boxes:
             return run.text[:-4] + " ✓ " + run.text[-1]
         return run.text
 
@@ -264,7 +242,8 @@ class GraphView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style
-        if self._canvas is None:
+        backward, display = self.backward, self._display
+        if self._canvas is None or backward is None or display is None:
             text = EMPTY_MESSAGE[y] if y < len(EMPTY_MESSAGE) else ""
             return Strip([Segment(text, base)]).extend_cell_length(width, base)
         segments: list[Segment] = []
@@ -277,18 +256,32 @@ class GraphView(ScrollView, can_focus=True):
                 break
             if run.x > cursor:
                 segments.append(Segment(" " * (run.x - cursor), base))
-            segments.append(Segment(self._run_text(run), base + self._run_style(run)))
+            style = run_style(run, self._marks, self._selected, backward, display, self._canvas.layout)
+            segments.append(Segment(self._run_text(run), base + style))
             cursor = end
-        strip = Strip(segments, cursor)
+        margin = self.margin
+        if margin:
+            segments.insert(0, Segment(" " * margin, base))
+        strip = Strip(segments, cursor + margin)
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
 
-    def on_click(self, event: events.Click) -> None:
+    @property
+    def margin(self) -> int:
+        """Blank columns left of a graph narrower than the pane, so that it is drawn in the middle."""
         if self._canvas is None:
+            return 0
+        return max((self.size.width - self._canvas.width) // 2, 0)
+
+    def on_click(self, event: events.Click) -> None:
+        if self._canvas is None or self._display is None:
             return
         offset = event.get_content_offset(self)
         if offset is None:
             return
         scroll_x, scroll_y = self.scroll_offset
-        box = self._canvas.box_at(offset.x + scroll_x, offset.y + scroll_y)
+        box = self._canvas.box_at(offset.x + scroll_x - self.margin, offset.y + scroll_y)
         if box is not None and box.kind == "node":
-            self.post_message(NodeClicked(box.ident))
+            members = self._display.members[box.ident]
+            backward = self.backward
+            order = {record.node: k for k, record in enumerate(backward.steps)} if backward else {}
+            self.post_message(NodeClicked(min(members, key=lambda m: (order.get(m, len(order)), m))))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Size
@@ -44,6 +46,38 @@ def to_text(view: StepView) -> Text:
     return text
 
 
+def _wrapped(line: str, width: int, indent: str) -> list[str]:
+    pieces = textwrap.wrap(line, width, subsequent_indent=indent + "  ", drop_whitespace=True)
+    return pieces or [""]
+
+
+def to_lines(view: StepView, width: int) -> list[Text]:
+    """The step view as pane lines, wrapped to `width` (a Jacobian's matrix rows keep their columns).
+
+    Args:
+        view: The step's content.
+        width: Columns available.
+
+    Returns:
+        One styled line each; continuation lines are indented under their first one.
+    """
+    width = max(width, 20)
+    lines = [Text(piece, style="bold") for piece in _wrapped(view.title, width, "")]
+    if view.subtitle:
+        lines.extend(Text(piece, style="italic grey70") for piece in _wrapped(view.subtitle, width, ""))
+    for section in view.sections:
+        lines.append(Text(""))
+        style = "bold " + SECTION_STYLES.get(section.kind, "")
+        lines.extend(Text(piece, style=style) for piece in _wrapped(section.title, width, ""))
+        for line in section.lines:
+            if section.kind == "jacobian" and line.lstrip().startswith("["):
+                lines.append(Text("  " + line))
+                continue
+            indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+            lines.extend(Text(piece) for piece in _wrapped("  " + line, width, indent))
+    return lines
+
+
 class StepPanel(ScrollView, can_focus=True):
     """What the node at the current step received and sent.
 
@@ -52,7 +86,7 @@ class StepPanel(ScrollView, can_focus=True):
     receives it. For an AccumulateGrad node: the leaf's grad before + this contribution = grad after.
     One step past the last recorded one of a failed call, the error, where it was raised and the
     leaves that received nothing.
-    Lines are drawn unwrapped, so matrices keep their columns; scroll sideways for long ones.
+    Lines wrap to the pane's width, except a Jacobian's rows, which keep their columns (scroll sideways).
 
     | Key | Action |
     |---|---|
@@ -94,16 +128,19 @@ class StepPanel(ScrollView, can_focus=True):
 
     def _redraw(self) -> None:
         backward = self._calls.get(self.call)
+        # Leave room for the vertical scrollbar, which a long step brings.
+        width = max(self.scrollable_content_region.width - 2, 20)
         if backward is None:
             self.view = None
-            text = Text("No backward call was captured: nothing ran backward, so there are no steps.")
+            message = "No backward call was captured: nothing ran backward, so there are no steps."
+            texts = [Text(piece) for piece in _wrapped(message, width, "")]
         else:
             step = max(0, min(self.step, last_step(backward)))
-            width = max(self.scrollable_content_region.width - 2, 20)
-            self.view = step_view(backward, step, show_values=self.show_values, width=width)
-            text = to_text(self.view)
+            # Section lines are indented by two columns.
+            self.view = step_view(backward, step, show_values=self.show_values, width=width - 2)
+            texts = to_lines(self.view, width)
         console = self.app.console
-        self._lines = [Strip(list(line.render(console))) for line in text.split("\n", allow_blank=True)]
+        self._lines = [Strip(list(line.render(console))) for line in texts]
         width = max((strip.cell_length for strip in self._lines), default=0)
         self.virtual_size = Size(width, len(self._lines))
         self.scroll_to(0, 0, animate=False, immediate=True)

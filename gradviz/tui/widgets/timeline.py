@@ -34,17 +34,19 @@ KIND_TAGS = {
 }
 
 
-def event_text(event: Event) -> Text:
+def event_text(event: Event, *, where_width: int = 18, op_width: int = 20) -> Text:
     """One timeline line: id, source line, op, what it is, and the grad_fn it made.
 
     Args:
         event: A forward event.
+        where_width: Columns for the source line (longer ones are cut).
+        op_width: Columns for the op name (longer ones are cut).
 
     Returns:
         Styled text; events under no_grad are dimmed, and versions are shown for in-place ops.
     """
     where = str(event.location) if event.location is not None else "?"
-    parts = [f"{event.id:>4}  {where:<18.18} {event.op:<20.20}"]
+    parts = [f"{event.id:>4} {where:<{where_width}.{where_width}} {event.op:<{op_width}.{op_width}}"]
     tag = KIND_TAGS.get(event.kind)
     if event.kind == "grad_mode" and event.enabled is not None:
         tag = "grad enabled" if event.enabled else "no_grad begins"
@@ -79,7 +81,13 @@ class Timeline(OptionList):
     BINDINGS = [Binding("enter", "select", "Select event", show=False)]  # noqa: RUF012
 
     def __init__(self, events: tuple[Event, ...], *, dropped: int = 0, id: str | None = None) -> None:
-        options = [Option(event_text(event), id=f"e{event.id}") for event in events]
+        # Columns as wide as the longest entry needs (up to the defaults), so a narrow pane shows more.
+        where_width = min(max((len(str(e.location)) for e in events if e.location), default=1), 18)
+        op_width = min(max((len(event.op) for event in events), default=1), 20)
+        options = [
+            Option(event_text(event, where_width=where_width, op_width=op_width), id=f"e{event.id}")
+            for event in events
+        ]
         if dropped:
             options.append(
                 Option(Text(f"… {dropped} more events were not recorded", style="grey50"), disabled=True)
