@@ -117,21 +117,23 @@ def _vector_lines(value: Value | None) -> list[str]:
     return value_lines(value) if value is not None else ["(not recorded)"]
 
 
-def whole_call_lines(call: BackwardCall) -> list[str]:
+def whole_call_lines(call: BackwardCall, *, non_scalar_only: bool = False) -> list[str]:
     """The whole call as one product, for a small call: dy/dx, v as a row and v @ dy/dx = x.grad's share.
 
     Args:
         call: A captured call.
+        non_scalar_only: Nothing for a scalar backward (its J is one row: the gradient itself), for
+            views that already show the leaves' gradients.
 
     Returns:
         Text lines; empty when the call is too large, has several roots, or a node on the way has no
         recorded local Jacobian (see `gradviz.render.jacobian.call_jacobian`).
     """
     whole = call_jacobian(call)
-    if whole is None:
+    if whole is None or (non_scalar_only and (whole.v is None or whole.v.numel <= 1)):
         return []
     y = whole.root or "y"
-    lines = [f"the whole call: {VJP_NAME}"]
+    lines = [f"The whole call: {VJP_NAME}"]
     if says_jacobian_vector(call):
         lines.append("(the comment says Jacobian-vector; backward computes the vector-Jacobian product)")
     adds = "added into" if call.api == "backward" else "returned as"

@@ -116,10 +116,7 @@ def _call_lines(call: BackwardCall) -> list[str]:
 
 def _whole_call(call: BackwardCall) -> list[str]:
     """For a small non-scalar backward, dy/dx, v and v J (a scalar's J is its gradient, already printed)."""
-    roots = call.graph.roots
-    if len(roots) != 1 or roots[0].gradient is None or roots[0].gradient.numel <= 1:
-        return []
-    return [f"      {line}" for line in whole_call_lines(call)]
+    return [f"      {line}" for line in whole_call_lines(call, non_scalar_only=True)]
 
 
 def _leaf_lines(call: BackwardCall) -> list[str]:

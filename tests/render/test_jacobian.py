@@ -10,7 +10,7 @@ import pytest
 from gradviz.model import BackwardCall, Value
 from gradviz.render.dot import RenderOptions, to_dot
 from gradviz.render.jacobian import call_jacobian, flatten
-from gradviz.render.notes import local_jacobian_lines, root_v_text, whole_call_lines
+from gradviz.render.notes import VJP_NAME, local_jacobian_lines, root_v_text, whole_call_lines
 from gradviz.render.state import step_state
 from gradviz.render.tensortext import matrix_lines
 
@@ -84,7 +84,7 @@ def test_the_drawing_shows_dy_dx_v_and_v_j_as_torch_gives_them() -> None:
 
     jacobian = torch.autograd.functional.jacobian(stacked, x.detach())
     written = matrix_lines(Value((2, 2), "float32", tuple(tuple(row) for row in jacobian.tolist())))
-    panel = dot[dot.index("the whole call") :]
+    panel = dot[dot.index("The whole call") :]
     assert "vector-Jacobian product" in panel
     for row in written:  # each row of torch's Jacobian, in the panel
         assert row.strip() in panel
@@ -127,7 +127,7 @@ def test_a_call_too_large_has_no_whole_call_panel() -> None:
     call = traced(lambda t: t * 2, [x], torch.ones(40))
 
     assert call_jacobian(call) is None
-    assert "the whole call" not in to_dot(call)
+    assert "The whole call" not in to_dot(call)
 
 
 def test_root_says_dl_dl_for_a_scalar_backward_and_not_run_yet_before_one() -> None:
@@ -160,3 +160,25 @@ def test_a_non_leaf_says_its_grad_is_none_and_shows_the_v_it_received() -> None:
     label = next(line for line in dot.splitlines() if line.lstrip().startswith(f"n{mul.id} "))
     assert ".grad: None, not retained (retain_grad() keeps v)" in label
     assert "v in: [1, 1]" in label
+
+
+def test_the_tui_step_pane_shows_saved_values_and_the_whole_call_at_the_last_step() -> None:
+    from gradviz.render.stepview import step_view
+
+    # Given: the non-diagonal example, stepped as the TUI steps it.
+    x = torch.tensor([2.0, 3.0], requires_grad=True)
+    with session.Tracer() as tracer:
+        y = torch.stack([x[0] * x[1], x[1] ** 2])
+        y.backward(torch.tensor([1.0, 10.0]))
+    call = tracer.result().backwards[0]
+    names = [call.graph.node(step.node).name for step in call.steps]
+    pow_step = names.index("PowBackward0") + 1
+
+    pow_view = step_view(call, pow_step)
+    last = step_view(call, len(call.steps))
+
+    sections = {section.title: section.lines for section in pow_view.sections}
+    assert f"exponent: {y.grad_fn.next_functions[1][0]._saved_exponent}" in sections["Saved for backward"]
+    assert sections["Its tensor"] == (".grad: None, not retained (retain_grad() keeps v)",)
+    whole = {section.title: section.lines for section in last.sections}[f"The whole call: {VJP_NAME}"]
+    assert "  [[ 1, 10]]  @  [[3, 2],  =  [ 3, 62]" in whole and x.grad.tolist() == [3.0, 62.0]
