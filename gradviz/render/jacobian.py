@@ -67,6 +67,8 @@ def matrix_of(value: Value | None) -> Matrix | None:
         return None
     rows, columns = value.shape
     flat = flatten(value.values)
+    if len(flat) != rows * columns or not flat:
+        return None
     return [flat[row * columns : (row + 1) * columns] for row in range(rows)]
 
 
@@ -90,12 +92,16 @@ def _product(left: Matrix, right: Matrix) -> Matrix:
     ]
 
 
-def _add_into(store: dict[int, Matrix], node: int, matrix: Matrix) -> None:
+def _add_into(store: dict[int, Matrix], node: int, matrix: Matrix) -> bool:
+    """Add a path's share into a node's dy/d(node); False when the shapes disagree (a malformed trace)."""
     held = store.get(node)
     if held is None:
         store[node] = matrix
-        return
+        return True
+    if len(held[0]) != len(matrix[0]):
+        return False
     store[node] = [[a + b for a, b in zip(r, s, strict=True)] for r, s in zip(held, matrix, strict=True)]
+    return True
 
 
 def _compose(call: BackwardCall, root: Node, size: int) -> dict[int, Matrix] | None:
@@ -114,9 +120,10 @@ def _compose(call: BackwardCall, root: Node, size: int) -> dict[int, Matrix] | N
             if grad is None or target is None:
                 continue
             local = matrix_of(step.jacobians[slot]) if slot < len(step.jacobians) else None
-            if local is None or len(local) != len(upstream[0]):
+            if local is None or len(local) != len(upstream[0]) or not local[0]:
                 return None  # one node without its local J: the chain cannot be composed
-            _add_into(store, target, _product(upstream, local))
+            if not _add_into(store, target, _product(upstream, local)):
+                return None
     return store
 
 
@@ -141,18 +148,23 @@ def call_jacobian(call: BackwardCall, *, max_numel: int = MAX_WHOLE_NUMEL) -> Ca
     if shape is None or not inputs or any(node.tensor is None for node in inputs):
         return None
     size = _numel(shape)
+    if size == 0 or any(node.tensor is not None and _numel(node.tensor.shape) == 0 for node in inputs):
+        return None
     if size + sum(_numel(node.tensor.shape) for node in inputs if node.tensor) > max_numel:
         return None
     store = _compose(call, root, size)
     if store is None:
         return None
     row = flatten(v.values) if v is not None and v.values is not None else None
+    row = row if row is not None and len(row) == size else None
     entries = []
     for node in inputs:
         tensor = node.tensor
         assert tensor is not None
         columns = _numel(tensor.shape)
         matrix = store.get(node.id, [[0.0] * columns for _ in range(size)])
+        if len(matrix[0]) != columns:
+            return None
         jacobian = Value((size, columns), tensor.dtype, tuple(tuple(r) for r in matrix))
         vjp = None
         if row is not None:

@@ -182,3 +182,39 @@ def test_the_tui_step_pane_shows_saved_values_and_the_whole_call_at_the_last_ste
     assert sections["Its tensor"] == (".grad: None, not retained (retain_grad() keeps v)",)
     whole = {section.title: section.lines for section in last.sections}[f"The whole call: {VJP_NAME}"]
     assert "  [[ 1, 10]]  @  [[3, 2],  =  [ 3, 62]" in whole and x.grad.tolist() == [3.0, 62.0]
+
+
+def test_a_malformed_trace_draws_no_whole_call_and_never_raises() -> None:
+    from gradviz.model import Edge, Graph, Node, Root, Step, TensorInfo
+
+    # Given: a hand-edited trace whose local J has the wrong number of rows for the root's v.
+    v = Value((2,), "float32", (1.0, 1.0))
+    graph = Graph(
+        nodes=(
+            Node(0, "MulBackward0", tensor=TensorInfo("y", (2,), "float32", "cpu")),
+            Node(1, "AccumulateGrad", tensor=TensorInfo("x", (2,), "float32", "cpu", is_leaf=True)),
+        ),
+        edges=(Edge(0, 1),),
+        roots=(Root(0, "y", v),),
+    )
+    wrong = Value((3, 2), "float32", ((1.0, 0.0), (0.0, 1.0), (1.0, 1.0)))
+    call = BackwardCall(1, "backward", None, graph, steps=(Step(0, (v,), (v,), (wrong,)), Step(1, (v,), ())))
+
+    assert call_jacobian(call) is None
+    assert "The whole call" not in to_dot(call)
+    assert "J to x =" in to_dot(call)  # the local J is still shown as recorded
+
+
+def test_v_j_is_the_share_a_call_added_into_an_accumulated_grad() -> None:
+    # Given: two backward calls into the same x (no zeroing between).
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    with session.Tracer() as tracer:
+        (x * 3).backward(torch.tensor([1.0, 1.0]))
+        before = x.grad.clone()
+        (x**2).backward(torch.tensor([1.0, -1.0]))
+    second = tracer.result().backwards[1]
+
+    whole = call_jacobian(second)
+
+    assert whole is not None
+    assert_values(whole.inputs[0].vjp, x.grad - before)
