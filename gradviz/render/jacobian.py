@@ -141,6 +141,10 @@ def call_jacobian(call: BackwardCall, *, max_numel: int = MAX_WHOLE_NUMEL) -> Ca
     graph = call.graph
     if len(graph.roots) != 1 or not call.steps or call.error is not None:
         return None
+    known = range(len(graph.nodes))
+    ids = [graph.roots[0].node, *call.inputs, *(step.node for step in call.steps)]
+    if any(node_id not in known for node_id in ids):
+        return None  # a hand-edited trace that names nodes it does not have
     root = graph.node(graph.roots[0].node)
     v = graph.roots[0].gradient
     shape = v.shape if v is not None else (root.tensor.shape if root.tensor is not None else None)

@@ -71,6 +71,8 @@ def _slot_targets(graph: Graph, node_id: int) -> dict[int, int]:
 
 
 def _target_name(graph: Graph, target: int) -> str:
+    if not 0 <= target < len(graph.nodes):
+        return f"#{target}"
     node = graph.node(target)
     if node.is_accumulate_grad and node.tensor is not None and node.tensor.label:
         return node.tensor.label
