@@ -141,6 +141,8 @@ def test_root_says_dl_dl_for_a_scalar_backward_and_not_run_yet_before_one() -> N
     assert "v = 1 = dL/dL" in to_dot(call)
     assert root_v_text(lone.roots[0]).startswith("v: not run yet")
     assert "v = None" not in to_dot(lone)
+    assert "v: not run yet" in to_dot(lone, options=RenderOptions(depth=0))  # the collapsed view too
+    assert "v = 1 = dL/dL" in to_dot(call, options=RenderOptions(depth=0))
 
 
 def test_a_non_leaf_says_its_grad_is_none_and_shows_the_v_it_received() -> None:
