@@ -176,7 +176,7 @@ class _Drawing:
         if node.id in self.state.done:
             grads = ", ".join(self.value(grad) for grad in self.state.v.get(node.id, ()))
             lines.append(_small(f"v in: {grads}", mono=True, color="black"))
-            if self.options.jacobians:
+            if self.options.shows_jacobians:
                 lines.extend(
                     _small(line, mono=True, color="black")
                     for line in local_jacobian_lines(self.graph, self.state, node.id)
@@ -310,7 +310,7 @@ def to_dot(
     if options.overlays:
         for overlay in graph.overlays:
             drawing.overlay(overlay)
-    if options.jacobians and isinstance(subject, BackwardCall) and state.step in (None, state.total):
+    if options.shows_jacobians and isinstance(subject, BackwardCall) and state.step in (None, state.total):
         whole = whole_call_lines(subject)
         if whole:
             drawing.whole_call(whole)

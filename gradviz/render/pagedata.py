@@ -72,7 +72,11 @@ def steps_data(call: BackwardCall, options: RenderOptions = DEFAULT_OPTIONS) -> 
             there = element.get(target, f"n{target}") if target is not None else here
             if grad is not None and there != here:
                 first.setdefault(f"{here}->{there}", number)
-    if options.jacobians and collapsed_depth(call.graph, options) is None and call_jacobian(call) is not None:
+    if (
+        options.shows_jacobians
+        and collapsed_depth(call.graph, options) is None
+        and call_jacobian(call) is not None
+    ):
         first[WHOLE_CALL] = len(call.steps)  # the whole call's v J is the answer of the last step
     return {"elements": elements, "first": first}
 

@@ -67,6 +67,11 @@ class RenderOptions:
     clusters: bool = True
     jacobians: bool = True
 
+    @property
+    def shows_jacobians(self) -> bool:
+        """Whether Jacobians are written out: they are values, so ``values=False`` leaves them out too."""
+        return self.jacobians and self.values
+
 
 #: The defaults, for signatures (a dataclass instance is immutable, so sharing it is safe).
 DEFAULT_OPTIONS = RenderOptions()

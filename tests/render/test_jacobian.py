@@ -108,6 +108,7 @@ def test_each_node_shows_its_local_jacobian_once_it_ran() -> None:
     assert after == ["J to x =", *(f"  {row}" for row in expected)]
     assert "J to x =" in to_dot(call, step=1) and "J to x" not in to_dot(call, step=0)
     assert "J to x" not in to_dot(call, options=RenderOptions(jacobians=False))
+    assert "J to x" not in to_dot(call, options=RenderOptions(values=False))  # a J is values
 
 
 def test_a_comment_calling_it_a_jacobian_vector_product_is_answered() -> None:
