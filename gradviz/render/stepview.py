@@ -210,7 +210,7 @@ def step_view(
         after = tensor.grad_after if tensor is not None else None
         lines = leaf_equation(before, contribution, after, show_values=show_values, width=width)
         sections.append(Section(f"{name}.grad: before + contribution = after", tuple(lines), "leaf"))
-        ending = (*_before_failure(call, step), *_whole(call, step))
+        ending = (*_before_failure(call, step), *_whole(call, step, show_values))
         return StepView(title, subtitle, (*sections, *ending), node.id)
     targets = slot_targets(graph, node.id)
     if not any(jacobian is not None for jacobian in record.jacobians):
@@ -235,12 +235,14 @@ def step_view(
         vj_lines.extend(" " * len(head) + line for line in body[1:])
     if vj_lines:
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
-    return StepView(title, subtitle, (*sections, *_before_failure(call, step), *_whole(call, step)), node.id)
+    return StepView(
+        title, subtitle, (*sections, *_before_failure(call, step), *_whole(call, step, show_values)), node.id
+    )
 
 
-def _whole(call: BackwardCall, step: int) -> tuple[Section, ...]:
+def _whole(call: BackwardCall, step: int, show_values: bool) -> tuple[Section, ...]:
     """At the last step of a small call, the whole call as one vector-Jacobian product."""
-    if step != len(call.steps):
+    if step != len(call.steps) or not show_values:
         return ()
     lines = whole_call_lines(call, non_scalar_only=True)  # a scalar's J row is the leaf's .grad, shown above
     return (Section(lines[0], tuple(lines[1:]), "jacobian"),) if lines else ()
