@@ -20,6 +20,8 @@ format:
 docs:
 	mkdir -p build/docs
 	$(PYTHON) -m gradviz demo --out build/docs/demo
+	$(PYTHON) -m gradviz trace --out build/docs/vector-jacobian examples/10_vector_jacobian.py
+	cp build/docs/vector-jacobian/backward-001.svg docs/concepts/vector-jacobian.svg
 	for command in trace render tui demo; do \
 		COLUMNS=100 $(PYTHON) -m gradviz $$command --help > build/docs/$$command-help.txt || exit 1; \
 	done

@@ -139,6 +139,8 @@ class Node:
         event: Id of the forward event that created it, where known.
         module: Path of the ``nn.Module`` call that produced it (``encoder.layers.3.self_attn``), where
             known.
+        attributes: The non-tensor values it saved for backward, as ``(name, text)`` pairs without the
+            ``_saved_`` prefix (Pow's ``("exponent", "2")``, Sum's ``("dim", "(0,)")``).
     """
 
     id: int
@@ -148,6 +150,7 @@ class Node:
     saved: tuple[SavedTensor, ...] = ()
     event: int | None = None
     module: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_accumulate_grad(self) -> bool:
