@@ -17,6 +17,7 @@ from gradviz.capture.door import Door, Part, UserCall
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
+from gradviz.capture.isolation import isolated
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
@@ -304,7 +305,8 @@ class Tracer:
     def _count(self, engine: UserCall) -> Any:
         # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
         result = engine()
-        self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))  # the Judge reads the ledger
+        with isolated():  # reading each .grad is gradviz's own tensor work
+            self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))  # the Judge reads it
         if not self._leaves.part.is_open:
             self._leaves.unfollow()  # outside the engine: removing hooks now is safe
         return result
