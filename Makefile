@@ -20,6 +20,12 @@ format:
 docs:
 	mkdir -p build/docs
 	$(PYTHON) -m gradviz demo --out build/docs/demo
+	$(PYTHON) -m gradviz trace --out build/docs/vector-jacobian examples/10_vector_jacobian.py
+	cp build/docs/vector-jacobian/backward-001.svg docs/concepts/vector-jacobian.svg
+	$(PYTHON) -m gradviz trace --quiet --out build/docs/transformer examples/12_transformer_modules.py
+	cp build/docs/transformer/backward-001.svg docs/figures/transformer-full.svg
+	$(PYTHON) -m gradviz trace --quiet --depth 3 --out build/docs/transformer-depth3 examples/12_transformer_modules.py
+	cp build/docs/transformer-depth3/backward-001.svg docs/figures/transformer-depth3.svg
 	for command in trace render tui demo; do \
 		COLUMNS=100 $(PYTHON) -m gradviz $$command --help > build/docs/$$command-help.txt || exit 1; \
 	done

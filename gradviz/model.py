@@ -144,6 +144,8 @@ class Node:
             known.
         freed_by: When an earlier captured call already ran this node without ``retain_graph=True``,
             that call's index: autograd freed the node's saved tensors then.
+        attributes: The non-tensor values it saved for backward, as ``(name, text)`` pairs without the
+            ``_saved_`` prefix (Pow's ``("exponent", "2")``, Sum's ``("dim", "(0,)")``).
     """
 
     id: int
@@ -154,6 +156,7 @@ class Node:
     event: int | None = None
     module: str | None = None
     freed_by: int | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_accumulate_grad(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch.autograd.graph import get_gradient_edge
 
+from gradviz.capture.attributes import saved_attributes
 from gradviz.capture.isolation import isolated
 from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.names import NameMap
@@ -270,6 +271,7 @@ def _describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root]) ->
                 saved=saved,
                 event=origin.event if origin else None,
                 module=module_of[node_id],
+                attributes=saved_attributes(fn) if context.include_saved else (),
             )
         )
     return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots), modules=modules)

@@ -287,12 +287,6 @@ class LeafLedger:
         if id(leaf) not in self._accumulated:
             state.uncaptured += 1
             self._accumulated[id(leaf)] = leaf
-        grad = leaf.grad
-        if grad is not None and grad.numel() <= _SMALL:
-            state.grad = summarize(grad)  # a small gradient is shown by its values, as in captured calls
-        elif grad is not None:
-            norm = float(torch.linalg.vector_norm(grad.detach()))
-            state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
         if not state.listed:
             state.listed = True
             self._order.append(state)
@@ -305,6 +299,14 @@ class LeafLedger:
             leaf = leaf_ref()
             if leaf is not None and accumulated.get(id(leaf)) is leaf:
                 state = self._state(leaf)
+                # Read once the engine is done, not as the gradient accumulates: DDP all-reduces the
+                # gradients in a callback at the end of backward, after every accumulation hook ran.
+                grad = leaf.grad
+                if grad is not None and grad.numel() <= _SMALL:
+                    state.grad = summarize(grad)  # a small gradient is shown by its values, as when captured
+                elif grad is not None:
+                    norm = float(torch.linalg.vector_norm(grad.detach()))
+                    state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
                 self._arrive(leaf, held, call_index, None, state.grad, False)
                 if self.on_settled is not None:
                     self.on_settled(leaf, held, state.grad)

@@ -17,6 +17,7 @@ from gradviz.capture.door import Door, Part, UserCall
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
+from gradviz.capture.isolation import isolated
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.ledgercalls import StepWatch, with_ledger
@@ -323,7 +324,8 @@ class Tracer:
         # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
         result = engine()
         self._book_part.run(lambda: self._book.counted(self.backward_calls, engine.args[0]))
-        self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))  # the Judge reads the ledger
+        with isolated():  # reading each .grad is gradviz's own tensor work
+            self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))  # the Judge reads it
         if not self._leaves.part.is_open:
             self._leaves.unfollow()  # outside the engine: removing hooks now is safe
         return result

@@ -20,6 +20,14 @@ from gradviz.render.labels import small as _small
 from gradviz.render.labels import text as _text
 from gradviz.render.labels import title_lines
 from gradviz.render.ledger import ledger_lines
+from gradviz.render.notes import (
+    WHOLE_CALL,
+    attribute_text,
+    local_jacobian_lines,
+    non_leaf_grad_text,
+    root_v_text,
+    whole_call_lines,
+)
 from gradviz.render.overview import to_overview_dot
 from gradviz.render.retain import retain_lines
 from gradviz.render.state import StepState, step_state
@@ -161,6 +169,9 @@ class _Drawing:
             made = f"{tensor.label} " if tensor.label else ""
             shape = format_shape(tensor.shape) if tensor.shape else "scalar"
             lines.append(_small(f"output {made}{shape}"))
+        attributes = attribute_text(node)
+        if self.options.saved and attributes:
+            lines.append(_small(f"saved values: {attributes}", mono=True))
         if self.options.saved and node.saved:
             listed = ", ".join(
                 f"{saved.name}" + (f"={saved.label}" if saved.label else "") + f" {self.value(saved.value)}"
@@ -177,6 +188,14 @@ class _Drawing:
         if node.id in self.state.done:
             grads = ", ".join(self.value(grad) for grad in self.state.v.get(node.id, ()))
             lines.append(_small(f"v in: {grads}", mono=True, color="black"))
+            if self.options.shows_jacobians:
+                lines.extend(
+                    _small(line, mono=True, color="black")
+                    for line in local_jacobian_lines(self.graph, self.state, node.id)
+                )
+            not_retained = non_leaf_grad_text(node)
+            if not_retained is not None:
+                lines.append(_small(not_retained, mono=True))
         return lines
 
     def edge(self, edge: Edge) -> None:
@@ -199,7 +218,11 @@ class _Drawing:
         who = f" from {root.label}" if root.label else ""
         lines = [
             _text(f"backward(){who}"),
-            _small(f"v = {self.value(root.gradient)}", mono=True, color="black"),
+            _small(
+                root_v_text(root, values=self.options.values, max_values=self.options.max_label_values),
+                mono=True,
+                color="black",
+            ),
         ]
         self.dot.node(f"r{index}", _html(lines), **GRADIENT.node_attrs())
         self.dot.edge(f"r{index}", f"n{root.node}", **EDGE.edge_attrs())
@@ -221,6 +244,15 @@ class _Drawing:
             attrs["style"] = "dashed"
             attrs["arrowhead"] = "tee" if overlay.kind == "detach" else "none"
             self.dot.edge(f"n{overlay.attached_to}", f"o{overlay.id}", **attrs)
+
+    def whole_call(self, lines: list[str]) -> None:
+        """The whole call as one vector-Jacobian product, in a box of its own at the bottom."""
+        rows = [f"<b>{_text(lines[0])}</b>", *(_small(line, mono=True, color="black") for line in lines[1:])]
+        # Each line ends in a left-aligned break, so the matrices' columns stay lined up.
+        label = "<" + "".join(f'{row}<br align="left"/>' for row in rows) + ">"
+        with self.dot.subgraph(name="jacobian_rank") as bottom:
+            bottom.attr(rank="sink")
+            bottom.node(WHOLE_CALL, label, shape="box", style="rounded", color=MUTED, fontcolor="black")
 
     def legend(self) -> None:
         rows = ['<tr><td colspan="2" border="0"><b>legend</b></td></tr>']
@@ -295,6 +327,10 @@ def to_dot(
     if options.overlays:
         for overlay in graph.overlays:
             drawing.overlay(overlay)
+    if options.shows_jacobians and isinstance(subject, BackwardCall) and state.step in (None, state.total):
+        whole = whole_call_lines(subject)
+        if whole:
+            drawing.whole_call(whole)
     if options.legend:
         drawing.legend()
     source: str = drawing.dot.source

@@ -15,8 +15,15 @@ import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
-from gradviz.model import BackwardCall, Value
+from gradviz.model import BackwardCall, Node, Root, Value
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
+from gradviz.render.notes import (
+    attribute_text,
+    local_jacobian_lines,
+    non_leaf_grad_text,
+    root_v_text,
+    whole_call_lines,
+)
 from gradviz.render.pagedata import SourceLine, page_data, source_excerpt, steps_data, view_name
 from gradviz.render.state import step_state
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions, format_value
@@ -69,8 +76,9 @@ def _steps_table(call: BackwardCall) -> str:
             targets[(edge.source, slot)] = edge.target
     rows = [
         "<tr><th>step</th><th>node</th><th>created at</th><th>v in (grad_outputs)</th>"
-        "<th>vJ out (grad_inputs) &rarr; next_functions</th></tr>"
+        "<th>vJ out (grad_inputs) &rarr; next_functions</th><th>local J (vJ = v J)</th><th>notes</th></tr>"
     ]
+    state = step_state(call)
     for number, step in enumerate(call.steps, start=1):
         node = graph.nodes[step.node] if 0 <= step.node < len(graph.nodes) else None
         name = f"{node.name} #{step.node}" if node is not None else f"#{step.node}"
@@ -82,9 +90,11 @@ def _steps_table(call: BackwardCall) -> str:
             sent.append(f"{_esc(format_value(grad, max_values=16))}{to}")
         if node is not None and node.is_accumulate_grad:
             sent.append("added into .grad")
+        local = "\n".join(local_jacobian_lines(graph, state, step.node, max_columns=16))
         rows.append(
             f'<tr data-step="{number}" hidden><td>{number}</td><td>{_esc(name)}</td><td>{_esc(where)}</td>'
-            f'<td class="v">{_values(step.grad_outputs)}</td><td class="v">{"<br>".join(sent)}</td></tr>'
+            f'<td class="v">{_values(step.grad_outputs)}</td><td class="v">{"<br>".join(sent)}</td>'
+            f'<td><pre class="v">{_esc(local)}</pre></td><td>{_node_notes(node)}</td></tr>'
         )
     if call.error is not None:
         node = raised_at(call)
@@ -95,6 +105,26 @@ def _steps_table(call: BackwardCall) -> str:
             f'<td colspan="2">{RAISED_HERE}: {_esc(error_text(call.error, limit=None))}</td></tr>'
         )
     return '<table id="steps">' + "".join(rows) + "</table>"
+
+
+def _node_notes(node: Node | None) -> str:
+    """What a node holds besides tensors, and why its tensor has no ``.grad``."""
+    if node is None:
+        return ""
+    notes = [text for text in (attribute_text(node), non_leaf_grad_text(node)) if text]
+    if node.tensor is not None and node.tensor.retains_grad:
+        notes.append(".grad: the v it received (retain_grad())")
+    return "<br>".join(_esc(note) for note in notes)
+
+
+def _whole_call(call: BackwardCall) -> str:
+    """The whole call as one vector-Jacobian product, shown when the last step has run."""
+    lines = whole_call_lines(call)
+    if not lines:
+        return ""
+    body = _esc("\n".join(lines[1:]))
+    head = f"<h2>{_esc(lines[0])}</h2>"
+    return f'<div class="at-end" id="whole-call" hidden>{head}<pre class="v">{body}</pre></div>'
 
 
 def _leaves_table(call: BackwardCall) -> str:
@@ -139,6 +169,11 @@ def _source(lines: Sequence[SourceLine]) -> str:
         )
     parts.append("</pre>")
     return "".join(parts)
+
+
+def _root_line(root: Root) -> str:
+    who = f" from {root.label}" if root.label else ""
+    return f"backward(){who}: {root_v_text(root, max_values=16)}"
 
 
 def _script_json(data: dict[str, object]) -> str:
@@ -209,6 +244,7 @@ def to_html(
         f"<title>gradviz: {_esc(heading)}</title><style>{_CSS}</style></head><body>",
         f"<header><h1>{_esc(heading)}</h1>",
         f"<p><code>{_esc(code)}</code></p>" if code else "",
+        "".join(f'<p class="v">{_esc(_root_line(root))}</p>' for root in call.graph.roots),
         failure,
         "</header>",
         _TOOLBAR.format(total=len(call.steps), toggle=toggle),
@@ -217,6 +253,7 @@ def to_html(
         "<section><h2>Backward steps, in the order autograd ran them</h2>",
         _steps_table(call),
         _leaves_table(call),
+        _whole_call(call),
         "</section>",
         f'<script type="application/json" id="steps-data">{_script_json(data)}</script>',
         f"<script>{_SCRIPT}</script></body></html>",

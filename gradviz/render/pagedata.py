@@ -15,6 +15,8 @@ from gradviz.model import BackwardCall, Location
 from gradviz.render.collapse import choose_depth, collapse, module_depth
 from gradviz.render.dot import collapsed_depth
 from gradviz.render.failure import raised_at
+from gradviz.render.jacobian import call_jacobian
+from gradviz.render.notes import WHOLE_CALL
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 
 __all__ = [
@@ -70,6 +72,12 @@ def steps_data(call: BackwardCall, options: RenderOptions = DEFAULT_OPTIONS) -> 
             there = element.get(target, f"n{target}") if target is not None else here
             if grad is not None and there != here:
                 first.setdefault(f"{here}->{there}", number)
+    if (
+        options.shows_jacobians
+        and collapsed_depth(call.graph, options) is None
+        and call_jacobian(call) is not None
+    ):
+        first[WHOLE_CALL] = len(call.steps)  # the whole call's v J is the answer of the last step
     return {"elements": elements, "first": first}
 
 

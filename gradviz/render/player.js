@@ -13,7 +13,7 @@
   var playButton = document.getElementById("play");
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-step]"));
   var atEnd = Array.prototype.slice.call(document.querySelectorAll(".at-end, #steps tr:not([data-step]):not(:has(th))"));
-  var ANSWER = /^(v in|grad:|grad in |\S+\.grad )/;
+  var ANSWER = /^(v in|grad:|grad in |\S+\.grad |\.grad: None|J to |\s+\[)/;
   var lines = {};
   document.querySelectorAll("[data-loc]").forEach(function (line) { lines[line.dataset.loc] = line; });
   var views = {};
@@ -24,7 +24,9 @@
       if (title) { drawn[title.textContent] = g; }
       // Values a node or edge gets from backward stay hidden until it runs, not to give the answer away.
       g.querySelectorAll("text").forEach(function (t) {
-        if (g.classList.contains("edge") || ANSWER.test(t.textContent)) { t.classList.add("answer"); }
+        if (g.classList.contains("edge") || (title && title.textContent === "jacobian") || ANSWER.test(t.textContent)) {
+          t.classList.add("answer");
+        }
       });
     });
     var box = svg && svg.viewBox && svg.viewBox.baseVal;
@@ -58,7 +60,8 @@
       var g = view.drawn[name], first = view.data.first[name];
       g.classList.remove("pending", "waiting", "current", "raised-here");
       if (first !== undefined && first > k) {
-        g.classList.add(g.classList.contains("edge") ? "waiting" : "pending");
+        // the whole-call panel is no node of the graph: it waits, faint, for the last step
+        g.classList.add(g.classList.contains("edge") || name === "jacobian" ? "waiting" : "pending");
       }
     });
     var here = k > 0 ? view.data.elements[k - 1] : null;
@@ -105,7 +108,21 @@
       values.innerHTML = part[1].innerHTML;
       panel.appendChild(values);
     });
+    [["local J", cells[5]], ["", cells[6]]].forEach(function (part) {
+      if (!part[1] || !part[1].textContent) { return; }
+      if (part[0]) { panel.appendChild(text("b", part[0])); }
+      var more = text("div", "", "v");
+      more.innerHTML = part[1].innerHTML;
+      panel.appendChild(more);
+    });
     if (k === total) {
+      var whole = document.getElementById("whole-call");
+      if (whole) {
+        var copy = panel.appendChild(whole.cloneNode(true));
+        copy.removeAttribute("id");
+        copy.classList.remove("at-end");
+        copy.hidden = false;
+      }
       var failure = document.getElementById("failure");
       if (failure) { panel.appendChild(failure.cloneNode(true)).removeAttribute("id"); }
     }

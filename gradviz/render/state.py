@@ -31,6 +31,8 @@ class StepState:
         flows: ``(source, target)`` edge to the vJ sent along each of its slots, for the nodes that
             have run (None where autograd sent nothing).
         error: Why the call raised, when it did (shown at the finished call and at its last step).
+        jacobians: Node id to its local Jacobian per ``next_functions`` slot, for the nodes that have
+            run and had one recorded (small nodes).
     """
 
     step: int | None
@@ -41,6 +43,7 @@ class StepState:
     v: Mapping[int, tuple[Value | None, ...]] = field(default_factory=dict)
     flows: Mapping[tuple[int, int], tuple[Value | None, ...]] = field(default_factory=dict)
     error: CallError | None = None
+    jacobians: Mapping[int, tuple[Value | None, ...]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -151,9 +154,12 @@ def step_state(subject: Graph | BackwardCall, step: int | None = None) -> StepSt
         ran.setdefault(item.node, number)
     upto = len(steps) if step is None else step
     v: dict[int, tuple[Value | None, ...]] = {}
+    jacobians: dict[int, tuple[Value | None, ...]] = {}
     sent: dict[tuple[int, int], dict[int, Value | None]] = {}
     for item in steps[:upto]:
         v[item.node] = item.grad_outputs
+        if item.jacobians:
+            jacobians.setdefault(item.node, item.jacobians)
         for slot, grad in enumerate(item.grad_inputs):
             target = slot_target.get((item.node, slot))
             if target is not None:
@@ -169,4 +175,5 @@ def step_state(subject: Graph | BackwardCall, step: int | None = None) -> StepSt
         v=v,
         flows=flows,
         error=subject.error,
+        jacobians=jacobians,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
+from gradviz.render.notes import non_leaf_grad_text, whole_call_lines
 from gradviz.render.state import step_state
 from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
@@ -110,13 +111,10 @@ def _start_view(call: BackwardCall, show_values: bool) -> StepView:
     sections = []
     for root in call.graph.roots:
         node = call.graph.node(root.node)
-        sections.append(
-            Section(
-                f"backward starts at {describe_node(node)} with v =",
-                tuple(value_lines(root.gradient, show_values=show_values)),
-                "v",
-            )
-        )
+        lines = value_lines(root.gradient, show_values=show_values)
+        if root.gradient is not None and root.gradient.shape == () and root.gradient.values == 1:
+            lines = ["1 = dL/dL (a scalar backward starts from 1)"]
+        sections.append(Section(f"backward starts at {describe_node(node)} with v =", tuple(lines), "v"))
     if call.error is None:
         sections.append(Section("Next", (f"{len(call.steps)} steps; press n to run the first one.",)))
     else:
@@ -199,8 +197,12 @@ def step_view(
     for index, value in enumerate(record.grad_outputs):
         heading = "Incoming gradient v" + (f" (output {index})" if len(record.grad_outputs) > 1 else "")
         sections.append(Section(heading, tuple(value_lines(value, show_values=show_values)), "v"))
-    if node.saved:
-        sections.append(Section("Saved for backward", saved_lines(node, show_values), "note"))
+    not_retained = non_leaf_grad_text(node)
+    if not_retained is not None:
+        sections.append(Section("Its tensor", (not_retained,), "note"))
+    if node.saved or node.attributes:
+        saved = (*saved_lines(node, show_values), *(f"{name}: {text}" for name, text in node.attributes))
+        sections.append(Section("Saved for backward", saved, "note"))
     sections.extend(Section(heading, lines, "note") for heading, lines in step_notes(call, node, record))
     tensor = node.tensor
     if node.is_accumulate_grad:
@@ -210,7 +212,8 @@ def step_view(
         after = tensor.grad_after if tensor is not None else None
         lines = leaf_equation(before, contribution, after, show_values=show_values, width=width)
         sections.append(Section(f"{name}.grad: before + contribution = after", tuple(lines), "leaf"))
-        return StepView(title, subtitle, (*sections, *_before_failure(call, step)), node.id)
+        ending = (*_before_failure(call, step), *_whole(call, step, show_values))
+        return StepView(title, subtitle, (*sections, *ending), node.id)
     targets = slot_targets(graph, node.id)
     if not any(jacobian is not None for jacobian in record.jacobians):
         note = "not recorded for this node: J is only computed for small tensors"
@@ -234,7 +237,17 @@ def step_view(
         vj_lines.extend(" " * len(head) + line for line in body[1:])
     if vj_lines:
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
-    return StepView(title, subtitle, (*sections, *_before_failure(call, step)), node.id)
+    return StepView(
+        title, subtitle, (*sections, *_before_failure(call, step), *_whole(call, step, show_values)), node.id
+    )
+
+
+def _whole(call: BackwardCall, step: int, show_values: bool) -> tuple[Section, ...]:
+    """At the last step of a small call, the whole call as one vector-Jacobian product."""
+    if step != len(call.steps) or not show_values:
+        return ()
+    lines = whole_call_lines(call, non_scalar_only=True)  # a scalar's J row is the leaf's .grad, shown above
+    return (Section(lines[0], tuple(lines[1:]), "jacobian"),) if lines else ()
 
 
 def _before_failure(call: BackwardCall, step: int) -> tuple[Section, ...]:

@@ -52,6 +52,8 @@ class RenderOptions:
             the node budget and `full` is False.
         full: Draw every node whatever the size.
         clusters: Box the nodes of each ``nn.Module`` call in the full drawing.
+        jacobians: Write each small node's local J under it once it ran, and for a small call the
+            whole call as one product ``v @ dy/dx``.
     """
 
     overlays: bool = True
@@ -63,6 +65,12 @@ class RenderOptions:
     depth: int | None = None
     full: bool = False
     clusters: bool = True
+    jacobians: bool = True
+
+    @property
+    def shows_jacobians(self) -> bool:
+        """Whether Jacobians are written out: they are values, so ``values=False`` leaves them out too."""
+        return self.jacobians and self.values
 
 
 #: The defaults, for signatures (a dataclass instance is immutable, so sharing it is safe).

@@ -10,6 +10,7 @@ from pathlib import Path
 from gradviz.model import BackwardCall, Finding, Trace
 from gradviz.render.failure import RECEIVED_NOTHING, error_text
 from gradviz.render.ledger import loop_summary, zeroing_before, zeroing_text
+from gradviz.render.notes import whole_call_lines
 from gradviz.render.state import step_state
 from gradviz.render.style import format_value
 
@@ -21,6 +22,8 @@ MAX_CODE = 60
 WIDTH = 100
 #: Leaves listed per call; a model with hundreds of parameters gets one line for the rest.
 MAX_LEAVES = 12
+#: The whole call's dy/dx is printed when the script made at most this many captured calls.
+MAX_WHOLE_CALLS = 3
 #: Notes listed one line each; more are counted by kind in one line.
 MAX_NOTES = 5
 
@@ -57,6 +60,8 @@ def summarize(trace: Trace, written_files: Sequence[Path], out_dir: Path | str |
     lines = [_headline(trace)]
     for call in trace.backwards:
         lines.extend(_call_lines(call))
+        if len(trace.backwards) <= MAX_WHOLE_CALLS:
+            lines.extend(_whole_call(call))
     lines.extend(_uncaptured_lines(trace))
     loop = loop_summary(trace)
     if loop is not None:
@@ -113,6 +118,11 @@ def _call_lines(call: BackwardCall) -> list[str]:
     for position, result in enumerate(call.results):
         lines.append(f"      {_result_name(call, position)} = {format_value(result)}")
     return lines
+
+
+def _whole_call(call: BackwardCall) -> list[str]:
+    """For a small non-scalar backward, dy/dx, v and v J (a scalar's J is its gradient, already printed)."""
+    return [f"      {line}" for line in whole_call_lines(call, non_scalar_only=True)]
 
 
 def _leaf_lines(call: BackwardCall) -> list[str]:

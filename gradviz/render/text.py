@@ -15,6 +15,7 @@ from rich.tree import Tree
 
 from gradviz.model import BackwardCall, Graph, Node, Overlay
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, failure_title
+from gradviz.render.notes import attribute_text, root_v_text
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
     CURRENT,
@@ -69,6 +70,9 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
             text.append(f"  grad {format_value(grad)}", style="bold")
             if accumulated:
                 text.append(" (accumulated)", style="dim")
+    attributes = attribute_text(node)
+    if attributes:
+        text.append(f"  ({attributes})", style="dim")
     if node.id in state.done and not node.is_accumulate_grad:
         grads = ", ".join(format_value(grad) for grad in state.v.get(node.id, ()))
         text.append(f"  v {grads}", style="green")
@@ -144,7 +148,7 @@ def to_rich(
             heading = f"graph behind {root.label}" if root.label else "graph behind the tensor"
         else:
             who = f"backward() from {root.label}" if root.label else "backward()"
-            heading = f"{who}, v = {format_value(root.gradient)}"
+            heading = f"{who}, {root_v_text(root)}"
         branch = tree.add(Text(heading, style=GRADIENT.tui))
         stack.append((root.node, branch, 1))
     if not graph.roots:

@@ -44,6 +44,8 @@ def main():
     if rank == 0:
         print(f"replicas equal: {same.item() == world_size}")
         print(f"checksum {flat.double().sum().item():.6f}")
+        norms = [f"{p.grad.norm().item():.5f}" for p in model.parameters()]
+        print("last .grad norms", " ".join(norms))
     dist.destroy_process_group()
 
 

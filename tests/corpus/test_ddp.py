@@ -59,6 +59,14 @@ def test_ddp_under_torchrun_runs_the_same_and_writes_one_trace_per_rank(tmp_path
     assert leaf_grads(traces[0]["backwards"][0]) == leaf_grads(traces[1]["backwards"][0])
     assert leaf_grads(traces[0]["backwards"][0])
 
+    # Then: the calls past the budget are summarised with the all-reduced .grad too (read after
+    # backward, not as each gradient accumulates), the same on both ranks as the script prints them.
+    printed = next(line for line in plain_out.decode().splitlines() if line.startswith("last .grad norms"))
+    expected = sorted(printed.split()[3:])
+    for trace in traces:
+        shown = sorted(f"{leaf['grad_after']['norm']:.5f}" for leaf in trace["uncaptured"])
+        assert shown == expected
+
 
 def test_explicit_out_gets_a_rank_folder_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -13,7 +13,7 @@ from gradviz.cli import main
 from gradviz.model import LedgerEntry, Location, Trace, Value
 from gradviz.render.ledger import learning_rate, loop_rows, to_ledger_dot, to_ledger_text
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "10_linear_regression.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "11_linear_regression.py"
 
 
 def _v(*values: float) -> Value:

@@ -113,3 +113,30 @@ def test_many_notes_are_one_counted_line_after_the_warnings() -> None:
     assert counted == (
         "  - 6 notes: 5 no_grad blocks, 1 detach (autograd did what the code says; all in trace.json)"
     )
+
+
+def test_a_small_non_scalar_backward_prints_dy_dx_v_and_v_j() -> None:
+    # Given: y = [x0 * x1, x1 ** 2] (a Jacobian that is not diagonal), backward with v = [1, 10].
+    with Tracer() as tracer:
+        x = torch.tensor([2.0, 3.0], requires_grad=True)
+        y = torch.stack([x[0] * x[1], x[1] ** 2])
+        y.backward(torch.tensor([1.0, 10.0]))
+
+    text = summarize(tracer.result(), [], None)
+
+    # Then: torch's own Jacobian, row by row, and v J equal to x.grad.
+    jacobian = torch.autograd.functional.jacobian(lambda t: torch.stack([t[0] * t[1], t[1] ** 2]), x.detach())
+    assert jacobian.tolist() == [[3.0, 2.0], [0.0, 6.0]] and x.grad.tolist() == [3.0, 62.0]
+    assert "vector-Jacobian product" in text and "J = dy/dx is 2 x 2" in text
+    assert "[[ 1, 10]]  @  [[3, 2],  =  [ 3, 62]" in text
+    assert "                [0, 6]]" in text
+
+
+def test_a_scalar_backward_prints_no_jacobian_block() -> None:
+    with Tracer() as tracer:
+        x = torch.tensor([2.0, 3.0], requires_grad=True)
+        (x * x).sum().backward()
+
+    text = summarize(tracer.result(), [], None)
+
+    assert "x.grad = [4, 6]" in text and "dy/dx" not in text

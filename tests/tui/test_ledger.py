@@ -14,7 +14,7 @@ from gradviz.render.stepview import step_view
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.ledger import LedgerScreen
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "10_linear_regression.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "11_linear_regression.py"
 
 
 async def test_l_opens_the_ledger_of_the_linear_regression_and_closes_it() -> None:

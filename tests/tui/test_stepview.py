@@ -58,7 +58,8 @@ def test_step_zero_shows_the_root_and_its_gradient(tutorial: Tutorial) -> None:
     view = step_view(call, 0)
     assert view.title == "Step 0 of 5: before backward() runs"
     assert view.node is None
-    assert section(view, "backward starts at MeanBackward0") == ["1"]
+    scalar_start = "1 = dL/dL (a scalar backward starts from 1)"
+    assert section(view, "backward starts at MeanBackward0") == [scalar_start]
 
 
 def test_mul_step_shows_v_j_and_vj_as_torch_computes_them(tutorial: Tutorial) -> None:

@@ -1,0 +1,79 @@
+"""The non-tensor values a node saved for backward: Pow's exponent, Sum's dim, LeakyReLU's slope.
+
+A tensor saved for backward has a ``_raw_saved_<name>`` twin; a plain value (a number, a bool, a tuple
+of dims) has only ``_saved_<name>``, and reading it unpacks nothing, so it never runs a saved-tensor
+hook. Sizes and strides are left out: they restate the shapes already drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+#: Saved values that only restate a shape: not worth a line in the drawing.
+_SHAPES = ("_sym_sizes", "_sym_strides", "_sizes", "_strides", "_sym_numel", "_sym_argsize_0", "_argsize_0")
+_names_by_type: dict[type, tuple[str, ...]] = {}
+_MAX_TEXT = 40
+#: Values that say nothing new: ``x + y`` saves ``alpha=1``.
+_DEFAULTS = frozenset({("alpha", "1")})
+
+
+def attribute_names(grad_fn: Any) -> tuple[str, ...]:
+    """Names of a node's non-tensor saved values, without ``_saved_`` (cached per node type).
+
+    Args:
+        grad_fn: An autograd Node.
+
+    Returns:
+        The names, e.g. ``("exponent",)`` for ``PowBackward0``; empty for custom Functions.
+    """
+    kind = type(grad_fn)
+    names = _names_by_type.get(kind)
+    if names is None:
+        found = (
+            set(dir(grad_fn)) if not isinstance(grad_fn, torch.autograd.function.BackwardCFunction) else set()
+        )
+        names = tuple(
+            attr[7:]
+            for attr in sorted(found)
+            if attr.startswith("_saved_") and f"_raw{attr}" not in found and not attr.endswith(_SHAPES)
+        )
+        _names_by_type[kind] = names
+    return names
+
+
+def saved_attributes(grad_fn: Any) -> tuple[tuple[str, str], ...]:
+    """The node's non-tensor saved values as ``(name, text)`` pairs, e.g. ``(("exponent", "2"),)``.
+
+    Args:
+        grad_fn: An autograd Node.
+
+    Returns:
+        One pair per plain value (numbers, bools, strings, tuples of them); None values and anything
+        holding a tensor are left out.
+    """
+    pairs = []
+    for name in attribute_names(grad_fn):
+        try:
+            value = getattr(grad_fn, f"_saved_{name}")
+        except RuntimeError:  # a freed graph: its plain values may be gone too
+            continue
+        text = _plain_text(value)
+        if text is not None and (name, text) not in _DEFAULTS:
+            pairs.append((name, text))
+    return tuple(pairs)
+
+
+def _plain_text(value: Any) -> str | None:
+    if value is None or isinstance(value, torch.Tensor):
+        return None
+    if isinstance(value, (tuple, list)):
+        if not all(isinstance(item, (bool, int, float, str)) for item in value):
+            return None
+        text = repr(tuple(value))
+    elif isinstance(value, (bool, int, float, str)):
+        text = repr(value) if isinstance(value, str) else str(value)
+    else:
+        return None
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."

@@ -1,0 +1,158 @@
+"""The teaching lines every view shares: a node's local J, its saved values, a non-leaf's ``.grad``,
+the root's v, and the whole call as one vector-Jacobian product.
+
+Pure text, so the SVG, the HTML player, the terminal tree, the stderr summary and the TUI say the same.
+"""
+
+from __future__ import annotations
+
+from gradviz.model import BackwardCall, Graph, Node, Root, Value
+from gradviz.render.jacobian import call_jacobian, flatten
+from gradviz.render.state import StepState
+from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
+from gradviz.render.values import format_value
+
+__all__ = [
+    "NOT_RETAINED",
+    "VJP_NAME",
+    "WHOLE_CALL",
+    "attribute_text",
+    "local_jacobian_lines",
+    "non_leaf_grad_text",
+    "root_v_text",
+    "whole_call_lines",
+]
+
+#: The drawn element of the whole-call panel, named as in the SVG's ``<title>`` (the player reveals it last).
+WHOLE_CALL = "jacobian"
+#: Backward computes v^T J, whatever a comment calls it.
+VJP_NAME = "vector-Jacobian product v^T J"
+#: Why a non-leaf shows no ``.grad``.
+NOT_RETAINED = ".grad: None, not retained (retain_grad() keeps v)"
+_JVP_WORDS = ("jacobian-vector", "jacobian vector")
+
+
+def attribute_text(node: Node) -> str | None:
+    """The node's non-tensor saved values in one line, e.g. ``"exponent: 2"``; None when it has none."""
+    if not node.attributes:
+        return None
+    return ", ".join(f"{name}: {text}" for name, text in node.attributes)
+
+
+def non_leaf_grad_text(node: Node) -> str | None:
+    """For a non-leaf tensor that does not retain its grad, the line saying its ``.grad`` is None."""
+    tensor = node.tensor
+    if node.is_accumulate_grad or tensor is None or tensor.retains_grad:
+        return None
+    return NOT_RETAINED
+
+
+def root_v_text(root: Root, *, values: bool = True, max_values: int = 8) -> str:
+    """The v a root starts from: ``v = 1 = dL/dL`` for a scalar backward, ``not run yet`` before one.
+
+    Args:
+        root: A root of the graph.
+        values: Show values of small tensors.
+        max_values: Largest tensor written out.
+
+    Returns:
+        One line.
+    """
+    gradient = root.gradient
+    if gradient is None:
+        return "v: not run yet (no backward() on this graph)"
+    if gradient.shape == () and gradient.values == 1:
+        return "v = 1 = dL/dL (scalar backward)"
+    return f"v = {format_value(gradient, max_values=max_values, values=values)}"
+
+
+def _slot_targets(graph: Graph, node_id: int) -> dict[int, int]:
+    return {slot: edge.target for edge in graph.edges if edge.source == node_id for slot in edge.slots}
+
+
+def _target_name(graph: Graph, target: int) -> str:
+    if not 0 <= target < len(graph.nodes):
+        return f"#{target}"
+    node = graph.node(target)
+    if node.is_accumulate_grad and node.tensor is not None and node.tensor.label:
+        return node.tensor.label
+    return node.name
+
+
+def local_jacobian_lines(graph: Graph, state: StepState, node_id: int, *, max_columns: int = 8) -> list[str]:
+    """A node's local Jacobian per input, written out, once the node has run (``vJ = v @ J``).
+
+    Args:
+        graph: The graph the node belongs to.
+        state: The step state (its `StepState.jacobians`).
+        node_id: The node.
+        max_columns: Matrices wider or taller than this are summarised in one line.
+
+    Returns:
+        ``"J to <input>:"`` followed by the rows, per input; empty when no J was recorded.
+    """
+    jacobians = state.jacobians.get(node_id, ())
+    targets = _slot_targets(graph, node_id)
+    lines: list[str] = []
+    for slot, matrix in enumerate(jacobians):
+        target = targets.get(slot)
+        if matrix is None or target is None:
+            continue
+        head = f"J to {_target_name(graph, target)}"
+        if len(matrix.shape) == 2 and max(matrix.shape) > max_columns:
+            lines.append(f"{head}: {matrix.shape[0]}x{matrix.shape[1]} matrix")
+            continue
+        rows = matrix_lines(matrix)
+        lines.append(f"{head} = {rows[0]}" if len(rows) == 1 else f"{head} =")
+        if len(rows) > 1:
+            lines.extend(f"  {row}" for row in rows)
+    return lines
+
+
+def says_jacobian_vector(call: BackwardCall) -> bool:
+    """Whether the call's line (a comment on it) calls backward a "Jacobian-vector product"."""
+    code = call.location.code if call.location is not None else None
+    return code is not None and any(words in code.lower() for words in _JVP_WORDS)
+
+
+def _vector_lines(value: Value | None) -> list[str]:
+    return value_lines(value) if value is not None else ["(not recorded)"]
+
+
+def whole_call_lines(call: BackwardCall, *, non_scalar_only: bool = False) -> list[str]:
+    """The whole call as one product, for a small call: dy/dx, v as a row and v @ dy/dx = x.grad's share.
+
+    Args:
+        call: A captured call.
+        non_scalar_only: Nothing for a scalar backward (its J is one row: the gradient itself), for
+            views that already show the leaves' gradients.
+
+    Returns:
+        Text lines; empty when the call is too large, has several roots, or a node on the way has no
+        recorded local Jacobian (see `gradviz.render.jacobian.call_jacobian`).
+    """
+    whole = call_jacobian(call)
+    if whole is None or (non_scalar_only and (whole.v is None or whole.v.numel <= 1)):
+        return []
+    y = whole.root or "y"
+    lines = [f"The whole call: {VJP_NAME}"]
+    if says_jacobian_vector(call):
+        lines.append("(the comment says Jacobian-vector; backward computes the vector-Jacobian product)")
+    adds = "added into" if call.api == "backward" else "returned as"
+    for entry in whole.inputs:
+        x = entry.label or f"leaf #{entry.node}"
+        target = f"{x}.grad" if call.api == "backward" else f"grad for {x}"
+        lines.append(f"{x}: J = d{y}/d{x} is {entry.jacobian.shape[0]} x {entry.jacobian.shape[1]}")
+        v_row = Value((1, whole.v.numel), whole.v.dtype, (_flat_tuple(whole.v),)) if whole.v else None
+        blocks = [_vector_lines(v_row), matrix_lines(entry.jacobian), _vector_lines(entry.vjp)]
+        widths = [max(len(line) for line in block) for block in blocks]
+        heads = ("v (row)", f"J = d{y}/d{x}", "v J")
+        header = "     ".join(head.ljust(width) for head, width in zip(heads, widths, strict=True))
+        lines.append("  " + header.rstrip())
+        lines.extend("  " + line for line in join_blocks(blocks, ["  @  ", "  =  "]))
+        lines.append(f"  v J is what this call {adds} {target}")
+    return lines
+
+
+def _flat_tuple(value: Value) -> tuple[float | int | bool | complex, ...]:
+    return tuple(flatten(value.values)) if value.values is not None else ()
