@@ -17,7 +17,7 @@ w = torch.zeros(1, requires_grad=True)
 b = torch.zeros(1, requires_grad=True)
 optimizer = torch.optim.SGD([w, b], lr=0.1)
 
-for step in range(200):
+for _ in range(200):
     optimizer.zero_grad()  # backward adds into .grad: start each step from None
     loss = ((w * x + b - y) ** 2).mean()
     loss.backward()  # w.grad = d loss / d w, b.grad = d loss / d b
