@@ -177,9 +177,8 @@ _COULD_NOT = re.compile(r"backward call (\d+) could not be captured")
 #: What a capture problem says when it switched capture off (capture/callcapture.py).
 _SWITCHED_OFF = "later calls are counted, not captured"
 _STILL_WATCHED = (
-    "in calls not captured gradviz still watches no_grad blocks, detach and .data edits (as notes) and "
-    "gradient accumulation; .data edits of saved tensors are checked in captured calls only "
-    "(--max-backward all checks every call)"
+    "past the budget, no_grad, detach, .data edits and accumulation are still noted; .data edits of saved "
+    "tensors are not checked (--max-backward all checks every call)"
 )
 
 
