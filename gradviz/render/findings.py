@@ -108,13 +108,16 @@ def short_note(note: Finding) -> str:
     if note.kind == "no_grad":
         mode = "torch.inference_mode()" if "inference_mode" in note.message else "torch.no_grad()"
         ops = "1 op" if note.count == 1 else f"{note.count} ops"
-        if note.label:
+        if note.label and note.count == 1:
             return f"{note.label} was computed under {mode} ({ops}, not recorded)"
-        return f"{ops} on tensors that require grad ran under {mode}, not recorded (no grad_fn)"
+        first = f" (the first made `{note.label}`)" if note.label else ""
+        return f"{ops} ran under {mode} unrecorded{first}"
     if note.kind == "detach":
         times = f" ({note.count} times)" if note.count > 1 else ""
-        name = note.label or "a result"
-        return f"{name} was detached{times}: no gradient flows back through it"
+        if note.label and "detach" in note.label:  # the label is the expression itself
+            did = "gives a result" if note.count == 1 else f"ran {note.count} times, giving results"
+            return f"`{note.label}` {did} cut from the graph: no gradient flows back"
+        return f"{note.label or 'a result'} was detached{times}: no gradient flows back through it"
     if note.kind == "accumulation":
         into = _SUMMED_INTO.search(note.message)
         grads = into.group(1) if into else "a .grad"

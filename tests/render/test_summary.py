@@ -257,3 +257,33 @@ def test_a_saved_tensor_edited_through_data_past_the_budget_is_said_to_be_unchec
     # Then: one .data edit warning (call 1 only), and the summary says why call 2 went unchecked
     assert text.count("! .data edit") == 1 and "backward call 1 used the new value" in text
     assert ".data edits of saved tensors are not checked (--max-backward all checks every call)" in text
+
+
+def test_each_kind_of_note_says_what_happened_in_one_short_clause(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given: an evaluation block of several ops, a detach in a loop, and two accumulated backward calls
+    monkeypatch.setenv("COLUMNS", "200")
+    model = torch.nn.Linear(2, 1)
+    with Tracer(source_root=str(Path(__file__).parent)) as tracer:
+        with torch.no_grad():
+            outputs = model(torch.ones(1, 2))
+            again = model(torch.ones(1, 2))
+        logged = [p.detach() for p in model.parameters()]
+        for _ in range(2):
+            model(torch.ones(1, 2)).sum().backward()
+
+    notes = [line for line in summarize(tracer.result(), [], None).splitlines() if "- note" in line]
+
+    # Then: one complete line each, with the count and the name the code used
+    assert outputs.grad_fn is None and again.grad_fn is None and len(logged) == 2
+    assert len(notes) == 3 and all("..." not in line for line in notes)
+    no_grad, detach, accumulation = sorted(
+        notes, key=lambda line: ("no_grad" not in line, "detach" not in line)
+    )
+    assert no_grad.endswith("2 ops ran under torch.no_grad() unrecorded (the first made `outputs`)")
+    assert detach.endswith(
+        "`p.detach()` ran 2 times, giving results cut from the graph: no gradient flows back"
+    )
+    assert accumulation.endswith(
+        "backward call 2 added into model.bias.grad, model.weight.grad with no update in between: "
+        "the gradients are summed"
+    )
