@@ -28,6 +28,24 @@ def _name_in_caller(tensor: torch.Tensor) -> str | None:
     return None
 
 
+#: The name used when the caller's variables do not hold the tensor.
+UNNAMED = "this tensor"
+
+
+def _grad_of(name: str) -> str:
+    """``w.grad``, or ``its .grad`` for an unnamed tensor."""
+    return "its .grad" if name == UNNAMED else f"{name}.grad"
+
+
+def _it(name: str) -> str:
+    return "it" if name == UNNAMED else name
+
+
+def _call_on(name: str, method: str) -> str:
+    """``w.retain_grad()``, or ``.retain_grad() on it`` for an unnamed tensor."""
+    return f".{method} on it" if name == UNNAMED else f"{name}.{method}"
+
+
 def _shown(grad: torch.Tensor) -> str:
     if grad.numel() <= 8:
         return f"{grad.detach().tolist()}"
@@ -54,11 +72,20 @@ def _why_no_grad(name: str, tensor: torch.Tensor, tensor_id: int | None, events:
         )
     elif turned_off:
         why = f"{name} was taken out of autograd by {turned_off[-1].op}{_at(turned_off[-1].location)}."
-    else:
+    elif made is not None:
         why = (
             f"{name} has requires_grad=False: it is a tensor autograd does not track (the default for "
-            f"tensors you create). Create it with requires_grad=True, or call {name}.requires_grad_(), "
-            f"before using it."
+            f"tensors you create). Create it with requires_grad=True, or call "
+            f"{_call_on(name, 'requires_grad_()')}, before using it."
+        )
+    else:
+        why = (
+            f"{name} has requires_grad=False: autograd does not track it. Where it came from is not known "
+            f"here: a tensor created without requires_grad=True (the default), the result of an op run "
+            f"under torch.no_grad(), or the output of .detach(). Running the code inside gradviz.trace() "
+            f"tells which. For a gradient, create it with requires_grad=True (or call "
+            f"{_call_on(name, 'requires_grad_()')}), or compute it outside torch.no_grad() and without "
+            f".detach()."
         )
     grad = tensor.grad
     ending = " So its .grad is None." if grad is None else f" Its .grad ({_shown(grad)}) was set by hand."
@@ -91,18 +118,25 @@ def _leaf(
             return (
                 f"{name} is a leaf with requires_grad=True, but none of the {len(calls)} captured backward "
                 f"call(s) reached it: it is not connected to the loss (no chain of grad_fn.next_functions "
-                f"leads from the loss to {name}), so .grad is still None."
+                f"leads from the loss to {_it(name)}), so .grad is still None."
+            )
+        if traced:
+            return (
+                f"{name} is a leaf with requires_grad=True, but no backward call has reached it yet, so "
+                f".grad is None."
             )
         return (
-            f"{name} is a leaf with requires_grad=True, but no backward call has reached it yet"
-            f"{'' if traced else ', or it is not connected to the loss'}, so .grad is None."
+            f"{name} is a leaf with requires_grad=True and its .grad is None. Outside a trace gradviz cannot "
+            f"see its history: either no backward call has reached it since it was created or since its "
+            f".grad was last set to None (optimizer.zero_grad() does that), or it is not connected to the "
+            f"loss. Running the code inside gradviz.trace() tells which."
         )
     if len(reaching) > 1:
         lines = ", ".join(f"call {call.index}{_at(call.location)}" for call in reaching)
         return (
-            f"{name}.grad = {_shown(grad)} is the sum over {len(reaching)} backward calls ({lines}): "
+            f"{_grad_of(name)} = {_shown(grad)} is the sum over {len(reaching)} backward calls ({lines}): "
             f"backward adds into .grad instead of replacing it. Call optimizer.zero_grad() (or set "
-            f"{name}.grad = None) between steps if you want one step's gradient."
+            f"{_grad_of(name)} = None) between steps if you want one step's gradient."
         )
     if len(reaching) == 1:
         call = reaching[0]
@@ -114,11 +148,18 @@ def _leaf(
             " It already held a gradient before that call, which was added to." if before is not None else ""
         )
         return (
-            f"{name}.grad = {_shown(grad)} comes from backward call {call.index}{_at(call.location)}.{extra}"
+            f"{_grad_of(name)} = {_shown(grad)} comes from "
+            f"backward call {call.index}{_at(call.location)}.{extra}"
+        )
+    if not traced and not bool(grad.any()):
+        return (
+            f"{name} is a leaf and {_grad_of(name)} is all zeros: it was most likely just zeroed "
+            f"(optimizer.zero_grad(set_to_none=False) or .grad.zero_() does that) and no backward call has "
+            f"added into it since."
         )
     return (
-        f"{name} is a leaf: {name}.grad = {_shown(grad)} is the sum of the gradients of every backward call "
-        f"that reached it since it was last zeroed."
+        f"{name} is a leaf: {_grad_of(name)} = {_shown(grad)} is the sum of the gradients of every backward "
+        f"call that reached it since it was last zeroed."
     )
 
 
@@ -149,7 +190,7 @@ def explain(
     Returns:
         A few sentences, ready to print.
     """
-    name = label or _name_in_caller(tensor) or "this tensor"
+    name = label or _name_in_caller(tensor) or UNNAMED
     timeline: Sequence[Event] = events or ()
     if tensor_id is None and events is not None:
         recorder = latest_recorder()
@@ -168,8 +209,9 @@ def explain(
             text = (
                 f"{name} is not a leaf: it was computed by an op (grad_fn={type(tensor.grad_fn).__name__}"
                 f"{_at(made.location) if made is not None else ''}). Autograd passes gradients through "
-                f"non-leaves without keeping them, so its .grad stays None. Call {name}.retain_grad() "
-                f"before backward to keep it, or get it with torch.autograd.grad(loss, {name})."
+                f"non-leaves without keeping them, so its .grad stays None. Call "
+                f"{_call_on(name, 'retain_grad()')} before backward to keep it, or get it with "
+                f"torch.autograd.grad(loss, {_it(name)})."
             )
     elif arrivals:
         text = from_ledger(name, tensor, arrivals, calls)
@@ -178,7 +220,8 @@ def explain(
         if calls_seen is not None and calls_seen > len(calls) and tensor.grad is not None:
             text += (
                 f" {calls_seen - len(calls)} later backward call(s) were counted but not captured "
-                f"(beyond --max-backward); any of them that reached {name} added into its .grad too."
+                f"(beyond --max-backward); any of them that reached {_it(name)} added into its .grad "
+                f"too."
             )
     edits = [
         e for e in timeline if e.kind == "data_write" and tensor_id is not None and tensor_id in e.outputs
@@ -187,6 +230,7 @@ def explain(
         where = "; ".join(_at(e.location).removeprefix(" at ") or "(unknown line)" for e in edits[:3])
         text += (
             f" Its values were also changed through .data ({where}): autograd did not record that, and "
-            f"any backward node that had saved {name} used the new values."
+            f"any backward node that had saved {_it(name)} used the new values."
         )
-    return text
+    unnamed = text.startswith((UNNAMED, _grad_of(UNNAMED)))
+    return text[:1].upper() + text[1:] if unnamed else text

@@ -66,9 +66,10 @@ def announce(trace: Trace, formats: Sequence[str], options: RenderOptions) -> No
         drawn = sum(min(len(call.graph.nodes), MAX_BOXES * 4) for call in trace.backwards)
         size = sum(_BYTES_PER_NODE.get(fmt, 1500) for fmt in formats) * drawn
         files = len(trace.backwards) * len(formats) + 1
+        megabytes = "under 1 MB" if size < 1e6 else f"{size / 1e6:,.0f} MB"
         say(
             f"writing {len(trace.backwards):,} captured calls: about {files:,} files and "
-            f"{size / 1e6:,.0f} MB plus trace.json (--max-backward N keeps fewer)"
+            f"{megabytes} plus trace.json (--max-backward N keeps fewer)"
         )
 
 

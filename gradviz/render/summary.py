@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import textwrap
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradviz.model import BackwardCall, Finding, Trace
+from gradviz.model import BackwardCall, Trace
 from gradviz.render.failure import RECEIVED_NOTHING, error_text
+from gradviz.render.findings import findings_lines, wrapped
 from gradviz.render.ledger import loop_summary, zeroing_before, zeroing_text
 from gradviz.render.notes import whole_call_lines
 from gradviz.render.state import step_state
@@ -18,32 +19,10 @@ from gradviz.render.style import format_value
 MAX_FILES_NAMED = 6
 #: Source lines longer than this are cut.
 MAX_CODE = 60
-#: Findings are wrapped to this width.
-WIDTH = 100
 #: Leaves listed per call; a model with hundreds of parameters gets one line for the rest.
 MAX_LEAVES = 12
 #: The whole call's dy/dx is printed when the script made at most this many captured calls.
 MAX_WHOLE_CALLS = 3
-#: Notes listed one line each; more are counted by kind in one line.
-MAX_NOTES = 5
-
-_FINDING_TITLES = {
-    "no_grad": "no_grad",
-    "detach": "detach",
-    "data_edit": ".data edit",
-    "accumulation": "accumulation",
-    "autograd_error": "autograd error",
-    "capture_problem": "capture problem",
-    "non_leaf_grad": ".grad of a non-leaf",
-    "retain_graph": "retain_graph",
-}
-_NOTE_NOUNS = {
-    "no_grad": ("no_grad block", "no_grad blocks"),
-    "detach": ("detach", "detaches"),
-    "accumulation": ("gradient accumulation", "gradient accumulations"),
-    "data_edit": (".data edit", ".data edits"),
-    "retain_graph": ("second backward without retain_graph", "second backwards without retain_graph"),
-}
 
 
 def summarize(trace: Trace, written_files: Sequence[Path], out_dir: Path | str | None) -> str:
@@ -81,6 +60,8 @@ def _headline(trace: Trace) -> str:
     noun = "call" if calls == 1 else "calls"
     if len(captured) == calls:
         return f"gradviz: {script} made {calls} backward/grad {noun}, all captured"
+    if not captured:
+        return f"gradviz: {script} made {calls} backward/grad {noun}, captured none"
     if captured == list(range(1, len(captured) + 1)):
         return f"gradviz: {script} made {calls} backward/grad {noun}, captured the first {len(captured)}"
     return (
@@ -161,68 +142,53 @@ def _result_name(call: BackwardCall, position: int) -> str:
 
 
 def _uncaptured_lines(trace: Trace) -> list[str]:
-    captured = {call.index for call in trace.backwards}
-    skipped = [index for index in range(1, trace.backward_calls + 1) if index not in captured]
+    captured = [call.index for call in trace.backwards]
+    skipped = [index for index in range(1, trace.backward_calls + 1) if index not in set(captured)]
     if not skipped:
         return []
-    lines = [f"  {_spans(skipped)}: counted, not captured (raise --max-backward to record them step by step)"]
+    last = max(captured, default=0)
+    problems = [finding for finding in trace.findings if finding.kind == "capture_problem"]
+    # a capture problem names the call it could not capture; one that switched capture off says so
+    failed = {int(n) for p in problems for n in _COULD_NOT.findall(p.message)} & set(skipped)
+    # The budget counts captured calls, so a call skipped before a captured one was not over budget.
+    inside = [index for index in skipped if index < last and index not in failed]
+    after = [index for index in skipped if index > last and index not in failed]
+    reasons = []
+    if failed:
+        reasons.append(
+            f"  {_spans(sorted(failed))}: counted, could not be captured (a capture problem, below; "
+            f"--max-backward does not change it)"
+        )
+    if inside:
+        why = "a capture problem (below) or " if problems else ""
+        reasons.append(f"  {_spans(inside)}: counted, not captured ({why}a backward inside another backward)")
+    if after and any(_SWITCHED_OFF in problem.message for problem in problems):
+        reasons.append(
+            f"  {_spans(after)}: counted, not captured (the capture problem below switched capture off; "
+            f"--max-backward does not change it)"
+        )
+    elif after:
+        raise_it = "raise --max-backward to record them step by step"
+        reasons.append(f"  {_spans(after)}: counted, not captured ({raise_it})")
+    lines = [line for reason in reasons for line in wrapped(reason.strip(), "  ", "    ")]
     for leaf in trace.uncaptured[:MAX_LEAVES]:
         name = leaf.label or "a leaf"
         now = format_value(leaf.grad_after)
         lines.append(f"      {name}.grad changed in {leaf.calls} of them, now {now}")
     if len(trace.uncaptured) > MAX_LEAVES:
         lines.append(f"      ... and {len(trace.uncaptured) - MAX_LEAVES} more leaves (all in trace.json)")
+    if after:
+        lines.extend(wrapped(_STILL_WATCHED, "  ", "    "))
     return lines
 
 
-def findings_lines(findings: Sequence[Finding]) -> list[str]:
-    """Warnings first, in full; then notes, one line each or counted; then capture problems, one per kind.
-
-    Args:
-        findings: The trace's findings.
-
-    Returns:
-        The lines.
-    """
-    problems = [finding for finding in findings if finding.kind == "capture_problem"]
-    warnings = [f for f in findings if f.severity == "warning" and f.kind != "capture_problem"]
-    notes = [f for f in findings if f.severity == "note" and f.kind != "capture_problem"]
-    lines = [line for finding in warnings for line in _finding_lines(finding)]
-    if len(notes) <= MAX_NOTES:
-        lines.extend(_note_line(note) for note in notes)
-    elif notes:
-        lines.append(_notes_counted(notes))
-    lines.extend(line for problem in problems for line in _finding_lines(problem))
-    return lines
-
-
-def _note_line(note: Finding) -> str:
-    """One line: ``- note, no_grad (eval.py:40): Under torch.no_grad() at ...``, cut to the width."""
-    title = _FINDING_TITLES.get(note.kind, note.kind)
-    where = f" ({note.location})" if note.location is not None else ""
-    message = " ".join(note.message.split())
-    if note.location is not None:
-        message = message.replace(f" at {note.location}", "", 1)  # already in front
-    line = f"  - note, {title}{where}: {message}"
-    return line if len(line) <= WIDTH else line[: WIDTH - 3] + "..."
-
-
-def _notes_counted(notes: Sequence[Finding]) -> str:
-    """``- 9 notes: 3 no_grad blocks, 2 detach, ...``: what autograd did as the code asked, counted."""
-    counts: dict[str, int] = {}
-    for note in notes:
-        counts[note.kind] = counts.get(note.kind, 0) + 1
-    parts = [f"{count} {_NOTE_NOUNS.get(kind, (kind, kind))[count > 1]}" for kind, count in counts.items()]
-    return f"  - {len(notes)} notes: {', '.join(parts)} (autograd did what the code says; all in trace.json)"
-
-
-def _finding_lines(finding: Finding) -> list[str]:
-    title = _FINDING_TITLES.get(finding.kind, finding.kind)
-    where = f" ({finding.location})" if finding.location is not None else ""
-    text = " ".join(finding.message.split())
-    return textwrap.wrap(
-        f"! {title}{where}: {text}", width=WIDTH, initial_indent="  ", subsequent_indent="    "
-    )
+_COULD_NOT = re.compile(r"backward call (\d+) could not be captured")
+#: What a capture problem says when it switched capture off (capture/callcapture.py).
+_SWITCHED_OFF = "later calls are counted, not captured"
+_STILL_WATCHED = (
+    "past the budget, no_grad, detach, .data edits and accumulation are still noted; .data edits of saved "
+    "tensors are not checked (--max-backward all checks every call)"
+)
 
 
 def _files_line(written_files: Sequence[Path], out_dir: Path | str) -> str:

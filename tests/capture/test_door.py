@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import io
 import json
+import re
 import runpy
 import subprocess
 import sys
@@ -121,7 +122,8 @@ def inject(monkeypatch: pytest.MonkeyPatch, site: str) -> None:
 def problem_lines(stderr: str) -> list[str]:
     """The capture problems of gradviz's summary, one string each (the summary wraps long ones)."""
     problems = stderr.replace("\n    ", " ").splitlines()
-    return [line.split(": ", 1)[1] for line in problems if line.startswith("  ! capture problem")]
+    prefix = re.compile(r"  - gradviz: capture problem( \(\S+\))?: ")
+    return [prefix.sub("", line, count=1) for line in problems if prefix.match(line)]
 
 
 def kind_of(problem: str) -> str:

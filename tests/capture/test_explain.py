@@ -102,7 +102,67 @@ def test_without_a_trace_it_explains_from_the_tensor_alone() -> None:
     a = torch.ones(2, requires_grad=True)
     h = a * 2
     assert "h is not a leaf" in explain(h, None, ())
-    assert "no backward call has reached it yet, or it is not connected to the loss" in explain(a, None, ())
+    text = explain(a, None, ())
+    assert "no backward call has reached it since it was created or since its .grad was last set" in text
+    assert "or it is not connected to the loss" in text
+
+
+def test_without_a_trace_a_grad_cleared_by_zero_grad_is_not_called_unreached() -> None:
+    # Given: one real training step, then the usual zero_grad (set_to_none=True)
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    weight = model.weight
+
+    text = explain(weight, None, ())
+
+    # Then: the possibilities, zero_grad among them, and how to tell which
+    assert weight.grad is None
+    assert "(optimizer.zero_grad() does that)" in text and "not connected to the loss" in text
+    assert "inside gradviz.trace() tells which" in text
+    assert "no backward call has reached it yet" not in text
+
+
+def test_without_a_trace_an_all_zero_grad_is_said_to_be_just_zeroed() -> None:
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.ones(1, 2)).sum().backward()
+    optimizer.zero_grad(set_to_none=False)
+    bias = model.bias
+
+    text = explain(bias, None, ())
+
+    assert bias.grad is not None and not bias.grad.any()  # what torch left: zeros
+    assert text.startswith("bias is a leaf and bias.grad is all zeros: it was most likely just zeroed")
+    assert "the sum of the gradients" not in text
+
+
+@pytest.mark.parametrize("made", ["no_grad", "detach"])
+def test_without_a_trace_requires_grad_false_names_every_way_it_could_have_happened(made: str) -> None:
+    x = torch.ones(2, requires_grad=True)
+    if made == "no_grad":
+        with torch.no_grad():
+            shifted = x + 1
+    else:
+        shifted = (x + 1).detach()
+
+    text = explain(shifted, None, ())
+
+    assert not shifted.requires_grad
+    assert "torch.no_grad()" in text and ".detach()" in text and "created without requires_grad=True" in text
+    assert "inside gradviz.trace() tells which" in text
+
+
+def test_an_unnamed_tensor_is_called_it_not_this_tensor_grad() -> None:
+    leaves = [torch.ones(2, requires_grad=True)]  # held in a list: no variable names it
+    (leaves[0] * 3).sum().backward()
+
+    text = explain(leaves[0], None, ())
+
+    assert "this tensor.grad" not in text
+    assert text.startswith("This tensor is a leaf: its .grad = [3.0, 3.0] is the sum")
 
 
 def test_public_api_uses_the_last_trace() -> None:
