@@ -242,6 +242,28 @@ class Part:
 
         return guarded
 
+    def through(self, call: UserCall, handle: Callable[[UserCall], Any]) -> Any:
+        """Let gradviz handle the user's call (record it, capture it); a gradviz fault never reaches them.
+
+        Args:
+            call: The user's call (a torch op, the engine), not made yet.
+            handle: gradviz's handling, which makes the call at most once.
+
+        Returns:
+            The user's result.
+
+        Raises:
+            BaseException: The user's own exception, unchanged, when their call raised one.
+        """
+        try:
+            return handle(call)
+        except Exception as error:
+            if error is call.error:  # the user's own exception, from their call
+                call.error = None
+                raise
+            fault = error
+        return self.recover(call, fault)
+
     def recover(self, call: UserCall, error: Exception) -> Any:
         """What the door does when an exception reached it: the user's call proceeds untouched.
 

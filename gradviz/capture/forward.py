@@ -58,15 +58,7 @@ class _Mode(TorchFunctionMode):
         # the user's graph (frames, weak references), so compiled regions stay off the timeline.
         if not recorder._on or torch.compiler.is_compiling():
             return func(*args, **kwargs)
-        call = UserCall(func, args, kwargs)
-        try:
-            return recorder._call(call)
-        except Exception as error:
-            if error is call.error:  # the user's own exception, from their op
-                call.error = None
-                raise
-            fault = error
-        return recorder._part.recover(call, fault)
+        return recorder._part.through(UserCall(func, args, kwargs), recorder._call)
 
 
 def _version_of(tensor: torch.Tensor) -> int:

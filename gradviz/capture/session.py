@@ -250,15 +250,7 @@ class Tracer:
         original = self._engine.original or _no_engine
         if not self._engine.active:  # reached through someone's wrapper of ours, after tracing
             return original(t_outputs, *args, **kwargs)
-        engine = UserCall(original, (t_outputs, *args), kwargs)
-        try:
-            return self._backward(engine)
-        except Exception as error:
-            if error is engine.error:  # the user's own exception, from the engine
-                engine.error = None
-                raise
-            fault = error
-        return self._capture.part.recover(engine, fault)
+        return self._capture.part.through(UserCall(original, (t_outputs, *args), kwargs), self._backward)
 
     def _backward(self, engine: UserCall) -> Any:
         self.backward_calls += 1
