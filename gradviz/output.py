@@ -153,7 +153,8 @@ def _cheaper(call: BackwardCall, options: RenderOptions) -> RenderOptions | None
 class _Layouts:
     """Runs the layout engine for one write, skipping drawings at least as big as one that timed out."""
 
-    def __init__(self) -> None:
+    def __init__(self, dpi: int | None = None) -> None:
+        self.dpi = dpi
         self.too_big: int | None = None
         self.skipped = 0
 
@@ -162,7 +163,7 @@ class _Layouts:
             self.skipped += 1
             raise LayoutTimedOut("skipped: an earlier drawing as big timed out", 0)
         try:
-            return run_layout(dot, fmt)
+            return run_layout(dot, fmt, dpi=self.dpi)
         except LayoutTimedOut:
             self.too_big = len(dot) if self.too_big is None else min(self.too_big, len(dot))
             raise
@@ -239,7 +240,7 @@ def write_outputs(
         writer.write("trace.json", to_json(trace))
     missing = False
     problems: list[str] = []
-    layouts = _Layouts()
+    layouts = _Layouts(options.dpi)
     sources = read_sources(trace) if "html" in wanted else {}
     for position, call in enumerate(trace.backwards):
         if progress is not None:

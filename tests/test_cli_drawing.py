@@ -1,8 +1,10 @@
-"""Drawing options on the command line: --depth, --full, the collapsed-view note, long writes, progress."""
+"""Drawing options on the command line: --depth, --full, --no-legend, --rankdir, --dpi, the collapsed-view
+note, long writes, progress."""
 
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import pytest
@@ -57,15 +59,52 @@ def test_full_draws_every_node_and_depth_collapses_a_small_one(tmp_path: Path, c
     [
         (["--depth", "x"], "expected a module depth (0, 1, 2, ...), got 'x'"),
         (["--depth", "1", "--full"], "not allowed with argument --depth"),
+        (["--rankdir", "BT"], "argument --rankdir: expected TB or LR, got 'BT'"),
+        (["--dpi", "0"], "argument --dpi: expected dots per inch from 1 to 1200, got '0'"),
+        (["--dpi", "high"], "argument --dpi: expected dots per inch from 1 to 1200, got 'high'"),
     ],
 )
 def test_bad_drawing_options_are_one_line(
     tmp_path: Path, capsys: Capsys, args: list[str], message: str
 ) -> None:
     assert main(["render", saved(tmp_path, chain_trace(2)), *args]) == 2
+    assert main(["trace", "--out", str(tmp_path / "out"), *args, str(tmp_path / "train.py")]) == 2
 
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert err.count(message) == 2 and err.count("\n") == 2
+
+
+def test_slide_options_reach_the_drawings(tmp_path: Path, capsys: Capsys) -> None:
+    trace = saved(tmp_path, chain_trace(3))
+
+    assert main(["render", trace, "--format", "dot", "--out", str(tmp_path / "plain")]) == 0
+    assert main(["render", trace, "--format", "dot", "--no-legend", "--rankdir", "lr"]) == 0
+
+    plain = (tmp_path / "plain" / "backward-001.dot").read_text()
+    slide = (tmp_path / "backward-001.dot").read_text()
+    assert "legend" in plain and "rankdir=TB" in plain
+    assert "legend" not in slide and "rankdir=LR" in slide and slide.count("AddBackward0") == 3
+
+
+def png_pixels(path: Path) -> tuple[int, int]:
+    """Width and height of a PNG, from its IHDR header."""
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    return width, height
+
+
+def test_dpi_sets_the_png_resolution(tmp_path: Path, capsys: Capsys) -> None:
+    trace = saved(tmp_path, chain_trace(3))
+
+    for dpi in ("72", "200"):
+        out = str(tmp_path / dpi)
+        assert main(["render", trace, "--format", "png", "--dpi", dpi, "--out", out]) == 0
+    step = ["--step", "0", "--out", str(tmp_path)]
+    assert main(["render", trace, "--format", "png", "--dpi", "200", *step]) == 0
+
+    low = png_pixels(tmp_path / "72" / "backward-001.png")
+    high = png_pixels(tmp_path / "200" / "backward-001.png")
+    assert high[0] > 2 * low[0] and high[1] > 2 * low[1]
+    assert png_pixels(tmp_path / "backward-001-step-0.png")[0] > 2 * low[0]
 
 
 def test_writing_more_than_fifty_calls_warns_once_with_the_size(tmp_path: Path, capsys: Capsys) -> None:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 FORMATS = ("svg", "dot", "json", "html", "png", "pdf")
 DEFAULT_OUT = "gradviz-out"
+#: The highest --dpi: a 5-node drawing is then about 8,000 px tall.
+MAX_DPI = 1200
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -142,8 +144,30 @@ def parse_depth(text: str) -> int:
     return int(text)
 
 
+def parse_rankdir(text: str) -> str:
+    """Parse ``--rankdir``: ``TB`` or ``LR`` (any case).
+
+    Raises:
+        argparse.ArgumentTypeError: For anything else.
+    """
+    if text.upper() not in ("TB", "LR"):
+        raise argparse.ArgumentTypeError(f"expected TB or LR, got {text!r}")
+    return text.upper()
+
+
+def parse_dpi(text: str) -> int:
+    """Parse ``--dpi``: a resolution from 1 to 1200 dots per inch.
+
+    Raises:
+        argparse.ArgumentTypeError: For anything else.
+    """
+    if not text.isdigit() or not 1 <= int(text) <= MAX_DPI:
+        raise argparse.ArgumentTypeError(f"expected dots per inch from 1 to {MAX_DPI}, got {text!r}")
+    return int(text)
+
+
 def add_drawing_options(parser: argparse.ArgumentParser) -> None:
-    """``--depth N`` and ``--full``: the collapsed or the full drawing of each call."""
+    """``--depth N`` / ``--full`` (collapsed or full drawing), ``--no-legend``, ``--rankdir``, ``--dpi``."""
     how = parser.add_mutually_exclusive_group()
     how.add_argument(
         "--depth",
@@ -153,12 +177,23 @@ def add_drawing_options(parser: argparse.ArgumentParser) -> None:
         "repeats folded; 0 folds repeated runs of nodes (default: every node up to 300, collapsed above)",
     )
     how.add_argument("--full", action="store_true", help="draw every node, whatever the size of the graph")
+    parser.add_argument("--no-legend", action="store_true", help="leave the legend out of the drawings")
+    parser.add_argument(
+        "--rankdir",
+        type=parse_rankdir,
+        default="TB",
+        metavar="TB|LR",
+        help="layout direction: TB root at the top (default), LR root at the left",
+    )
+    parser.add_argument(
+        "--dpi", type=parse_dpi, metavar="N", help="resolution of PNG drawings (default: the engine's, 96)"
+    )
 
 
 def add_output_options(
     parser: argparse.ArgumentParser, out_default: str, default: str = "svg", *, trace_json: bool = True
 ) -> None:
-    """The ``--out``, ``--format``, ``--depth`` and ``--full`` options that several subcommands share."""
+    """The ``--out``, ``--format`` and drawing options (`add_drawing_options`) that subcommands share."""
     also = "; trace.json is always written" if trace_json else ""
     parser.add_argument("--out", metavar="DIR", help=f"folder for the outputs (default: {out_default})")
     parser.add_argument(

@@ -30,13 +30,17 @@ def say(message: str) -> None:
 
 
 def render_options(options: argparse.Namespace) -> RenderOptions:
-    """What the drawings show, from the parsed ``--no-overlays``, ``--depth`` and ``--full``."""
+    """What the drawings show, from the parsed ``--no-overlays``, ``--depth``, ``--full``, ``--no-legend``,
+    ``--rankdir`` and ``--dpi``."""
     from gradviz.render.style import RenderOptions
 
     return RenderOptions(
         overlays=not getattr(options, "no_overlays", False),
         depth=getattr(options, "depth", None),
         full=getattr(options, "full", False),
+        legend=not getattr(options, "no_legend", False),
+        rankdir=getattr(options, "rankdir", "TB"),
+        dpi=getattr(options, "dpi", None),
     )
 
 
@@ -222,7 +226,7 @@ def write_step(
     for call in trace.backwards:
         dot = to_dot(call, step=step, options=options)
         for fmt in formats:
-            data = dot.encode() if fmt == "dot" else run_layout(dot, fmt)
+            data = dot.encode() if fmt == "dot" else run_layout(dot, fmt, dpi=options.dpi)
             path = out_dir / f"backward-{call.index:03d}-step-{step}.{fmt}"
             try:
                 write_file(path, data, keep=keep)

@@ -92,7 +92,7 @@ class _Drawing:
         self.call: BackwardCall | None = None
         self.dot = graphviz.Digraph(
             name="gradviz",
-            graph_attr={"rankdir": "TB", "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
+            graph_attr={"rankdir": options.rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
             node_attr={"fontname": FONT, "fontsize": FONT_SIZE, "margin": "0.12,0.06"},
             edge_attr={"fontname": MONO_FONT, "fontsize": SMALL_FONT_SIZE, "arrowsize": "0.7"},
         )
@@ -255,8 +255,9 @@ class _Drawing:
             bottom.node(WHOLE_CALL, label, shape="box", style="rounded", color=MUTED, fontcolor="black")
 
     def legend(self) -> None:
+        looks = legend_entries(self.kinds)
         rows = ['<tr><td colspan="2" border="0"><b>legend</b></td></tr>']
-        rows.extend(_legend_row(look) for look in legend_entries(self.kinds))
+        rows.extend(_legend_row(look) for look in looks if look.kind not in EDGE_KINDS)
         table = '<table border="1" color="#9ca3af" cellborder="1" cellspacing="4" cellpadding="3">'
         with self.dot.subgraph(name="legend_rank") as bottom:
             bottom.attr(rank="sink")
@@ -268,14 +269,18 @@ class _Drawing:
                 "penwidth": "1",
             }
             bottom.node("legend", f"<{table}{''.join(rows)}</table>>", shape="plaintext", margin="0", **plain)
+            # Edge entries are drawn as edges, with the very attributes of the edges they stand for.
+            for look in looks:
+                if look.kind in EDGE_KINDS:
+                    ends = (f"legend_{look.kind}", f"legend_{look.kind}_to")
+                    for end in ends:
+                        bottom.node(end, "", shape="point", style="invis", width="0.01")
+                    label = _html([_small(look.legend, color="black")])
+                    bottom.edge(*ends, label=label, fontname=FONT, **look.edge_attrs())
 
 
 def _legend_row(look: Look) -> str:
     description = f'<td border="0" align="left">{_small(look.legend, color="black")}</td>'
-    if look.kind in EDGE_KINDS:
-        bold = "<b>-----&gt;</b>" if "bold" in look.style else "-----&gt;"
-        swatch = f'<td border="0"><font color="{look.border}">{bold}</font></td>'
-        return f"<tr>{swatch}{description}</tr>"
     fill = "white" if "filled" not in look.style else look.fill
     dashed = ' style="dashed"' if "dashed" in look.style else ""
     width = "2" if float(look.penwidth) > 1 else "1"
@@ -308,7 +313,7 @@ def to_dot(
     graph = subject if isinstance(subject, Graph) else subject.graph
     depth = collapsed_depth(graph, options)
     if depth is not None:
-        return to_overview_dot(subject, state, depth)
+        return to_overview_dot(subject, state, depth, options.rankdir)
     drawing = _Drawing(graph, state, options, title_lines(subject, state))
     if isinstance(subject, BackwardCall):
         drawing.ledger = subject.ledger

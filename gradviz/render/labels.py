@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+import io
+import tokenize
 
 from gradviz.model import BackwardCall, Graph
 from gradviz.render.failure import failure_title
 from gradviz.render.state import StepState
 from gradviz.render.style import MONO_FONT, MUTED, RAISED, SMALL_FONT_SIZE
 
-__all__ = ["html_label", "small", "text", "title_lines"]
+__all__ = ["html_label", "small", "text", "title_lines", "without_comment"]
 
 _TITLE_CODE = 60
 
@@ -33,6 +35,29 @@ def html_label(lines: list[str]) -> str:
     return "<" + "<br/>".join(lines) + ">"
 
 
+def without_comment(line: str) -> str:
+    """A source line without its trailing ``# comment`` (a ``#`` inside a string stays).
+
+    Args:
+        line: One line of Python source.
+
+    Returns:
+        The line up to its comment, stripped of trailing spaces; the line as it was when it has no
+        comment the tokenizer reaches (a ``#`` in a string left open is no comment) or is only one.
+    """
+    start = None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT:
+                start = token.start[1]
+                break
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    if start is None:
+        return line
+    return line[:start].rstrip() or line
+
+
 def title_lines(subject: Graph | BackwardCall, state: StepState) -> list[str] | None:
     """The drawing's title for a backward call (its API, number, line and step), None for a lone graph."""
     if isinstance(subject, Graph):
@@ -40,7 +65,7 @@ def title_lines(subject: Graph | BackwardCall, state: StepState) -> list[str] | 
     where = f" at {subject.location}" if subject.location is not None else ""
     code = ""
     if subject.location is not None and subject.location.code:
-        line = subject.location.code
+        line = without_comment(subject.location.code)
         code = f": {line if len(line) <= _TITLE_CODE else line[: _TITLE_CODE - 3] + '...'}"
     title = f"{subject.api} call #{subject.index}{where}{code}"
     if state.step is not None:

@@ -114,13 +114,14 @@ class _Overview:
         return attrs
 
 
-def to_overview_dot(subject: Graph | BackwardCall, state: StepState, depth: int) -> str:
+def to_overview_dot(subject: Graph | BackwardCall, state: StepState, depth: int, rankdir: str = "TB") -> str:
     """DOT source of the collapsed view of a graph or call.
 
     Args:
         subject: A lone graph or a captured backward call.
         state: The step state whose vJ the links and boxes show.
         depth: Module depth of the boxes (0: nodes of no module, folded).
+        rankdir: Layout direction, ``TB`` or ``LR``.
 
     Returns:
         DOT source; the same text for the same input.
@@ -130,7 +131,7 @@ def to_overview_dot(subject: Graph | BackwardCall, state: StepState, depth: int)
     drawing = _Overview(graph, view, state)
     dot = graphviz.Digraph(
         name="gradviz",
-        graph_attr={"rankdir": "TB", "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
         node_attr={"fontname": FONT, "fontsize": FONT_SIZE, "margin": "0.12,0.06"},
         edge_attr={"fontname": MONO_FONT, "fontsize": SMALL_FONT_SIZE, "arrowsize": "0.7"},
     )

@@ -15,6 +15,7 @@ from gradviz.render.values import format_nested, format_number, format_shape, fo
 __all__ = [
     "DEFAULT_OPTIONS",
     "LOOKS",
+    "RANKDIRS",
     "Look",
     "RenderOptions",
     "format_nested",
@@ -33,6 +34,8 @@ MONO_FONT = "Courier"
 FONT_SIZE = "11"
 SMALL_FONT_SIZE = "9"
 MUTED = "#6b7280"
+#: Layout directions a drawing may take.
+RANKDIRS = ("TB", "LR")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,11 @@ class RenderOptions:
         clusters: Box the nodes of each ``nn.Module`` call in the full drawing.
         jacobians: Write each small node's local J under it once it ran, and for a small call the
             whole call as one product ``v @ dy/dx``.
+        rankdir: Layout direction: ``"TB"`` (root at the top) or ``"LR"`` (root at the left).
+        dpi: Resolution of PNG drawings (None: the layout engine's default); SVG is unaffected.
+
+    Raises:
+        ValueError: For a `rankdir` other than ``TB``/``LR`` or a `dpi` below 1.
     """
 
     overlays: bool = True
@@ -66,6 +74,14 @@ class RenderOptions:
     full: bool = False
     clusters: bool = True
     jacobians: bool = True
+    rankdir: str = "TB"
+    dpi: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.rankdir not in RANKDIRS:
+            raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {self.rankdir!r}")
+        if self.dpi is not None and self.dpi < 1:
+            raise ValueError(f"dpi must be at least 1, got {self.dpi}")
 
     @property
     def shows_jacobians(self) -> bool:

@@ -76,7 +76,7 @@ def _first_line(stderr: bytes) -> str:
     return "no message"
 
 
-def run_layout(dot_source: str, fmt: str, *, timeout: float | None = None) -> bytes:
+def run_layout(dot_source: str, fmt: str, *, timeout: float | None = None, dpi: int | None = None) -> bytes:
     """Lay out DOT source with the engine `find_engine` picks.
 
     Args:
@@ -84,6 +84,7 @@ def run_layout(dot_source: str, fmt: str, *, timeout: float | None = None) -> by
         fmt: One of ``svg``, ``png``, ``pdf``, ``plain``, ``json``.
         timeout: Seconds to wait for the engine (default: `layout_timeout`); it is killed after that,
             and also when gradviz exits or is stopped by a signal while waiting.
+        dpi: Resolution of a PNG (passed as ``-Gdpi``; other formats ignore it, so an SVG keeps its size).
 
     Returns:
         What the engine wrote (SVG text as UTF-8 bytes, PNG bytes, ...).
@@ -101,7 +102,8 @@ def run_layout(dot_source: str, fmt: str, *, timeout: float | None = None) -> by
     name = Path(engine).name
     limit = layout_timeout() if timeout is None else timeout
     try:
-        done = run_child([engine, f"-T{fmt}"], dot_source.encode("utf-8"), timeout=limit)
+        command = [engine, f"-T{fmt}", *([f"-Gdpi={dpi}"] if dpi is not None and fmt == "png" else [])]
+        done = run_child(command, dot_source.encode("utf-8"), timeout=limit)
     except EngineTimedOut:
         raise LayoutTimedOut(
             f"layout engine {name} took more than {limit:g}s and was stopped", limit
