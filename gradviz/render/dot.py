@@ -272,11 +272,12 @@ class _Drawing:
             # Edge entries are drawn as edges, with the very attributes of the edges they stand for.
             for look in looks:
                 if look.kind in EDGE_KINDS:
-                    ends = (f"legend_{look.kind}", f"legend_{look.kind}_to")
-                    for end in ends:
-                        bottom.node(end, "", shape="point", style="invis", width="0.01")
+                    # The description is the edge's tail, so it never overlaps the line in any rankdir.
+                    described, end = f"legend_{look.kind}", f"legend_{look.kind}_to"
                     label = _html([_small(look.legend, color="black")])
-                    bottom.edge(*ends, label=label, fontname=FONT, **look.edge_attrs())
+                    bottom.node(described, label, shape="plaintext", margin="0.05", **plain)
+                    bottom.node(end, "", shape="point", style="invis", width="0.01")
+                    bottom.edge(described, end, minlen="2", **look.edge_attrs())
 
 
 def _legend_row(look: Look) -> str:
