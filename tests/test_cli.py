@@ -577,3 +577,16 @@ def test_tui_on_a_saved_demo_trace_finds_the_demo_script_beside_it(
     # Then: the source pane is told to look beside the trace, where demo.py is
     assert roots == [str(tmp_path / "demo")]
     assert (Path(roots[0]) / "demo.py").is_file()
+
+
+def test_render_a_step_the_call_does_not_have_is_bad_usage(tmp_path: Path, capsys: Capsys) -> None:
+    trace_file = tmp_path / "trace.json"
+    trace_file.write_text(to_json(hand_built_trace()))
+
+    status = main(["render", str(trace_file), "--step", "99", "--format", "dot", "--out", str(tmp_path)])
+
+    # A bad option value exits 2, as docs/cli.md says, in one line naming the steps there are.
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("gradviz: step 99 is out of range") and err.count("\n") == 1
+    assert not (tmp_path / "backward-001-step-99.dot").exists()

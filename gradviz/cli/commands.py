@@ -17,6 +17,7 @@ from gradviz.cli.options import (
 )
 from gradviz.cli.running import open_tui, render_saved, traced_run
 from gradviz.errors import UsageError
+from gradviz.render.state import StepOutOfRange
 
 if TYPE_CHECKING:
     from gradviz.capture.script import ExceptionNoter
@@ -115,7 +116,10 @@ class RenderCommand(Command):
         """Load the trace and write the requested drawings of every captured call beside it (or to --out)."""
         trace = load_trace(args.trace)
         out_dir = writable_folder(args.out or str(Path(args.trace).parent))
-        return render_saved(trace, Path(args.trace), out_dir, args)
+        try:
+            return render_saved(trace, Path(args.trace), out_dir, args)
+        except StepOutOfRange as exc:  # a bad --step value is bad usage, like any bad option value
+            raise UsageError(str(exc)) from None
 
 
 class TuiCommand(Command):
