@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gradviz.capture.door import Door
+from gradviz.capture.door import Door, Part
 from gradviz.capture.isolation import isolated
 
 _KEY = "gradviz.module"
@@ -164,6 +164,11 @@ class ModuleRecorder:
         self._original: Any = None
         self._wrapper: Any = None
         self._thread: int | None = None
+
+    @property
+    def part(self) -> Part:
+        """The part of capture a fault here switches off."""
+        return self._part
 
     @property
     def is_started(self) -> bool:

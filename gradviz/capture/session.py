@@ -137,10 +137,10 @@ class Tracer:
     ) -> None:
         try:
             # Even a part a fault switched off takes its mode and hooks away: nothing stays behind.
-            self._modules.stop()
-            if self._watch is not None:
-                self._watch.end()
+            _always(self._modules.part, self._modules.stop)
             if self._recorder is not None:
+                if self._watch is not None:
+                    _always(self._recorder._part, self._watch.end)
                 _always(self._recorder._part, self._recorder.stop)
             _always(self._leaves.part, self._leaves.unfollow)
             _always(self._judge.part, self._judge.stop)
