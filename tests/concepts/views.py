@@ -76,7 +76,7 @@ def shown(tensor: object) -> str:
     """How every view writes a tensor's values (the same summary capture makes, then formatted)."""
     from gradviz.capture.summary import summarize as summarize_tensor
 
-    return format_value(summarize_tensor(tensor))
+    return "None" if tensor is None else format_value(summarize_tensor(tensor))
 
 
 def value_text(value: Value | None) -> str:
