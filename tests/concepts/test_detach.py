@@ -11,7 +11,7 @@ import torch
 
 from gradviz.model import Trace
 
-from .views import flat, run_example, shown, summary_of, svg_of, tui_at
+from .views import flat, run_example, shown, step_of, summary_of, svg_of, tui_at
 
 EXAMPLE = "15_detach.py"
 
@@ -88,6 +88,8 @@ async def test_tui_draws_the_detach_as_a_ghost_box(trace: Trace) -> None:
     first, second = [(await tui_at(trace, call=call, steps=[0]))[0] for call in (1, 2)]
 
     assert "detach: fake.detach() | cut here: no gradient back" in first.boxes
+    (at_addmm,) = await tui_at(trace, call=1, steps=[step_of(trace.backwards[0], name="AddmmBackward0")])
+    assert "detach: fake.detach(): cut here: no gradient back (15_detach.py:25)" in flat(at_addmm.panel)
     assert not any("generator" in box for box in first.boxes)
     assert any(box.startswith("detach: fake.detach() | detach()") for box in second.boxes)
     assert "AccumulateGrad | generator.weight (2, 2)" in second.boxes

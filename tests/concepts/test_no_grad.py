@@ -12,7 +12,7 @@ import torch
 
 from gradviz.model import Trace
 
-from .views import run_example, run_source, shown, summary_of, svg_of, tui_at
+from .views import flat, run_example, run_source, shown, step_of, summary_of, svg_of, tui_at
 
 EXAMPLE = "02_no_grad_and_detach.py"
 
@@ -51,11 +51,19 @@ def test_svg_draws_the_no_grad_result_as_a_ghost_off_its_input(trace: Trace) -> 
     assert f"grad: {shown(torch_run['a'].grad)}" in leaf
 
 
-async def test_tui_draws_the_no_grad_ghost(trace: Trace) -> None:
-    (view,) = await tui_at(trace, call=1, steps=[0])
+async def test_tui_draws_the_no_grad_ghost_and_says_it_at_its_inputs_step(trace: Trace) -> None:
+    b_step = step_of(trace.backwards[0], label="b")
 
-    assert any(box.startswith("no_grad: d | no_grad: not recorded") for box in view.boxes)
-    assert "MulBackward0 | b (3)" in view.boxes
+    start, at_b = await tui_at(trace, call=1, steps=[0, b_step])
+
+    assert any(box.startswith("no_grad: d | no_grad: not recorded") for box in start.boxes)
+    assert "MulBackward0 | b (3)" in start.boxes
+    assert "Step" in at_b.panel and "(b)" in at_b.panel.splitlines()[0]
+    text = flat(at_b.panel)
+    assert (
+        "Not recorded by autograd no_grad: d: no_grad: not recorded, no grad_fn (02_no_grad_and_detach.py:16)"
+        in text
+    )
 
 
 def test_summary_notes_the_no_grad_op_and_prints_torchs_gradient(trace: Trace) -> None:

@@ -66,6 +66,17 @@ def run_script_file(path: Path, *, max_backward: int | None = None) -> Trace:
     return tracer.result()
 
 
+def step_of(call: BackwardCall, *, label: str | None = None, name: str | None = None) -> int:
+    """The step (1-based) at which autograd ran the node of the tensor `label`, or the first node `name`."""
+    for position, step in enumerate(call.steps, start=1):
+        node = call.graph.node(step.node)
+        if (
+            label is not None and node.tensor is not None and node.tensor.label == label
+        ) or node.name == name:
+            return position
+    raise AssertionError(f"no step ran {label or name}")
+
+
 def flat(text: str) -> str:
     """Text with its wrapping undone: white space runs as one space, no padding inside brackets."""
     joined = re.sub(r"\[ +", "[", " ".join(text.replace("\xa0", " ").split()))
