@@ -23,6 +23,8 @@ from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
 #: Leaves with at most this many elements get update entries with their values.
 SMALL = 8
+#: Small leaves kept alive until the ledger is read, so an update after the last call is still seen.
+KEPT = 64
 #: At most this many entries are kept for the first calls (the first steps are the ones to read).
 MAX_ENTRIES = 2000
 #: Entries of calls after this one are kept only for the last `TAIL_CALLS` calls (where training ended).
@@ -79,6 +81,8 @@ class LedgerBook:
         # leaf -> its .grad after the last call; small leaf -> its last value seen
         self._grads_after: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._values: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        # The script's variables are gone before the ledger is read: a last manual step needs the leaf.
+        self._kept: list[torch.Tensor] = []
         self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
         self._stepping: list[tuple[torch.Tensor, Value]] = []
         self.calls = 0
@@ -157,6 +161,8 @@ class LedgerBook:
         if leaf not in self._leaves:
             self._leaves[leaf] = True
             self._by_ptr = {}
+            if leaf.numel() <= SMALL and len(self._kept) < KEPT:
+                self._kept.append(leaf)
 
     def step_starting(self, params: Sequence[torch.Tensor]) -> None:
         """Before ``optimizer.step()``: the small parameters' values."""

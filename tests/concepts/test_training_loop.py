@@ -6,7 +6,9 @@ CLI's default budget of 3 captured calls.
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +17,7 @@ from gradviz.model import Trace
 from gradviz.render.ledger import to_ledger_dot, to_ledger_text
 from gradviz.render.svg import run_layout
 
-from .views import flat, run_example, shown, summary_of, svg_of, tui_ledger
+from .views import flat, run_example, run_source, shown, summary_of, svg_of, tui_ledger
 
 EXAMPLE = "11_linear_regression.py"
 LR = 0.1
@@ -120,3 +122,41 @@ def test_summary_says_the_loop_converged_to_torchs_values(trace: Trace) -> None:
         f"w.grad = {shown(steps[1]['w.grad'])} (zeroed at line 21 by optimizer.zero_grad(): was None"
         in summary
     )
+
+
+MANUAL = """\
+import torch
+
+x = torch.tensor([1.0, 2.0, 3.0])
+y = 2 * x
+w = torch.zeros(1, requires_grad=True)
+for _ in range(3):
+    loss = ((w * x - y) ** 2).mean()
+    loss.backward()
+    w.data -= 0.1 * w.grad
+    w.grad.zero_()
+"""
+
+
+def test_manual_updates_show_each_step_and_the_last_one_after_the_last_call(tmp_path: Path) -> None:
+    # Given: torch's w after each manual update w.data -= lr * w.grad.
+    x = torch.tensor([1.0, 2.0, 3.0])
+    w = torch.zeros(1, requires_grad=True)
+    values = [w.detach().clone()]
+    for _ in range(3):
+        ((w * x - 2 * x) ** 2).mean().backward()
+        w.data -= 0.1 * w.grad  # type: ignore[operator]
+        w.grad.zero_()  # type: ignore[union-attr]
+        values.append(w.detach().clone())
+
+    trace = run_source(tmp_path, MANUAL, max_backward=3)
+
+    shown_rows = rows(to_ledger_text(trace))
+    for before, after in itertools.pairwise(values[:3]):
+        assert (
+            f"9 w.data -= 0.1 * w.grad w {shown(before)} -> {shown(after)} w <- w - 0.1 * w.grad"
+            in shown_rows
+        )
+    # the script ended right after its last update: the ledger still has it, and the summary ends there.
+    assert f"w {shown(values[2])} -> {shown(values[3])} w <- w - 0.1 * w.grad" in " ".join(shown_rows)
+    assert f"w {shown(values[0])} -> {shown(values[3])} (ledger.txt)" in summary_of(trace)
