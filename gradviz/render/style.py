@@ -15,7 +15,9 @@ from gradviz.render.values import format_nested, format_number, format_shape, fo
 __all__ = [
     "DEFAULT_OPTIONS",
     "LOOKS",
+    "MONO_STACK",
     "RANKDIRS",
+    "SANS_STACK",
     "Look",
     "RenderOptions",
     "format_nested",
@@ -28,9 +30,13 @@ __all__ = [
     "overlay_look",
 ]
 
-#: Fonts graphviz-pure has metrics for (it warns on "monospace" and falls back to Times).
-FONT = "Helvetica"
+#: Fonts the layout engine has metrics for (it has none for "monospace" and falls back to Times).
+#: DejaVu Sans is as wide as the widest common sans-serif, so every font of `SANS_STACK` fits its boxes.
+FONT = "DejaVu Sans"
 MONO_FONT = "Courier"
+#: What the SVG asks the viewer for: fonts no wider than the layout's, most alike first.
+SANS_STACK = "'DejaVu Sans',Verdana,Helvetica,Arial,'Liberation Sans',sans-serif"
+MONO_STACK = "'DejaVu Sans Mono',Menlo,Courier,'Courier New','Liberation Mono',monospace"
 FONT_SIZE = "11"
 SMALL_FONT_SIZE = "9"
 MUTED = "#6b7280"
