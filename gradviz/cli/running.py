@@ -31,7 +31,7 @@ def say(message: str) -> None:
 
 def render_options(options: argparse.Namespace) -> RenderOptions:
     """What the drawings show, from the parsed ``--no-overlays``, ``--depth``, ``--full``, ``--no-legend``,
-    ``--rankdir`` and ``--dpi``."""
+    ``--rankdir``, ``--dpi`` and ``--theme``."""
     from gradviz.render.style import RenderOptions
 
     return RenderOptions(
@@ -41,6 +41,7 @@ def render_options(options: argparse.Namespace) -> RenderOptions:
         legend=not getattr(options, "no_legend", False),
         rankdir=getattr(options, "rankdir", "TB"),
         dpi=getattr(options, "dpi", None),
+        theme=getattr(options, "theme", "default"),
     )
 
 

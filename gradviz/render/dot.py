@@ -57,6 +57,7 @@ from gradviz.render.style import (
     node_look,
     overlay_look,
 )
+from gradviz.render.theme import apply_theme
 from gradviz.render.wrap import Trunks
 
 __all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot"]
@@ -302,7 +303,7 @@ def to_dot(
         step: Show the state after this many backward steps (0 = before backward); None shows the
             finished call, with every vJ on its edge and every leaf's final ``.grad``.
         options: What to draw; a graph of more than `NODE_BUDGET` nodes is drawn collapsed unless
-            ``options.full`` (see `collapsed_depth`).
+            ``options.full`` (see `collapsed_depth`); ``options.theme`` restyles it (`apply_theme`).
 
     Returns:
         DOT source; the same text for the same input.
@@ -314,7 +315,7 @@ def to_dot(
     graph = subject if isinstance(subject, Graph) else subject.graph
     depth = collapsed_depth(graph, options)
     if depth is not None:
-        return to_overview_dot(subject, state, depth, options.rankdir)
+        return apply_theme(to_overview_dot(subject, state, depth, options.rankdir), options.theme)
     drawing = _Drawing(graph, state, options, title_lines(subject, state))
     if isinstance(subject, BackwardCall):
         drawing.ledger = subject.ledger
@@ -340,7 +341,7 @@ def to_dot(
     if options.legend:
         drawing.legend()
     source: str = drawing.dot.source
-    return source
+    return apply_theme(source, options.theme)
 
 
 def is_collapsed(graph: Graph, options: RenderOptions = DEFAULT_OPTIONS) -> bool:

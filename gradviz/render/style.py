@@ -18,6 +18,7 @@ __all__ = [
     "MONO_STACK",
     "RANKDIRS",
     "SANS_STACK",
+    "THEMES",
     "Look",
     "RenderOptions",
     "format_nested",
@@ -42,6 +43,8 @@ SMALL_FONT_SIZE = "9"
 MUTED = "#6b7280"
 #: Layout directions a drawing may take.
 RANKDIRS = ("TB", "LR")
+#: Themes (`gradviz.render.theme`), the default first.
+THEMES = ("default", "projector")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +68,11 @@ class RenderOptions:
             whole call as one product ``v @ dy/dx``.
         rankdir: Layout direction: ``"TB"`` (root at the top) or ``"LR"`` (root at the left).
         dpi: Resolution of PNG drawings (None: the layout engine's default); SVG is unaffected.
+        theme: ``"default"``, or ``"projector"``: larger type, thicker lines, darker greys (see
+            `gradviz.render.theme`).
 
     Raises:
-        ValueError: For a `rankdir` other than ``TB``/``LR`` or a `dpi` below 1.
+        ValueError: For a `rankdir` other than ``TB``/``LR``, a `dpi` below 1 or an unknown `theme`.
     """
 
     overlays: bool = True
@@ -82,8 +87,11 @@ class RenderOptions:
     jacobians: bool = True
     rankdir: str = "TB"
     dpi: int | None = None
+    theme: str = "default"
 
     def __post_init__(self) -> None:
+        if self.theme not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {self.theme!r}")
         if self.rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {self.rankdir!r}")
         if self.dpi is not None and self.dpi < 1:

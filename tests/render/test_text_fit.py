@@ -45,6 +45,7 @@ def long_labels(build: type[Builders]) -> dict[str, tuple[BackwardCall, RenderOp
     return {
         "tutorial": (named, RenderOptions()),
         "step2-LR": (named, RenderOptions(rankdir="LR")),
+        "projector": (named, RenderOptions(theme="projector")),
         "failed": (replace(failed, graph=replace(failed.graph, nodes=nodes)), RenderOptions()),
     }
 
