@@ -65,7 +65,7 @@ def test_graph_takes_the_slide_options_of_the_cli() -> None:
     assert "rankdir=TB" in plain.to_dot() and "rankdir=LR" in slide.to_dot()
     assert 'font-size="11.00"' in plain.to_svg() and 'font-size="17.00"' in slide.to_svg()
     assert "legend" not in slide._repr_mimebundle_()["image/svg+xml"]
-    with pytest.raises(ValueError, match="^theme must be one of default, projector"):
+    with pytest.raises(ValueError, match=r"^theme must be one of default, projector"):
         gradviz.graph(y, theme="dark")
 
 

@@ -1,5 +1,5 @@
-"""Drawing options on the command line: --depth, --full, --no-legend, --rankdir, --dpi, --theme, the collapsed-view
-note, long writes, progress."""
+"""Drawing options on the command line: --depth, --full, --no-legend, --rankdir, --dpi, --theme, the
+collapsed-view note, long writes, progress."""
 
 from __future__ import annotations
 

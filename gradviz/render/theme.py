@@ -52,8 +52,8 @@ def apply_theme(dot_source: str, theme: str) -> str:
         theme: One of `THEMES`.
 
     Returns:
-        The source itself for ``default``; for ``projector`` every font size x1.5 (rounded up), line widths x2,
-        arrows x1.4, and muted greys darkened.
+        The source itself for ``default``; for ``projector`` every font size x1.5 (rounded up), line
+        widths x2, arrows x1.4, and muted greys darkened.
 
     Raises:
         ValueError: For an unknown theme.
