@@ -60,7 +60,7 @@ from gradviz.render.style import (
 from gradviz.render.theme import apply_theme
 from gradviz.render.wrap import Trunks
 
-__all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot"]
+__all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot", "used_times"]
 
 _OVERLAY_EDGE_LABELS = {
     "no_grad": "no_grad",
@@ -207,7 +207,7 @@ class _Drawing:
         if sent is not None:
             attrs["label"] = " + ".join(self.value(grad) for grad in sent)
         elif len(edge.slots) > 1:
-            attrs["label"] = f"x{len(edge.slots)}"
+            attrs["label"] = used_times(len(edge.slots))
         label = attrs.pop("label", None)
         self.defaults("edge", attrs)
         source, target = f"n{edge.source}", f"n{edge.target}"
@@ -279,6 +279,18 @@ class _Drawing:
                     bottom.node(described, label, shape="plaintext", margin="0.05", **plain)
                     bottom.node(end, "", shape="point", style="invis", width="0.01")
                     bottom.edge(described, end, minlen="2", **look.edge_attrs())
+
+
+def used_times(count: int) -> str:
+    """The label of a link that appears `count` times in next_functions: ``×2 (used twice)``.
+
+    Args:
+        count: How many input slots of the node lead to the same next node (2 or more).
+
+    Returns:
+        A label that cannot be read as a variable name (``x2`` could be one).
+    """
+    return f"×{count} (used {'twice' if count == 2 else f'{count} times'})"
 
 
 def _legend_row(look: Look) -> str:

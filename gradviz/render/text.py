@@ -197,7 +197,15 @@ def to_text(
         StepOutOfRange: `step` is not a step of the call.
     """
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False)
+    # In Jupyter rich would display the tree as a cell output of its own instead of writing it to the buffer.
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system=None,
+        force_terminal=False,
+        force_jupyter=False,
+        highlight=False,
+    )
     depth = max(4, min(MAX_DEPTH, (width - 60) // 4))
     console.print(to_rich(subject, step=step, overlays=overlays, max_depth=depth))
     return buffer.getvalue()
