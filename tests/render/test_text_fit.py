@@ -1,7 +1,8 @@
 """Text stays inside its node's box when the SVG is drawn by rsvg-convert and by headless Chromium.
 
-Each renderer draws with this machine's fonts and again with DejaVu fonts only (a fontconfig file that
-names just their folder), the case where a drawing laid out for Helvetica ran past its boxes.
+Each renderer draws with this machine's fonts and again with one font family only (a fontconfig file
+that names just its folder): DejaVu, where a drawing laid out for Helvetica ran past its boxes, and
+Liberation, where the SVG's font stack falls back to a narrower font.
 """
 
 from __future__ import annotations
@@ -46,14 +47,25 @@ def long_labels(build: type[Builders]) -> dict[str, tuple[BackwardCall, RenderOp
         "tutorial": (named, RenderOptions()),
         "step2-LR": (named, RenderOptions(rankdir="LR")),
         "projector": (named, RenderOptions(theme="projector")),
+        "collapsed": (named, RenderOptions(depth=0)),
         "failed": (replace(failed, graph=replace(failed.graph, nodes=nodes)), RenderOptions()),
     }
 
 
-def dejavu_only(folder: Path) -> dict[str, str]:
-    """Environment for a renderer that finds no fonts but DejaVu's (Helvetica falls back to DejaVu Sans)."""
-    found = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans"], capture_output=True, text=True)
-    assert "DejaVu" in found.stdout, "DejaVu fonts are needed: apt-get install fonts-dejavu-core"
+#: Font setups a viewer may have: this machine's; DejaVu only (what the SVG asks for first, and what a
+#: Helvetica drawing ran past); Liberation only (no DejaVu: the stack falls back to Helvetica's metric twin).
+FONT_SETUPS = {"system": None, "dejavu-only": "DejaVu Sans", "liberation-only": "Liberation Sans"}
+
+
+def fonts_env(folder: Path, setup: str) -> dict[str, str] | None:
+    """Environment for a renderer that finds only the fonts of one family's folder (None: this machine's)."""
+    family = FONT_SETUPS[setup]
+    if family is None:
+        return None
+    found = subprocess.run(["fc-match", "-f", "%{file}", family], capture_output=True, text=True)
+    assert family.split()[0] in found.stdout, (
+        f"{family} is needed: apt-get install fonts-dejavu-core fonts-liberation"
+    )
     config = folder / "fonts.conf"
     config.write_text(
         '<?xml version="1.0"?><fontconfig>'
@@ -126,9 +138,9 @@ def rsvg(svg: str, env: dict[str, str] | None = None) -> bytes:
     ).stdout
 
 
-@pytest.mark.parametrize("fonts", ["system", "dejavu-only"])
+@pytest.mark.parametrize("fonts", list(FONT_SETUPS))
 def test_rsvg_draws_every_line_inside_its_box(build: type[Builders], tmp_path: Path, fonts: str) -> None:
-    env = dejavu_only(tmp_path) if fonts == "dejavu-only" else None
+    env = fonts_env(tmp_path, fonts)
     for name, (call, options) in long_labels(build).items():
         # Given: the drawing laid out by the engine, each node's text drawn under its filled box
         svg = to_svg(call, step=2 if "step2" in name else None, options=options)
@@ -161,14 +173,14 @@ OVERFLOW = """() => [...document.querySelectorAll("g.node")].flatMap(node => {
 })"""
 
 
-@pytest.fixture(scope="module", params=["system", "dejavu-only"])
+@pytest.fixture(scope="module", params=list(FONT_SETUPS))
 def chromium(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     missing = _browser_missing()
     if missing is not None:
         pytest.fail(f"the text-fit test needs a browser: {missing}; {INSTALL}", pytrace=False)
     from playwright.sync_api import sync_playwright
 
-    env = dejavu_only(tmp_path_factory.mktemp("fonts")) if request.param == "dejavu-only" else None
+    env = fonts_env(tmp_path_factory.mktemp("fonts"), request.param)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], env=env)
         yield browser
@@ -186,7 +198,7 @@ def test_chromium_draws_every_line_inside_its_box(
         page.goto(path.as_uri())
         lines = page.evaluate(OVERFLOW)
 
-        assert len(lines) > 20
+        assert len(lines) > 10
         past = [line for line in lines if line[2] > 0.5 or line[3] > 0.5]
         assert not past, f"{name}: text past its box in Chromium: {past[:3]}"
     page.close()
