@@ -18,7 +18,7 @@ from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING
 from gradviz.render.labels import html_label as _html
 from gradviz.render.labels import small as _small
 from gradviz.render.labels import text as _text
-from gradviz.render.labels import title_lines
+from gradviz.render.labels import title_lines, used_times
 from gradviz.render.ledger import ledger_lines
 from gradviz.render.notes import (
     WHOLE_CALL,
@@ -60,7 +60,7 @@ from gradviz.render.style import (
 from gradviz.render.theme import apply_theme
 from gradviz.render.wrap import Trunks
 
-__all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot", "used_times"]
+__all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot"]
 
 _OVERLAY_EDGE_LABELS = {
     "no_grad": "no_grad",
@@ -279,18 +279,6 @@ class _Drawing:
                     bottom.node(described, label, shape="plaintext", margin="0.05", **plain)
                     bottom.node(end, "", shape="point", style="invis", width="0.01")
                     bottom.edge(described, end, minlen="2", **look.edge_attrs())
-
-
-def used_times(count: int) -> str:
-    """The label of a link that appears `count` times in next_functions: ``×2 (used twice)``.
-
-    Args:
-        count: How many input slots of the node lead to the same next node (2 or more).
-
-    Returns:
-        A label that cannot be read as a variable name (``x2`` could be one).
-    """
-    return f"×{count} (used {'twice' if count == 2 else f'{count} times'})"
 
 
 def _legend_row(look: Look) -> str:

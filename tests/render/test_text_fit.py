@@ -160,11 +160,13 @@ def test_the_overflow_check_sees_text_past_a_box(build: type[Builders]) -> None:
     assert red_pixels(rsvg(text_over_boxes(narrow))) > 50
 
 
-#: Each node text's overflow past the left and right of its node's shape, as Chromium measures it.
+#: Each node text's overflow past the left and right of its node's shapes, as Chromium measures it.
 OVERFLOW = """() => [...document.querySelectorAll("g.node")].flatMap(node => {
-  const shape = node.querySelector("polygon, path");
-  if (!shape) return [];
-  const box = shape.getBBox();
+  const shapes = [...node.querySelectorAll("polygon, path")].map(shape => shape.getBBox());
+  if (!shapes.length) return [];
+  // a double border or a table draws several shapes: the box is all of them
+  const left = Math.min(...shapes.map(b => b.x)), right = Math.max(...shapes.map(b => b.x + b.width));
+  const box = {x: left, width: right - left};
   return [...node.querySelectorAll("text")].map(text => {
     const ink = text.getBBox();
     return [node.querySelector("title").textContent, text.textContent,
