@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from gradviz.capture.cells import cell_name
 from gradviz.capture.location import frame_location
@@ -15,8 +17,13 @@ from gradviz.capture.location import frame_location
 
 @pytest.fixture
 def shell() -> Iterator[Any]:
-    yield InteractiveShell.instance()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"  # no history written to the user's ~/.ipython
+    before = set(vars(builtins))
+    yield InteractiveShell.instance(config=config)
     InteractiveShell.clear_instance()
+    for name in set(vars(builtins)) - before:  # __IPYTHON__ would tell later tests they run in IPython
+        delattr(builtins, name)
 
 
 def test_a_cells_frame_is_named_by_its_execution_count(shell: Any) -> None:
