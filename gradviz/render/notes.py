@@ -19,6 +19,7 @@ __all__ = [
     "attribute_text",
     "local_jacobian_lines",
     "non_leaf_grad_text",
+    "retained_grad_text",
     "root_v_text",
     "whole_call_lines",
 ]
@@ -45,6 +46,22 @@ def non_leaf_grad_text(node: Node) -> str | None:
     if node.is_accumulate_grad or tensor is None or tensor.retains_grad:
         return None
     return NOT_RETAINED
+
+
+def retained_grad_text(node: Node, grad: Value | None) -> str | None:
+    """For a non-leaf tensor with ``retain_grad()``, the line giving the ``.grad`` it kept, else None.
+
+    Args:
+        node: A graph node.
+        grad: The tensor's ``.grad`` at the moment shown (the v its node received, once it ran).
+
+    Returns:
+        ``"g.grad: [3, 6, 9], kept by retain_grad()"``, or None for a leaf or a non-retaining tensor.
+    """
+    tensor = node.tensor
+    if node.is_accumulate_grad or tensor is None or not tensor.retains_grad:
+        return None
+    return f"{tensor.label or 'its'}.grad: {format_value(grad)}, kept by retain_grad()"
 
 
 def root_v_text(root: Root, *, values: bool = True, max_values: int = 8) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
-from gradviz.render.notes import non_leaf_grad_text, whole_call_lines
+from gradviz.render.notes import non_leaf_grad_text, retained_grad_text, whole_call_lines
 from gradviz.render.state import step_state
 from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
@@ -197,9 +197,9 @@ def step_view(
     for index, value in enumerate(record.grad_outputs):
         heading = "Incoming gradient v" + (f" (output {index})" if len(record.grad_outputs) > 1 else "")
         sections.append(Section(heading, tuple(value_lines(value, show_values=show_values)), "v"))
-    not_retained = non_leaf_grad_text(node)
-    if not_retained is not None:
-        sections.append(Section("Its tensor", (not_retained,), "note"))
+    grad_line = non_leaf_grad_text(node) or retained_grad_text(node, step_state(call, step).grad_of(node))
+    if grad_line is not None:
+        sections.append(Section("Its tensor", (grad_line,), "note"))
     if node.saved or node.attributes:
         saved = (*saved_lines(node, show_values), *(f"{name}: {text}" for name, text in node.attributes))
         sections.append(Section("Saved for backward", saved, "note"))

@@ -129,7 +129,20 @@ def _leaf_lines(call: BackwardCall) -> list[str]:
             )
     if len(leaves) > MAX_LEAVES:
         lines.append(f"      ... and {len(leaves) - MAX_LEAVES} more leaves (all in trace.json and the SVG)")
-    return lines
+    return lines + _retained_lines(call)
+
+
+def _retained_lines(call: BackwardCall) -> list[str]:
+    """Non-leaves with retain_grad(): their .grad is the v their node received."""
+    state = step_state(call)
+    lines = []
+    for node in call.graph.nodes:
+        info = node.tensor
+        if node.is_accumulate_grad or info is None or not info.retains_grad or info.label is None:
+            continue
+        grad = format_value(state.grad_of(node))
+        lines.append(f"      {info.label}.grad = {grad}  (not a leaf: kept by {info.label}.retain_grad())")
+    return lines[:MAX_LEAVES]
 
 
 def _result_name(call: BackwardCall, position: int) -> str:
