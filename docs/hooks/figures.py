@@ -123,7 +123,8 @@ def _expand(match: re.Match[str], page: Page, files: Files) -> str:
         code = (ROOT / run.example).read_text(encoding="utf-8").rstrip()
         return f'```python title="{run.example}"\n{code}\n```'
     if kind == "console":
-        console = (_outputs[name] / CONSOLE).read_text(encoding="utf-8").rstrip()
+        console = NOISE.sub("", (_outputs[name] / CONSOLE).read_text(encoding="utf-8")).rstrip()
+        console = console.replace(f"{ROOT}{os.sep}", "")  # torch's warnings name the script by its full path
         return f"```console\n$ {_command(run)}\n{console}\n```"
     if not (_outputs[name] / output).is_file():
         raise PluginError(f"{page.file.src_uri}: `{_command(run)}` wrote no {output!r}")
@@ -173,7 +174,7 @@ def _trace(run: Run, folder: Path) -> str | None:
             timeout=300,
             check=False,
         )
-        console = NOISE.sub("", done.stdout).replace(str(out), f"gradviz-out/{Path(run.example).stem}")
+        console = done.stdout.replace(str(out), f"gradviz-out/{Path(run.example).stem}")
         if done.returncode != 0 or not out.is_dir():
             return f"`{_command(run)}` exited {done.returncode}:\n{console}"
         (out / CONSOLE).write_text(console, encoding="utf-8")
