@@ -14,6 +14,7 @@ from gradviz.render.values import format_value
 
 __all__ = [
     "NOT_RETAINED",
+    "NO_V_GIVEN",
     "VJP_NAME",
     "WHOLE_CALL",
     "attribute_text",
@@ -64,20 +65,25 @@ def retained_grad_text(node: Node, grad: Value | None) -> str | None:
     return f"{tensor.label or 'its'}.grad: {format_value(grad)}, kept by retain_grad()"
 
 
-def root_v_text(root: Root, *, values: bool = True, max_values: int = 8) -> str:
+#: A backward call's root with no v: backward() was given none, and only a scalar gets v = 1 implied.
+NO_V_GIVEN = "v: none given (v = 1 is implied only for a scalar)"
+
+
+def root_v_text(root: Root, *, values: bool = True, max_values: int = 8, called: bool = False) -> str:
     """The v a root starts from: ``v = 1 = dL/dL`` for a scalar backward, ``not run yet`` before one.
 
     Args:
         root: A root of the graph.
         values: Show values of small tensors.
         max_values: Largest tensor written out.
+        called: Whether the root belongs to a backward call (which then had no v) rather than a snapshot.
 
     Returns:
         One line.
     """
     gradient = root.gradient
     if gradient is None:
-        return "v: not run yet (no backward() on this graph)"
+        return NO_V_GIVEN if called else "v: not run yet (no backward() on this graph)"
     if gradient.shape == () and gradient.values == 1:
         return "v = 1 = dL/dL (scalar backward)"
     return f"v = {format_value(gradient, max_values=max_values, values=values)}"

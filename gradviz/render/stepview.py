@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
-from gradviz.render.notes import non_leaf_grad_text, retained_grad_text, whole_call_lines
+from gradviz.render.notes import NO_V_GIVEN, non_leaf_grad_text, retained_grad_text, whole_call_lines
 from gradviz.render.state import step_state
 from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
@@ -114,6 +114,8 @@ def _start_view(call: BackwardCall, show_values: bool) -> StepView:
         lines = value_lines(root.gradient, show_values=show_values)
         if root.gradient is not None and root.gradient.shape == () and root.gradient.values == 1:
             lines = ["1 = dL/dL (a scalar backward starts from 1)"]
+        elif root.gradient is None:
+            lines = [NO_V_GIVEN.removeprefix("v: ")]
         sections.append(Section(f"backward starts at {describe_node(node)} with v =", tuple(lines), "v"))
     if call.error is None:
         sections.append(Section("Next", (f"{len(call.steps)} steps; press n to run the first one.",)))

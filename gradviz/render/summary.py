@@ -93,7 +93,12 @@ def _call_lines(call: BackwardCall) -> list[str]:
         code = f"  {_short_code(call.location.code)}"
     nodes = len(call.graph.nodes)
     failed = f"  FAILED: {error_text(call.error)}" if call.error is not None else ""
-    lines = [f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''}){failed}"]
+    scalar = any(
+        root.gradient is not None and root.gradient.shape == () and root.gradient.values == 1
+        for root in call.graph.roots
+    )
+    counted = f"{nodes} node{'s' if nodes != 1 else ''}" + (", v = 1 = dL/dL" if scalar else "")
+    lines = [f"  #{call.index} {call.api}{where}{code}  ({counted}){failed}"]
     if call.api == "backward":
         lines.extend(_leaf_lines(call))
     for position, result in enumerate(call.results):

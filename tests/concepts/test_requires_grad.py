@@ -72,4 +72,4 @@ def test_summary_prints_the_leaf_grad_torch_computed() -> None:
     summary = summary_of(run_example("01_autograd_basics.py"))
 
     assert f"x.grad = {shown(torch_run['x'].grad)}" in summary
-    assert "(5 nodes)" in summary  # Mean, two Mul, Pow and the leaf's AccumulateGrad
+    assert "(5 nodes, v = 1 = dL/dL)" in summary  # Mean, two Mul, Pow and the leaf's AccumulateGrad

@@ -67,15 +67,16 @@ def run_script_file(path: Path, *, max_backward: int | None = None) -> Trace:
 
 
 def flat(text: str) -> str:
-    """Text with its wrapping undone: runs of white space as one space, no padding inside brackets."""
-    return re.sub(r"\[ +", "[", " ".join(text.replace("\xa0", " ").split()))
+    """Text with its wrapping undone: white space runs as one space, no padding inside brackets."""
+    joined = re.sub(r"\[ +", "[", " ".join(text.replace("\xa0", " ").split()))
+    return re.sub(r"(?<=[a-z])- (?=[A-Za-z])", "-", joined)  # a line broken after a hyphen
 
 
 def shown(tensor: object) -> str:
     """How every view writes a tensor's values (the same summary capture makes, then formatted)."""
     from gradviz.capture.summary import summarize as summarize_tensor
 
-    return format_value(summarize_tensor(tensor))
+    return "None" if tensor is None else format_value(summarize_tensor(tensor))
 
 
 def value_text(value: Value | None) -> str:
