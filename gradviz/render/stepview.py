@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
-from gradviz.render.notes import NO_V_GIVEN, non_leaf_grad_text, retained_grad_text, whole_call_lines
+from gradviz.render.notes import (
+    NO_V_GIVEN,
+    non_leaf_grad_text,
+    overlay_note_lines,
+    retained_grad_text,
+    whole_call_lines,
+)
 from gradviz.render.state import step_state
 from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
@@ -199,13 +205,18 @@ def step_view(
     for index, value in enumerate(record.grad_outputs):
         heading = "Incoming gradient v" + (f" (output {index})" if len(record.grad_outputs) > 1 else "")
         sections.append(Section(heading, tuple(value_lines(value, show_values=show_values)), "v"))
-    grad_line = non_leaf_grad_text(node) or retained_grad_text(node, step_state(call, step).grad_of(node))
+    grad_line = non_leaf_grad_text(node) or retained_grad_text(
+        node, step_state(call, step).grad_of(node), values=show_values
+    )
     if grad_line is not None:
         sections.append(Section("Its tensor", (grad_line,), "note"))
     if node.saved or node.attributes:
         saved = (*saved_lines(node, show_values), *(f"{name}: {text}" for name, text in node.attributes))
         sections.append(Section("Saved for backward", saved, "note"))
     sections.extend(Section(heading, lines, "note") for heading, lines in step_notes(call, node, record))
+    unrecorded = overlay_note_lines(graph, node.id)
+    if unrecorded:
+        sections.append(Section("Not recorded by autograd", tuple(unrecorded), "note"))
     tensor = node.tensor
     if node.is_accumulate_grad:
         name = tensor.label if tensor is not None and tensor.label else "leaf"

@@ -101,6 +101,7 @@ def _call_lines(call: BackwardCall) -> list[str]:
     lines = [f"  #{call.index} {call.api}{where}{code}  ({counted}){failed}"]
     if call.api == "backward":
         lines.extend(_leaf_lines(call))
+    lines.extend(_harmless_edits(call))
     for position, result in enumerate(call.results):
         lines.append(f"      {_result_name(call, position)} = {format_value(result)}")
     return lines
@@ -135,6 +136,19 @@ def _leaf_lines(call: BackwardCall) -> list[str]:
     if len(leaves) > MAX_LEAVES:
         lines.append(f"      ... and {len(leaves) - MAX_LEAVES} more leaves (all in trace.json and the SVG)")
     return lines + _retained_lines(call)
+
+
+def _harmless_edits(call: BackwardCall) -> list[str]:
+    """A .data edit that backward never read (``y = 2 * x`` saved only the 2): a note, not a warning."""
+    lines = []
+    for overlay in call.graph.overlays:
+        if overlay.kind == "data_edit" and overlay.severity == "note":
+            where = f" at line {overlay.location.line}" if overlay.location is not None else ""
+            lines.append(
+                f"      {overlay.label or 'a tensor'}.data edited{where}: harmless, backward reads no saved "
+                "copy of it (gradient unchanged)"
+            )
+    return lines
 
 
 def _retained_lines(call: BackwardCall) -> list[str]:
