@@ -19,6 +19,7 @@ from gradviz.render.notes import (
     retained_grad_text,
     whole_call_lines,
 )
+from gradviz.render.retain import retain_lines
 from gradviz.render.state import step_state
 from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
@@ -156,6 +157,9 @@ def _failure_view(call: BackwardCall, show_values: bool, width: int) -> StepView
         if node.location is not None:
             lines.append(f"created at {node.location}  {node.location.code or ''}".rstrip())
         sections.append(Section("Raised in", tuple(lines), "failed"))
+        freed = retain_lines(node, call, False)
+        if node.freed_by is not None and freed:
+            sections.append(Section("retain_graph", (" ".join(freed),), "failed"))
     state = step_state(call)
     empty: list[str] = []
     for leaf in call.graph.leaves:
@@ -250,6 +254,8 @@ def step_view(
         vj_lines.extend(" " * len(head) + line for line in body[1:])
     if vj_lines:
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
+    if node.freed_by is None and (kept := retain_lines(node, call, True)):
+        sections.append(Section("retain_graph", tuple(kept), "note"))  # what became of its saved tensors
     return StepView(
         title, subtitle, (*sections, *_before_failure(call, step), *_whole(call, step, show_values)), node.id
     )
