@@ -461,7 +461,7 @@ def test_summary_of_a_hand_built_trace() -> None:
 
     assert text.splitlines() == [
         "gradviz: square.py made 1 backward/grad call, all captured",
-        "  #1 backward at square.py:4  y.backward()  (3 nodes)",
+        "  #1 backward at square.py:4  y.backward()  (3 nodes, v = 1 = dL/dL)",
         "      x.grad = [2, 4]",
         f"gradviz: wrote out{os.sep}: trace.json, backward-001.svg",
     ]

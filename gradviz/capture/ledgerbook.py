@@ -10,6 +10,7 @@ the ledger is for seeing numbers.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,6 +38,15 @@ _Raw = tuple[
 ]  # fmt: skip
 
 _ZEROING = frozenset({"zero_", "_foreach_zero_", "fill_", "mul_"})
+
+
+_ZERO_GRAD_CALL = re.compile(r"([A-Za-z_][\w.]*)\.zero_grad\(")
+
+
+def _zero_grad_how(owner: str, where: Location | None) -> str:
+    """``opt.zero_grad()`` as the user's line calls it, else ``optimizer.zero_grad()`` (or ``model.``)."""
+    found = _ZERO_GRAD_CALL.search(where.code or "") if where is not None else None
+    return f"{found.group(1) if found else owner}.zero_grad()"
 
 
 def _zero_grad_owner(frame: Any) -> str | None:
@@ -181,7 +191,8 @@ class LedgerBook:
             return
         owner = _zero_grad_owner(frame)
         name = self._label_of(leaf) or "p"
-        how = f"{owner}.zero_grad()" if owner else f"{name}.grad = {'None' if value is None else 'zeros'}"
+        zeros = f"{name}.grad = {'None' if value is None else 'zeros'}"
+        how = _zero_grad_how(owner, self._where()) if owner else zeros
         after = None if value is None else summarize(value.detach())
         self._add("zeroed", leaf, how, self._where(), summarize(old.detach()), after)
 
@@ -217,7 +228,7 @@ class LedgerBook:
             if kind == "zeroed":
                 after = summarize(tensor.detach())
                 if after.norm == 0.0 and before.norm != 0.0:
-                    how = f"{owner}.zero_grad()" if owner else _zeroing_how(name, code, op)
+                    how = _zero_grad_how(owner, where) if owner else _zeroing_how(name, code, op)
                     self._add("zeroed", leaf, how, where, before, after)
             else:
                 after = summarize(leaf.detach())

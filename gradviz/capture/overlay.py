@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradviz.capture.wording import TORCH_NO_GRAD, assigned_name, data_owner
+from gradviz.capture.wording import TORCH_NO_GRAD, assigned_name, data_owner, detached_name
 from gradviz.model import Event, Graph, Node, Overlay, OverlayKind
 
 __all__ = ["MAX_OVERLAYS", "assigned_name", "data_owner", "overlays_for"]
 
 #: At most this many overlays per graph, so that a loop full of no_grad metrics stays readable.
 MAX_OVERLAYS = 40
+#: How many timeline events before a graph's first op a detach of one of its inputs is looked for.
+_DETACH_LOOKBACK = 1000
 
 
 def _window(graph: Graph, events: Sequence[Event]) -> tuple[int, int]:
@@ -37,9 +39,11 @@ class _Finder:
         for node in sorted(graph.nodes, key=lambda node: -1 if node.event is None else node.event):
             if node.tensor is not None and node.tensor.id is not None:
                 self.by_tensor.setdefault(node.tensor.id, []).append(node)
-        self.graph_events = {node.event for node in graph.nodes if node.event is not None}
+        self.graph_events = {node.event: node for node in graph.nodes if node.event is not None}
         # A leaf counts from the first op of this graph that used it: earlier edits are not this graph's.
         self.first_use: dict[int, int] = {}
+        # tensor id -> the graph's ops that took it as an input, in timeline order
+        self.used_by: dict[int, list[int]] = {}
         self.found: list[Overlay] = []
         self.seen: set[tuple[str, int, int | None, str]] = set()
 
@@ -48,6 +52,12 @@ class _Finder:
         if event.id in self.graph_events:
             for tensor_id in event.inputs:
                 self.first_use.setdefault(tensor_id, event.id)
+                self.used_by.setdefault(tensor_id, []).append(event.id)
+
+    def consumer(self, tensor_id: int, event_id: int) -> Node | None:
+        """The graph node whose op first took this tensor as an input after an event."""
+        later = [used for used in self.used_by.get(tensor_id, ()) if used > event_id]
+        return self.graph_events[later[0]] if later else None
 
     def node_before(self, tensor_id: int, event_id: int) -> Node | None:
         """The graph node for this tensor as it was just before an event (in-place ops make new ones)."""
@@ -108,8 +118,10 @@ def _visit(finder: _Finder, event: Event) -> None:
             text = (
                 "detach_(): taken out of the graph in place" if in_place else "detach(): requires_grad=False"
             )
-            label = _label(node) if in_place else assigned_name(event.location)
+            label = _label(node) if in_place else detached_name(event.location)
             finder.add("detach", event, node, text, label)
+        else:
+            _detached_input(finder, event)
     elif event.kind == "inplace" and event.outputs:
         node = finder.node_before(event.outputs[0], event.id)
         if node is not None:
@@ -137,6 +149,16 @@ def _visit(finder: _Finder, event: Event) -> None:
             finder.add("requires_grad_off", event, node, "requires_grad set to False", _label(node))
 
 
+def _detached_input(finder: _Finder, event: Event) -> None:
+    """A detached tensor this graph took as an input, from a graph it does not reach (GAN-style)."""
+    if not event.outputs or event.op.endswith("_"):
+        return
+    node = finder.consumer(event.outputs[0], event.id)
+    if node is not None:
+        text = "cut here: no gradient back"
+        finder.add("detach", event, node, text, detached_name(event.location))
+
+
 def overlays_for(graph: Graph, events: Sequence[Event]) -> tuple[Overlay, ...]:
     """Find what autograd did not record about a graph's tensors.
 
@@ -158,6 +180,12 @@ def overlays_for(graph: Graph, events: Sequence[Event]) -> tuple[Overlay, ...]:
     window = [event for event in events if start <= event.id < end]
     for event in window:
         finder.learn(event)
+    # A detach just before the graph's first op (``d(fake.detach())``) is where this graph was cut.
+    for event in events:
+        if event.id >= start:
+            break
+        if event.kind == "detach" and event.id >= start - _DETACH_LOOKBACK:
+            _visit(finder, event)
     for event in window:
         _visit(finder, event)
     return tuple(finder.found)

@@ -128,7 +128,12 @@ class Watch:
     def _step_in(self) -> None:
         """Put the mode back, recording, until the next safe point (or the end of a no_grad block)."""
         self._tensor_markers(on=False)
-        self._recorder._part.run(self._recorder.step_in)
+        recorder = self._recorder
+        if recorder._mode is not None:
+            # No safe point came yet (a loop without an optimizer): the mode is still on, not recording.
+            recorder.recording = True
+        else:
+            recorder._part.run(recorder.step_in)
         self._add_hooks()
 
     def _remove_hooks(self) -> None:
@@ -146,7 +151,7 @@ class Watch:
         """Whether the mode is off and the user's line (two frames up) was seen under `PER_LINE` times."""
         recorder = self._recorder
         if (
-            recorder._mode is not None
+            (recorder._mode is not None and recorder.recording)
             or in_isolation()
             or not recorder._part.is_open
             or threading.get_ident() != self._thread

@@ -220,7 +220,12 @@ class _Drawing:
         lines = [
             _text(f"backward(){who}"),
             _small(
-                root_v_text(root, values=self.options.values, max_values=self.options.max_label_values),
+                root_v_text(
+                    root,
+                    values=self.options.values,
+                    max_values=self.options.max_label_values,
+                    called=self.call is not None,
+                ),
                 mono=True,
                 color="black",
             ),

@@ -126,6 +126,12 @@ def short_note(note: Finding) -> str:
         first = f"backward call {note.call}" if note.call is not None else "a backward call"
         more = f" ({note.count} calls did so)" if note.count > 1 else ""
         return f"{first} added into {grads} with no update in between: the gradients are summed{more}"
+    if note.kind == "retain_graph":
+        again = f"backward call {note.call}" if note.call is not None else "a backward call"
+        return (
+            f"{again} reran a graph without retain_graph=True; it works because its nodes saved no "
+            "tensors, so nothing was freed"
+        )
     if note.kind == "data_edit" and note.label:
         return f"{note.label} was changed through .data, which autograd does not record"
     return _first_sentence(note)

@@ -7,6 +7,7 @@ Pure text, so the SVG, the HTML player, the terminal tree, the stderr summary an
 from __future__ import annotations
 
 from gradviz.model import BackwardCall, Graph, Node, Root, Value
+from gradviz.render.dataedits import overlay_lines
 from gradviz.render.jacobian import call_jacobian, flatten
 from gradviz.render.state import StepState
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
@@ -14,11 +15,14 @@ from gradviz.render.values import format_value
 
 __all__ = [
     "NOT_RETAINED",
+    "NO_V_GIVEN",
     "VJP_NAME",
     "WHOLE_CALL",
     "attribute_text",
     "local_jacobian_lines",
     "non_leaf_grad_text",
+    "overlay_note_lines",
+    "retained_grad_text",
     "root_v_text",
     "whole_call_lines",
 ]
@@ -47,20 +51,63 @@ def non_leaf_grad_text(node: Node) -> str | None:
     return NOT_RETAINED
 
 
-def root_v_text(root: Root, *, values: bool = True, max_values: int = 8) -> str:
+def retained_grad_text(node: Node, grad: Value | None, *, values: bool = True) -> str | None:
+    """For a non-leaf tensor with ``retain_grad()``, the line giving the ``.grad`` it kept, else None.
+
+    Args:
+        node: A graph node.
+        grad: The tensor's ``.grad`` at the moment shown (the v its node received, once it ran).
+        values: Show values of small tensors (else the shape).
+
+    Returns:
+        ``"g.grad: [3, 6, 9], kept by retain_grad()"``, or None for a leaf or a non-retaining tensor.
+    """
+    tensor = node.tensor
+    if node.is_accumulate_grad or tensor is None or not tensor.retains_grad:
+        return None
+    return f"{tensor.label or 'its'}.grad: {format_value(grad, values=values)}, kept by retain_grad()"
+
+
+#: A backward call's root with no v: backward() was given none, and only a scalar gets v = 1 implied.
+NO_V_GIVEN = "v: none given (v = 1 is implied only for a scalar)"
+
+
+def overlay_note_lines(graph: Graph, node_id: int) -> list[str]:
+    """What autograd did not record about this node's tensor (no_grad, detach, in-place, .data), in full.
+
+    Args:
+        graph: The graph with its overlays.
+        node_id: The node they hang off.
+
+    Returns:
+        One line per overlay: ``"no_grad: d: no_grad: not recorded, no grad_fn (f.py:16)"``, with why a
+        harmless ``.data`` edit changed no gradient.
+    """
+    lines = []
+    for overlay in graph.overlays:
+        if overlay.attached_to != node_id:
+            continue
+        head = f"{overlay.kind}: {overlay.label}" if overlay.label else overlay.kind
+        where = f" ({overlay.location})" if overlay.location is not None else ""
+        lines.append(" ".join([f"{head}: {overlay.text}{where}", *overlay_lines(overlay)]))
+    return lines
+
+
+def root_v_text(root: Root, *, values: bool = True, max_values: int = 8, called: bool = False) -> str:
     """The v a root starts from: ``v = 1 = dL/dL`` for a scalar backward, ``not run yet`` before one.
 
     Args:
         root: A root of the graph.
         values: Show values of small tensors.
         max_values: Largest tensor written out.
+        called: Whether the root belongs to a backward call (which then had no v) rather than a snapshot.
 
     Returns:
         One line.
     """
     gradient = root.gradient
     if gradient is None:
-        return "v: not run yet (no backward() on this graph)"
+        return NO_V_GIVEN if called else "v: not run yet (no backward() on this graph)"
     if gradient.shape == () and gradient.values == 1:
         return "v = 1 = dL/dL (scalar backward)"
     return f"v = {format_value(gradient, max_values=max_values, values=values)}"

@@ -15,7 +15,8 @@ def retain_lines(node: Node, call: BackwardCall | None, done: bool) -> list[str]
 
     Returns:
         ``saved tensors freed by backward call 3 (no retain_graph)`` for a node an earlier call ran;
-        ``saved tensors freed after it ran (retain_graph=False)`` for one this call ran; or nothing.
+        ``saved tensors freed after it ran (retain_graph=False)`` (or ``kept``) for one this call ran;
+        or nothing.
     """
     if call is None or node.is_accumulate_grad:
         return []
@@ -29,6 +30,8 @@ def retain_lines(node: Node, call: BackwardCall | None, done: bool) -> list[str]
                 "which ran without retain_graph=True",
             ]
         return [before]
-    if done and node.saved and not call.retain_graph and call.error is None:
+    if done and node.saved and call.error is None:
+        if call.retain_graph:
+            return ["saved tensors kept (retain_graph=True): another backward can run"]
         return ["saved tensors freed after it ran (retain_graph=False)"]
     return []

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
-from gradviz.render.notes import non_leaf_grad_text, whole_call_lines
+from gradviz.render.notes import (
+    NO_V_GIVEN,
+    non_leaf_grad_text,
+    overlay_note_lines,
+    retained_grad_text,
+    whole_call_lines,
+)
+from gradviz.render.retain import retain_lines
 from gradviz.render.state import step_state
 from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
@@ -114,6 +121,8 @@ def _start_view(call: BackwardCall, show_values: bool) -> StepView:
         lines = value_lines(root.gradient, show_values=show_values)
         if root.gradient is not None and root.gradient.shape == () and root.gradient.values == 1:
             lines = ["1 = dL/dL (a scalar backward starts from 1)"]
+        elif root.gradient is None:
+            lines = [NO_V_GIVEN.removeprefix("v: ")]
         sections.append(Section(f"backward starts at {describe_node(node)} with v =", tuple(lines), "v"))
     if call.error is None:
         sections.append(Section("Next", (f"{len(call.steps)} steps; press n to run the first one.",)))
@@ -148,6 +157,9 @@ def _failure_view(call: BackwardCall, show_values: bool, width: int) -> StepView
         if node.location is not None:
             lines.append(f"created at {node.location}  {node.location.code or ''}".rstrip())
         sections.append(Section("Raised in", tuple(lines), "failed"))
+        freed = retain_lines(node, call, False)
+        if node.freed_by is not None and freed:
+            sections.append(Section("retain_graph", (" ".join(freed),), "failed"))
     state = step_state(call)
     empty: list[str] = []
     for leaf in call.graph.leaves:
@@ -197,13 +209,18 @@ def step_view(
     for index, value in enumerate(record.grad_outputs):
         heading = "Incoming gradient v" + (f" (output {index})" if len(record.grad_outputs) > 1 else "")
         sections.append(Section(heading, tuple(value_lines(value, show_values=show_values)), "v"))
-    not_retained = non_leaf_grad_text(node)
-    if not_retained is not None:
-        sections.append(Section("Its tensor", (not_retained,), "note"))
+    grad_line = non_leaf_grad_text(node) or retained_grad_text(
+        node, step_state(call, step).grad_of(node), values=show_values
+    )
+    if grad_line is not None:
+        sections.append(Section("Its tensor", (grad_line,), "note"))
     if node.saved or node.attributes:
         saved = (*saved_lines(node, show_values), *(f"{name}: {text}" for name, text in node.attributes))
         sections.append(Section("Saved for backward", saved, "note"))
     sections.extend(Section(heading, lines, "note") for heading, lines in step_notes(call, node, record))
+    unrecorded = overlay_note_lines(graph, node.id)
+    if unrecorded:
+        sections.append(Section("Not recorded by autograd", tuple(unrecorded), "note"))
     tensor = node.tensor
     if node.is_accumulate_grad:
         name = tensor.label if tensor is not None and tensor.label else "leaf"
@@ -237,6 +254,8 @@ def step_view(
         vj_lines.extend(" " * len(head) + line for line in body[1:])
     if vj_lines:
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
+    if node.freed_by is None and (kept := retain_lines(node, call, True)):
+        sections.append(Section("retain_graph", tuple(kept), "note"))  # what became of its saved tensors
     return StepView(
         title, subtitle, (*sections, *_before_failure(call, step), *_whole(call, step, show_values)), node.id
     )

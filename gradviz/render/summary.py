@@ -93,9 +93,15 @@ def _call_lines(call: BackwardCall) -> list[str]:
         code = f"  {_short_code(call.location.code)}"
     nodes = len(call.graph.nodes)
     failed = f"  FAILED: {error_text(call.error)}" if call.error is not None else ""
-    lines = [f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''}){failed}"]
+    scalar = any(
+        root.gradient is not None and root.gradient.shape == () and root.gradient.values == 1
+        for root in call.graph.roots
+    )
+    counted = f"{nodes} node{'s' if nodes != 1 else ''}" + (", v = 1 = dL/dL" if scalar else "")
+    lines = [f"  #{call.index} {call.api}{where}{code}  ({counted}){failed}"]
     if call.api == "backward":
         lines.extend(_leaf_lines(call))
+    lines.extend(_harmless_edits(call))
     for position, result in enumerate(call.results):
         lines.append(f"      {_result_name(call, position)} = {format_value(result)}")
     return lines
@@ -129,7 +135,33 @@ def _leaf_lines(call: BackwardCall) -> list[str]:
             )
     if len(leaves) > MAX_LEAVES:
         lines.append(f"      ... and {len(leaves) - MAX_LEAVES} more leaves (all in trace.json and the SVG)")
+    return lines + _retained_lines(call)
+
+
+def _harmless_edits(call: BackwardCall) -> list[str]:
+    """A .data edit that backward never read (``y = 2 * x`` saved only the 2): a note, not a warning."""
+    lines = []
+    for overlay in call.graph.overlays:
+        if overlay.kind == "data_edit" and overlay.severity == "note":
+            where = f" at line {overlay.location.line}" if overlay.location is not None else ""
+            lines.append(
+                f"      {overlay.label or 'a tensor'}.data edited{where}: harmless, backward reads no saved "
+                "copy of it (gradient unchanged)"
+            )
     return lines
+
+
+def _retained_lines(call: BackwardCall) -> list[str]:
+    """Non-leaves with retain_grad(): their .grad is the v their node received."""
+    state = step_state(call)
+    lines = []
+    for node in call.graph.nodes:
+        info = node.tensor
+        if node.is_accumulate_grad or info is None or not info.retains_grad or info.label is None:
+            continue
+        grad = format_value(state.grad_of(node))
+        lines.append(f"      {info.label}.grad = {grad}  (not a leaf: kept by {info.label}.retain_grad())")
+    return lines[:MAX_LEAVES]
 
 
 def _result_name(call: BackwardCall, position: int) -> str:

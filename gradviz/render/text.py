@@ -148,7 +148,7 @@ def to_rich(
             heading = f"graph behind {root.label}" if root.label else "graph behind the tensor"
         else:
             who = f"backward() from {root.label}" if root.label else "backward()"
-            heading = f"{who}, {root_v_text(root)}"
+            heading = f"{who}, {root_v_text(root, called=isinstance(subject, BackwardCall))}"
         branch = tree.add(Text(heading, style=GRADIENT.tui))
         stack.append((root.node, branch, 1))
     if not graph.roots:

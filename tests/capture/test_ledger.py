@@ -31,7 +31,7 @@ zeroed = None if w.grad is None else w.grad.clone()
 (w * w).sum().backward()
 """
 ZEROINGS = {
-    "optimizer.zero_grad()": "opt.zero_grad()",
+    "opt.zero_grad()": "opt.zero_grad()",  # named as the line calls it
     "w.grad = None": "w.grad = None",
     "w.grad.zero_()": "w.grad.zero_()",
     "w.grad.data.zero_()": "w.grad.data.zero_()",

@@ -130,7 +130,7 @@ def test_summary_line_says_failed_and_the_leaf_got_nothing(build: type[Builders]
     lines = summarize(trace, [], None).splitlines()
 
     assert lines[1].startswith(
-        "  #2 backward at train.py:9  out.backward()  (5 nodes)  FAILED: RuntimeError: "
+        "  #2 backward at train.py:9  out.backward()  (5 nodes, v = 1 = dL/dL)  FAILED: RuntimeError: "
     )
     assert lines[2] == "      x.grad = [1, 1]  (received nothing: the call failed before reaching it)"
 
