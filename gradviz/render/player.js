@@ -12,6 +12,7 @@
   var levels = data.levels || [];
   var playButton = document.getElementById("play");
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-step]"));
+  var ledgerRows = Array.prototype.slice.call(document.querySelectorAll("[data-reveal]"));
   var atEnd = Array.prototype.slice.call(document.querySelectorAll(".at-end, #steps tr:not([data-step]):not(:has(th))"));
   var ANSWER = /^(v in|grad:|grad in |\S+\.grad |\.grad: None|J to |\s+\[)/;
   var lines = {};
@@ -138,6 +139,12 @@
       row.className = s === k ? "current" : (s < k ? "done" : "");
     });
     atEnd.forEach(function (e) { e.hidden = k < total; });
+    // Ledger rows show from their step on; the ones this step revealed are marked.
+    ledgerRows.forEach(function (row) {
+      var s = Number(row.dataset.reveal);
+      row.hidden = s > k;
+      row.classList.toggle("new", s === k && k > 0);
+    });
     label.textContent = k === 0 ? "before backward (" + total + " steps)" : "step " + k + " of " + total;
     fillPanel(k);
     showSource(k);
