@@ -116,6 +116,18 @@
       more.innerHTML = part[1].innerHTML;
       panel.appendChild(more);
     });
+    // What this step did to the ledger (a leaf's .grad filled or added into), beside the step.
+    var fresh = ledgerRows.filter(function (row) {
+      return Number(row.dataset.reveal) === k && row.closest("table.events");
+    });
+    if (fresh.length) {
+      panel.appendChild(text("b", "ledger"));
+      fresh.forEach(function (row) {
+        var cells = row.cells;
+        panel.appendChild(text("p", "line " + cells[0].textContent + ", " + cells[1].textContent + ": " +
+          cells[2].textContent + " " + cells[3].textContent, "v"));
+      });
+    }
     if (k === total) {
       var whole = document.getElementById("whole-call");
       if (whole) {

@@ -37,6 +37,7 @@ LEDGER = """() => {
     loop: loop.filter(shown).map(cells),
     rest: rest !== null && shown(rest),
     current: [...document.querySelectorAll(".drawing:not([hidden]) g.current text")].map(t => t.textContent),
+    panel: document.getElementById("panel").innerText,
   };
 }"""
 
@@ -154,6 +155,9 @@ def test_the_linear_regression_shows_the_zeroing_the_update_and_the_loss_in_time
         ["23", f"backward #2, loss {shown(loss2)}", "b.grad", f"None -> {shown(b_grad2)}"]
     ]
     assert len(at_b["rows"]) == 7
+    # and the step's panel beside the drawing says so too, without scrolling down to the ledger
+    assert f"line 23, backward #2, loss {shown(loss2)}: b.grad None -> {shown(b_grad2)}" in at_b["panel"]
+    assert "w.grad" not in at_b["panel"]
 
     # When the call ends: w.grad, then optimizer.step() with the rule and the loop row of call 2
     page.page.keyboard.press("End")
