@@ -28,6 +28,11 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _last_step(call: BackwardCall) -> int:
+    """The page's last step: its recorded steps (a failed call shows the node that raised there too)."""
+    return len(call.steps)
+
+
 def _leaf_steps(call: BackwardCall) -> dict[str, int]:
     """The step at which each leaf's AccumulateGrad ran in this call, by the leaf's name."""
     steps: dict[str, int] = {}
@@ -59,7 +64,7 @@ def reveal_steps(call: BackwardCall, ledger: Sequence[LedgerEntry]) -> list[tupl
         ran for the call's own ``.grad`` changes (the last step when it did not run); the last step for
         what came right after the call; None for the rest of the run (shown, folded, after the last step).
     """
-    total = len(call.steps) + (1 if call.error is not None else 0)
+    total = _last_step(call)
     leaf_steps = _leaf_steps(call)
     revealed: list[tuple[Row, int | None]] = []
     for entry, row in entry_rows(ledger):
@@ -125,7 +130,7 @@ def ledger_panel(call: BackwardCall, ledger: Sequence[LedgerEntry]) -> str:
     revealed = reveal_steps(call, ledger)
     if not revealed:
         return ""
-    total = len(call.steps) + (1 if call.error is not None else 0)
+    total = _last_step(call)
     past = [row for row, step in revealed if step == 0]
     rows = []
     if len(past) > MAX_ROWS:

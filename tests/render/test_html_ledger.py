@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 import torch
 
 from gradviz.capture.summary import summarize
+from gradviz.model import CallError
 from gradviz.render.json import from_json
 from gradviz.render.pageledger import reveal_steps
 from gradviz.render.values import format_value
@@ -186,3 +188,16 @@ def test_no_row_of_a_later_call_is_revealed_before_the_end(regression: Path) -> 
     assert calls and min(calls) == 3
     assert all(step is None or 0 <= step <= len(call.steps) for _, step in revealed)
     assert sum(1 for _, step in revealed if step == 0) == 6
+
+
+def test_a_call_that_failed_before_its_leaves_shows_their_rows_at_its_last_step(regression: Path) -> None:
+    # Given call 2 cut before b's AccumulateGrad ran, as if it had raised there
+    trace = from_json((regression / "trace.json").read_bytes())
+    whole = trace.backwards[1]
+    cut = leaf_step(regression, 2, "b") - 1
+    failed = replace(
+        whole, steps=whole.steps[:cut], error=CallError("RuntimeError", "boom", whole.steps[cut].node)
+    )
+    # Then the call's own rows and what followed show at the page's last step, never past it
+    steps = [step for _, step in reveal_steps(failed, trace.ledger) if step is not None]
+    assert max(steps) == cut == len(failed.steps)
