@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 
 from gradviz.model import Event, Location, Trace
+from gradviz.render.stepview import step_view
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.screens import TraceScreen
 from gradviz.tui.widgets.graph_view import GraphView
-from gradviz.tui.widgets.step_panel import StepPanel
+from gradviz.tui.widgets.step_panel import StepPanel, to_lines
 from gradviz.tui.widgets.timeline import Timeline, event_text
 
 from .builders import SCRIPT, chain_trace, failed_trace, tutorial_trace
@@ -112,3 +113,15 @@ def test_a_long_file_name_is_shortened_never_the_line_number() -> None:
     assert event_text(replace(event, location=Location("train.py", 7)), main="train.py").plain.startswith(
         "   0 7 "
     )
+
+
+def test_code_in_the_step_pane_wraps_after_a_calls_parenthesis_never_leaving_it_alone() -> None:
+    # Given a call made at a line a little wider than the step pane at 80x24
+    trace = tutorial_trace()
+    code = "loss.backward(retain_graph=True)"
+    call = replace(trace.backwards[0], location=Location("04_accumulation.py", 14, "<module>", code))
+    # When its step 0 is laid out at the pane's width
+    lines = [line.plain.rstrip() for line in to_lines(step_view(call, 0), 33)]
+    # Then the code breaks after "(" and every line fits
+    assert "  loss.backward(" in lines and "  retain_graph=True)" in lines, lines
+    assert all(len(line) <= 33 for line in lines) and "  )" not in lines
