@@ -222,7 +222,8 @@ def write_step(
 
     unsupported = [fmt for fmt in formats if fmt not in STEP_FORMATS]
     if unsupported:
-        raise UsageError(f"--step draws {', '.join(STEP_FORMATS)}, not {', '.join(unsupported)}")
+        drawn, refused = ", ".join(STEP_FORMATS), ", ".join(unsupported)
+        raise UsageError(f"--step draws {drawn}, not {refused} (try 'gradviz render --help')")
     written: list[Path] = []
     for call in trace.backwards:
         dot = to_dot(call, step=step, options=options)
