@@ -11,6 +11,7 @@ import textwrap
 from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
+from gradviz.render.devices import node_notes as device_notes
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
 from gradviz.render.notes import non_leaf_grad_text, whole_call_lines
 from gradviz.render.state import step_state
@@ -200,6 +201,9 @@ def step_view(
     not_retained = non_leaf_grad_text(node)
     if not_retained is not None:
         sections.append(Section("Its tensor", (not_retained,), "note"))
+    device = device_notes(graph, node)
+    if device:
+        sections.append(Section("Device and dtype", tuple(device), "note"))
     if node.saved or node.attributes:
         saved = (*saved_lines(node, show_values), *(f"{name}: {text}" for name, text in node.attributes))
         sections.append(Section("Saved for backward", saved, "note"))

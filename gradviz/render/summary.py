@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gradviz.model import BackwardCall, Trace
+from gradviz.render.devices import call_lines as device_lines
+from gradviz.render.devices import copied_leaf_name
 from gradviz.render.failure import RECEIVED_NOTHING, error_text
 from gradviz.render.findings import findings_lines, wrapped
 from gradviz.render.ledger import loop_summary, zeroing_before, zeroing_text
@@ -94,6 +96,7 @@ def _call_lines(call: BackwardCall) -> list[str]:
     nodes = len(call.graph.nodes)
     failed = f"  FAILED: {error_text(call.error)}" if call.error is not None else ""
     lines = [f"  #{call.index} {call.api}{where}{code}  ({nodes} node{'s' if nodes != 1 else ''}){failed}"]
+    lines.extend(f"      {line}" for line in device_lines(call.graph))
     if call.api == "backward":
         lines.extend(_leaf_lines(call))
     for position, result in enumerate(call.results):
@@ -114,7 +117,8 @@ def _leaf_lines(call: BackwardCall) -> list[str]:
         info = leaf.tensor
         if info is None:
             continue
-        name = info.label or f"leaf {list(info.shape)}"
+        copied = copied_leaf_name(call.graph, leaf)
+        name = info.label or (f"({copied})" if copied else f"leaf {list(info.shape)}")
         after = format_value(info.grad_after)
         if state.received_nothing(leaf):
             lines.append(f"      {name}.grad = {format_value(info.grad_before)}  ({RECEIVED_NOTHING})")
