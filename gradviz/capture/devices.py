@@ -25,7 +25,8 @@ NON_LEAF_REFUSED = "can't optimize a non-leaf Tensor"
 #: Methods of ``nn.Module`` that convert parameters through ``_apply``.
 _CONVERSIONS = frozenset({"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "type", "xpu", "mps"})
 _MODULE_FILE = "torch.nn.modules.module"
-_TO_DTYPE = re.compile(r"\.to\((torch\.(?:float|double|half|bfloat|complex)\w*)\)")
+_TO_ARGS = re.compile(r"\.to\(([^()]*)\)")
+_DTYPE_WORDS = ("float", "double", "half", "dtype", "int", "complex", "bool")
 _REQUIRES_GRAD_ARG = re.compile(r",\s*requires_grad\s*=\s*True|requires_grad\s*=\s*True\s*,?\s*")
 
 
@@ -175,10 +176,26 @@ _WHERE = {
 def _fix(move: Event, who: str, method: str) -> str:
     """How to make the tensor a leaf where it lives, with the user's own line rewritten when possible."""
     code = code_of(move.location)
-    dtype = _TO_DTYPE.search(code) if code is not None else None
-    where = f"dtype={dtype.group(1)}" if dtype else _WHERE.get(method, "device=device")
+    where = _to_arguments(code) if method == "to" and code is not None else None
+    where = where or _WHERE.get(method, "device=device")
     directly = f"or create it there directly: `torch.randn(..., {where}, requires_grad=True)`."
     if code is not None and _REQUIRES_GRAD_ARG.search(code):
         rewritten = _REQUIRES_GRAD_ARG.sub("", code, count=1).strip() + ".requires_grad_()"
         return f"To train {who}, make the leaf after the move, `{rewritten}`, {directly}"
     return f"To train {who}, make the leaf after the move with `.{method}(...).requires_grad_()`, {directly}"
+
+
+def _to_arguments(code: str) -> str | None:
+    """``.to(device, dtype)`` on the user's line as factory keywords: ``device=device, dtype=dtype``."""
+    found = _TO_ARGS.findall(code)
+    if not found:
+        return None
+    words = []
+    for position, argument in enumerate(part.strip() for part in found[-1].split(",") if part.strip()):
+        if "=" in argument:
+            words.extend([argument] if argument.split("=")[0].strip() in ("device", "dtype") else [])
+        elif position == 0 and not any(word in argument.lower() for word in _DTYPE_WORDS):
+            words.append(f"device={argument}")
+        else:
+            words.append(f"dtype={argument}")
+    return ", ".join(words) or None

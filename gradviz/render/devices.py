@@ -18,6 +18,7 @@ __all__ = [
     "Move",
     "call_lines",
     "copied_leaf_name",
+    "copy_text",
     "move_of",
     "node_notes",
     "placement",
@@ -169,6 +170,25 @@ def copied_leaf_name(graph: Graph, node: Node) -> str | None:
     return _facts(graph).behind.get(node.id)
 
 
+def copy_text(graph: Graph, node: Node) -> str | None:
+    """On a named copy of an unnamed leaf: ``"w is this copy, not a leaf: w.grad stays None"``.
+
+    Args:
+        graph: The node's graph.
+        node: Any node.
+
+    Returns:
+        The words, or None when the node is no such copy.
+    """
+    if node.name != TO_COPY or node.tensor is None or not node.tensor.label:
+        return None
+    behind = _facts(graph).behind
+    if not any(child in behind for child in graph.children(node.id)):
+        return None
+    label = node.tensor.label
+    return f"{label} is this copy, not a leaf: {label}.grad stays None"
+
+
 def call_lines(graph: Graph) -> list[str]:
     """The summary's lines on devices and moves for one call; none for a CPU graph in one dtype.
 
@@ -212,7 +232,7 @@ def node_notes(graph: Graph, node: Node) -> list[str]:
     move = move_of(graph, node)
     if move is not None:
         notes.append(f"copy {move.forward}, grad back {move.back}")
-    copied = copied_leaf_name(graph, node)
-    if copied is not None:
-        notes.append(f"{copied}: the copy is not a leaf, its .grad stays None")
+    copy = copy_text(graph, node)
+    if copy is not None:
+        notes.append(copy)
     return notes

@@ -14,7 +14,7 @@ from gradviz.model import BackwardCall, Edge, Graph, LedgerEntry, Node, Overlay,
 from gradviz.render.clusters import add_clusters
 from gradviz.render.collapse import NODE_BUDGET, choose_depth
 from gradviz.render.dataedits import edit_lines, overlay_lines
-from gradviz.render.devices import copied_leaf_name, move_of, placement
+from gradviz.render.devices import copied_leaf_name, copy_text, move_of, placement
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING
 from gradviz.render.labels import html_label as _html
 from gradviz.render.labels import small as _small
@@ -181,6 +181,9 @@ class _Drawing:
         move = self.moves.get(node.id)
         if move is not None:
             lines.append(_small(f"copy {move.forward}", color=MOVE.border))
+        pitfall = copy_text(self.graph, node)
+        if pitfall is not None:
+            lines.append(_small(pitfall, color=MOVE.border))
         attributes = attribute_text(node)
         if self.options.saved and attributes:
             lines.append(_small(f"saved values: {attributes}", mono=True))

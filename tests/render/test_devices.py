@@ -59,6 +59,8 @@ def test_the_copy_is_drawn_as_a_boundary_with_the_gradient_going_back() -> None:
     there, here = short(leaf.dtype), short(w.dtype)
     assert (there, here, short(leaf.grad.dtype)) == ("float32", "float64", "float32")
     assert f"copy {there} -&gt; {here}" in dot_line(dot, copy)
+    assert w.grad_fn is not None and not w.is_leaf
+    assert "w is this copy, not a leaf: w.grad stays None" in dot_line(dot, copy)
     assert MOVE.fill in dot  # the boundary's own look, and its legend entry below
     edge = re.search(rf"n{copy.id} -> n{leaf_node.id} \[label=\"([^\"]*)\"", dot)
     assert edge is not None
@@ -112,6 +114,7 @@ def test_the_tui_and_the_html_say_it_too() -> None:
     assert sections["Device and dtype"] == (
         "tensor: float64",
         "copy float32 -> float64, grad back float64 -> float32",
+        "w is this copy, not a leaf: w.grad stays None",
     )
     assert "copy float32 -&gt; float64, grad back float64 -&gt; float32" in page
 
