@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from types import FrameType
+from typing import Any
 
 from gradviz.capture.wording import assigned_name, code_of
 from gradviz.model import Event, Finding, Location
@@ -199,3 +200,44 @@ def _to_arguments(code: str) -> str | None:
         else:
             words.append(f"dtype={argument}")
     return ", ".join(words) or None
+
+
+def copy_explanation(name: str, tensor: Any) -> str | None:
+    """`gradviz.explain` for a copy of a leaf (``.to(device)``, ``.double()``): where its gradient went.
+
+    Args:
+        name: The user's name for the tensor.
+        tensor: A live tensor that is not a leaf and does not retain its grad.
+
+    Returns:
+        Sentences naming the leaf it copied and that leaf's ``.grad``; None for any other tensor.
+    """
+    grad_fn = tensor.grad_fn
+    if type(grad_fn).__name__ != TO_COPY or not grad_fn.next_functions:
+        return None
+    source = grad_fn.next_functions[0][0]
+    leaf = getattr(source, "variable", None)
+    if leaf is None:
+        return None
+    grad = leaf.grad
+    held = "nothing yet (no backward has reached it)" if grad is None else _shown(grad)
+    return (
+        f"{name} is not a leaf: it is a copy (grad_fn={TO_COPY}) of a leaf on {leaf.device} in "
+        f"{_short(leaf.dtype)}, made on {tensor.device} in {_short(tensor.dtype)}. Backward sends the "
+        f"gradient back across the copy to that leaf, whose .grad holds {held}; {name}.grad stays None. "
+        f"To train {name}, make it the leaf where it lives: create it there "
+        f"(`torch.randn(..., device=..., dtype=..., requires_grad=True)`) or call .requires_grad_() after "
+        f"the move."
+    )
+
+
+def _short(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _shown(grad: Any) -> str:
+    if grad.is_meta:
+        return f"a tensor of shape {list(grad.shape)} on meta"
+    if grad.numel() <= 8:
+        return f"{grad.detach().tolist()}"
+    return f"a tensor of shape {list(grad.shape)}"

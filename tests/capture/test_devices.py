@@ -151,3 +151,17 @@ def test_model_to_is_not_a_data_swap_and_its_parameters_stay_leaves() -> None:
     names = {node.tensor.label for node in t.backwards[0].graph.leaves if node.tensor is not None}
     assert names == {"model.weight", "model.bias"}
     assert not [f for f in t.findings if f.kind in ("data_edit", "moved_leaf")]
+
+
+def test_explain_says_where_the_copys_gradient_went() -> None:
+    w = torch.randn(3, requires_grad=True).double()
+    (w * 2).sum().backward()
+
+    text = gradviz.explain(w)
+
+    # PyTorch: the leaf behind the copy holds the gradient, in the leaf's dtype.
+    leaf = w.grad_fn.next_functions[0][0].variable
+    assert leaf.grad is not None and leaf.grad.dtype == torch.float32
+    assert "copy (grad_fn=ToCopyBackward0) of a leaf on cpu in float32" in text
+    assert f".grad holds {leaf.grad.tolist()}" in text
+    assert "w.grad stays None" in text and "retain_grad" not in text
