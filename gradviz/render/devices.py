@@ -60,6 +60,7 @@ class _Facts:
     devices: tuple[str, ...]
     dtypes: int
     behind: dict[int, str]
+    copied_from: dict[int, int]
 
 
 #: The last graph asked about and its facts: every node of a drawing asks, and a walk per node is O(n^2).
@@ -71,19 +72,19 @@ def _facts(graph: Graph) -> _Facts:
         return _last[0][1]
     tensors = [node.tensor for node in graph.nodes if node.tensor is not None]
     behind: dict[int, str] = {}
-    copies = {node.id for node in graph.nodes if node.name == TO_COPY and node.tensor and node.tensor.label}
+    copied_from: dict[int, int] = {}  # each ToCopyBackward0 node -> the node of the tensor it copied
+    copies = {node.id for node in graph.nodes if node.name == TO_COPY}
     for edge in graph.edges if copies else ():
-        target = graph.nodes[edge.target]
-        if (
-            edge.source in copies
-            and target.is_accumulate_grad
-            and not (target.tensor and target.tensor.label)
-        ):
-            copy = graph.nodes[edge.source].tensor
-            behind.setdefault(edge.target, f"leaf behind {copy.label if copy else ''}")
+        if edge.source not in copies:
+            continue
+        copied_from.setdefault(edge.source, edge.target)
+        target, copy = graph.nodes[edge.target], graph.nodes[edge.source].tensor
+        unnamed = target.tensor is None or not target.tensor.label
+        if target.is_accumulate_grad and unnamed and copy is not None and copy.label:
+            behind.setdefault(edge.target, f"leaf behind {copy.label}")
     # Boxes that stand for many nodes (the collapsed views) carry a tensor with neither: not a device.
     devices = tuple(sorted({t.device for t in tensors if t.device}))
-    facts = _Facts(devices, len({t.dtype for t in tensors if t.dtype}), behind)
+    facts = _Facts(devices, len({t.dtype for t in tensors if t.dtype}), behind, copied_from)
     _last[:] = [(graph, facts)]
     return facts
 
@@ -139,8 +140,8 @@ def move_of(graph: Graph, node: Node) -> Move | None:
     """
     if node.name != TO_COPY or node.tensor is None:
         return None
-    children = graph.children(node.id)
-    source = graph.node(children[0]) if children else None
+    copied = _facts(graph).copied_from.get(node.id)
+    source = graph.nodes[copied] if copied is not None else None
     if source is None or source.tensor is None:
         return None
     before, after = source.tensor, node.tensor
@@ -182,8 +183,8 @@ def copy_text(graph: Graph, node: Node) -> str | None:
     """
     if node.name != TO_COPY or node.tensor is None or not node.tensor.label:
         return None
-    behind = _facts(graph).behind
-    if not any(child in behind for child in graph.children(node.id)):
+    facts = _facts(graph)
+    if facts.copied_from.get(node.id) not in facts.behind:
         return None
     label = node.tensor.label
     return f"{label} is this copy, not a leaf: {label}.grad stays None"
