@@ -179,3 +179,15 @@ def test_trace_json_keeps_what_the_views_need() -> None:
 
     assert to_dot(again.backwards[0]) == to_dot(trace.backwards[0])
     assert {node.tensor.device for node in again.backwards[0].graph.nodes if node.tensor} == {"cpu"}
+
+
+def test_the_printed_graph_of_a_move_names_both_devices_without_a_backward() -> None:
+    w = torch.randn(3, requires_grad=True).to("meta")
+    y = (w * 2).sum()
+
+    text = str(gradviz.graph(y))
+
+    leaf = w.grad_fn.next_functions[0][0].variable
+    assert (leaf.device.type, w.device.type) == ("cpu", "meta")
+    assert "w [3] float32 on meta  copy cpu -> meta, grad back meta -> cpu" in text
+    assert "leaf behind w (AccumulateGrad #3)  [3] float32 on cpu" in text
