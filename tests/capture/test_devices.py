@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 import gradviz
+from gradviz.capture.script import run_script
+from gradviz.capture.session import Tracer
 from gradviz.model import Finding
 
 
@@ -165,3 +168,26 @@ def test_explain_says_where_the_copys_gradient_went() -> None:
     assert "copy (grad_fn=ToCopyBackward0) of a leaf on cpu in float32" in text
     assert f".grad holds {leaf.grad.tolist()}" in text
     assert "w.grad stays None" in text and "retain_grad" not in text
+
+
+def test_the_device_example_warns_about_the_copy_alone_and_its_leaf_gets_x(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given: examples/17_device.py run as a script under a tracer (on the CPU: its dtype move).
+    example = Path(__file__).resolve().parents[2] / "examples" / "17_device.py"
+    with pytest.warns(UserWarning, match="not a leaf"), Tracer() as tracer:
+        assert run_script(str(example), [], tracer) == 0
+    printed = capsys.readouterr().out
+    trace = tracer.result()
+
+    # Then: one warning, for w_copy (the script reads its .grad); w, v and the model's parameters are leaves.
+    (finding,) = moved(trace.findings)
+    assert finding.severity == "warning" and finding.label == "w_copy"
+    assert "w_copy.grad: None" in printed and "w.is_leaf: True" in printed
+    assert not [e for e in trace.events if e.kind == "data_write"]
+    # The leaf behind w_copy received d(w_copy * x).sum()/dw_copy = x, as the script's own w.grad shows.
+    first = trace.backwards[0]
+    (leaf,) = first.graph.leaves
+    assert leaf.tensor is not None and leaf.tensor.grad_after is not None
+    assert leaf.tensor.grad_after.values == (1.0, 2.0, 3.0)
+    assert "w.grad: [1.0, 2.0, 3.0]" in printed
