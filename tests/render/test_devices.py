@@ -191,3 +191,16 @@ def test_the_printed_graph_of_a_move_names_both_devices_without_a_backward() -> 
     assert (leaf.device.type, w.device.type) == ("cpu", "meta")
     assert "w [3] float32 on meta  copy cpu -> meta, grad back meta -> cpu" in text
     assert "leaf behind w (AccumulateGrad #3)  [3] float32 on cpu" in text
+
+
+def test_a_move_of_device_and_dtype_at_once_says_both() -> None:
+    w = torch.randn(3, requires_grad=True).to("meta", torch.float64)
+
+    graph = gradviz.graph((w * 2).sum())
+
+    leaf = w.grad_fn.next_functions[0][0].variable
+    before = f"{leaf.device.type} {short(leaf.dtype)}"
+    after = f"{w.device.type} {short(w.dtype)}"
+    assert (before, after) == ("cpu float32", "meta float64")
+    assert f"copy {before} -&gt; {after}" in graph.to_dot()
+    assert f"grad back {after} -> {before}" in graph.to_dot()
