@@ -12,7 +12,6 @@ import torch
 
 from gradviz.capture import warnsite
 from gradviz.capture.callcapture import CallCapture
-from gradviz.capture.devices import NON_LEAF_REFUSED, pitfall_findings
 from gradviz.capture.diagnose import explain_autograd_error
 from gradviz.capture.door import Door, Part, UserCall
 from gradviz.capture.engine import EnginePatch
@@ -24,6 +23,7 @@ from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.ledgercalls import StepWatch, with_ledger
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
+from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
 from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace

@@ -27,7 +27,7 @@ _FINDING_TITLES = {
     "capture_problem": "capture problem",
     "non_leaf_grad": ".grad of a non-leaf",
     "retain_graph": "retain_graph",
-    "moved_leaf": "a moved copy, not a leaf",
+    "moved_leaf": ".to() and leaves",
 }
 _NOTE_NOUNS = {
     "no_grad": ("no_grad block", "no_grad blocks"),

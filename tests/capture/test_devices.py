@@ -191,3 +191,19 @@ def test_the_device_example_warns_about_the_copy_alone_and_its_leaf_gets_x(
     assert leaf.tensor is not None and leaf.tensor.grad_after is not None
     assert leaf.tensor.grad_after.values == (1.0, 2.0, 3.0)
     assert "w.grad: [1.0, 2.0, 3.0]" in printed
+
+
+def test_a_move_that_changed_nothing_is_a_note_that_it_would_break_elsewhere() -> None:
+    # Given: the tutorial's line on a machine where the move is to where the tensor already lives.
+    device = "cpu"
+    with gradviz.trace() as t:
+        w = torch.randn(3, requires_grad=True).to(device)
+        x = torch.randn(3).to(device)
+        (w * x).sum().backward()
+
+    # PyTorch: here .to() returned the leaf itself, which got its gradient.
+    assert w.is_leaf and w.grad is not None and torch.equal(w.grad, x)
+    (finding,) = moved(t.findings)
+    assert finding.severity == "note" and finding.label == "w"
+    assert "w is the leaf here" in finding.message and "would stay None" in finding.message
+    assert suggested_line(finding) == "w = torch.randn(3).to(device).requires_grad_()"
