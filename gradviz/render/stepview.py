@@ -11,6 +11,7 @@ import textwrap
 from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
+from gradviz.render.devices import copied_leaf_name
 from gradviz.render.devices import node_notes as device_notes
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
 from gradviz.render.notes import non_leaf_grad_text, whole_call_lines
@@ -210,7 +211,8 @@ def step_view(
     sections.extend(Section(heading, lines, "note") for heading, lines in step_notes(call, node, record))
     tensor = node.tensor
     if node.is_accumulate_grad:
-        name = tensor.label if tensor is not None and tensor.label else "leaf"
+        copied = copied_leaf_name(graph, node)
+        name = (tensor.label if tensor is not None else None) or (f"({copied})" if copied else "leaf")
         contribution = record.grad_outputs[0] if record.grad_outputs else None
         before = tensor.grad_before if tensor is not None else None
         after = tensor.grad_after if tensor is not None else None

@@ -117,6 +117,10 @@ def test_the_tui_and_the_html_say_it_too() -> None:
         "w is this copy, not a leaf: w.grad stays None",
     )
     assert "copy float32 -&gt; float64, grad back float64 -&gt; float32" in page
+    leaf_step = step_view(call, len(call.steps))
+    assert [s.title for s in leaf_step.sections if s.title.endswith("before + contribution = after")] == [
+        "(leaf behind w).grad: before + contribution = after"
+    ]
 
 
 def test_a_graph_on_another_device_names_the_device_everywhere() -> None:
