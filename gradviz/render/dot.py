@@ -14,6 +14,7 @@ from gradviz.model import BackwardCall, Edge, Graph, LedgerEntry, Node, Overlay,
 from gradviz.render.clusters import add_clusters
 from gradviz.render.collapse import NODE_BUDGET, choose_depth
 from gradviz.render.dataedits import edit_lines, overlay_lines
+from gradviz.render.devices import copied_leaf_name, copy_text, move_of, placement
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING
 from gradviz.render.labels import html_label as _html
 from gradviz.render.labels import small as _small
@@ -41,6 +42,7 @@ from gradviz.render.style import (
     FONT_SIZE,
     GRADIENT,
     MONO_FONT,
+    MOVE,
     MUTED,
     NOT_REACHED,
     NOTE,
@@ -91,6 +93,7 @@ class _Drawing:
         self.ledger: tuple[LedgerEntry, ...] = ()
         self.unedited: dict[int, tuple[Value | None, ...]] = {}
         self.call: BackwardCall | None = None
+        self.moves = {node.id: move for node in graph.nodes if (move := move_of(graph, node)) is not None}
         self.dot = graphviz.Digraph(
             name="gradviz",
             graph_attr={"rankdir": options.rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
@@ -105,6 +108,7 @@ class _Drawing:
 
     def node(self, node: Node) -> None:
         look = node_look(node, is_root=node.id in self.roots)
+        look = MOVE if node.id in self.moves and look.kind == "op" else look
         self.kinds.add(look.kind)
         attrs = look.node_attrs()
         if self.state.is_pending(node.id):
@@ -136,13 +140,17 @@ class _Drawing:
 
     def leaf_lines(self, node: Node) -> list[str]:
         tensor = node.tensor
-        name = tensor.label if tensor is not None and tensor.label else "leaf"
-        lines = [f"<b>{_text(name)}</b>"]
+        name = tensor.label if tensor is not None and tensor.label else copied_leaf_name(self.graph, node)
+        lines = [f"<b>{_text(name or 'leaf')}</b>"]
         if self.options.source and node.location is not None:
             lines.append(_small(f"made at {node.location}"))
         if tensor is not None:
+            where = placement(self.graph, tensor, dtype=False)
             lines.append(
-                _small(f"{format_shape(tensor.shape)} {tensor.dtype} requires_grad={tensor.requires_grad}")
+                _small(
+                    f"{format_shape(tensor.shape)} {tensor.dtype} requires_grad={tensor.requires_grad}"
+                    + (f" {where}" if where else "")
+                )
             )
         lines.append(_small("AccumulateGrad"))
         if tensor is None:
@@ -169,7 +177,14 @@ class _Drawing:
         if tensor is not None:
             made = f"{tensor.label} " if tensor.label else ""
             shape = format_shape(tensor.shape) if tensor.shape else "scalar"
-            lines.append(_small(f"output {made}{shape}"))
+            where = placement(self.graph, tensor)
+            lines.append(_small(f"output {made}{shape}" + (f" {where}" if where else "")))
+        move = self.moves.get(node.id)
+        if move is not None:
+            lines.append(_small(f"copy {move.forward}", color=MOVE.border))
+        pitfall = copy_text(self.graph, node)
+        if pitfall is not None:
+            lines.append(_small(pitfall, color=MOVE.border))
         attributes = attribute_text(node)
         if self.options.saved and attributes:
             lines.append(_small(f"saved values: {attributes}", mono=True))
@@ -208,6 +223,10 @@ class _Drawing:
             attrs["label"] = " + ".join(self.value(grad) for grad in sent)
         elif len(edge.slots) > 1:
             attrs["label"] = used_times(len(edge.slots))
+        move = self.moves.get(edge.source)
+        if move is not None and move.source == edge.target:
+            sent_label = attrs.get("label")
+            attrs["label"] = (f"{sent_label}\n" if sent_label else "") + f"grad back {move.back}"
         label = attrs.pop("label", None)
         self.defaults("edge", attrs)
         source, target = f"n{edge.source}", f"n{edge.target}"

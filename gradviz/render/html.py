@@ -15,7 +15,8 @@ import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
-from gradviz.model import BackwardCall, LedgerEntry, Node, Root, Value
+from gradviz.model import BackwardCall, Graph, LedgerEntry, Node, Root, Value
+from gradviz.render.devices import node_notes as device_notes
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
 from gradviz.render.notes import (
     attribute_text,
@@ -95,7 +96,7 @@ def _steps_table(call: BackwardCall) -> str:
         rows.append(
             f'<tr data-step="{number}" hidden><td>{number}</td><td>{_esc(name)}</td><td>{_esc(where)}</td>'
             f'<td class="v">{_values(step.grad_outputs)}</td><td class="v">{"<br>".join(sent)}</td>'
-            f'<td><pre class="v">{_esc(local)}</pre></td><td>{_node_notes(node)}</td></tr>'
+            f'<td><pre class="v">{_esc(local)}</pre></td><td>{_node_notes(node, graph)}</td></tr>'
         )
     if call.error is not None:
         node = raised_at(call)
@@ -108,11 +109,12 @@ def _steps_table(call: BackwardCall) -> str:
     return '<table id="steps">' + "".join(rows) + "</table>"
 
 
-def _node_notes(node: Node | None) -> str:
-    """What a node holds besides tensors, and why its tensor has no ``.grad``."""
+def _node_notes(node: Node | None, graph: Graph) -> str:
+    """What a node holds besides tensors, why its tensor has no ``.grad``, and where it lives."""
     if node is None:
         return ""
     notes = [text for text in (attribute_text(node), non_leaf_grad_text(node)) if text]
+    notes.extend(device_notes(graph, node))
     if node.tensor is not None and node.tensor.retains_grad:
         notes.append(".grad: the v it received (retain_grad())")
     return "<br>".join(_esc(note) for note in notes)

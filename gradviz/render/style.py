@@ -178,6 +178,16 @@ LEAF = Look(
 OP = Look(
     "op", "grad_fn of a non-leaf tensor: turns v into vJ for its next_functions", fill="#f3f4f6", tui="white"
 )
+MOVE = Look(
+    "move",
+    "device or dtype move (ToCopyBackward0): forward copied the tensor across; backward sends the "
+    "gradient back",
+    style="rounded,filled,bold",
+    fill="#ede9fe",
+    border="#6d28d9",
+    penwidth="2",
+    tui="bold magenta",
+)
 ROOT = Look(
     "root",
     "root: the tensor backward() started from",
@@ -307,6 +317,7 @@ LOOKS: tuple[Look, ...] = (
     ROOT,
     GRADIENT,
     OP,
+    MOVE,
     RETAINS_GRAD,
     LEAF,
     CURRENT,
