@@ -16,20 +16,18 @@ format:
 	ruff check --fix .
 	ruff format .
 
-# The pictures the docs refer to: the demo's SVGs and trace, and each command's --help.
+# The docs site (build/site/, every figure drawn from examples/ by docs/hooks/figures.py), then the
+# committed copies of the figures that GitHub shows (README, big-graphs.md) and each command's --help.
 docs:
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
+	cp build/site/figures/vector-jacobian.svg build/site/figures/transformer-full.svg \
+		build/site/figures/transformer-depth3.svg docs/figures/
 	mkdir -p build/docs
 	$(PYTHON) -m gradviz demo --out build/docs/demo
-	$(PYTHON) -m gradviz trace --out build/docs/vector-jacobian examples/10_vector_jacobian.py
-	cp build/docs/vector-jacobian/backward-001.svg docs/concepts/vector-jacobian.svg
-	$(PYTHON) -m gradviz trace --quiet --out build/docs/transformer examples/12_transformer_modules.py
-	cp build/docs/transformer/backward-001.svg docs/figures/transformer-full.svg
-	$(PYTHON) -m gradviz trace --quiet --depth 3 --out build/docs/transformer-depth3 examples/12_transformer_modules.py
-	cp build/docs/transformer-depth3/backward-001.svg docs/figures/transformer-depth3.svg
 	for command in trace render tui demo; do \
 		COLUMNS=100 $(PYTHON) -m gradviz $$command --help > build/docs/$$command-help.txt || exit 1; \
 	done
-	@echo "docs: see docs/*.md; generated pictures and help text are in build/docs/"
+	@echo "docs: the site is in build/site/ (mkdocs serve to read it); the demo's trace and help text are in build/docs/"
 
 bench:
 	$(PYTHON) benchmarks/bench_trace.py

@@ -152,7 +152,15 @@ class GraphSnapshot:
         return bundle
 
 
-def graph(tensor: torch.Tensor, *, depth: int | None = None, full: bool = False) -> GraphSnapshot:
+def graph(
+    tensor: torch.Tensor,
+    *,
+    depth: int | None = None,
+    full: bool = False,
+    legend: bool = True,
+    rankdir: str = "TB",
+    theme: str = "default",
+) -> GraphSnapshot:
     """Snapshot the autograd graph behind a tensor.
 
     Names come from the caller's variables and nn.Module parameters. Inside a `trace()` (or under
@@ -165,10 +173,17 @@ def graph(tensor: torch.Tensor, *, depth: int | None = None, full: bool = False)
             repeated structure folded (``x12``); ``0`` folds repeated runs of nodes.
         full: Draw every node even when the graph is big (by default graphs of more than 300 nodes
             are drawn collapsed).
+        legend: Add the legend to its drawings (``--no-legend`` is ``legend=False``).
+        rankdir: ``"TB"`` root at the top, ``"LR"`` root at the left (``--rankdir``).
+        theme: ``"default"`` or ``"projector"``: larger type, thicker lines (``--theme``).
 
     Returns:
         A `GraphSnapshot` with ``.nodes``, ``.edges``, ``.to_dot()``, ``.to_svg()``, ``.to_json()``.
+
+    Raises:
+        ValueError: For a `rankdir` or `theme` it does not know (checked before the graph is walked).
     """
+    options = RenderOptions(depth=depth, full=full, legend=legend, rankdir=rankdir, theme=theme)
     tracer = session.active_tracer()
     with tracer.paused() if tracer is not None else contextlib.nullcontext():
         walked = walk([tensor])
@@ -186,7 +201,7 @@ def graph(tensor: torch.Tensor, *, depth: int | None = None, full: bool = False)
         snapshot = describe(walked, context, roots)
         if tracer is not None:
             snapshot = dataclasses.replace(snapshot, overlays=overlays_for(snapshot, tracer.events))
-        return GraphSnapshot(snapshot, RenderOptions(depth=depth, full=full))
+        return GraphSnapshot(snapshot, options)
 
 
 def explain(tensor: torch.Tensor) -> str:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gradviz.errors import GradvizError, LayoutEngineMissing
-from gradviz.model import BackwardCall, Trace
+from gradviz.model import BackwardCall, LedgerEntry, Trace
 from gradviz.render.collapse import choose_depth
 from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
@@ -121,8 +121,10 @@ class _Writer:
             self.written.append(path)
 
 
-def _no_drawing(call: BackwardCall, options: RenderOptions, sources: dict[str, str]) -> str:
-    return to_html(call, None, options=options, sources=sources)
+def _no_drawing(
+    call: BackwardCall, options: RenderOptions, sources: dict[str, str], ledger: tuple[LedgerEntry, ...]
+) -> str:
+    return to_html(call, None, options=options, sources=sources, ledger=ledger)
 
 
 def _others(call: BackwardCall, options: RenderOptions, layouts: _Layouts) -> list[tuple[str, RenderOptions]]:
@@ -257,7 +259,7 @@ def write_outputs(
             elif missing and fmt in _DRAWN:
                 writer.write(f"{stem}.dot", dot)
             elif missing:
-                writer.write(f"{stem}.html", _no_drawing(call, options, sources))
+                writer.write(f"{stem}.html", _no_drawing(call, options, sources, trace.ledger))
             else:
                 while True:
                     try:
@@ -270,6 +272,7 @@ def write_outputs(
                                 options=drawn_options,
                                 others=_others(call, drawn_options, layouts),
                                 sources=sources,
+                                ledger=trace.ledger,
                             )
                             writer.write(f"{stem}.html", page)
                         elif fmt == "svg" and final_svg is not None:
@@ -280,7 +283,7 @@ def write_outputs(
                         missing = True
                         writer.write(f"{stem}.dot", dot)
                         if fmt == "html":
-                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources, trace.ledger))
                     except WriteFailed:
                         raise
                     except LayoutTimedOut as exc:
@@ -292,12 +295,12 @@ def write_outputs(
                             continue
                         problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
                         if fmt == "html":
-                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources, trace.ledger))
                     except GradvizError as exc:
                         problems.append(f"{stem}.{fmt}: {exc}; wrote DOT instead")
                         writer.write(f"{stem}.dot", dot)
                         if fmt == "html":
-                            writer.write(f"{stem}.html", _no_drawing(call, options, sources))
+                            writer.write(f"{stem}.html", _no_drawing(call, options, sources, trace.ledger))
                     break
     missing = _write_ledger(trace, writer, layouts, missing, problems, "svg" in wanted)
     if missing:

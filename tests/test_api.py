@@ -54,6 +54,21 @@ def test_graph_renders_to_every_format() -> None:
     assert bundle["image/svg+xml"] == svg and "ExpBackward0" in bundle["text/plain"]
 
 
+def test_graph_takes_the_slide_options_of_the_cli() -> None:
+    x = torch.tensor([2.0], requires_grad=True)
+    y = (x * x).exp()
+
+    plain = gradviz.graph(y)
+    slide = gradviz.graph(y, legend=False, rankdir="LR", theme="projector")
+
+    assert "legend" in plain.to_dot() and "legend" not in slide.to_dot()
+    assert "rankdir=TB" in plain.to_dot() and "rankdir=LR" in slide.to_dot()
+    assert 'font-size="11.00"' in plain.to_svg() and 'font-size="17.00"' in slide.to_svg()
+    assert "legend" not in slide._repr_mimebundle_()["image/svg+xml"]
+    with pytest.raises(ValueError, match=r"^theme must be one of default, projector"):
+        gradviz.graph(y, theme="dark")
+
+
 def test_graph_of_a_tensor_outside_autograd_is_empty() -> None:
     snapshot = gradviz.graph(torch.ones(3))
     assert snapshot.nodes == () and snapshot.edges == ()

@@ -115,7 +115,7 @@ def test_syntax_error_gives_the_line(tmp_path: Path, capsys: Capsys) -> None:
             "gradviz: unrecognized arguments: --bogus (try 'gradviz trace --help')",
         ),
         (["paint"], "invalid choice: 'paint'"),
-        ([], "required"),
+        ([], "no command given"),
         (["trace"], "(try 'gradviz trace --help')"),
         (["trace", "--format", "gif", "x.py"], "unknown format gif"),
         (["trace", "--max-backward", "lots", "x.py"], "expected a number or 'all'"),

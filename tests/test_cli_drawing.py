@@ -1,5 +1,5 @@
-"""Drawing options on the command line: --depth, --full, --no-legend, --rankdir, --dpi, the collapsed-view
-note, long writes, progress."""
+"""Drawing options on the command line: --depth, --full, --no-legend, --rankdir, --dpi, --theme, the
+collapsed-view note, long writes, progress."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def test_full_draws_every_node_and_depth_collapses_a_small_one(tmp_path: Path, c
         (["--rankdir", "BT"], "argument --rankdir: expected TB or LR, got 'BT'"),
         (["--dpi", "0"], "argument --dpi: expected dots per inch from 1 to 1200, got '0'"),
         (["--dpi", "high"], "argument --dpi: expected dots per inch from 1 to 1200, got 'high'"),
+        (["--theme", "dark"], "argument --theme: invalid choice: 'dark'"),
     ],
 )
 def test_bad_drawing_options_are_one_line(
@@ -79,11 +80,17 @@ def test_slide_options_reach_the_drawings(tmp_path: Path, capsys: Capsys) -> Non
 
     assert main(["render", trace, "--format", "dot", "--out", str(tmp_path / "plain")]) == 0
     assert main(["render", trace, "--format", "dot", "--no-legend", "--rankdir", "lr"]) == 0
+    assert (
+        main(["render", trace, "--format", "dot", "--theme", "projector", "--out", str(tmp_path / "room")])
+        == 0
+    )
 
     plain = (tmp_path / "plain" / "backward-001.dot").read_text()
     slide = (tmp_path / "backward-001.dot").read_text()
     assert "legend" in plain and "rankdir=TB" in plain
     assert "legend" not in slide and "rankdir=LR" in slide and slide.count("AddBackward0") == 3
+    room = (tmp_path / "room" / "backward-001.dot").read_text()
+    assert "fontsize=11 " in plain and "fontsize=17 " in room and "fontsize=11 " not in room
 
 
 def png_pixels(path: Path) -> tuple[int, int]:

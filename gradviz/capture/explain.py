@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from gradviz.capture.devices import copy_explanation
 from gradviz.capture.forward import latest_recorder
 from gradviz.capture.gradhistory import from_ledger
 from gradviz.capture.leaves import Arrival
@@ -204,6 +205,8 @@ def explain(
             text = (
                 f"{name} is not a leaf, but retain_grad() was called on it, so backward fills .grad: {held}."
             )
+        elif (copied := copy_explanation(name, tensor)) is not None:
+            text = copied
         else:
             made = next((e for e in timeline if tensor_id is not None and tensor_id in e.outputs), None)
             text = (

@@ -54,7 +54,9 @@ def value_print(leaf: torch.Tensor) -> ValuePrint:
     data = leaf.detach()
     flat = data.reshape(-1)
     step = max(1, flat.numel() // _SAMPLE)
-    sample = tuple(float(v) for v in flat[::step][:_SAMPLE].tolist()) if flat.numel() else ()
+    # A tensor on the meta device has a shape but no data to sample.
+    readable = flat.numel() and not data.is_meta
+    sample = tuple(float(v) for v in flat[::step][:_SAMPLE].tolist()) if readable else ()
     return (int(leaf._version), data.data_ptr(), sample)
 
 

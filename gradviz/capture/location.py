@@ -9,6 +9,7 @@ from types import FrameType
 
 import torch
 
+from gradviz.capture.cells import cell_name
 from gradviz.model import Location
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
@@ -35,13 +36,16 @@ def user_frame(start: FrameType | None = None) -> FrameType | None:
 
 
 def frame_location(frame: FrameType, root: str | None = None, *, line: int | None = None) -> Location:
-    """A `Location` for a frame (at `line`, default its current line), relative to `root` when under it."""
+    """A `Location` for a frame (at `line`, default its current line), relative to `root` when under it.
+
+    A Jupyter cell's code is named as IPython names it (``In[3]``), not by the kernel's temporary file.
+    """
     filename = frame.f_code.co_filename
     if line is None:
         line = frame.f_lineno
     code = linecache.getline(filename, line).strip() or None
-    shown = filename
-    if root is not None and filename.startswith(root + os.sep):
+    shown = cell_name(filename) or filename
+    if root is not None and filename.startswith(root + os.sep) and shown == filename:
         shown = filename[len(root) + 1 :]
     return Location(file=shown, line=line, function=frame.f_code.co_name, code=code)
 

@@ -9,6 +9,7 @@ on. Each quirk reads the draft and adjusts it; ``BY_CODE`` says which quirk hand
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gradviz.capture import opkind
+from gradviz.capture.devices import module_conversion, module_conversion_detail
 from gradviz.capture.locator import apply_location
 from gradviz.capture.origin import grad_fn_of
 from gradviz.capture.timeline import RawEvent
@@ -202,6 +204,10 @@ def data_assign(recorder: ForwardRecorder, draft: Draft) -> bool:
     inputs = draft.inputs
     if len(inputs) > 1 and recorder.data_base(inputs[1]) == inputs[0]:
         return False  # the tail of `x.data *= k`: already recorded as the in-place edit
+    conversion = module_conversion(sys._getframe(1))
+    if conversion is not None:  # model.to(device): the parameter stays the user's leaf, not a .data edit
+        draft.name, draft.output_ids, draft.detail = conversion, (), module_conversion_detail(conversion)
+        return True
     draft.kind, draft.output_ids, draft.inputs = "data_write", inputs[:1], inputs[1:]
     draft.version = draft.after = draft.args[0]._version
     draft.detail = DATA_ASSIGNED

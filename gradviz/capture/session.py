@@ -23,6 +23,7 @@ from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.ledgercalls import StepWatch, with_ledger
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
+from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
 from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
@@ -76,6 +77,7 @@ class Tracer:
         self._door = Door()
         self._findings: list[Finding] = []
         self._explained: list[BaseException] = []
+        self._refused: list[Location | None] = []  # where an optimizer refused a non-leaf tensor
         self._explaining = self._door.part("explaining errors", "later errors are not explained")
         self._leaves = LeafLedger(leaves_part(self._door))
         self._recorder = ForwardRecorder(root=source_root, door=self._door) if record_forward else None
@@ -178,6 +180,7 @@ class Tracer:
             *self._capture.findings,
             *(self._recorder.findings if self._recorder is not None else ()),
         ]
+        found = pitfall_findings(found, self.events, self._refused)
         judged = [
             *self._judge.findings(found, self.backwards, self.events),
             *self._door.findings,
@@ -225,12 +228,10 @@ class Tracer:
             return None
         self._explained.append(exc)
         try:
-            finding = explain_autograd_error(
-                exc,
-                events=self.events,
-                calls=self.backwards,
-                location=raise_location(exc, self.source_root) or location,
-            )
+            where = raise_location(exc, self.source_root) or location
+            if NON_LEAF_REFUSED in str(exc):
+                self._refused.append(where)
+            finding = explain_autograd_error(exc, events=self.events, calls=self.backwards, location=where)
         except Exception as error:  # explaining must never replace the user's own error
             self._explaining.fault(error, what=f"could not explain {type(exc).__name__}")
             return None

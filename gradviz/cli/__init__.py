@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -25,6 +26,15 @@ class ParserError(UsageError):
     """A command line argparse rejected; the message already names the help to try."""
 
 
+#: What to say instead of argparse's "the following arguments are required: ...", by what is missing.
+MISSING = {
+    "COMMAND": "no command given: trace, render, tui or demo",
+    "SCRIPT, ARGS": "no script given: gradviz trace [OPTIONS] SCRIPT [ARGS...], or -m MODULE",
+    "TRACE.json": "no trace file given: the trace.json that gradviz trace wrote",
+}
+REQUIRED = "the following arguments are required: "
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and never exit the process by themselves."""
 
@@ -37,6 +47,8 @@ class Parser(argparse.ArgumentParser):
         Raises:
             ParserError: Always.
         """
+        if message.startswith(REQUIRED):
+            message = MISSING.get(message.removeprefix(REQUIRED), message)
         raise ParserError(f"{message} (try '{self.prog} --help')")
 
 
@@ -86,7 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args, extras = parser.parse_known_args(list(argv) if argv is not None else None)
+        arguments = list(argv) if argv is not None else sys.argv[1:]
+        if arguments and arguments[0].startswith("-") and arguments[0] not in ("-h", "--help", "--version"):
+            # argparse would only say the command is missing.
+            raise ParserError(f"unrecognized arguments: {arguments[0]} (try 'gradviz --help')")
+        args, extras = parser.parse_known_args(arguments)
         if extras:
             unknown = " ".join(extras)
             raise ParserError(f"unrecognized arguments: {unknown} (try 'gradviz {args.name} --help')")

@@ -119,7 +119,7 @@ class RenderCommand(Command):
         try:
             return render_saved(trace, Path(args.trace), out_dir, args)
         except StepOutOfRange as exc:  # a bad --step value is bad usage, like any bad option value
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"{exc} (try 'gradviz render --help')") from None
 
 
 class TuiCommand(Command):
@@ -138,7 +138,8 @@ class TuiCommand(Command):
         trace = load_trace(args.trace)
         captured = [backward.index for backward in trace.backwards]
         if args.call is not None and args.call not in captured:
-            raise UsageError(f"--call {args.call}: {_captured_calls(trace.backward_calls, captured)}")
+            calls = _captured_calls(trace.backward_calls, captured)
+            raise UsageError(f"--call {args.call}: {calls} (try 'gradviz tui --help')")
         # `gradviz demo` writes its script beside trace.json: look there for the source pane too.
         folder = Path(args.trace).parent
         beside = trace.script is not None and (folder / Path(trace.script).name).is_file()

@@ -167,7 +167,8 @@ def parse_dpi(text: str) -> int:
 
 
 def add_drawing_options(parser: argparse.ArgumentParser) -> None:
-    """``--depth N`` / ``--full`` (collapsed or full drawing), ``--no-legend``, ``--rankdir``, ``--dpi``."""
+    """``--depth N`` / ``--full`` (collapsed or full drawing), ``--no-legend``, ``--rankdir``, ``--dpi``,
+    ``--theme``."""
     how = parser.add_mutually_exclusive_group()
     how.add_argument(
         "--depth",
@@ -187,6 +188,12 @@ def add_drawing_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dpi", type=parse_dpi, metavar="N", help="resolution of PNG drawings (default: the engine's, 96)"
+    )
+    parser.add_argument(
+        "--theme",
+        choices=("default", "projector"),
+        default="default",
+        help="projector: larger type, thicker lines and darker greys, for a room",
     )
 
 

@@ -31,7 +31,7 @@ def say(message: str) -> None:
 
 def render_options(options: argparse.Namespace) -> RenderOptions:
     """What the drawings show, from the parsed ``--no-overlays``, ``--depth``, ``--full``, ``--no-legend``,
-    ``--rankdir`` and ``--dpi``."""
+    ``--rankdir``, ``--dpi`` and ``--theme``."""
     from gradviz.render.style import RenderOptions
 
     return RenderOptions(
@@ -41,6 +41,7 @@ def render_options(options: argparse.Namespace) -> RenderOptions:
         legend=not getattr(options, "no_legend", False),
         rankdir=getattr(options, "rankdir", "TB"),
         dpi=getattr(options, "dpi", None),
+        theme=getattr(options, "theme", "default"),
     )
 
 
@@ -221,7 +222,8 @@ def write_step(
 
     unsupported = [fmt for fmt in formats if fmt not in STEP_FORMATS]
     if unsupported:
-        raise UsageError(f"--step draws {', '.join(STEP_FORMATS)}, not {', '.join(unsupported)}")
+        drawn, refused = ", ".join(STEP_FORMATS), ", ".join(unsupported)
+        raise UsageError(f"--step draws {drawn}, not {refused} (try 'gradviz render --help')")
     written: list[Path] = []
     for call in trace.backwards:
         dot = to_dot(call, step=step, options=options)

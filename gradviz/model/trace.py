@@ -66,6 +66,7 @@ FindingKind = Literal[
     "capture_problem",
     "non_leaf_grad",
     "retain_graph",
+    "moved_leaf",
 ]
 
 

@@ -14,11 +14,12 @@ from gradviz.model import BackwardCall, Edge, Graph, LedgerEntry, Node, Overlay,
 from gradviz.render.clusters import add_clusters
 from gradviz.render.collapse import NODE_BUDGET, choose_depth
 from gradviz.render.dataedits import edit_lines, overlay_lines
+from gradviz.render.devices import copied_leaf_name, copy_text, move_of, placement
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING
 from gradviz.render.labels import html_label as _html
 from gradviz.render.labels import small as _small
 from gradviz.render.labels import text as _text
-from gradviz.render.labels import title_lines
+from gradviz.render.labels import title_lines, used_times
 from gradviz.render.ledger import ledger_lines
 from gradviz.render.notes import (
     WHOLE_CALL,
@@ -41,6 +42,7 @@ from gradviz.render.style import (
     FONT_SIZE,
     GRADIENT,
     MONO_FONT,
+    MOVE,
     MUTED,
     NOT_REACHED,
     NOTE,
@@ -57,6 +59,7 @@ from gradviz.render.style import (
     node_look,
     overlay_look,
 )
+from gradviz.render.theme import apply_theme
 from gradviz.render.wrap import Trunks
 
 __all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot"]
@@ -90,6 +93,7 @@ class _Drawing:
         self.ledger: tuple[LedgerEntry, ...] = ()
         self.unedited: dict[int, tuple[Value | None, ...]] = {}
         self.call: BackwardCall | None = None
+        self.moves = {node.id: move for node in graph.nodes if (move := move_of(graph, node)) is not None}
         self.dot = graphviz.Digraph(
             name="gradviz",
             graph_attr={"rankdir": options.rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"},
@@ -104,6 +108,7 @@ class _Drawing:
 
     def node(self, node: Node) -> None:
         look = node_look(node, is_root=node.id in self.roots)
+        look = MOVE if node.id in self.moves and look.kind == "op" else look
         self.kinds.add(look.kind)
         attrs = look.node_attrs()
         if self.state.is_pending(node.id):
@@ -135,13 +140,17 @@ class _Drawing:
 
     def leaf_lines(self, node: Node) -> list[str]:
         tensor = node.tensor
-        name = tensor.label if tensor is not None and tensor.label else "leaf"
-        lines = [f"<b>{_text(name)}</b>"]
+        name = tensor.label if tensor is not None and tensor.label else copied_leaf_name(self.graph, node)
+        lines = [f"<b>{_text(name or 'leaf')}</b>"]
         if self.options.source and node.location is not None:
             lines.append(_small(f"made at {node.location}"))
         if tensor is not None:
+            where = placement(self.graph, tensor, dtype=False)
             lines.append(
-                _small(f"{format_shape(tensor.shape)} {tensor.dtype} requires_grad={tensor.requires_grad}")
+                _small(
+                    f"{format_shape(tensor.shape)} {tensor.dtype} requires_grad={tensor.requires_grad}"
+                    + (f" {where}" if where else "")
+                )
             )
         lines.append(_small("AccumulateGrad"))
         if tensor is None:
@@ -168,7 +177,14 @@ class _Drawing:
         if tensor is not None:
             made = f"{tensor.label} " if tensor.label else ""
             shape = format_shape(tensor.shape) if tensor.shape else "scalar"
-            lines.append(_small(f"output {made}{shape}"))
+            where = placement(self.graph, tensor)
+            lines.append(_small(f"output {made}{shape}" + (f" {where}" if where else "")))
+        move = self.moves.get(node.id)
+        if move is not None:
+            lines.append(_small(f"copy {move.forward}", color=MOVE.border))
+        pitfall = copy_text(self.graph, node)
+        if pitfall is not None:
+            lines.append(_small(pitfall, color=MOVE.border))
         attributes = attribute_text(node)
         if self.options.saved and attributes:
             lines.append(_small(f"saved values: {attributes}", mono=True))
@@ -206,7 +222,11 @@ class _Drawing:
         if sent is not None:
             attrs["label"] = " + ".join(self.value(grad) for grad in sent)
         elif len(edge.slots) > 1:
-            attrs["label"] = f"x{len(edge.slots)}"
+            attrs["label"] = used_times(len(edge.slots))
+        move = self.moves.get(edge.source)
+        if move is not None and move.source == edge.target:
+            sent_label = attrs.get("label")
+            attrs["label"] = (f"{sent_label}\n" if sent_label else "") + f"grad back {move.back}"
         label = attrs.pop("label", None)
         self.defaults("edge", attrs)
         source, target = f"n{edge.source}", f"n{edge.target}"
@@ -307,7 +327,7 @@ def to_dot(
         step: Show the state after this many backward steps (0 = before backward); None shows the
             finished call, with every vJ on its edge and every leaf's final ``.grad``.
         options: What to draw; a graph of more than `NODE_BUDGET` nodes is drawn collapsed unless
-            ``options.full`` (see `collapsed_depth`).
+            ``options.full`` (see `collapsed_depth`); ``options.theme`` restyles it (`apply_theme`).
 
     Returns:
         DOT source; the same text for the same input.
@@ -319,7 +339,7 @@ def to_dot(
     graph = subject if isinstance(subject, Graph) else subject.graph
     depth = collapsed_depth(graph, options)
     if depth is not None:
-        return to_overview_dot(subject, state, depth, options.rankdir)
+        return apply_theme(to_overview_dot(subject, state, depth, options.rankdir), options.theme)
     drawing = _Drawing(graph, state, options, title_lines(subject, state))
     if isinstance(subject, BackwardCall):
         drawing.ledger = subject.ledger
@@ -345,7 +365,7 @@ def to_dot(
     if options.legend:
         drawing.legend()
     source: str = drawing.dot.source
-    return source
+    return apply_theme(source, options.theme)
 
 
 def is_collapsed(graph: Graph, options: RenderOptions = DEFAULT_OPTIONS) -> bool:

@@ -27,6 +27,7 @@ _FINDING_TITLES = {
     "capture_problem": "capture problem",
     "non_leaf_grad": ".grad of a non-leaf",
     "retain_graph": "retain_graph",
+    "moved_leaf": ".to() and leaves",
 }
 _NOTE_NOUNS = {
     "no_grad": ("no_grad block", "no_grad blocks"),
@@ -34,6 +35,7 @@ _NOTE_NOUNS = {
     "accumulation": ("gradient accumulation", "gradient accumulations"),
     "data_edit": (".data edit", ".data edits"),
     "retain_graph": ("second backward without retain_graph", "second backwards without retain_graph"),
+    "moved_leaf": ("moved copy of a leaf", "moved copies of leaves"),
 }
 
 

@@ -15,7 +15,8 @@ import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
-from gradviz.model import BackwardCall, Node, Root, Value
+from gradviz.model import BackwardCall, Graph, LedgerEntry, Node, Root, Value
+from gradviz.render.devices import node_notes as device_notes
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
 from gradviz.render.notes import (
     attribute_text,
@@ -25,6 +26,7 @@ from gradviz.render.notes import (
     whole_call_lines,
 )
 from gradviz.render.pagedata import SourceLine, page_data, source_excerpt, steps_data, view_name
+from gradviz.render.pageledger import ledger_panel
 from gradviz.render.state import step_state
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions, format_value
 
@@ -94,7 +96,7 @@ def _steps_table(call: BackwardCall) -> str:
         rows.append(
             f'<tr data-step="{number}" hidden><td>{number}</td><td>{_esc(name)}</td><td>{_esc(where)}</td>'
             f'<td class="v">{_values(step.grad_outputs)}</td><td class="v">{"<br>".join(sent)}</td>'
-            f'<td><pre class="v">{_esc(local)}</pre></td><td>{_node_notes(node)}</td></tr>'
+            f'<td><pre class="v">{_esc(local)}</pre></td><td>{_node_notes(node, graph)}</td></tr>'
         )
     if call.error is not None:
         node = raised_at(call)
@@ -107,11 +109,12 @@ def _steps_table(call: BackwardCall) -> str:
     return '<table id="steps">' + "".join(rows) + "</table>"
 
 
-def _node_notes(node: Node | None) -> str:
-    """What a node holds besides tensors, and why its tensor has no ``.grad``."""
+def _node_notes(node: Node | None, graph: Graph) -> str:
+    """What a node holds besides tensors, why its tensor has no ``.grad``, and where it lives."""
     if node is None:
         return ""
     notes = [text for text in (attribute_text(node), non_leaf_grad_text(node)) if text]
+    notes.extend(device_notes(graph, node))
     if node.tensor is not None and node.tensor.retains_grad:
         notes.append(".grad: the v it received (retain_grad())")
     return "<br>".join(_esc(note) for note in notes)
@@ -189,6 +192,7 @@ def to_html(
     options: RenderOptions = DEFAULT_OPTIONS,
     others: Sequence[tuple[str, RenderOptions]] = (),
     sources: Mapping[str, str] | None = None,
+    ledger: Sequence[LedgerEntry] = (),
 ) -> str:
     """A self-contained player page for one backward call.
 
@@ -202,6 +206,8 @@ def to_html(
             depths, the full drawing: see `other_views`), so the page can expand and collapse modules.
         sources: Text of the user's source files by `Location.file`, read by the caller; without it
             the page shows the stripped lines the trace recorded.
+        ledger: The trace's whole ledger (`Trace.ledger`), for the ledger panel: each leaf's ``.grad``
+            and value before, during and after this call, revealed step by step.
 
     Returns:
         The HTML text; the same text for the same input.
@@ -237,6 +243,9 @@ def to_html(
             f"<code>{_esc(error_text(call.error, limit=None))}</code></p>"
         )
     data = page_data(call, views, sources=sources)
+    panel = ledger_panel(call, ledger)
+    if panel:
+        toggle += '<a href="#ledger" title="the ledger: .grad, zeroings, updates, loss">ledger</a>'
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -255,6 +264,7 @@ def to_html(
         _leaves_table(call),
         _whole_call(call),
         "</section>",
+        panel,
         f'<script type="application/json" id="steps-data">{_script_json(data)}</script>',
         f"<script>{_SCRIPT}</script></body></html>",
     ]

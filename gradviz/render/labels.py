@@ -11,7 +11,7 @@ from gradviz.render.failure import failure_title
 from gradviz.render.state import StepState
 from gradviz.render.style import MONO_FONT, MUTED, RAISED, SMALL_FONT_SIZE
 
-__all__ = ["html_label", "small", "text", "title_lines", "without_comment"]
+__all__ = ["html_label", "small", "text", "title_lines", "used_times", "without_comment"]
 
 _TITLE_CODE = 60
 
@@ -75,3 +75,15 @@ def title_lines(subject: Graph | BackwardCall, state: StepState) -> list[str] | 
     if failure is not None:
         lines.append(f'<font color="{RAISED.border}">{text(failure)}</font>')
     return lines
+
+
+def used_times(count: int) -> str:
+    """The label of a link that appears `count` times in next_functions: ``×2 (used twice)``.
+
+    Args:
+        count: How many input slots of the node lead to the same next node (2 or more).
+
+    Returns:
+        A label that cannot be read as a variable name (``x2`` could be one).
+    """
+    return f"×{count} (used {'twice' if count == 2 else f'{count} times'})"

@@ -21,6 +21,7 @@ import networkx as nx
 
 from gradviz.errors import GradvizError
 from gradviz.model import Graph, Node, Overlay
+from gradviz.render.devices import move_of, placement
 
 #: Inches per terminal column and per row in the DOT handed to the engine (cells are about 1:2).
 CELL_WIDTH = 0.1
@@ -118,6 +119,15 @@ def node_lines(node: Node) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def box_lines(graph: Graph, node: Node) -> tuple[str, ...]:
+    """The box's device line in a graph that is not all on the CPU, or its move (``cpu -> cuda:0``)."""
+    move = move_of(graph, node)
+    if move is not None:
+        return (_clip(move.forward),)
+    where = placement(graph, node.tensor)
+    return (_clip(where),) if where else ()
+
+
 def overlay_lines(overlay: Overlay) -> tuple[str, ...]:
     """The text drawn inside an overlay's ghost box.
 
@@ -137,7 +147,7 @@ def _size(lines: tuple[str, ...]) -> tuple[int, int]:
 
 def _items(graph: Graph) -> list[tuple[BoxKind, int, tuple[str, ...]]]:
     items: list[tuple[BoxKind, int, tuple[str, ...]]] = [
-        ("node", node.id, node_lines(node)) for node in graph.nodes
+        ("node", node.id, node_lines(node) + box_lines(graph, node)) for node in graph.nodes
     ]
     items.extend(("overlay", overlay.id, overlay_lines(overlay)) for overlay in graph.overlays)
     return items

@@ -304,3 +304,21 @@ def ledger_lines(entries: Sequence[LedgerEntry], leaf: str | None, before: Value
     if zeroed is None:
         return []
     return [zeroing_text(zeroed), f"grad before: {format_value(before)}"]
+
+
+def entry_rows(ledger: Sequence[LedgerEntry]) -> list[tuple[LedgerEntry, Row]]:
+    """Every entry with its row, as `event_rows` writes it, without a limit (a call's loss alone is left out).
+
+    Args:
+        ledger: The trace's ledger.
+
+    Returns:
+        ``(entry, (line, what happened, tensor, before -> after))`` in order; an update's row has its
+        ``w <- w - lr * w.grad`` when one learning rate explains it.
+    """
+    grads: dict[str | None, Value | None] = {}
+    return [
+        (entry, _event_row(entry, grads))
+        for entry in ledger
+        if not (entry.kind == "backward" and entry.leaf is None)
+    ]

@@ -12,6 +12,7 @@
   var levels = data.levels || [];
   var playButton = document.getElementById("play");
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-step]"));
+  var ledgerRows = Array.prototype.slice.call(document.querySelectorAll("[data-reveal]"));
   var atEnd = Array.prototype.slice.call(document.querySelectorAll(".at-end, #steps tr:not([data-step]):not(:has(th))"));
   var ANSWER = /^(v in|grad:|grad in |\S+\.grad |\.grad: None|J to |\s+\[)/;
   var lines = {};
@@ -115,6 +116,18 @@
       more.innerHTML = part[1].innerHTML;
       panel.appendChild(more);
     });
+    // What this step did to the ledger (a leaf's .grad filled or added into), beside the step.
+    var fresh = ledgerRows.filter(function (row) {
+      return Number(row.dataset.reveal) === k && row.closest("table.events");
+    });
+    if (fresh.length) {
+      panel.appendChild(text("b", "ledger"));
+      fresh.forEach(function (row) {
+        var cells = row.cells;
+        panel.appendChild(text("p", "line " + cells[0].textContent + ", " + cells[1].textContent + ": " +
+          cells[2].textContent + " " + cells[3].textContent, "v"));
+      });
+    }
     if (k === total) {
       var whole = document.getElementById("whole-call");
       if (whole) {
@@ -138,6 +151,12 @@
       row.className = s === k ? "current" : (s < k ? "done" : "");
     });
     atEnd.forEach(function (e) { e.hidden = k < total; });
+    // Ledger rows show from their step on; the ones this step revealed are marked.
+    ledgerRows.forEach(function (row) {
+      var s = Number(row.dataset.reveal);
+      row.hidden = s > k;
+      row.classList.toggle("new", s === k && k > 0);
+    });
     label.textContent = k === 0 ? "before backward (" + total + " steps)" : "step " + k + " of " + total;
     fillPanel(k);
     showSource(k);

@@ -11,6 +11,8 @@ import textwrap
 from dataclasses import dataclass
 
 from gradviz.model import BackwardCall, Graph, Node, Value
+from gradviz.render.devices import copied_leaf_name
+from gradviz.render.devices import node_notes as device_notes
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
 from gradviz.render.notes import (
     NO_V_GIVEN,
@@ -214,6 +216,9 @@ def step_view(
     )
     if grad_line is not None:
         sections.append(Section("Its tensor", (grad_line,), "note"))
+    device = device_notes(graph, node)
+    if device:
+        sections.append(Section("Device and dtype", tuple(device), "note"))
     if node.saved or node.attributes:
         saved = (*saved_lines(node, show_values), *(f"{name}: {text}" for name, text in node.attributes))
         sections.append(Section("Saved for backward", saved, "note"))
@@ -223,7 +228,8 @@ def step_view(
         sections.append(Section("Not recorded by autograd", tuple(unrecorded), "note"))
     tensor = node.tensor
     if node.is_accumulate_grad:
-        name = tensor.label if tensor is not None and tensor.label else "leaf"
+        copied = copied_leaf_name(graph, node)
+        name = (tensor.label if tensor is not None else None) or (f"({copied})" if copied else "leaf")
         contribution = record.grad_outputs[0] if record.grad_outputs else None
         before = tensor.grad_before if tensor is not None else None
         after = tensor.grad_after if tensor is not None else None

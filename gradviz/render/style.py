@@ -15,7 +15,10 @@ from gradviz.render.values import format_nested, format_number, format_shape, fo
 __all__ = [
     "DEFAULT_OPTIONS",
     "LOOKS",
+    "MONO_STACK",
     "RANKDIRS",
+    "SANS_STACK",
+    "THEMES",
     "Look",
     "RenderOptions",
     "format_nested",
@@ -28,14 +31,20 @@ __all__ = [
     "overlay_look",
 ]
 
-#: Fonts graphviz-pure has metrics for (it warns on "monospace" and falls back to Times).
-FONT = "Helvetica"
+#: Fonts the layout engine has metrics for (it has none for "monospace" and falls back to Times).
+#: DejaVu Sans is as wide as the widest common sans-serif, so every font of `SANS_STACK` fits its boxes.
+FONT = "DejaVu Sans"
 MONO_FONT = "Courier"
+#: What the SVG asks the viewer for: fonts no wider than the layout's, most alike first.
+SANS_STACK = "'DejaVu Sans',Verdana,Helvetica,Arial,'Liberation Sans',sans-serif"
+MONO_STACK = "'DejaVu Sans Mono',Menlo,Courier,'Courier New','Liberation Mono',monospace"
 FONT_SIZE = "11"
 SMALL_FONT_SIZE = "9"
 MUTED = "#6b7280"
 #: Layout directions a drawing may take.
 RANKDIRS = ("TB", "LR")
+#: Themes (`gradviz.render.theme`), the default first.
+THEMES = ("default", "projector")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +68,11 @@ class RenderOptions:
             whole call as one product ``v @ dy/dx``.
         rankdir: Layout direction: ``"TB"`` (root at the top) or ``"LR"`` (root at the left).
         dpi: Resolution of PNG drawings (None: the layout engine's default); SVG is unaffected.
+        theme: ``"default"``, or ``"projector"``: larger type, thicker lines, darker greys (see
+            `gradviz.render.theme`).
 
     Raises:
-        ValueError: For a `rankdir` other than ``TB``/``LR`` or a `dpi` below 1.
+        ValueError: For a `rankdir` other than ``TB``/``LR``, a `dpi` below 1 or an unknown `theme`.
     """
 
     overlays: bool = True
@@ -76,8 +87,11 @@ class RenderOptions:
     jacobians: bool = True
     rankdir: str = "TB"
     dpi: int | None = None
+    theme: str = "default"
 
     def __post_init__(self) -> None:
+        if self.theme not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {self.theme!r}")
         if self.rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {self.rankdir!r}")
         if self.dpi is not None and self.dpi < 1:
@@ -163,6 +177,16 @@ LEAF = Look(
 )
 OP = Look(
     "op", "grad_fn of a non-leaf tensor: turns v into vJ for its next_functions", fill="#f3f4f6", tui="white"
+)
+MOVE = Look(
+    "move",
+    "device or dtype move (ToCopyBackward0): forward copied the tensor across; backward sends the "
+    "gradient back",
+    style="rounded,filled,bold",
+    fill="#ede9fe",
+    border="#6d28d9",
+    penwidth="2",
+    tui="bold magenta",
 )
 ROOT = Look(
     "root",
@@ -293,6 +317,7 @@ LOOKS: tuple[Look, ...] = (
     ROOT,
     GRADIENT,
     OP,
+    MOVE,
     RETAINS_GRAD,
     LEAF,
     CURRENT,

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gradviz.model import BackwardCall, Trace
+from gradviz.render.devices import call_lines as device_lines
+from gradviz.render.devices import copied_leaf_name
 from gradviz.render.failure import RECEIVED_NOTHING, error_text
 from gradviz.render.findings import findings_lines, wrapped
 from gradviz.render.ledger import loop_summary, zeroing_before, zeroing_text
@@ -99,6 +101,7 @@ def _call_lines(call: BackwardCall) -> list[str]:
     )
     counted = f"{nodes} node{'s' if nodes != 1 else ''}" + (", v = 1 = dL/dL" if scalar else "")
     lines = [f"  #{call.index} {call.api}{where}{code}  ({counted}){failed}"]
+    lines.extend(f"      {line}" for line in device_lines(call.graph))
     if call.api == "backward":
         lines.extend(_leaf_lines(call))
     lines.extend(_harmless_edits(call))
@@ -120,7 +123,8 @@ def _leaf_lines(call: BackwardCall) -> list[str]:
         info = leaf.tensor
         if info is None:
             continue
-        name = info.label or f"leaf {list(info.shape)}"
+        copied = copied_leaf_name(call.graph, leaf)
+        name = info.label or (f"({copied})" if copied else f"leaf {list(info.shape)}")
         after = format_value(info.grad_after)
         if state.received_nothing(leaf):
             lines.append(f"      {name}.grad = {format_value(info.grad_before)}  ({RECEIVED_NOTHING})")

@@ -17,6 +17,7 @@ from gradviz.model import BackwardCall, Graph
 from gradviz.render.dot import to_dot
 from gradviz.render.process import EngineTimedOut, run_child
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
+from gradviz.render.svgtext import fit_text
 
 #: Output formats gradviz asks engines for (graphviz-pure has no pdf; Graphviz's dot has all).
 FORMATS = frozenset({"svg", "png", "pdf", "plain", "json"})
@@ -87,7 +88,7 @@ def run_layout(dot_source: str, fmt: str, *, timeout: float | None = None, dpi: 
         dpi: Resolution of a PNG (passed as ``-Gdpi``; other formats ignore it, so an SVG keeps its size).
 
     Returns:
-        What the engine wrote (SVG text as UTF-8 bytes, PNG bytes, ...).
+        What the engine wrote (SVG text as UTF-8 bytes, with text fitted by `fit_text`; PNG bytes, ...).
 
     Raises:
         LayoutEngineMissing: No engine was found, or the one found cannot be started.
@@ -117,6 +118,8 @@ def run_layout(dot_source: str, fmt: str, *, timeout: float | None = None, dpi: 
         if "not recognized" in reason:
             reason = "it has no such output format (Graphviz's dot has; point GRADVIZ_DOT at it)"
         raise GradvizError(f"layout engine {name} cannot make {fmt}: {reason}")
+    if fmt == "svg":
+        return fit_text(done.stdout.decode("utf-8")).encode("utf-8")
     return done.stdout
 
 

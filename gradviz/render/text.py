@@ -14,12 +14,14 @@ from rich.text import Text
 from rich.tree import Tree
 
 from gradviz.model import BackwardCall, Graph, Node, Overlay
+from gradviz.render.devices import copied_leaf_name, move_of, placement
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, failure_title
 from gradviz.render.notes import attribute_text, root_v_text
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
     CURRENT,
     GRADIENT,
+    MOVE,
     NOT_REACHED,
     PENDING,
     RAISED,
@@ -35,7 +37,7 @@ MAX_LINES = 2000
 WIDTH = 100
 
 
-def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
+def _node_text(node: Node, state: StepState, is_root: bool, graph: Graph) -> Text:
     look = node_look(node, is_root=is_root)
     style = look.tui
     if state.is_pending(node.id):
@@ -49,7 +51,8 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
     tensor = node.tensor
     text = Text()
     if node.is_accumulate_grad:
-        text.append(tensor.label if tensor is not None and tensor.label else "leaf", style=style)
+        name = tensor.label if tensor is not None and tensor.label else copied_leaf_name(graph, node)
+        text.append(name or "leaf", style=style)
         text.append(f" (AccumulateGrad #{node.id})", style="dim")
     else:
         text.append(f"{node.name} #{node.id}", style=style)
@@ -57,7 +60,11 @@ def _node_text(node: Node, state: StepState, is_root: bool) -> Text:
             text.append(f"  {node.location}", style="dim")
     if tensor is not None:
         label = f"{tensor.label} " if tensor.label and not node.is_accumulate_grad else ""
-        text.append(f"  {label}{format_shape(tensor.shape)} {tensor.dtype}")
+        where = placement(graph, tensor, dtype=False)
+        text.append(f"  {label}{format_shape(tensor.shape)} {tensor.dtype}" + (f" {where}" if where else ""))
+        move = move_of(graph, node)
+        if move is not None:
+            text.append(f"  copy {move.forward}, grad back {move.back}", style=MOVE.tui)
         grad = state.grad_of(node)
         if state.received_nothing(node):
             text.append(f"  grad {format_value(grad)}", style="bold")
@@ -170,7 +177,7 @@ def to_rich(
             continue
         shown.add(node_id)
         lines += 1
-        branch = parent.add(_node_text(node, state, node_id in roots))
+        branch = parent.add(_node_text(node, state, node_id in roots, graph))
         for overlay in attached.get(node_id, ()):
             branch.add(_overlay_text(overlay))
         stack.extend((child, branch, depth + 1) for child in reversed(children.get(node_id, [])))
@@ -197,7 +204,15 @@ def to_text(
         StepOutOfRange: `step` is not a step of the call.
     """
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False)
+    # In Jupyter rich would display the tree as a cell output of its own instead of writing it to the buffer.
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system=None,
+        force_terminal=False,
+        force_jupyter=False,
+        highlight=False,
+    )
     depth = max(4, min(MAX_DEPTH, (width - 60) // 4))
     console.print(to_rich(subject, step=step, overlays=overlays, max_depth=depth))
     return buffer.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import posixpath
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -14,7 +15,7 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from gradviz.errors import GradvizError
 from gradviz.model import BackwardCall, Location, Trace
 from gradviz.output import write_file
-from gradviz.render.failure import error_text, raised_at
+from gradviz.render.failure import raised_at
 from gradviz.render.source import source_folders
 from gradviz.render.stepview import describe_node, find_node, last_step
 from gradviz.render.svg import to_svg
@@ -22,6 +23,8 @@ from gradviz.tui.dialogs import JumpScreen
 from gradviz.tui.ledger import LedgerScreen
 from gradviz.tui.messages import EventSelected, NodeClicked, StepChanged
 from gradviz.tui.modules import ModuleKeys
+from gradviz.tui.scrollbars import use_whole_cell_scrollbars
+from gradviz.tui.status import status_lines, status_text
 from gradviz.tui.widgets.graph_view import GraphView
 from gradviz.tui.widgets.source_pane import SourcePane
 from gradviz.tui.widgets.step_panel import StepPanel
@@ -102,40 +105,36 @@ class TraceScreen(ModuleKeys):
         with Horizontal(id="main"):
             with Vertical(id="graph-pane"):
                 yield GraphView(self.trace, call=self.call, engine=self.engine, id="graph")
-                yield Static(id="status")
             with Vertical(id="side"):
                 yield StepPanel(self.trace, call=self.call, id="step")
                 with ContentSwitcher(id="lower", initial="timeline"):
                     yield Timeline(self.trace.events, dropped=self.trace.events_dropped, id="timeline")
                     yield SourcePane(source_folders(self.trace.script, self.source_root), id="source")
+        yield Static(id="status")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#step", StepPanel).border_title = "step"
         self.query_one("#timeline", Timeline).border_title = "forward timeline · t: source"
         self.query_one("#source", SourcePane).border_title = "source · t: timeline"
+        timeline = self.query_one("#timeline", Timeline)
+        if timeline.file is not None:
+            timeline.border_subtitle = posixpath.basename(timeline.file)
+        use_whole_cell_scrollbars(*self.query("#graph, #step, #timeline, #source"))
         self._show_status()
         self._follow_in_source()
 
     def _show_status(self) -> None:
         backward = self.backward
         if backward is None:
-            text = f"{self.trace.backward_calls} backward calls seen, none captured"
+            lines = [f"{self.trace.backward_calls} backward calls seen, none captured"]
         else:
-            where = f" at {backward.location}" if backward.location is not None else ""
-            total = len(backward.steps)
-            shown = f"step {self.step} of {total}" if self.step <= total else f"after step {total} of {total}"
-            position = f"{self._indices.index(backward.index) + 1} of {len(self._indices)} captured"
-            text = f"{shown} · call {backward.index} ({position}) · {backward.api}(){where}"
-            if backward.error is not None:
-                node = raised_at(backward)
-                stopped = f" in {describe_node(node)}" if node is not None else ""
-                # First, so that a narrow terminal still shows it.
-                text = f"FAILED{stopped}: {error_text(backward.error, limit=60)} · {text}"
+            highlighted = None
             if self.selected is not None:
-                count = len(self.query_one("#graph", GraphView).selected_nodes)
-                text += f" · event {self.selected}: {count} node(s) highlighted"
-        self.query_one("#status", Static).update(text, layout=False)
+                highlighted = (self.selected, len(self.query_one("#graph", GraphView).selected_nodes))
+            lines = status_lines(backward, self.step, self._indices, highlighted=highlighted)
+        self.query_one("#status", Static).update(status_text(lines))
+        text = " · ".join(lines)
         self.sub_title = text
 
     def watch_call(self) -> None:

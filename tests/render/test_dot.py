@@ -112,7 +112,7 @@ def test_step_marks_done_current_and_pending_nodes(call: BackwardCall) -> None:
     pending = statement(dot, "n3")
     assert "dashed" in pending and "filled" not in pending and "v in" not in pending
     assert "[0.5, 0.5]" in edge_line(dot, "n0", "n1")
-    assert "label=x2" in edge_line(dot, "n2", "n3")  # nothing sent yet; x2 marks the two slots
+    assert 'label="×2 (used twice)"' in edge_line(dot, "n2", "n3")  # nothing sent yet: y feeds both slots
     assert "grad: None" in statement(dot, "n4")  # x.grad is still None before AccumulateGrad runs
 
 

@@ -59,9 +59,9 @@ def test_rankdir_lr_lays_the_graph_out_left_to_right(call: BackwardCall, build: 
     assert "rankdir=LR" in to_dot(build.chain_graph(5), options=RenderOptions(rankdir="LR", depth=0))
 
 
-@pytest.mark.parametrize("bad", [{"rankdir": "BT"}, {"dpi": 0}])
+@pytest.mark.parametrize("bad", [{"rankdir": "BT"}, {"dpi": 0}, {"theme": "dark"}])
 def test_bad_render_options_are_refused(bad: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=r"^(rankdir|dpi) must"):
+    with pytest.raises(ValueError, match=r"^(rankdir|dpi|theme) must"):
         RenderOptions(**bad)  # type: ignore[arg-type]
 
 
@@ -111,3 +111,34 @@ def test_legend_draws_vj_edges_as_the_drawing_does(call: BackwardCall) -> None:
     assert links and all(link == legend for link in links)
     assert "stroke-dasharray" not in legend and legend["stroke"] == "#15803d"
     assert "-----&gt;" not in svg
+
+
+def stroke_widths(svg: str) -> list[float]:
+    """The width of every drawn line of the edges (``n1->n2``), as the SVG says."""
+    widths = []
+    for attrs in edge_paths(svg).values():
+        found = re.search(r'stroke-width="([\d.]+)"', attrs)
+        widths.append(float(found.group(1)) if found else 1.0)
+    return widths
+
+
+def font_sizes(svg: str) -> list[float]:
+    return [float(size) for size in re.findall(r'<text [^>]*font-size="([\d.]+)"', svg)]
+
+
+def test_projector_theme_has_larger_type_thicker_lines_and_no_pale_grey(
+    call: BackwardCall, build: type[Builders]
+) -> None:
+    # Given: the same finished call, overlays and all, drawn for a screen and for a room
+    call = replace(call, graph=build.tutorial_call(overlays=build.tutorial_overlays()).graph)
+    screen = to_svg(call)
+    room = to_svg(call, options=RenderOptions(theme="projector"))
+
+    # Then: the smallest text and the thinnest line of the room's drawing are half as large again
+    assert min(font_sizes(room)) >= 1.5 * min(font_sizes(screen)) >= 13
+    assert min(stroke_widths(room)) >= 2 * min(stroke_widths(screen)) >= 2
+    # the muted grey of secondary lines is darkened; the same nodes are drawn
+    assert "#6b7280" in screen and "#6b7280" not in room and "#9ca3af" not in room
+    assert room.count('class="node"') == screen.count('class="node"')
+    # the collapsed view takes the theme too
+    assert "fontsize=17" in to_dot(build.chain_graph(5), options=RenderOptions(theme="projector", depth=0))

@@ -65,3 +65,30 @@ def test_the_step_pane_says_a_leaf_was_zeroed_and_a_node_read_an_edited_saved_te
 def _text(view: object) -> str:
     sections = view.sections  # type: ignore[attr-defined]
     return "\n".join(line for section in sections for line in (section.title, *section.lines))
+
+
+async def test_the_ledger_keeps_one_row_per_line_at_80x24() -> None:
+    # Given: a leaf whose ledger rows are wider than an 80-column terminal
+    with Tracer() as tracer:
+        weights_with_a_long_name = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        for _ in range(2):
+            (weights_with_a_long_name * 12.5).sum().backward()
+        weights_with_a_long_name.grad = None
+    trace = tracer.result()
+    lines = to_ledger_text(trace).splitlines()
+    assert max(len(line) for line in lines) > 78
+    app = GradvizApp(trace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        # When: the ledger is open
+        box = app.screen.query_one("#ledger-box")
+        shown = [strip.text for strip in app.screen._compositor.render_strips()]
+        inner = [
+            row[box.region.x + 2 : box.region.right - 2]
+            for row in shown[box.region.y + 1 : box.region.bottom - 1]
+        ]
+        # Then: each line of ledger.txt is one row, cut at the edge (it scrolls sideways), never wrapped
+        for line, row in zip(lines, inner, strict=False):
+            assert row.rstrip() == line[: len(row)].rstrip(), (line, row)
+        assert box.max_scroll_x > 0

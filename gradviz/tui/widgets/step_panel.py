@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from rich.text import Text
@@ -46,9 +47,20 @@ def to_text(view: StepView) -> Text:
     return text
 
 
+class CodeWrapper(textwrap.TextWrapper):
+    """Wraps at spaces, and inside a long piece of code after ``(`` or ``,`` rather than anywhere.
+
+    ``loss.backward(retain_graph=True)`` then wraps as ``loss.backward(`` / ``retain_graph=True)``,
+    never leaving ``)`` alone on a line.
+    """
+
+    # A call's "(" (after a name, not prose's "(x)") or a "," with no space after it.
+    wordsep_re = re.compile(r"(\s+|(?<=\w\()(?=[^\s)])|(?<=,)(?=[^\s)\],]))")
+
+
 def _wrapped(line: str, width: int, indent: str) -> list[str]:
-    pieces = textwrap.wrap(line, width, subsequent_indent=indent + "  ", drop_whitespace=True)
-    return pieces or [""]
+    wrapper = CodeWrapper(width, subsequent_indent=indent + "  ", drop_whitespace=True)
+    return wrapper.wrap(line) or [""]
 
 
 def to_lines(view: StepView, width: int) -> list[Text]:

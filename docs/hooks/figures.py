@@ -1,0 +1,210 @@
+"""mkdocs hook: every figure in the docs is drawn from examples/ by `gradviz trace` when the site builds.
+
+Each run below traces one example into build/docs-figures/<run>/<key>/ (gitignored), keyed by a hash of
+the example, the options and gradviz's own source, so an unchanged build reruns nothing. Its files join
+the site under figures/<run>/, and pages ask for them with one-line markers that GitHub does not show:
+
+    <!-- gradviz:code RUN -->              the example's source, read from the file
+    <!-- gradviz:figure RUN/FILE ALT -->   an image (an SVG the run wrote)
+    <!-- gradviz:player RUN/FILE -->       the self-contained HTML player, in an iframe
+    <!-- gradviz:console RUN -->           what `gradviz trace` printed: the script's output and the summary
+    <!-- gradviz:text RUN/FILE -->         a text file the run wrote (ledger.txt)
+
+A run whose example is not in the checkout yet is skipped: its markers become one admonition saying so,
+never a broken link, so `mkdocs build --strict` stays clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / "build" / "docs-figures"
+FORMATS = "svg,html"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `gradviz trace` of an example; `publish` also puts some of its files at a fixed site path."""
+
+    example: str
+    options: tuple[str, ...] = ()
+    formats: str = FORMATS
+    publish: tuple[tuple[str, str], ...] = ()
+
+
+# One run per concept page (the slugs of docs/concepts/), and the figures other pages show.
+RUNS: dict[str, Run] = {
+    "requires-grad": Run("examples/01_autograd_basics.py"),
+    "leaves": Run("examples/13_leaves_and_retain_grad.py"),
+    "scalar-backward": Run("examples/14_scalar_backward.py"),
+    "vector-jacobian": Run(
+        "examples/10_vector_jacobian.py", publish=(("backward-001.svg", "figures/vector-jacobian.svg"),)
+    ),
+    "accumulation": Run("examples/04_accumulation.py", ("--max-backward", "all")),
+    "no-grad": Run("examples/02_no_grad_and_detach.py"),
+    "detach": Run("examples/15_detach.py"),
+    "data": Run("examples/03_data_edit.py"),
+    "retain-graph": Run("examples/16_retain_graph.py", ("--max-backward", "all")),
+    "training-loop": Run("examples/11_linear_regression.py"),
+    "device": Run("examples/17_device.py"),
+    "transformer-full": Run(
+        "examples/12_transformer_modules.py",
+        formats="svg",
+        publish=(("backward-001.svg", "figures/transformer-full.svg"),),
+    ),
+    "transformer-depth3": Run(
+        "examples/12_transformer_modules.py",
+        ("--depth", "3"),
+        formats="svg",
+        publish=(("backward-001.svg", "figures/transformer-depth3.svg"),),
+    ),
+}
+
+CONSOLE = "console.txt"
+MARKER = re.compile(r"^<!-- gradviz:(code|figure|player|console|text) (\S+?)(?: (.*?))? -->$", re.M)
+# torch prints this where NumPy is absent, under plain python too: it is not gradviz's output.
+NOISE = re.compile(r"^.*Failed to initialize NumPy.*\n(  cpu = .*\n)?", re.M)
+
+_outputs: dict[str, Path] = {}
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Trace every example that changed since the last build, and add what the runs wrote to the site."""
+    present = {name: run for name, run in RUNS.items() if (ROOT / run.example).is_file()}
+    source = _source_hash()
+    wanted = {name: CACHE / name / _key(run, source) for name, run in present.items()}
+    stale = [name for name, folder in wanted.items() if not (folder / CONSOLE).is_file()]
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        for error in pool.map(lambda name: _trace(present[name], wanted[name]), stale):
+            if error:
+                raise PluginError(error)
+    _outputs.clear()
+    _outputs.update(wanted)
+    for name, folder in wanted.items():
+        for path in sorted(folder.iterdir()):
+            if path.name != CONSOLE:
+                _add(files, config, f"figures/{name}/{path.name}", path)
+        for output, target in RUNS[name].publish:
+            _add(files, config, target, folder / output)
+    return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Replace the page's gradviz markers with the example's code, figures, player and console."""
+    return MARKER.sub(lambda match: _expand(match, page, files), markdown)
+
+
+def _expand(match: re.Match[str], page: Page, files: Files) -> str:
+    kind, target, text = match.group(1), match.group(2), match.group(3) or ""
+    name, _, output = target.partition("/")
+    if name not in RUNS:
+        raise PluginError(f"{page.file.src_uri}: no gradviz run named {name!r} in docs/hooks/figures.py")
+    run = RUNS[name]
+    if name not in _outputs:
+        return _pending(run, kind)
+    if kind == "code":
+        code = (ROOT / run.example).read_text(encoding="utf-8").rstrip()
+        return f'```python title="{run.example}"\n{code}\n```'
+    if kind == "console":
+        console = NOISE.sub("", (_outputs[name] / CONSOLE).read_text(encoding="utf-8")).rstrip()
+        console = console.replace(f"{ROOT}{os.sep}", "")  # torch's warnings name the script by its full path
+        return f"```console\n$ {_command(run)}\n{console}\n```"
+    if not (_outputs[name] / output).is_file():
+        raise PluginError(f"{page.file.src_uri}: `{_command(run)}` wrote no {output!r}")
+    src_uri = f"figures/{name}/{output}"
+    if kind == "text":
+        return "```text\n" + (_outputs[name] / output).read_text(encoding="utf-8").rstrip() + "\n```"
+    relative = posixpath.relpath(src_uri, posixpath.dirname(page.file.src_uri) or ".")
+    if kind == "figure":
+        return f"![{text or output}]({relative})"
+    url = get_relative_url(files.get_file_from_path(src_uri).url, page.url)  # type: ignore[union-attr]
+    return (
+        f'<iframe class="gradviz-player" src="{url}" title="gradviz HTML player: {run.example}" '
+        f'loading="lazy"></iframe>\n\n[Open the player on its own page]({relative}) (keys: → next, ← back, '
+        "space play/pause)."
+    )
+
+
+def _pending(run: Run, kind: str) -> str:
+    """What a marker says while its example is not in the checkout: one admonition, no link."""
+    if kind not in ("code", "figure"):
+        return ""
+    what = "The example's code" if kind == "code" else "The figure"
+    return (
+        f'!!! note "{what} will appear here"\n'
+        f"    `{run.example}` is not in this checkout yet. When it is, the site's build runs\n"
+        f"    `{_command(run)}` and shows what it draws here."
+    )
+
+
+def _command(run: Run) -> str:
+    return " ".join(["gradviz", "trace", *run.options, run.example])
+
+
+def _trace(run: Run, folder: Path) -> str | None:
+    """Run `gradviz trace` on the example into `folder`; an error message if it did not go as planned."""
+    with tempfile.TemporaryDirectory(prefix="gradviz-docs-") as scratch:
+        out = Path(scratch) / "out"
+        command = [sys.executable, "-m", "gradviz", "trace", *run.options, "--format", run.formats]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "100"}
+        done = subprocess.run(
+            [*command, "--out", str(out), run.example],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        console = done.stdout.replace(str(out), f"gradviz-out/{Path(run.example).stem}")
+        if done.returncode != 0 or not out.is_dir():
+            return f"`{_command(run)}` exited {done.returncode}:\n{console}"
+        (out / CONSOLE).write_text(console, encoding="utf-8")
+        if folder.parent.is_dir():
+            shutil.rmtree(folder.parent)  # earlier keys of this run: only the newest is kept
+        folder.parent.mkdir(parents=True)
+        shutil.move(str(out), folder)
+    return None
+
+
+def _add(files: Files, config: MkDocsConfig, src_uri: str, path: Path) -> None:
+    """Put a generated file into the site at `src_uri`, replacing a committed file of that name."""
+    committed = files.get_file_from_path(src_uri)
+    if committed is not None:
+        files.remove(committed)
+    files.append(File.generated(config, src_uri, abs_src_path=str(path)))
+
+
+def _key(run: Run, source: str) -> str:
+    digest = hashlib.sha256(source.encode())
+    digest.update(repr((run.options, run.formats, sys.version_info[:2])).encode())
+    digest.update((ROOT / run.example).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _source_hash() -> str:
+    """A hash of gradviz's code and assets: any change to what draws the figures draws them again."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "gradviz").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".js", ".css", ".tcss"):
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
