@@ -1,0 +1,163 @@
+"""``model.to()`` on torch's swap path (``torch.utils.swap_tensors``) under gradviz, checked against torch."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import runpy
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import gradviz
+from gradviz.capture import tensorrefs
+from gradviz.cli import main
+
+CONVERSIONS: dict[str, Callable[[nn.Module], object]] = {
+    "double": lambda model: model.double(),
+    "to(float64)": lambda model: model.to(torch.float64),
+}
+
+SCRIPT = """\
+import weakref
+import torch
+from torch import nn
+
+torch.__future__.set_swap_module_params_on_conversion(True)
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+weight = model[0].weight
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(5, 3)
+model(x).pow(2).mean().backward()
+opt.step()
+model.double()
+print("same object:", weight is model[0].weight, weight.dtype)
+opt.zero_grad()
+model(x.double()).pow(2).mean().backward()
+opt.step()
+print("grad:", [round(v, 6) for v in model[2].weight.grad.flatten().tolist()])
+held = weakref.ref(model[2].bias)
+try:
+    model.float()
+except RuntimeError as error:
+    print("refused:", error, "|", error.__cause__)
+raise SystemExit(4)
+"""
+
+
+@pytest.fixture(autouse=True)
+def swap_on() -> Iterator[None]:
+    """torch's swap path for ``Module._apply``, switched back off after each test."""
+    before = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)
+    yield
+    torch.__future__.set_swap_module_params_on_conversion(before)
+
+
+def train(convert: Callable[[nn.Module], object], traced: bool) -> tuple[nn.Module, list[torch.Tensor], bool]:
+    """A step, the conversion, a second step: the model, its gradients, and whether it kept its objects."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    held = list(model.parameters())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(5, 3)
+    with gradviz.trace() if traced else contextlib.nullcontext():
+        model(x).pow(2).mean().backward()
+        opt.step()
+        convert(model)
+        opt.zero_grad()
+        model(x.double()).pow(2).mean().backward()
+        opt.step()
+    kept = all(a is b for a, b in zip(held, model.parameters(), strict=True))
+    return model, [p.grad.clone() for p in model.parameters() if p.grad is not None], kept
+
+
+@pytest.mark.parametrize("conversion", list(CONVERSIONS))
+def test_a_swapping_conversion_gives_what_torch_gives(conversion: str) -> None:
+    # Given: the same training run, plain and traced, converting the model to float64 between two steps
+    plain_model, plain_grads, plain_kept = train(CONVERSIONS[conversion], traced=False)
+    traced_model, traced_grads, traced_kept = train(CONVERSIONS[conversion], traced=True)
+
+    # Then: torch swapped the parameters in place (the user's objects stay), with gradviz as without it
+    assert plain_kept and traced_kept
+    for plain, traced in zip(plain_model.parameters(), traced_model.parameters(), strict=True):
+        assert traced.dtype == plain.dtype == torch.float64
+        assert torch.equal(traced, plain)
+    assert len(traced_grads) == len(plain_grads) == 4
+    assert all(torch.equal(a, b) for a, b in zip(traced_grads, plain_grads, strict=True))
+
+
+def test_the_swapped_parameter_stays_the_same_leaf_for_gradviz() -> None:
+    model = nn.Linear(2, 2)
+    with gradviz.trace() as t:
+        model(torch.ones(1, 2)).sum().backward()
+        before = t.tensor_id(model.weight)
+        model.double()
+        after = t.tensor_id(model.weight)
+
+    assert before is not None and after == before
+    assert model.weight.dtype == torch.float64
+    assert not [f for f in t.findings if f.kind == "capture_problem"]
+
+
+def refusal(traced: bool) -> tuple[str, str, torch.dtype]:
+    """The error of ``model.double()`` while the user holds a weak reference to a parameter."""
+    model = nn.Linear(2, 2)
+    held = weakref.ref(model.bias)
+    with gradviz.trace() if traced else contextlib.nullcontext():
+        model(torch.ones(1, 2)).sum().backward()
+        with pytest.raises(RuntimeError) as raised:
+            model.double()
+    assert held() is model.bias
+    return str(raised.value), str(raised.value.__cause__), model.bias.dtype
+
+
+def test_a_weak_reference_of_the_users_still_makes_torch_refuse_the_swap() -> None:
+    plain = refusal(traced=False)
+
+    assert refusal(traced=True) == plain
+    assert "has weakref associated with it" in plain[1] and plain[2] == torch.float32
+
+
+def test_a_fault_after_the_swap_is_a_capture_problem_and_the_swap_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(handles: object) -> None:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(tensorrefs, "relink", broken)
+    model = nn.Linear(2, 2)
+    weight = model.weight
+    with gradviz.trace() as t:
+        model(torch.ones(1, 2)).sum().backward()
+        model.double()
+
+    assert weight is model.weight and weight.dtype == torch.float64
+    (problem,) = [f for f in t.findings if f.kind == "capture_problem"]
+    assert problem.message.startswith("tensor swaps: RuntimeError: injected fault")
+
+
+def test_a_script_that_swaps_prints_and_exits_as_plain_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: a script that converts its model on the swap path, trains, and meets a refused swap
+    script = tmp_path / "swap.py"
+    script.write_text(SCRIPT)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as plain_exit:
+        runpy.run_path(str(script), run_name="__main__")
+    torch.__future__.set_swap_module_params_on_conversion(True)
+
+    # When: it runs under `gradviz trace`
+    status = main(["trace", "--out", str(tmp_path / "out"), "--format", "json", str(script)])
+
+    # Then: the same stdout and exit status
+    traced, stderr = capsys.readouterr()
+    assert (traced, status) == (out.getvalue(), plain_exit.value.code)
+    assert "same object: True torch.float64" in traced and "refused: _apply(): Couldn't swap" in traced
+    assert "capture problem" not in stderr
