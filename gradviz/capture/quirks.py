@@ -18,6 +18,7 @@ import torch
 
 from gradviz.capture import opkind
 from gradviz.capture.devices import module_conversion, module_conversion_detail
+from gradviz.capture.isolation import isolated
 from gradviz.capture.locator import apply_location
 from gradviz.capture.origin import grad_fn_of
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
@@ -212,6 +213,20 @@ def data_assign(recorder: ForwardRecorder, draft: Draft) -> bool:
     draft.version = draft.after = draft.args[0]._version
     draft.detail = DATA_ASSIGNED
     return True
+
+
+def swapped_by_conversion(recorder: ForwardRecorder, param: torch.Tensor) -> None:
+    """``Module.to()`` on torch's swap path: the timeline says what it says for ``param.data = ...``."""
+    conversion = module_conversion(sys._getframe(1))
+    if conversion is None or not recorder._on or len(recorder._raw) >= recorder._max_events:
+        return
+    detail = module_conversion_detail(conversion, "torch.utils.swap_tensors")
+    with isolated():
+        inputs = recorder._ids_of((param,))
+        mode = recorder._grad_mode()[0]
+    recorder._append(
+        ("op", conversion, recorder._location(), mode, inputs, (), None, None, None, None, detail)
+    )
 
 
 def requires_grad(recorder: ForwardRecorder, draft: Draft) -> bool:

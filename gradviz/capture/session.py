@@ -24,6 +24,7 @@ from gradviz.capture.ledgercalls import StepWatch, with_ledger
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
+from gradviz.capture.quirks import swapped_by_conversion
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
 from gradviz.capture.tensorrefs import SwapPatch
 from gradviz.capture.watch import Watch
@@ -100,7 +101,9 @@ class Tracer:
             self._recorder.book = self._book
         self._engine = EnginePatch()
         self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
-        self._swaps = SwapPatch(self._door.part("tensor swaps", "a swapped tensor may be kept alive"))
+        self._swaps = SwapPatch(
+            self._door.part("tensor swaps", "a swapped tensor may be kept alive"), self._swapped
+        )
         self._judge = Judge(
             self._leaves,
             self._recorder.cuts if self._recorder is not None else None,
@@ -163,6 +166,11 @@ class Tracer:
         # Explained exceptions were kept only to explain each once; their tracebacks hold the user's
         # frames (and tensors), and a finished tracer stays reachable through last_tracer().
         self._explained.clear()
+
+    def _swapped(self, param: torch.Tensor) -> None:
+        recorder = self._recorder
+        if recorder is not None:
+            recorder._part.run(lambda: swapped_by_conversion(recorder, param))
 
     # ----- what was recorded -----------------------------------------------------------------------
 

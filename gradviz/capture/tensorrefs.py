@@ -144,10 +144,12 @@ class SwapPatch:
 
     Args:
         part: The part of capture the wrapper belongs to: a fault in it never reaches the user's swap.
+        on_swap: Told the first tensor of each swap that succeeded (it now holds the second's data).
     """
 
-    def __init__(self, part: Part) -> None:
+    def __init__(self, part: Part, on_swap: Callable[[Any], None] | None = None) -> None:
         self._part = part
+        self._on_swap = on_swap
         self._original: Callable[..., Any] | None = None
         self._wrapper: Callable[..., Any] | None = None
 
@@ -161,19 +163,20 @@ class SwapPatch:
             if self._wrapper is None:  # a reference kept after tracing ended
                 original(t1, t2)
                 return
-            self._part.through(UserCall(original, (t1, t2), {}), partial(_swap, t1, t2))
+            self._part.through(UserCall(original, (t1, t2), {}), partial(self._swap, t1, t2))
 
         self._wrapper = swap_tensors
         torch.utils.swap_tensors = swap_tensors
+
+    def _swap(self, t1: Any, t2: Any, call: UserCall) -> None:
+        # Only gradviz's references are lifted: a weak reference of the user's still makes torch refuse.
+        with lifted(t1, t2):
+            call()
+        if self._on_swap is not None:
+            self._on_swap(t1)
 
     def restore(self) -> None:
         """Put torch's function back, unless someone replaced our wrapper since (theirs stays)."""
         if self._original is not None and torch.utils.swap_tensors is self._wrapper:
             torch.utils.swap_tensors = self._original
         self._wrapper = None
-
-
-def _swap(t1: Any, t2: Any, call: UserCall) -> None:
-    # Only gradviz's references are lifted: a weak reference of the user's still makes torch refuse.
-    with lifted(t1, t2):
-        call()

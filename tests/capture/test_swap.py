@@ -161,3 +161,31 @@ def test_a_script_that_swaps_prints_and_exits_as_plain_python(
     assert (traced, status) == (out.getvalue(), plain_exit.value.code)
     assert "same object: True torch.float64" in traced and "refused: _apply(): Couldn't swap" in traced
     assert "capture problem" not in stderr
+
+
+def conversion_events(swap: bool) -> list[tuple[str, tuple[int, ...], str | None, str]]:
+    """The timeline's conversion events of ``model.double()``, on the swap path or the ``.data`` one."""
+    torch.__future__.set_swap_module_params_on_conversion(swap)
+    model = nn.Linear(2, 2)
+    with gradviz.trace() as t:
+        model(torch.ones(1, 2)).sum().backward()
+        model.double()  # @convert
+    return [
+        (e.op, e.inputs, e.location.code if e.location else None, e.detail or "")
+        for e in t.events
+        if e.op == "Module.double"
+    ]
+
+
+def test_the_timeline_says_the_swap_converted_each_parameter_in_place_as_for_param_data() -> None:
+    swapped, assigned = conversion_events(swap=True), conversion_events(swap=False)
+
+    # One event per parameter and one per .grad, at the user's line, each naming the parameter's id
+    assert len(swapped) == len(assigned) == 4
+    for (op, inputs, code, detail), (_, data_inputs, data_code, data_detail) in zip(
+        swapped, assigned, strict=True
+    ):
+        assert op == "Module.double" and code == data_code and code is not None and "# @convert" in code
+        assert inputs[:1] == data_inputs[:1]
+        assert detail == data_detail.replace("param.data = ...", "torch.utils.swap_tensors")
+        assert "it stays the same leaf" in detail
