@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from torch.testing._internal.two_tensor import TwoTensor
 
 import gradviz
 from gradviz.capture import tensorrefs
@@ -26,6 +27,7 @@ SCRIPT = """\
 import weakref
 import torch
 from torch import nn
+from torch.testing._internal.two_tensor import TwoTensor
 
 torch.__future__.set_swap_module_params_on_conversion(True)
 torch.manual_seed(0)
@@ -189,3 +191,28 @@ def test_the_timeline_says_the_swap_converted_each_parameter_in_place_as_for_par
         assert inputs[:1] == data_inputs[:1]
         assert detail == data_detail.replace("param.data = ...", "torch.utils.swap_tensors")
         assert "it stays the same leaf" in detail
+
+
+def subclass_run(traced: bool) -> tuple[bool, torch.dtype, list[float]]:
+    """``model.double()`` of a parameter that is a wrapper subclass (torch's own ``TwoTensor``)."""
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    model.weight = nn.Parameter(TwoTensor(model.weight.detach().clone(), model.weight.detach().clone()))
+    weight = model.weight
+    with gradviz.trace() if traced else contextlib.nullcontext():
+        model(torch.ones(1, 2)).sum().backward()
+        model.double()
+        model(torch.ones(1, 2, dtype=torch.float64)).sum().backward()
+    grad = weight.grad
+    assert isinstance(grad, TwoTensor)
+    return weight is model.weight, weight.a.dtype, [*grad.a.flatten().tolist(), *grad.b.flatten().tolist()]
+
+
+def test_a_wrapper_subclass_parameter_always_swaps_and_converts_as_in_torch() -> None:
+    # Given: the flag off: torch still swaps, because the parameter is a traceable wrapper subclass
+    torch.__future__.set_swap_module_params_on_conversion(False)
+
+    plain = subclass_run(traced=False)
+
+    assert subclass_run(traced=True) == plain
+    assert plain[:2] == (True, torch.float64)
