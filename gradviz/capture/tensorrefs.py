@@ -80,11 +80,13 @@ def _died(key: int, weak: weakref.ref[Any]) -> None:
 @contextmanager
 def lifted(*objs: Any) -> Iterator[None]:
     """Hold `objs` strongly instead of weakly inside the block: gradviz then has no weak reference to them."""
-    handles = [
-        handle
-        for obj in objs
-        if (handle := _refs.get(id(obj))) is not None and handle._weak is not None and handle() is obj
-    ]
+    handles = list(
+        {
+            id(handle): handle
+            for obj in objs
+            if (handle := _refs.get(id(obj))) is not None and handle._weak is not None and handle() is obj
+        }.values()
+    )
     for handle in handles:
         handle._strong, handle._weak = handle(), None
     try:
