@@ -171,11 +171,20 @@ class CutLedger:
     def _watch(self, leaf: torch.Tensor, label: str | None, tensor_id: int | None) -> LeafFacts:
         facts = LeafFacts(len(self._facts), label, tensor_id, optimized=leaf in self._optimized)
         self._facts[leaf] = facts
+        self._hook(leaf, facts)
+        return facts
+
+    def _hook(self, leaf: torch.Tensor, facts: LeafFacts) -> None:
         try:
             self._handles.append(leaf.register_hook(self.guard(_Reach(facts))))  # type: ignore[no-untyped-call]
         except RuntimeError:
             facts.reached = True  # cannot be followed: never the ground for a warning
-        return facts
+
+    def swapped(self, leaf: torch.Tensor) -> None:
+        """After ``torch.utils.swap_tensors``: watch the leaf again (its hook went with its old data)."""
+        facts: LeafFacts | None = self._facts.get(leaf)
+        if facts is not None and not facts.reached:
+            self._hook(leaf, facts)
 
     def optimizer_stepped(self, params: Iterable[torch.Tensor], optimizer: Any) -> None:
         """Note an optimizer step: the leaves it holds are meant to train (checked once per optimizer)."""

@@ -111,6 +111,7 @@ class LeafLedger:
         self._states: TensorMap = TensorMap()
         self._order: list[_LeafState] = []
         self._handles: list[Any] = []
+        self._following = False
         self._pending: list[tuple[TensorRef[torch.Tensor], bool]] = []
         self._accumulated: dict[int, torch.Tensor] = {}
         self._reported: TensorMap = TensorMap()
@@ -262,17 +263,28 @@ class LeafLedger:
         Each hook goes through the door: once a fault switched leaf following off, the hooks do nothing
         (`unfollow` removes them).
         """
-        part = self.part
+        self._following = True
         for leaf in list(self._states.keys()):
-            try:
-                arriving = part.hook(partial(self._arriving, tensor_ref(leaf)))
-                self._handles.append(leaf.register_hook(arriving))
-                self._handles.append(leaf.register_post_accumulate_grad_hook(part.hook(self._accumulating)))
-            except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
-                part.report("unhookable", f"cannot follow a leaf's .grad ({error})")
+            self._hook(leaf)
+
+    def swapped(self, leaf: torch.Tensor) -> None:
+        """After ``torch.utils.swap_tensors``: hook the leaf again (its hooks went with its old data)."""
+        if self._following and leaf in self._states:
+            self._hook(leaf)
+
+    def _hook(self, leaf: torch.Tensor) -> None:
+        part = self.part
+        try:
+            arriving = part.hook(partial(self._arriving, tensor_ref(leaf)))
+            self._handles.append(leaf.register_hook(arriving))  # type: ignore[no-untyped-call]
+            accumulating = part.hook(self._accumulating)
+            self._handles.append(leaf.register_post_accumulate_grad_hook(accumulating))  # type: ignore[no-untyped-call]
+        except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
+            part.report("unhookable", f"cannot follow a leaf's .grad ({error})")
 
     def unfollow(self) -> None:
         """Remove every hook `follow` registered."""
+        self._following = False
         for handle in self._handles:
             handle.remove()
         self._handles.clear()

@@ -26,6 +26,7 @@ from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
 from gradviz.capture.quirks import swapped_by_conversion
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
+from gradviz.capture.swaphooks import drop_own_hook_dicts
 from gradviz.capture.tensorrefs import SwapPatch
 from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
@@ -167,9 +168,13 @@ class Tracer:
         # frames (and tensors), and a finished tracer stays reachable through last_tracer().
         self._explained.clear()
 
-    def _swapped(self, param: torch.Tensor) -> None:
+    def _swapped(self, param: torch.Tensor, old: torch.Tensor) -> None:
+        """After ``torch.utils.swap_tensors(param, old)``: param's hooks went with its old data."""
+        drop_own_hook_dicts(param, old)
+        self._leaves.part.run(lambda: self._leaves.swapped(param))
         recorder = self._recorder
         if recorder is not None:
+            self._judge.part.run(lambda: recorder.cuts.swapped(param))
             recorder._part.run(lambda: swapped_by_conversion(recorder, param))
 
     # ----- what was recorded -----------------------------------------------------------------------

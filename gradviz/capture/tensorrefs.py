@@ -146,10 +146,10 @@ class SwapPatch:
 
     Args:
         part: The part of capture the wrapper belongs to: a fault in it never reaches the user's swap.
-        on_swap: Told the first tensor of each swap that succeeded (it now holds the second's data).
+        on_swap: Told the two tensors of each swap that succeeded (the first now holds the second's data).
     """
 
-    def __init__(self, part: Part, on_swap: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, part: Part, on_swap: Callable[[Any, Any], None] | None = None) -> None:
         self._part = part
         self._on_swap = on_swap
         self._original: Callable[..., Any] | None = None
@@ -175,7 +175,7 @@ class SwapPatch:
         with lifted(t1, t2):
             call()
         if self._on_swap is not None:
-            self._on_swap(t1)
+            self._on_swap(t1, t2)
 
     def restore(self) -> None:
         """Put torch's function back, unless someone replaced our wrapper since (theirs stays)."""

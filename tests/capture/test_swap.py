@@ -216,3 +216,39 @@ def test_a_wrapper_subclass_parameter_always_swaps_and_converts_as_in_torch() ->
 
     assert subclass_run(traced=True) == plain
     assert plain[:2] == (True, torch.float64)
+
+
+def followed_run(swap: bool) -> tuple[list[tuple[str | None, int]], list[str]]:
+    """Four steps past a one-call budget, converting the model after the second, then a hook of the user's.
+
+    Returns:
+        The leaf ledger's (name, calls followed) and what the user's hooks printed.
+    """
+    torch.__future__.set_swap_module_params_on_conversion(swap)
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, fired = torch.ones(3, 2), []
+    with gradviz.trace(max_backward=1) as t:
+        for step in range(4):
+            if step == 2:
+                model.double()
+                x = x.double()
+                model.weight.register_hook(lambda grad: fired.append("hook"))
+                model.weight.register_post_accumulate_grad_hook(lambda p: fired.append("accumulated"))
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+    return [(s.label, s.calls) for s in t.leaf_ledger.summaries()], fired
+
+
+def test_leaves_followed_past_the_budget_stay_followed_across_a_swap() -> None:
+    # Given: the same run on the .data path, where the parameter keeps its data's hooks
+    assigned = followed_run(swap=False)
+
+    # When: the conversion swaps instead, after gradviz hooked the parameters to follow them
+    swapped = followed_run(swap=True)
+
+    # Then: every later call is still counted, and the user's hooks registered after the swap fire
+    assert swapped == assigned
+    assert assigned == ([("model.bias", 3), ("model.weight", 3)], ["hook", "accumulated"] * 2)
