@@ -26,7 +26,6 @@ from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
 from gradviz.capture.quirks import swapped_by_conversion
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
-from gradviz.capture.swaphooks import drop_own_hook_dicts
 from gradviz.capture.tensorrefs import SwapPatch
 from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
@@ -170,7 +169,6 @@ class Tracer:
 
     def _swapped(self, param: torch.Tensor, old: torch.Tensor) -> None:
         """After ``torch.utils.swap_tensors(param, old)``: param's hooks went with its old data."""
-        drop_own_hook_dicts(param, old)
         self._leaves.part.run(lambda: self._leaves.swapped(param))
         recorder = self._recorder
         if recorder is not None:

@@ -19,6 +19,9 @@ from typing import Any, Generic, Protocol, TypeVar
 import torch.utils
 
 from gradviz.capture.door import Part, UserCall
+from gradviz.capture.swaphooks import drop_own_hook_dicts
+
+_TORCH_SWAP = torch.utils.swap_tensors  # torch's own, under any wrappers of nested traces
 
 _T = TypeVar("_T")
 
@@ -29,6 +32,8 @@ class _Owner(Protocol):
 
 class TensorRef(Generic[_T]):
     """The one weak reference gradviz holds to a live object; call it for the object (None once freed)."""
+
+    # One shared reference, not none: ids alone are reused by the next tensor, and a swap keeps objects.
 
     __slots__ = ("__weakref__", "_owners", "_strong", "_weak", "key")
 
@@ -146,7 +151,8 @@ class SwapPatch:
 
     Args:
         part: The part of capture the wrapper belongs to: a fault in it never reaches the user's swap.
-        on_swap: Told the two tensors of each swap that succeeded (the first now holds the second's data).
+        on_swap: Told the two tensors of each swap that succeeded (the first now holds the second's data),
+            once gradviz's hook dicts left on the first are dropped (`drop_own_hook_dicts`).
     """
 
     def __init__(self, part: Part, on_swap: Callable[[Any, Any], None] | None = None) -> None:
@@ -174,6 +180,8 @@ class SwapPatch:
         # Only gradviz's references are lifted: a weak reference of the user's still makes torch refuse.
         with lifted(t1, t2):
             call()
+        if self._original is _TORCH_SWAP:  # the innermost wrapper: before any trace hooks t1 again
+            drop_own_hook_dicts(t1, t2)
         if self._on_swap is not None:
             self._on_swap(t1, t2)
 

@@ -252,3 +252,35 @@ def test_leaves_followed_past_the_budget_stay_followed_across_a_swap() -> None:
     # Then: every later call is still counted, and the user's hooks registered after the swap fire
     assert swapped == assigned
     assert assigned == ([("model.bias", 3), ("model.weight", 3)], ["hook", "accumulated"] * 2)
+
+
+def test_nested_traces_both_keep_following_across_a_swap() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = [torch.ones(3, 2)]
+    fired: list[str] = []
+
+    def step() -> None:
+        opt.zero_grad()
+        model(data[0]).pow(2).mean().backward()
+        opt.step()
+
+    # Given: two traces, each past its one-call budget and following the parameters
+    with gradviz.trace(max_backward=1) as outer:
+        step()
+        step()
+        with gradviz.trace(max_backward=1) as inner:
+            step()
+            step()
+            # When: the model is converted on the swap path and hooked by the user
+            model.double()
+            data[0] = data[0].double()
+            model.weight.register_hook(lambda grad: fired.append("hook"))
+            step()
+            step()
+
+    # Then: each counts every call it followed (6 - 1 and 4 - 1), and the user's hook fired each time
+    counted = [[(s.label, s.calls) for s in t.leaf_ledger.summaries()] for t in (outer, inner)]
+    assert counted == [[("model.bias", 5), ("model.weight", 5)], [("model.bias", 3), ("model.weight", 3)]]
+    assert fired == ["hook", "hook"]
