@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.capture.location import user_frame
 from gradviz.capture.names import collect_names
 from gradviz.capture.origin import grad_fn_of
+from gradviz.capture.tensorrefs import TensorMap
 from gradviz.capture.wording import assigned_name, at, detached_name
 from gradviz.model import Finding, GradMode, Location
 
@@ -118,8 +118,8 @@ class CutLedger:
 
     def __init__(self) -> None:
         self.cuts: dict[tuple[CutKind, Location | None], Cut] = {}
-        self._facts: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._optimized: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._facts: TensorMap = TensorMap()
+        self._optimized: TensorMap = TensorMap()
         self._optimizers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._handles: list[Any] = []
         #: Whether any optimizer stepped while tracing.
@@ -163,7 +163,7 @@ class CutLedger:
             # Named now, while the user's frames (and their modules) are on the stack.
             names = collect_names(user_frame(sys._getframe(1))) if unnamed else None
             for leaf in leaves:
-                facts: LeafFacts | None = self._facts.get(leaf)  # type: ignore[no-untyped-call]
+                facts: LeafFacts | None = self._facts.get(leaf)
                 if facts is None:
                     facts = self._watch(leaf, names.name_of(leaf) if names is not None else None, id_of(leaf))
                 cut.leaves[facts.serial] = facts
@@ -171,11 +171,20 @@ class CutLedger:
     def _watch(self, leaf: torch.Tensor, label: str | None, tensor_id: int | None) -> LeafFacts:
         facts = LeafFacts(len(self._facts), label, tensor_id, optimized=leaf in self._optimized)
         self._facts[leaf] = facts
+        self._hook(leaf, facts)
+        return facts
+
+    def _hook(self, leaf: torch.Tensor, facts: LeafFacts) -> None:
         try:
             self._handles.append(leaf.register_hook(self.guard(_Reach(facts))))  # type: ignore[no-untyped-call]
         except RuntimeError:
             facts.reached = True  # cannot be followed: never the ground for a warning
-        return facts
+
+    def swapped(self, leaf: torch.Tensor) -> None:
+        """After ``torch.utils.swap_tensors``: watch the leaf again (its hook went with its old data)."""
+        facts: LeafFacts | None = self._facts.get(leaf)
+        if facts is not None and not facts.reached:
+            self._hook(leaf, facts)
 
     def optimizer_stepped(self, params: Iterable[torch.Tensor], optimizer: Any) -> None:
         """Note an optimizer step: the leaves it holds are meant to train (checked once per optimizer)."""
@@ -185,7 +194,7 @@ class CutLedger:
         self._optimizers.add(optimizer)
         for param in params:
             self._optimized[param] = True
-            facts: LeafFacts | None = self._facts.get(param)  # type: ignore[no-untyped-call]
+            facts: LeafFacts | None = self._facts.get(param)
             if facts is not None:
                 facts.optimized = True
 

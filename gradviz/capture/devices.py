@@ -44,9 +44,9 @@ def module_conversion(frame: FrameType | None = None, depth: int = 24) -> str | 
     return "Module._apply" if inside_apply else None
 
 
-def module_conversion_detail(conversion: str) -> str:
+def module_conversion_detail(conversion: str, how: str = "param.data = ...") -> str:
     """The timeline's word on a parameter that ``Module.to()`` (or the like) converted in place."""
-    return f"{conversion}() converted a parameter in place (param.data = ...): it stays the same leaf"
+    return f"{conversion}() converted a parameter in place ({how}): it stays the same leaf"
 
 
 def copy_explanation(name: str, tensor: Any) -> str | None:

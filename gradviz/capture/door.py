@@ -19,6 +19,9 @@ from typing import Any
 from gradviz.capture.isolation import isolated
 from gradviz.model import Finding, Location
 
+#: Marks the hooks `Part.hook` makes: gradviz's own, on tensors and Nodes.
+OWN_HOOK = "gradviz_hook"
+
 # States of a UserCall.
 PENDING = 0
 RUNNING = 1
@@ -240,6 +243,7 @@ class Part:
                 except Exception as error:
                     self.fault(error)
 
+        guarded.__dict__[OWN_HOOK] = True
         return guarded
 
     def through(self, call: UserCall, handle: Callable[[UserCall], Any]) -> Any:

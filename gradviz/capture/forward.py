@@ -27,6 +27,7 @@ from gradviz.capture.origin import grad_fn_of, origin_of
 from gradviz.capture.quirks import tensors_in as _tensors
 from gradviz.capture.saved import FingerprintCache, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
+from gradviz.capture.tensorrefs import TensorRef
 from gradviz.capture.timeline import TimelineMixin
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import Finding, GradMode, Location
@@ -100,7 +101,7 @@ class ForwardRecorder(TimelineMixin):
         self._pause_depth = 0
         self._on = False
         # gradviz id of a .data alias (or a view of one) -> the tensor it is the .data of
-        self._alias_of: dict[int, tuple[int, weakref.ref[torch.Tensor]]] = {}
+        self._alias_of: dict[int, tuple[int, TensorRef[torch.Tensor]]] = {}
         self._user_grad = True
         self._inference = False
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later

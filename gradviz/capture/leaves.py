@@ -18,18 +18,17 @@ carries on.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import Door, Part
 from gradviz.capture.summary import dtype_name, summarize
+from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
 
@@ -109,12 +108,13 @@ class LeafLedger:
 
     def __init__(self, part: Part | None = None) -> None:
         self.part = part if part is not None else leaves_part(Door())
-        self._states: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._states: TensorMap = TensorMap()
         self._order: list[_LeafState] = []
         self._handles: list[Any] = []
-        self._pending: list[tuple[weakref.ref[torch.Tensor], bool]] = []
+        self._following = False
+        self._pending: list[tuple[TensorRef[torch.Tensor], bool]] = []
         self._accumulated: dict[int, torch.Tensor] = {}
-        self._reported: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._reported: TensorMap = TensorMap()
         self._summed: list[tuple[str | None, tuple[int, ...]]] = []
         self._summed_calls: list[int] = []
         self._summed_where: Location | None = None
@@ -127,7 +127,7 @@ class LeafLedger:
     # ----- leaves and names ----------------------------------------------------------------------
 
     def _state(self, leaf: torch.Tensor, label: str | None = None) -> _LeafState:
-        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        state: _LeafState | None = self._states.get(leaf)
         if state is None:
             state = _LeafState(label=label)
             self._states[leaf] = state
@@ -141,12 +141,12 @@ class LeafLedger:
 
     def label(self, leaf: torch.Tensor) -> str | None:
         """The name learnt for a leaf, where one was."""
-        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        state: _LeafState | None = self._states.get(leaf)
         return state.label if state is not None else None
 
     def arrivals(self, leaf: torch.Tensor) -> tuple[Arrival, ...]:
         """Every call that added into this leaf's ``.grad``, in order (empty for a leaf never seen)."""
-        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        state: _LeafState | None = self._states.get(leaf)
         return tuple(state.arrivals) if state is not None else ()
 
     # ----- the rule ------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class LeafLedger:
         """
         before = len(self.findings)
         for param in params:
-            state: _LeafState | None = self._states.get(param)  # type: ignore[no-untyped-call]
+            state: _LeafState | None = self._states.get(param)
             if state is not None and state.carried is not None and value_print(param) != state.carried:
                 line = where()
                 self._used_carried(param, state, f"optimizer.step(){at(line)}", line)
@@ -231,7 +231,7 @@ class LeafLedger:
     def close(self) -> list[Finding]:
         """At the end of tracing: leaves updated (by hand) while still holding a carried-over gradient."""
         before = len(self.findings)
-        for leaf, state in list(self._states.items()):  # type: ignore[no-untyped-call]
+        for leaf, state in list(self._states.items()):
             if state.carried is not None and value_print(leaf) != state.carried:
                 self._used_carried(leaf, state, "a later update", None)
         return self.findings[before:]
@@ -263,22 +263,33 @@ class LeafLedger:
         Each hook goes through the door: once a fault switched leaf following off, the hooks do nothing
         (`unfollow` removes them).
         """
+        self._following = True
+        for leaf in list(self._states.keys()):
+            self._hook(leaf)
+
+    def swapped(self, leaf: torch.Tensor) -> None:
+        """After ``torch.utils.swap_tensors``: hook the leaf again (its hooks went with its old data)."""
+        if self._following and leaf in self._states:
+            self._hook(leaf)
+
+    def _hook(self, leaf: torch.Tensor) -> None:
         part = self.part
-        for leaf in list(self._states.keys()):  # type: ignore[no-untyped-call]
-            try:
-                arriving = part.hook(partial(self._arriving, weakref.ref(leaf)))
-                self._handles.append(leaf.register_hook(arriving))
-                self._handles.append(leaf.register_post_accumulate_grad_hook(part.hook(self._accumulating)))
-            except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
-                part.report("unhookable", f"cannot follow a leaf's .grad ({error})")
+        try:
+            arriving = part.hook(partial(self._arriving, tensor_ref(leaf)))
+            self._handles.append(leaf.register_hook(arriving))  # type: ignore[no-untyped-call]
+            accumulating = part.hook(self._accumulating)
+            self._handles.append(leaf.register_post_accumulate_grad_hook(accumulating))  # type: ignore[no-untyped-call]
+        except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
+            part.report("unhookable", f"cannot follow a leaf's .grad ({error})")
 
     def unfollow(self) -> None:
         """Remove every hook `follow` registered."""
+        self._following = False
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
 
-    def _arriving(self, leaf_ref: weakref.ref[torch.Tensor], grad: torch.Tensor) -> None:
+    def _arriving(self, leaf_ref: TensorRef[torch.Tensor], grad: torch.Tensor) -> None:
         leaf = leaf_ref()
         if leaf is not None:
             held = leaf.grad is not None and bool(leaf.grad.detach().ne(0).any())

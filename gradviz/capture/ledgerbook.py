@@ -11,14 +11,13 @@ the ledger is for seeing numbers.
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.capture.summary import summarize
+from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
 #: Leaves with at most this many elements get update entries with their values.
@@ -35,7 +34,7 @@ LabelOf = Callable[[torch.Tensor], "str | None"]
 Where = Callable[[], "Location | None"]
 
 _Raw = tuple[
-    LedgerKind, "weakref.ref[torch.Tensor] | None", "str | None", str, "Location | None", int,
+    LedgerKind, "TensorRef[torch.Tensor] | None", "str | None", str, "Location | None", int,
     "Value | None", "Value | None", "Value | None", bool,
 ]  # fmt: skip
 
@@ -76,14 +75,14 @@ class LedgerBook:
         self._where = where
         self._raw: list[_Raw] = []
         self._tail: list[_Raw] = []
-        self._grads: dict[int, weakref.ref[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
-        self._leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._grads: dict[int, TensorRef[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
+        self._leaves: TensorMap = TensorMap()
         # leaf -> its .grad after the last call; small leaf -> its last value seen
-        self._grads_after: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._values: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._grads_after: TensorMap = TensorMap()
+        self._values: TensorMap = TensorMap()
         # The script's variables are gone before the ledger is read: a last manual step needs the leaf.
         self._kept: list[torch.Tensor] = []
-        self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
+        self._by_ptr: dict[int, TensorRef[torch.Tensor]] = {}
         self._stepping: list[tuple[torch.Tensor, Value]] = []
         self.calls = 0
         self.in_step = False
@@ -102,7 +101,7 @@ class LedgerBook:
         captured: bool = True,
     ) -> None:
         label = self._label_of(leaf) if leaf is not None else None
-        ref = weakref.ref(leaf) if leaf is not None else None
+        ref = tensor_ref(leaf) if leaf is not None else None
         entry = (kind, ref, label, how, where, self.calls, before, after, loss, captured)
         if self.calls <= HEAD_CALLS:
             if len(self._raw) < MAX_ENTRIES:
@@ -143,13 +142,13 @@ class LedgerBook:
         """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
         if leaf.numel() > SMALL:
             return
-        now, before = summarize(leaf.detach()), self._values.get(leaf)  # type: ignore[no-untyped-call]
+        now, before = summarize(leaf.detach()), self._values.get(leaf)
         if before is not None and now != before:  # updated since the last call: by hand, past the budget
             self.calls -= 1
             self._add("update", leaf, "updated (line not recorded: past --max-backward)", None, before, now)
             self.calls += 1
         self._values[leaf] = now
-        last = self._grads_after.get(leaf)  # type: ignore[no-untyped-call]
+        last = self._grads_after.get(leaf)
         if not held and last is not None and last.norm != 0.0:
             self._add("zeroed", leaf, "zeroed (line not recorded: past --max-backward)", None, last, None)
             last = None
@@ -186,7 +185,7 @@ class LedgerBook:
         if isinstance(grad, torch.Tensor) and leaf.is_leaf:
             if len(self._grads) > 4096:
                 self._grads.clear()
-            self._grads[grad.data_ptr()] = weakref.ref(leaf)
+            self._grads[grad.data_ptr()] = tensor_ref(leaf)
 
     def grad_set(self, leaf: torch.Tensor, value: Any, frame: Any) -> None:
         """Before ``leaf.grad = value``: a zeroing when value is None (or zeros) and ``.grad`` held one."""
@@ -253,10 +252,7 @@ class LedgerBook:
         if tensor in self._leaves:
             return tensor
         if not self._by_ptr:
-            self._by_ptr = {
-                leaf.data_ptr(): weakref.ref(leaf)
-                for leaf in list(self._leaves.keys())  # type: ignore[no-untyped-call]
-            }
+            self._by_ptr = {leaf.data_ptr(): tensor_ref(leaf) for leaf in list(self._leaves.keys())}
         ref = self._by_ptr.get(tensor.data_ptr())
         leaf = ref() if ref is not None else None
         if leaf is None or leaf.shape != tensor.shape:
@@ -280,7 +276,7 @@ class LedgerBook:
     def _since_last_call(self) -> list[LedgerEntry]:
         """Small leaves updated after the last call that was followed (a last manual step, say)."""
         found = []
-        for leaf, before in list(self._values.items()):  # type: ignore[no-untyped-call]
+        for leaf, before in list(self._values.items()):
             now = summarize(leaf.detach())
             if now != before and self.calls > 0:
                 how = "updated (line not recorded: past --max-backward)"

@@ -10,7 +10,6 @@ on. Each quirk reads the draft and adjusts it; ``BY_CODE`` says which quirk hand
 from __future__ import annotations
 
 import sys
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,8 +18,10 @@ import torch
 
 from gradviz.capture import opkind
 from gradviz.capture.devices import module_conversion, module_conversion_detail
+from gradviz.capture.isolation import isolated
 from gradviz.capture.locator import apply_location
 from gradviz.capture.origin import grad_fn_of
+from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.capture.timeline import RawEvent
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import EventKind, GradMode, Location
@@ -162,7 +163,7 @@ def inplace(recorder: ForwardRecorder, draft: Draft) -> bool:
     return True
 
 
-def write_through_data(draft: Draft, alias: tuple[int, weakref.ref[torch.Tensor]]) -> None:
+def write_through_data(draft: Draft, alias: tuple[int, TensorRef[torch.Tensor]]) -> None:
     """An in-place op on a ``.data`` alias: the tensor behind it changed, and its version did not."""
     # The alias has its own version counter: the tensor it came from keeps its version.
     draft.kind, draft.output_ids = "data_write", (alias[0],)
@@ -195,7 +196,7 @@ def data_read(recorder: ForwardRecorder, draft: Draft) -> bool:
     """``x.data``: an alias of x that autograd does not track; remember whose it is."""
     draft.kind = "data_read"
     for output_id in draft.output_ids:
-        recorder._alias_of[output_id] = (draft.inputs[0], weakref.ref(draft.args[0]))
+        recorder._alias_of[output_id] = (draft.inputs[0], tensor_ref(draft.args[0]))
     return True
 
 
@@ -212,6 +213,20 @@ def data_assign(recorder: ForwardRecorder, draft: Draft) -> bool:
     draft.version = draft.after = draft.args[0]._version
     draft.detail = DATA_ASSIGNED
     return True
+
+
+def swapped_by_conversion(recorder: ForwardRecorder, param: torch.Tensor) -> None:
+    """``Module.to()`` on torch's swap path: the timeline says what it says for ``param.data = ...``."""
+    conversion = module_conversion(sys._getframe(1))
+    if conversion is None or not recorder._on or len(recorder._raw) >= recorder._max_events:
+        return
+    detail = module_conversion_detail(conversion, "torch.utils.swap_tensors")
+    with isolated():
+        inputs = recorder._ids_of((param,))
+        mode = recorder._grad_mode()[0]
+    recorder._append(
+        ("op", conversion, recorder._location(), mode, inputs, (), None, None, None, None, detail)
+    )
 
 
 def requires_grad(recorder: ForwardRecorder, draft: Draft) -> bool:

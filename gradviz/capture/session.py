@@ -24,7 +24,9 @@ from gradviz.capture.ledgercalls import StepWatch, with_ledger
 from gradviz.capture.location import frame_location, raise_location, user_frame
 from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
+from gradviz.capture.quirks import swapped_by_conversion
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
+from gradviz.capture.tensorrefs import SwapPatch
 from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 
@@ -99,6 +101,9 @@ class Tracer:
             self._recorder.book = self._book
         self._engine = EnginePatch()
         self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
+        self._swaps = SwapPatch(
+            self._door.part("tensor swaps", "a swapped tensor may be kept alive"), self._swapped
+        )
         self._judge = Judge(
             self._leaves,
             self._recorder.cuts if self._recorder is not None else None,
@@ -114,6 +119,7 @@ class Tracer:
     def __enter__(self: _TracerT) -> _TracerT:
         self._engine.install(self._intercept)
         self._entries.install()
+        self._swaps.install()
         warnsite.install()
         _active.append(self)
         self._judge.start()
@@ -150,6 +156,7 @@ class Tracer:
         finally:
             self._engine.restore()
             self._entries.restore()
+            self._swaps.restore()
             warnsite.uninstall()
             if self in _active:
                 _active.remove(self)
@@ -159,6 +166,14 @@ class Tracer:
         # Explained exceptions were kept only to explain each once; their tracebacks hold the user's
         # frames (and tensors), and a finished tracer stays reachable through last_tracer().
         self._explained.clear()
+
+    def _swapped(self, param: torch.Tensor, old: torch.Tensor) -> None:
+        """After ``torch.utils.swap_tensors(param, old)``: param's hooks went with its old data."""
+        self._leaves.part.run(lambda: self._leaves.swapped(param))
+        recorder = self._recorder
+        if recorder is not None:
+            self._judge.part.run(lambda: recorder.cuts.swapped(param))
+            recorder._part.run(lambda: swapped_by_conversion(recorder, param))
 
     # ----- what was recorded -----------------------------------------------------------------------
 

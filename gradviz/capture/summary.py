@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any
 
 import torch
 
 from gradviz.capture.isolation import isolated
+from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Nested, Value
 
 #: Tensors with at most this many elements keep their values.
@@ -110,7 +110,7 @@ class SummaryCache:
     """
 
     def __init__(self) -> None:
-        self._seen: dict[int, tuple[weakref.ref[torch.Tensor], int, Value]] = {}
+        self._seen: dict[int, tuple[TensorRef[torch.Tensor], int, Value]] = {}
         self.hits = 0
 
     def __call__(self, tensor: torch.Tensor | None) -> Value | None:
@@ -124,7 +124,7 @@ class SummaryCache:
             self.hits += 1
             return entry[2]
         value = summarize(tensor)
-        self._seen[key] = (weakref.ref(tensor), version, value)
+        self._seen[key] = (tensor_ref(tensor), version, value)
         return value
 
 

@@ -6,8 +6,9 @@ in the order tensors are first seen, and forgets a tensor as soon as Python free
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
+
+from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 
 
 class TensorIds:
@@ -16,7 +17,7 @@ class TensorIds:
     __slots__ = ("__weakref__", "_entries", "_next")
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[int, weakref.ref[Any]]] = {}
+        self._entries: dict[int, tuple[int, TensorRef[Any]]] = {}
         self._next = 0
 
     def __len__(self) -> int:
@@ -44,18 +45,12 @@ class TensorIds:
             return entry[0]
         number = self._next
         self._next = number + 1
-        self._entries[key] = (number, weakref.ref(tensor, self._forget_callback(key)))
+        handle = tensor_ref(tensor)
+        handle.watch(self)
+        self._entries[key] = (number, handle)
         return number
 
-    def _forget_callback(self, key: int) -> Any:
-        entries_ref = weakref.ref(self)
-
-        def forget(ref: weakref.ref[Any]) -> None:
-            owner = entries_ref()
-            if owner is None:
-                return
-            entry = owner._entries.get(key)
-            if entry is not None and entry[1] is ref:
-                del owner._entries[key]
-
-        return forget
+    def _forget(self, key: int, handle: TensorRef[Any]) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] is handle:
+            del self._entries[key]

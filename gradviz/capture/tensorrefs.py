@@ -1,0 +1,192 @@
+"""gradviz's weak references to the user's tensors: at most one per tensor, so it can be lifted for a swap.
+
+``torch.utils.swap_tensors`` (``model.to()`` with ``torch.__future__.set_swap_module_params_on_conversion``,
+and always for wrapper subclasses such as DTensor) refuses a tensor that has any weak reference. gradviz
+keeps its maps keyed by tensor identity without keeping tensors alive, so every map goes through one
+`TensorRef` per tensor: `lifted` drops that one weak reference around the swap (the tensor is held
+strongly meanwhile) and makes it again after. The swap keeps each Python object, so every map still
+names the same object: the parameter the user holds stays the same leaf, as with ``param.data = ...``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
+
+import torch.utils
+
+from gradviz.capture.door import Part, UserCall
+from gradviz.capture.swaphooks import drop_own_hook_dicts
+
+_TORCH_SWAP = torch.utils.swap_tensors  # torch's own, under any wrappers of nested traces
+
+_T = TypeVar("_T")
+
+
+class _Owner(Protocol):
+    def _forget(self, key: int, handle: TensorRef[Any]) -> None: ...
+
+
+class TensorRef(Generic[_T]):
+    """The one weak reference gradviz holds to a live object; call it for the object (None once freed)."""
+
+    # One shared reference, not none: ids alone are reused by the next tensor, and a swap keeps objects.
+
+    __slots__ = ("__weakref__", "_owners", "_strong", "_weak", "key")
+
+    def __init__(self, obj: _T) -> None:
+        self.key = id(obj)
+        self._weak: weakref.ref[Any] | None = weakref.ref(obj, partial(_died, self.key))
+        self._strong: Any = None
+        self._owners: dict[int, weakref.ref[Any]] = {}
+
+    def __call__(self) -> _T | None:
+        if self._strong is not None:
+            return self._strong  # type: ignore[no-any-return]
+        return self._weak() if self._weak is not None else None
+
+    def watch(self, owner: _Owner) -> None:
+        """Have ``owner._forget(key, self)`` called once the object is freed (owner held weakly)."""
+        self._owners.setdefault(id(owner), weakref.ref(owner))
+
+
+_refs: dict[int, TensorRef[Any]] = {}
+
+
+def tensor_ref(obj: _T) -> TensorRef[_T]:
+    """gradviz's one weak reference to `obj`, made the first time it is asked for.
+
+    Args:
+        obj: A live object that supports weak references (a tensor, mostly).
+
+    Returns:
+        Its `TensorRef`.
+    """
+    handle = _refs.get(id(obj))
+    if handle is None or handle() is not obj:
+        handle = _refs[id(obj)] = TensorRef(obj)
+    return handle
+
+
+def _died(key: int, weak: weakref.ref[Any]) -> None:
+    handle = _refs.get(key)
+    if handle is None or handle._weak is not weak:
+        return
+    del _refs[key]
+    for owner_ref in list(handle._owners.values()):
+        owner = owner_ref()
+        if owner is not None:
+            owner._forget(key, handle)
+
+
+@contextmanager
+def lifted(*objs: Any) -> Iterator[None]:
+    """Hold `objs` strongly instead of weakly inside the block: gradviz then has no weak reference to them."""
+    handles = list(
+        {
+            id(handle): handle
+            for obj in objs
+            if (handle := _refs.get(id(obj))) is not None and handle._weak is not None and handle() is obj
+        }.values()
+    )
+    for handle in handles:
+        handle._strong, handle._weak = handle(), None
+    try:
+        yield
+    finally:
+        relink(handles)
+
+
+def relink(handles: list[TensorRef[Any]]) -> None:
+    """Make each lifted handle's weak reference again (the object is the same Python object as before)."""
+    for handle in handles:
+        handle._weak = weakref.ref(handle._strong, partial(_died, handle.key))
+        handle._strong = None
+
+
+class TensorMap:
+    """A map keyed by object identity that keeps no key alive (what ``WeakIdKeyDictionary`` does)."""
+
+    __slots__ = ("__weakref__", "_entries")
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[TensorRef[Any], Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: Any) -> bool:
+        entry = self._entries.get(id(key))
+        return entry is not None and entry[0]() is key
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The value for `key`, or `default`."""
+        entry = self._entries.get(id(key))
+        return entry[1] if entry is not None and entry[0]() is key else default
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        handle: TensorRef[Any] = tensor_ref(key)
+        handle.watch(self)
+        self._entries[id(key)] = (handle, value)
+
+    def keys(self) -> list[Any]:
+        """The live keys."""
+        return [key for handle, _ in self._entries.values() if (key := handle()) is not None]
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """The live (key, value) pairs."""
+        return [(key, value) for handle, value in self._entries.values() if (key := handle()) is not None]
+
+    def _forget(self, key: int, handle: TensorRef[Any]) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is handle:
+            del self._entries[key]
+
+
+class SwapPatch:
+    """Wraps ``torch.utils.swap_tensors`` while tracing, so that gradviz's weak references never block it.
+
+    Args:
+        part: The part of capture the wrapper belongs to: a fault in it never reaches the user's swap.
+        on_swap: Told the two tensors of each swap that succeeded (the first now holds the second's data),
+            once gradviz's hook dicts left on the first are dropped (`drop_own_hook_dicts`).
+    """
+
+    def __init__(self, part: Part, on_swap: Callable[[Any, Any], None] | None = None) -> None:
+        self._part = part
+        self._on_swap = on_swap
+        self._original: Callable[..., Any] | None = None
+        self._wrapper: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        """Put the wrapper in place (torch's callers look ``torch.utils.swap_tensors`` up at call time)."""
+        original: Callable[[Any, Any], None] = torch.utils.swap_tensors
+        self._original = original
+
+        def swap_tensors(t1: Any, t2: Any) -> None:
+            # Not skipped once a fault switched the part off: without the lift, torch refuses the swap.
+            if self._wrapper is None:  # a reference kept after tracing ended
+                original(t1, t2)
+                return
+            self._part.through(UserCall(original, (t1, t2), {}), partial(self._swap, t1, t2))
+
+        self._wrapper = swap_tensors
+        torch.utils.swap_tensors = swap_tensors
+
+    def _swap(self, t1: Any, t2: Any, call: UserCall) -> None:
+        # Only gradviz's references are lifted: a weak reference of the user's still makes torch refuse.
+        with lifted(t1, t2):
+            call()
+        if self._original is _TORCH_SWAP:  # the innermost wrapper: before any trace hooks t1 again
+            drop_own_hook_dicts(t1, t2)
+        if self._on_swap is not None:
+            self._on_swap(t1, t2)
+
+    def restore(self) -> None:
+        """Put torch's function back, unless someone replaced our wrapper since (theirs stays)."""
+        if self._original is not None and torch.utils.swap_tensors is self._wrapper:
+            torch.utils.swap_tensors = self._original
+        self._wrapper = None
