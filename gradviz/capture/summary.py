@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import operator
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -36,13 +38,14 @@ def _freeze(values: Any) -> Nested:
 
 def _stats(flat: list[Any]) -> tuple[float, float, float, float]:
     """min, max, mean and 2-norm as torch computes them: any NaN makes all four NaN."""
-    if any(number != number for number in flat):  # NaN is the one value not equal to itself
+    total = sum(flat)
+    if total != total and any(number != number for number in flat):  # NaN: not equal to itself
         return (math.nan,) * 4
     return (
         float(min(flat)),
         float(max(flat)),
-        sum(flat) / len(flat),
-        math.sqrt(sum(number * number for number in flat)),
+        total / len(flat),
+        math.sqrt(sum(map(operator.mul, flat, flat))),
     )
 
 
@@ -89,16 +92,69 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         count = data.numel()
         with_stats = stats and count > 0 and not data.is_complex()
         if count <= max_values:
-            values = _freeze(data.tolist())
+            listed = data.tolist()
+            values = _freeze(listed)
             if not with_stats:
                 return Value(shape=shape, dtype=dtype, values=values)
             # Small tensors: the statistics from the values in hand beat four torch ops.
-            low, high, mean, norm = _stats(data.reshape(-1).tolist())
+            low, high, mean, norm = _stats(listed if len(shape) == 1 else data.reshape(-1).tolist())
             return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
         if not with_stats:
             return Value(shape=shape, dtype=dtype)
         low, high, mean, norm = _tensor_stats(data)
         return Value(shape=shape, dtype=dtype, min=low, max=high, mean=mean, norm=norm)
+
+
+#: Dtypes whose statistics `summarize_many` reduces in one batch (their own precision, as `summarize`).
+_BATCHED = frozenset({torch.float32, torch.float64})
+
+
+def summarize_many(tensors: Sequence[torch.Tensor | None]) -> list[Value | None]:
+    """`summarize_optional` of each tensor, with one round trip for the statistics of all big ones.
+
+    The same numbers as `summarize` gives one by one: big float32/float64 tensors get the same
+    reductions, read back together instead of four ``.item()`` calls each.
+
+    Args:
+        tensors: Tensors or None (a leaf without ``.grad``).
+
+    Returns:
+        One summary (or None) per entry, in order.
+    """
+    out: list[Value | None] = [None] * len(tensors)
+    big: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
+    with isolated():
+        for position, tensor in enumerate(tensors):
+            if tensor is None:
+                continue
+            if (
+                tensor.dtype in _BATCHED
+                and tensor.layout == torch.strided
+                and not tensor.is_meta
+                and tensor.numel() > MAX_VALUES
+            ):
+                big.setdefault(tensor.device, []).append((position, tensor.detach()))
+            else:
+                out[position] = summarize(tensor)
+        for group in big.values():
+            reductions: list[torch.Tensor] = []
+            for _, data in group:
+                reductions.extend(torch.aminmax(data))
+                reductions.append(data.mean())
+            reductions.extend(torch._foreach_norm([data for _, data in group]))
+            numbers = torch.stack(reductions).tolist()
+            norms = numbers[3 * len(group) :]
+            for number, (position, data) in enumerate(group):
+                low, high, mean = numbers[3 * number : 3 * number + 3]
+                out[position] = Value(
+                    shape=tuple(data.shape),
+                    dtype=dtype_name(data.dtype),
+                    min=low,
+                    max=high,
+                    mean=mean,
+                    norm=norms[number],
+                )
+    return out
 
 
 class SummaryCache:
