@@ -18,7 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 from gradviz.errors import TraceFileError
-from gradviz.model import SCHEMA, BackwardCall, Edge, Graph, Nested, Trace, Value
+from gradviz.model import (
+    SCHEMA,
+    BackwardCall,
+    Edge,
+    Event,
+    Graph,
+    Nested,
+    Node,
+    SavedTensor,
+    Step,
+    TensorInfo,
+    Trace,
+    Value,
+)
 
 GRAPH_SCHEMA = "gradviz.graph/1"
 BACKWARD_SCHEMA = "gradviz.backward/1"
@@ -68,14 +81,36 @@ def _decode_nested(values: Any, depth: int = 0) -> Nested:
 
 
 _SCALARS = (str, int, float, bool, type(None))
-_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
+#: In the records there are most of (one per node, step or forward op), the fields beyond the contract's
+#: are written only when they differ from their default; reading fills the default back in.
+_SPARSE: dict[type, frozenset[str]] = {
+    Node: frozenset({"saved", "event", "module", "freed_by", "attributes"}),
+    TensorInfo: frozenset({"version", "id"}),
+    SavedTensor: frozenset({"source", "label", "forward_value"}),
+    Step: frozenset({"jacobians", "unedited"}),
+    Edge: frozenset({"slots"}),
+    Event: frozenset(
+        {"grad_mode", "inputs", "outputs", "grad_fn", "version_before", "version_after", "enabled", "detail"}
+    ),
+}
+_NO_DEFAULT = object()
+_KEYS: dict[type, tuple[tuple[str, str, Any], ...]] = {}
 
 
-def _keys(cls: type) -> tuple[tuple[str, str], ...]:
+def _keys(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """(field, JSON key, the default to leave out or `_NO_DEFAULT`) per field of a record type."""
     keys = _KEYS.get(cls)
     if keys is None:
         renames = _RENAMES.get(cls, {})
-        keys = tuple((f.name, renames.get(f.name, f.name)) for f in dataclasses.fields(cls))
+        sparse = _SPARSE.get(cls, frozenset())
+        keys = tuple(
+            (
+                f.name,
+                renames.get(f.name, f.name),
+                f.default if f.name in sparse and f.default is not dataclasses.MISSING else _NO_DEFAULT,
+            )
+            for f in dataclasses.fields(cls)
+        )
         _KEYS[cls] = keys
     return keys
 
@@ -91,7 +126,15 @@ def _encode(obj: Any) -> Any:
     if cls is BackwardCall:
         return _encode_call(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {key: _encode(getattr(obj, name)) for name, key in _keys(cls)}
+        out = {}
+        for name, key, default in _keys(cls):
+            value = getattr(obj, name)
+            # `is` first: () and None are singletons; == for "enabled" and other equal values.
+            if default is _NO_DEFAULT or not (
+                value is default or (type(value) is type(default) and value == default)
+            ):
+                out[key] = _encode(value)
+        return out
     return obj
 
 
@@ -127,12 +170,13 @@ def _encode_call(call: BackwardCall) -> dict[str, Any]:
 def _encode_trace(trace: Trace) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": trace.schema}
     for f in dataclasses.fields(trace):
-        if f.name != "schema":
-            out[f.name] = _encode(getattr(trace, f.name))
+        value = getattr(trace, f.name)
+        if f.name != "schema" and (f.name != "event_counts" or value):
+            out[f.name] = _encode(value)
     return out
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _compact(data: Any) -> str:
