@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -38,14 +37,13 @@ def _freeze(values: Any) -> Nested:
 
 def _stats(flat: list[Any]) -> tuple[float, float, float, float]:
     """min, max, mean and 2-norm as torch computes them: any NaN makes all four NaN."""
-    total = sum(flat)
-    if total != total and any(number != number for number in flat):  # NaN: not equal to itself
+    if any(number != number for number in flat):  # NaN is the one value not equal to itself
         return (math.nan,) * 4
     return (
         float(min(flat)),
         float(max(flat)),
-        total / len(flat),
-        math.sqrt(sum(map(operator.mul, flat, flat))),
+        sum(flat) / len(flat),
+        math.sqrt(sum(number * number for number in flat)),
     )
 
 
@@ -92,12 +90,11 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         count = data.numel()
         with_stats = stats and count > 0 and not data.is_complex()
         if count <= max_values:
-            listed = data.tolist()
-            values = _freeze(listed)
+            values = _freeze(data.tolist())
             if not with_stats:
                 return Value(shape=shape, dtype=dtype, values=values)
             # Small tensors: the statistics from the values in hand beat four torch ops.
-            low, high, mean, norm = _stats(listed if len(shape) == 1 else data.reshape(-1).tolist())
+            low, high, mean, norm = _stats(data.reshape(-1).tolist())
             return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
         if not with_stats:
             return Value(shape=shape, dtype=dtype)
@@ -133,7 +130,8 @@ def summarize_many(tensors: Sequence[torch.Tensor | None]) -> list[Value | None]
                 and not tensor.is_meta
                 and tensor.numel() > MAX_VALUES
             ):
-                big.setdefault(tensor.device, []).append((position, tensor.detach()))
+                # Tensor.detach itself: a marker the watch may put on torch.Tensor is not for gradviz's reads.
+                big.setdefault(tensor.device, []).append((position, torch._C.TensorBase.detach(tensor)))
             else:
                 out[position] = summarize(tensor)
         for group in big.values():
