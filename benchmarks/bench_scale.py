@@ -147,20 +147,31 @@ def _cnn(blocks: int) -> Callable[[], Any]:
     return lambda: model(inputs).mean()
 
 
-def workloads(quick: bool) -> list[Workload]:
-    """The workloads of issue 8's table (the small ones only with `quick`)."""
-    chosen = [
-        Workload("tutorial chain", _tutorial()),
-        Workload("MLP 100 layers (Linear 64 + ReLU)", _mlp(100)),
-        Workload("TransformerEncoder 2 layers (d=128)", _transformer(2)),
-        Workload("ResNet-like CNN (8 blocks, 32 ch)", _cnn(8)),
+def _catalogue(quick: bool) -> list[tuple[str, Callable[[], Callable[[], Any]]]]:
+    """Name and builder of each workload of issue 8's table (the small ones only with `quick`)."""
+    chosen: list[tuple[str, Callable[[], Callable[[], Any]]]] = [
+        ("tutorial chain", _tutorial),
+        ("MLP 100 layers (Linear 64 + ReLU)", partial(_mlp, 100)),
+        ("TransformerEncoder 2 layers (d=128)", partial(_transformer, 2)),
+        ("ResNet-like CNN (8 blocks, 32 ch)", partial(_cnn, 8)),
     ]
     if not quick:
         chosen += [
-            Workload("TransformerEncoder 12 layers", _transformer(12)),
-            Workload("MLP 1000 layers", _mlp(1000)),
+            ("TransformerEncoder 12 layers", partial(_transformer, 12)),
+            ("MLP 1000 layers", partial(_mlp, 1000)),
         ]
     return chosen
+
+
+def workloads(quick: bool) -> list[Workload]:
+    """The workloads of issue 8's table (the small ones only with `quick`)."""
+    return [Workload(name, build()) for name, build in _catalogue(quick)]
+
+
+def workload(number: int, quick: bool) -> Workload:
+    """Workload `number` of `workloads`, built alone (a script that runs one builds no other model)."""
+    name, build = _catalogue(quick)[number]
+    return Workload(name, build())
 
 
 # ----- timing helpers --------------------------------------------------------------------------------
@@ -195,6 +206,13 @@ def _make_dot() -> Callable[[Any], Any] | None:
     return make_dot  # type: ignore[no-any-return]
 
 
+def _leaves(loss: Any) -> list[Any]:
+    """The leaf tensors of a loss's graph (the variables of its AccumulateGrad nodes)."""
+    from gradviz.capture.graph import walk
+
+    return [fn.variable for fn in walk([loss]).fns if type(fn).__name__ == "AccumulateGrad"]
+
+
 def _cpu_per_call(function: Callable[[], Any], calls: int) -> float:
     """CPU seconds per call over a batch of `calls` calls, after a full collection (not timed)."""
     gc.collect()
@@ -214,7 +232,9 @@ SNAPSHOT_NOTES = (
     "bare walk: every node reachable through next_functions, once (the floor for any snapshot).",
     "graph().to_dot(): DOT text from gradviz's model (the default drawing: collapsed above 300 nodes).",
     "CPU time per call over batches of about 300 nodes, each batch after gc.collect(); medians of batches,",
-    "the four interleaved; the model's parameters hold a .grad (one backward ran), as in a training loop.",
+    "interleaved. 'gradviz.graph' runs with every parameter holding a .grad (one backward ran), so each",
+    "leaf's .grad is summarised; 'no .grad' after setting them to None, as optimizer.zero_grad() leaves",
+    "them when a loop calls graph(loss) (make_dot reads no .grad; its column pools both halves).",
 )
 
 
@@ -228,14 +248,15 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
     header = (
         f"| {'workload':38s} | {'nodes':>5s} | {'fwd+bwd plain ms':>16s} | {'captured ms':>11s} "
         f"| {'captured / plain':>16s} | {'gradviz.graph us/node':>21s} | {'torchviz make_dot us/node':>25s} "
-        f"| {'graph / make_dot':>16s} | {'bare walk us/node':>17s} | {'to_dot us/node':>14s} |"
+        f"| {'graph / make_dot':>16s} | {'graph, no .grad us':>19s} | {'no .grad / dot':>16s} "
+        f"| {'bare walk us/node':>17s} | {'to_dot us/node':>14s} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|")
 
     for workload in chosen:
         workload.run().backward()  # warm up: first calls allocate, JIT-select kernels, fill caches
-        plain, captured, snapshot, torchviz, bare, dot = [], [], [], [], [], []
+        plain, captured, snapshot, torchviz, bare, dot, no_grads = [], [], [], [], [], [], []
 
         def captured_run(workload: Workload = workload) -> None:
             with gradviz.trace():
@@ -256,16 +277,24 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
             if make_dot is not None:
                 torchviz.append(_cpu_per_call(partial(make_dot, loss), calls))
             dot.append(_cpu_per_call(taken.to_dot, calls))
+        for leaf in _leaves(loss):  # as after optimizer.zero_grad(), where a loop calls graph(loss)
+            leaf.grad = None
+        for _ in range(max(repeat, 5)):
+            no_grads.append(_cpu_per_call(partial(gradviz.graph, loss), calls))
+            if make_dot is not None:
+                torchviz.append(_cpu_per_call(partial(make_dot, loss), calls))
         per_node = 1e6 / nodes
         ours = statistics.median(snapshot) * per_node
+        fresh = statistics.median(no_grads) * per_node
         theirs = statistics.median(torchviz) * per_node if torchviz else None
         dot_cell = f"{theirs:.1f}" if theirs is not None else "n/a"
         versus = f"{ours / theirs:.2f}x" if theirs is not None else "n/a"
+        versus_fresh = f"{fresh / theirs:.2f}x" if theirs is not None else "n/a"
         ratio = statistics.median(captured) / statistics.median(plain)
         print(
             f"| {workload.name:38s} | {nodes:5d} | {statistics.median(plain) * 1e3:16.2f} "
             f"| {statistics.median(captured) * 1e3:11.2f} | {ratio:15.1f}x "
-            f"| {ours:21.1f} | {dot_cell:>25s} | {versus:>16s} "
+            f"| {ours:21.1f} | {dot_cell:>25s} | {versus:>16s} | {fresh:19.1f} | {versus_fresh:>16s} "
             f"| {statistics.median(bare) * per_node:17.2f} | {statistics.median(dot) * per_node:14.1f} |",
             flush=True,
         )
@@ -395,10 +424,10 @@ import sys
 sys.path.insert(0, {folder!r})
 import torch
 torch.set_num_threads(1)
-from bench_scale import workloads
-workload = workloads({quick})[int(sys.argv[1])]
+from bench_scale import workload
+chosen = workload(int(sys.argv[1]), {quick})
 for _ in range({steps}):
-    workload.run().backward()
+    chosen.run().backward()
 """
 
 
