@@ -147,31 +147,20 @@ def _cnn(blocks: int) -> Callable[[], Any]:
     return lambda: model(inputs).mean()
 
 
-def _catalogue(quick: bool) -> list[tuple[str, Callable[[], Callable[[], Any]]]]:
-    """Name and builder of each workload of issue 8's table (the small ones only with `quick`)."""
-    chosen: list[tuple[str, Callable[[], Callable[[], Any]]]] = [
-        ("tutorial chain", _tutorial),
-        ("MLP 100 layers (Linear 64 + ReLU)", partial(_mlp, 100)),
-        ("TransformerEncoder 2 layers (d=128)", partial(_transformer, 2)),
-        ("ResNet-like CNN (8 blocks, 32 ch)", partial(_cnn, 8)),
+def workloads(quick: bool) -> list[Workload]:
+    """The workloads of issue 8's table (the small ones only with `quick`)."""
+    chosen = [
+        Workload("tutorial chain", _tutorial()),
+        Workload("MLP 100 layers (Linear 64 + ReLU)", _mlp(100)),
+        Workload("TransformerEncoder 2 layers (d=128)", _transformer(2)),
+        Workload("ResNet-like CNN (8 blocks, 32 ch)", _cnn(8)),
     ]
     if not quick:
         chosen += [
-            ("TransformerEncoder 12 layers", partial(_transformer, 12)),
-            ("MLP 1000 layers", partial(_mlp, 1000)),
+            Workload("TransformerEncoder 12 layers", _transformer(12)),
+            Workload("MLP 1000 layers", _mlp(1000)),
         ]
     return chosen
-
-
-def workloads(quick: bool) -> list[Workload]:
-    """The workloads of issue 8's table (the small ones only with `quick`)."""
-    return [Workload(name, build()) for name, build in _catalogue(quick)]
-
-
-def workload(number: int, quick: bool) -> Workload:
-    """Workload `number` of `workloads`, built alone (a script that runs one builds no other model)."""
-    name, build = _catalogue(quick)[number]
-    return Workload(name, build())
 
 
 # ----- timing helpers --------------------------------------------------------------------------------
@@ -424,11 +413,21 @@ import sys
 sys.path.insert(0, {folder!r})
 import torch
 torch.set_num_threads(1)
-from bench_scale import workload
-chosen = workload(int(sys.argv[1]), {quick})
+from bench_scale import {builder}
+run = {call}
 for _ in range({steps}):
-    chosen.run().backward()
+    run().backward()
 """
+
+#: How the memory table's script builds each workload alone, by row label (it builds no other model).
+BUILD_CALLS = {
+    "tutorial chain": ("_tutorial", "_tutorial()"),
+    "MLP 100 layers (Linear 64 + ReLU)": ("_mlp", "_mlp(100)"),
+    "TransformerEncoder 2 layers (d=128)": ("_transformer", "_transformer(2)"),
+    "ResNet-like CNN (8 blocks, 32 ch)": ("_cnn", "_cnn(8)"),
+    "TransformerEncoder 12 layers": ("_transformer", "_transformer(12)"),
+    "MLP 1000 layers": ("_mlp", "_mlp(1000)"),
+}
 
 
 def largest_tensor_mib(loss: Any) -> float:
@@ -443,7 +442,7 @@ def largest_tensor_mib(loss: Any) -> float:
     return max(sizes) / 2**20
 
 
-def bench_workload_memory(chosen: list[Workload], quick: bool, steps: int = 4) -> None:
+def bench_workload_memory(chosen: list[Workload], steps: int = 4) -> None:
     """Table 5: peak RSS of each workload as a script, plain python against default ``gradviz trace``."""
     print(f"## peak RSS per workload: {steps} training steps as a script, plain against `gradviz trace`")
     print(
@@ -454,12 +453,14 @@ def bench_workload_memory(chosen: list[Workload], quick: bool, steps: int = 4) -
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         script = folder / "workload.py"
-        script.write_text(WORKLOAD_SCRIPT.format(folder=str(ROOT / "benchmarks"), quick=quick, steps=steps))
         for number, workload in enumerate(chosen):
+            builder, call = BUILD_CALLS[workload.name]
+            here = str(ROOT / "benchmarks")
+            script.write_text(WORKLOAD_SCRIPT.format(folder=here, builder=builder, call=call, steps=steps))
             out_dir = folder / f"out-{number}"
-            plain = run_process([sys.executable, str(script), str(number)], folder)
+            plain = run_process([sys.executable, str(script)], folder)
             trace = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--format", "dot", "--out"]
-            traced = run_process([*trace, str(out_dir), str(script), str(number)], folder)
+            traced = run_process([*trace, str(out_dir), str(script)], folder)
             largest = largest_tensor_mib(workload.run())
             size = (out_dir / "trace.json").stat().st_size / 1e6
             print(
@@ -525,7 +526,7 @@ def main() -> int:
     if args.only in (None, "sizes"):
         bench_trace_sizes(workloads(args.quick), 4)
     if args.only in (None, "memory"):
-        bench_workload_memory(workloads(args.quick), args.quick)
+        bench_workload_memory(workloads(args.quick))
     if args.only in (None, "scripts", "budget"):
         bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 3)))
     if args.only in (None, "scripts"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -106,7 +105,7 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
 _BATCHED = frozenset({torch.float32, torch.float64})
 
 
-def summarize_many(tensors: Sequence[torch.Tensor | None]) -> list[Value | None]:
+def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
     """`summarize_optional` of each tensor, with one round trip for the statistics of all big ones.
 
     The same numbers as `summarize` gives one by one: big float32/float64 tensors get the same
