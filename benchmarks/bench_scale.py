@@ -195,6 +195,38 @@ def _make_dot() -> Callable[[Any], Any] | None:
     return make_dot  # type: ignore[no-any-return]
 
 
+def _leaves(loss: Any) -> list[Any]:
+    """The leaf tensors of a loss's graph (the variables of its AccumulateGrad nodes)."""
+    from gradviz.capture.graph import walk
+
+    return [fn.variable for fn in walk([loss]).fns if type(fn).__name__ == "AccumulateGrad"]
+
+
+def _cpu_per_call(function: Callable[[], Any], calls: int) -> float:
+    """CPU seconds per call over a batch of `calls` calls, after a full collection (not timed)."""
+    gc.collect()
+    start = time.process_time()
+    for _ in range(calls):
+        function()
+    return (time.process_time() - start) / calls
+
+
+#: What each snapshot column measures (printed under the table).
+SNAPSHOT_NOTES = (
+    "gradviz.graph: walk of next_functions, the caller's names, each leaf's .grad summary (values or",
+    "  min/max/mean/norm), saved tensors (shape, dtype, small values) and non-tensor saved values,",
+    "  module paths, as frozen model records; no DOT text, no layout.",
+    "torchviz make_dot(t) with its defaults: walk of next_functions and a graphviz.Digraph holding one",
+    "  DOT line per node (type name, or the leaf's size) and per edge; no saved tensors, no layout.",
+    "bare walk: every node reachable through next_functions, once (the floor for any snapshot).",
+    "graph().to_dot(): DOT text from gradviz's model (the default drawing: collapsed above 300 nodes).",
+    "CPU time per call over batches of about 300 nodes, each batch after gc.collect(); medians of batches,",
+    "interleaved. 'gradviz.graph' runs with every parameter holding a .grad (one backward ran), so each",
+    "leaf's .grad is summarised; 'no .grad' after setting them to None, as optimizer.zero_grad() leaves",
+    "them when a loop calls graph(loss) (make_dot reads no .grad; its column pools both halves).",
+)
+
+
 def bench_graphs(chosen: list[Workload], repeat: int) -> None:
     """Table 1: per workload, capture cost and snapshot cost per node."""
     import gradviz
@@ -205,14 +237,15 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
     header = (
         f"| {'workload':38s} | {'nodes':>5s} | {'fwd+bwd plain ms':>16s} | {'captured ms':>11s} "
         f"| {'captured / plain':>16s} | {'gradviz.graph us/node':>21s} | {'torchviz make_dot us/node':>25s} "
-        f"| {'bare walk us/node':>17s} |"
+        f"| {'graph / make_dot':>16s} | {'graph, no .grad us':>19s} | {'no .grad / dot':>16s} "
+        f"| {'bare walk us/node':>17s} | {'to_dot us/node':>14s} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|")
 
     for workload in chosen:
         workload.run().backward()  # warm up: first calls allocate, JIT-select kernels, fill caches
-        plain, captured, snapshot, torchviz, bare = [], [], [], [], []
+        plain, captured, snapshot, torchviz, bare, dot, no_grads = [], [], [], [], [], [], []
 
         def captured_run(workload: Workload = workload) -> None:
             with gradviz.trace():
@@ -224,22 +257,60 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
             captured.append(_timed(captured_run))
         loss = workload.run()
         root = loss.grad_fn
-        nodes = len(gradviz.graph(loss).nodes)
-        for _ in range(repeat):
-            snapshot.append(_timed(partial(gradviz.graph, loss)))
-            bare.append(_timed(partial(bare_walk, root)))
+        taken = gradviz.graph(loss)
+        nodes = len(taken.nodes)
+        calls = max(1, 300 // nodes)
+        for _ in range(max(repeat, 5)):
+            snapshot.append(_cpu_per_call(partial(gradviz.graph, loss), calls))
+            bare.append(_cpu_per_call(partial(bare_walk, root), calls))
             if make_dot is not None:
-                torchviz.append(_timed(partial(make_dot, loss)))
+                torchviz.append(_cpu_per_call(partial(make_dot, loss), calls))
+            dot.append(_cpu_per_call(taken.to_dot, calls))
+        for leaf in _leaves(loss):  # as after optimizer.zero_grad(), where a loop calls graph(loss)
+            leaf.grad = None
+        for _ in range(max(repeat, 5)):
+            no_grads.append(_cpu_per_call(partial(gradviz.graph, loss), calls))
+            if make_dot is not None:
+                torchviz.append(_cpu_per_call(partial(make_dot, loss), calls))
         per_node = 1e6 / nodes
-        dot_cell = f"{statistics.median(torchviz) * per_node:.1f}" if torchviz else "n/a"
+        ours = statistics.median(snapshot) * per_node
+        fresh = statistics.median(no_grads) * per_node
+        theirs = statistics.median(torchviz) * per_node if torchviz else None
+        dot_cell = f"{theirs:.1f}" if theirs is not None else "n/a"
+        versus = f"{ours / theirs:.2f}x" if theirs is not None else "n/a"
+        versus_fresh = f"{fresh / theirs:.2f}x" if theirs is not None else "n/a"
         ratio = statistics.median(captured) / statistics.median(plain)
         print(
             f"| {workload.name:38s} | {nodes:5d} | {statistics.median(plain) * 1e3:16.2f} "
             f"| {statistics.median(captured) * 1e3:11.2f} | {ratio:15.1f}x "
-            f"| {statistics.median(snapshot) * per_node:21.1f} | {dot_cell:>25s} "
-            f"| {statistics.median(bare) * per_node:17.2f} |",
+            f"| {ours:21.1f} | {dot_cell:>25s} | {versus:>16s} | {fresh:19.1f} | {versus_fresh:>16s} "
+            f"| {statistics.median(bare) * per_node:17.2f} | {statistics.median(dot) * per_node:14.1f} |",
             flush=True,
         )
+    print()
+    print("\n".join(SNAPSHOT_NOTES))
+    print()
+
+
+def bench_trace_sizes(chosen: list[Workload], steps: int) -> None:
+    """Table 4: trace.json as `gradviz trace` writes it, per workload, for a few training steps."""
+    import gradviz
+    from gradviz.render.json import to_json
+    from gradviz.render.timelinecap import bounded_timeline
+
+    print(f"## trace.json per workload: {steps} forward+backward steps inside gradviz.trace() (3 captured)")
+    print(f"| {'workload':38s} | {'events':>7s} | {'kept':>6s} | {'trace.json MB':>13s} |")
+    print(f"|{'-' * 40}|{'-' * 9}|{'-' * 8}|{'-' * 15}|")
+    for workload in chosen:
+        with gradviz.trace() as recording:
+            for _ in range(steps):
+                workload.run().backward()
+        trace = recording.result()
+        written = bounded_timeline(trace)
+        size = len(to_json(written).encode()) / 1e6
+        row = f"| {workload.name:38s} | {len(trace.events):7d} | {len(written.events):6d} | {size:13.2f} |"
+        print(row, flush=True)
+        del recording, trace, written
     print()
 
 
@@ -337,6 +408,69 @@ def bench_script(label: str, script: Path, repeat: int, out_dir: Path, *, workdi
     )
 
 
+WORKLOAD_SCRIPT = """\
+import sys
+sys.path.insert(0, {folder!r})
+import torch
+torch.set_num_threads(1)
+from bench_scale import {builder}
+run = {call}
+for _ in range({steps}):
+    run().backward()
+"""
+
+#: How the memory table's script builds each workload alone, by row label (it builds no other model).
+BUILD_CALLS = {
+    "tutorial chain": ("_tutorial", "_tutorial()"),
+    "MLP 100 layers (Linear 64 + ReLU)": ("_mlp", "_mlp(100)"),
+    "TransformerEncoder 2 layers (d=128)": ("_transformer", "_transformer(2)"),
+    "ResNet-like CNN (8 blocks, 32 ch)": ("_cnn", "_cnn(8)"),
+    "TransformerEncoder 12 layers": ("_transformer", "_transformer(12)"),
+    "MLP 1000 layers": ("_mlp", "_mlp(1000)"),
+}
+
+
+def largest_tensor_mib(loss: Any) -> float:
+    """The biggest tensor in a loss's graph (a leaf or a saved tensor), in MiB."""
+    from gradviz.capture.graph import walk
+    from gradviz.capture.saved import read_saved
+
+    sizes = [0]
+    for fn in walk([loss]).fns:
+        tensors = [fn.variable] if type(fn).__name__ == "AccumulateGrad" else [t for _, t in read_saved(fn)]
+        sizes.extend(t.numel() * t.element_size() for t in tensors)
+    return max(sizes) / 2**20
+
+
+def bench_workload_memory(chosen: list[Workload], steps: int = 4) -> None:
+    """Table 5: peak RSS of each workload as a script, plain python against default ``gradviz trace``."""
+    print(f"## peak RSS per workload: {steps} training steps as a script, plain against `gradviz trace`")
+    print(
+        f"| {'workload':38s} | {'plain MiB':>9s} | {'traced MiB':>10s} | {'extra MiB':>9s} "
+        f"| {'largest tensor MiB':>18s} | {'trace.json MB':>13s} |"
+    )
+    print(f"|{'-' * 40}|{'-' * 11}|{'-' * 12}|{'-' * 11}|{'-' * 20}|{'-' * 15}|")
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        script = folder / "workload.py"
+        for number, workload in enumerate(chosen):
+            builder, call = BUILD_CALLS[workload.name]
+            here = str(ROOT / "benchmarks")
+            script.write_text(WORKLOAD_SCRIPT.format(folder=here, builder=builder, call=call, steps=steps))
+            out_dir = folder / f"out-{number}"
+            plain = run_process([sys.executable, str(script)], folder)
+            trace = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--format", "dot", "--out"]
+            traced = run_process([*trace, str(out_dir), str(script)], folder)
+            largest = largest_tensor_mib(workload.run())
+            size = (out_dir / "trace.json").stat().st_size / 1e6
+            print(
+                f"| {workload.name:38s} | {plain.peak_mib:9.0f} | {traced.peak_mib:10.0f} "
+                f"| {traced.peak_mib - plain.peak_mib:9.0f} | {largest:18.2f} | {size:13.2f} |",
+                flush=True,
+            )
+    print()
+
+
 def bench_scripts(repeat: int, quick: bool) -> None:
     """Table 2: whole scripts, plain against traced, with peak RSS and trace.json size."""
     steps = 2_000 if quick else 10_000
@@ -372,7 +506,9 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=None, help="runs per measurement (default: 5, quick: 1)"
     )
-    parser.add_argument("--only", choices=["graphs", "scripts", "budget"], help="run one table only")
+    parser.add_argument(
+        "--only", choices=["graphs", "scripts", "budget", "sizes", "memory"], help="run one table only"
+    )
     args = parser.parse_args()
     repeat = args.repeat or (1 if args.quick else 5)
     import torch
@@ -387,6 +523,10 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}\n")
     if args.only in (None, "graphs"):
         bench_graphs(workloads(args.quick), repeat)
+    if args.only in (None, "sizes"):
+        bench_trace_sizes(workloads(args.quick), 4)
+    if args.only in (None, "memory"):
+        bench_workload_memory(workloads(args.quick))
     if args.only in (None, "scripts", "budget"):
         bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 3)))
     if args.only in (None, "scripts"):

@@ -15,11 +15,11 @@ import torch
 
 from gradviz.capture import session
 from gradviz.capture.explain import explain as explain_tensor
-from gradviz.capture.graph import WalkContext, describe, walk
+from gradviz.capture.graph import WalkContext, collector_paused, describe, walk
 from gradviz.capture.location import user_frame
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
-from gradviz.capture.summary import summarize_optional
+from gradviz.capture.summary import summarize_many
 from gradviz.errors import LayoutEngineMissing, TraceFileError
 from gradviz.model import Edge, Graph, Node, Root, Trace
 from gradviz.output import write_file, write_outputs
@@ -185,14 +185,12 @@ def graph(
     """
     options = RenderOptions(depth=depth, full=full, legend=legend, rankdir=rankdir, theme=theme)
     tracer = session.active_tracer()
-    with tracer.paused() if tracer is not None else contextlib.nullcontext():
+    with tracer.paused() if tracer is not None else contextlib.nullcontext(), collector_paused():
         walked = walk([tensor])
         names = collect_names(user_frame(sys._getframe(1)))
-        leaves = {
-            node_id: summarize_optional(fn.variable.grad)
-            for node_id, fn in enumerate(walked.fns)
-            if type(fn).__name__ == "AccumulateGrad"
-        }
+        leaf_ids = [node_id for node_id, fn in enumerate(walked.fns) if type(fn).__name__ == "AccumulateGrad"]
+        grads = summarize_many([walked.fns[node_id].variable.grad for node_id in leaf_ids])
+        leaves = dict(zip(leaf_ids, grads, strict=True))
         if tracer is None:
             context = WalkContext(names=names, leaf_grads_after=leaves)
         else:

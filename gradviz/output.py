@@ -25,6 +25,7 @@ from gradviz.render.ledger import to_ledger_dot, to_ledger_text
 from gradviz.render.pagedata import other_views
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
+from gradviz.render.timelinecap import bounded_timeline
 from gradviz.sourcefiles import read_sources
 
 #: Told before each captured call is drawn: its position (from 0) and how many there are.
@@ -239,7 +240,7 @@ def write_outputs(
         raise GradvizError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
     writer = _Writer(out_dir, keep)
     if keep is None:
-        writer.write("trace.json", to_json(trace))
+        writer.write("trace.json", to_json(bounded_timeline(trace)))
     missing = False
     problems: list[str] = []
     layouts = _Layouts(options.dpi)

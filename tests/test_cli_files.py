@@ -185,7 +185,7 @@ def test_trace_on_a_full_disk_keeps_the_scripts_output_and_the_old_trace(
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"a": ' * 100_000 + "1" + "}" * 100_000, "nested too deeply"),
         (
-            to_json(small_trace()).replace('"values": 1.0', '"values": ' + "[" * 300 + "1" + "]" * 300, 1),
+            to_json(small_trace()).replace('"values":1.0', '"values":' + "[" * 300 + "1" + "]" * 300, 1),
             "values nested deeper than 64 levels",
         ),
     ],

@@ -17,6 +17,8 @@ _names_by_type: dict[type, tuple[str, ...]] = {}
 _MAX_TEXT = 40
 #: Values that say nothing new: ``x + y`` saves ``alpha=1``.
 _DEFAULTS = frozenset({("alpha", "1")})
+_PLAIN_KINDS = (bool, int, float, str)
+_PLAIN = frozenset(_PLAIN_KINDS)
 
 
 def attribute_names(grad_fn: Any) -> tuple[str, ...]:
@@ -66,10 +68,15 @@ def saved_attributes(grad_fn: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _plain_text(value: Any) -> str | None:
+    kind = type(value)
+    if kind is int or kind is float or kind is bool:  # the common case first, without isinstance
+        text = str(value)
+        return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
     if value is None or isinstance(value, torch.Tensor):
         return None
     if isinstance(value, (tuple, list)):
-        if not all(isinstance(item, (bool, int, float, str)) for item in value):
+        plain = _PLAIN.issuperset(map(type, value))
+        if not plain and not all(isinstance(item, _PLAIN_KINDS) for item in value):
             return None
         text = repr(tuple(value))
     elif isinstance(value, (bool, int, float, str)):

@@ -6,9 +6,10 @@ sequential ids in breadth-first order from the roots, so the same program gives 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,8 @@ from gradviz.capture.isolation import isolated
 from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.names import NameMap
 from gradviz.capture.origin import origin_of
-from gradviz.capture.saved import read_saved
-from gradviz.capture.summary import dtype_name, summarize, summarize_optional
+from gradviz.capture.savedview import SavedReader
+from gradviz.capture.summary import dtype_name, summarize_optional
 from gradviz.model import Edge, Graph, Node, Root, SavedTensor, TensorInfo, Value
 
 
@@ -37,18 +38,6 @@ def root_node(root: Any) -> Any | None:
             return get_gradient_edge(root).node
         return None
     return getattr(root, "node", None)
-
-
-def saved_tensors(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
-    """The tensors a node saved for backward, by PyTorch's name for them.
-
-    Returns an empty list once autograd has freed them (after a backward without retain_graph).
-    """
-    try:
-        return read_saved(grad_fn)
-    except RuntimeError:
-        # Saved tensors are freed by the first backward without retain_graph; reading them then raises.
-        return []
 
 
 @dataclass
@@ -209,13 +198,22 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
         A frozen `Graph` holding no torch objects.
     """
     # One isolated block for the whole walk: reading tensor attributes under the mode would otherwise
-    # pass through it once per attribute. The many small records made here hold no cycles, so the
-    # cyclic collector (which would scan the user's whole heap, model included) can wait until the end.
+    # pass through it once per attribute.
+    with collector_paused(), isolated():
+        return _describe(walked, context, roots)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector for the block.
+
+    The many small records a walk makes hold no cycles, yet their number triggers full collections,
+    each of which scans the user's whole heap (model included); the collector can wait until the end.
+    """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with isolated():
-            return _describe(walked, context, roots)
+        yield
     finally:
         if collecting:
             gc.enable()
@@ -235,11 +233,16 @@ def _describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root]) ->
             return index.get(id(grad_fn))
         return leaf_of.get(id(tensor)) if tensor.requires_grad else None
 
-    nodes = []
+    read = SavedReader(names, source)
+    include_saved = context.include_saved
+    tensor_id = context.tensor_id
+    nodes: list[Node] = []
+    append = nodes.append
     for node_id, fn in enumerate(walked.fns):
         origin = origin_of(fn)
         name = type(fn).__name__
         saved: tuple[SavedTensor, ...] = ()
+        attributes: tuple[tuple[str, str], ...] = ()
         if name == "AccumulateGrad":
             leaf = fn.variable
             after = grads_after[node_id] if node_id in grads_after else summarize_optional(leaf.grad)
@@ -248,21 +251,14 @@ def _describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root]) ->
                 names.name_of(leaf),
                 grad_before=grads_before.get(node_id),
                 grad_after=after,
-                tensor_id=context.tensor_id(leaf),
+                tensor_id=tensor_id(leaf),
             )
         else:
             info = _produced_tensor_info(fn, named_fns.get(id(fn)), origin.tensor_id if origin else None)
-            if context.include_saved:
-                saved = tuple(
-                    SavedTensor(
-                        name=saved_name,
-                        value=summarize(tensor, stats=False),  # no statistics pass: graphs can be large
-                        source=source(tensor),
-                        label=names.name_of(tensor),
-                    )
-                    for saved_name, tensor in saved_tensors(fn)
-                )
-        nodes.append(
+            if include_saved:
+                saved = read(fn, origin)
+                attributes = saved_attributes(fn)
+        append(
             Node(
                 id=node_id,
                 name=name,
@@ -271,7 +267,7 @@ def _describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root]) ->
                 saved=saved,
                 event=origin.event if origin else None,
                 module=module_of[node_id],
-                attributes=saved_attributes(fn) if context.include_saved else (),
+                attributes=attributes,
             )
         )
     return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots), modules=modules)

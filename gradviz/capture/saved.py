@@ -93,7 +93,7 @@ def read_saved(grad_fn: Any, *, probe: bool = True) -> list[tuple[str, torch.Ten
     if probe and _may_have_unpack_hook(grad_fn) and has_unpack_hook(grad_fn):
         return []
     with isolated():  # unpacking a saved output makes a new tensor: not the user's op
-        return _read(grad_fn)
+        return read_names(grad_fn, saved_names(grad_fn))
 
 
 def _may_have_unpack_hook(grad_fn: Any) -> bool:
@@ -102,9 +102,14 @@ def _may_have_unpack_hook(grad_fn: Any) -> bool:
     return origin is None or not origin.fingerprints
 
 
-def _read(grad_fn: Any) -> list[tuple[str, torch.Tensor]]:
+def read_names(grad_fn: Any, names: tuple[str, ...]) -> list[tuple[str, torch.Tensor]]:
+    """`read_saved` of the given `saved_names`, without the probe for unpack hooks or `isolated()`.
+
+    Raises:
+        RuntimeError: As `read_saved`.
+    """
     found: list[tuple[str, torch.Tensor]] = []
-    for name in saved_names(grad_fn):
+    for name in names:
         if name == _CUSTOM_FUNCTION:
             for index, tensor in enumerate(grad_fn.saved_tensors):
                 if isinstance(tensor, torch.Tensor):

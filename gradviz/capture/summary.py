@@ -101,6 +101,59 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         return Value(shape=shape, dtype=dtype, min=low, max=high, mean=mean, norm=norm)
 
 
+#: Dtypes whose statistics `summarize_many` reduces in one batch (their own precision, as `summarize`).
+_BATCHED = frozenset({torch.float32, torch.float64})
+
+
+def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
+    """`summarize_optional` of each tensor, with one round trip for the statistics of all big ones.
+
+    The same numbers as `summarize` gives one by one: big float32/float64 tensors get the same
+    reductions, read back together instead of four ``.item()`` calls each.
+
+    Args:
+        tensors: Tensors or None (a leaf without ``.grad``).
+
+    Returns:
+        One summary (or None) per entry, in order.
+    """
+    out: list[Value | None] = [None] * len(tensors)
+    big: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
+    with isolated():
+        for position, tensor in enumerate(tensors):
+            if tensor is None:
+                continue
+            if (
+                tensor.dtype in _BATCHED
+                and tensor.layout == torch.strided
+                and not tensor.is_meta
+                and tensor.numel() > MAX_VALUES
+            ):
+                # Tensor.detach itself: a marker the watch may put on torch.Tensor is not for gradviz's reads.
+                big.setdefault(tensor.device, []).append((position, torch._C.TensorBase.detach(tensor)))
+            else:
+                out[position] = summarize(tensor)
+        for group in big.values():
+            reductions: list[torch.Tensor] = []
+            for _, data in group:
+                reductions.extend(torch.aminmax(data))
+                reductions.append(data.mean())
+            reductions.extend(torch._foreach_norm([data for _, data in group]))
+            numbers = torch.stack(reductions).tolist()
+            norms = numbers[3 * len(group) :]
+            for number, (position, data) in enumerate(group):
+                low, high, mean = numbers[3 * number : 3 * number + 3]
+                out[position] = Value(
+                    shape=tuple(data.shape),
+                    dtype=dtype_name(data.dtype),
+                    min=low,
+                    max=high,
+                    mean=mean,
+                    norm=norms[number],
+                )
+    return out
+
+
 class SummaryCache:
     """Summaries of one backward call's gradients, each tensor summarized once.
 

@@ -28,6 +28,7 @@ from gradviz.model.graph import (
 from gradviz.model.trace import (
     SCHEMA,
     Event,
+    EventCount,
     EventKind,
     Finding,
     FindingKind,
@@ -52,6 +53,7 @@ __all__ = [
     "CallError",
     "Edge",
     "Event",
+    "EventCount",
     "EventKind",
     "Finding",
     "FindingKind",

@@ -109,6 +109,28 @@ class LeafSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class EventCount:
+    """Plain ops of the forward timeline counted instead of kept, one record per op and line.
+
+    trace.json keeps the events around the captured calls and every no_grad, detach, in-place and
+    ``.data`` event in full; the other plain ops are counted here, so that a long loop stays small.
+
+    Attributes:
+        op: The torch function or Tensor method, as in `Event.op`.
+        location: The user's line.
+        count: How many such events were left out.
+        first: Id of the first of them.
+        last: Id of the last of them.
+    """
+
+    op: str
+    location: Location | None
+    count: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
 class Trace:
     """Everything one tracing session recorded.
 
@@ -122,6 +144,8 @@ class Trace:
         uncaptured: Leaf-gradient changes of the calls past ``max_backward``.
         events_dropped: Forward events not recorded because the budget was spent.
         ledger: Each leaf's ``.grad`` and value over time: backward calls, zeroings, updates, in order.
+        event_counts: Plain forward ops left out of ``events`` when trace.json was written, counted per
+            op and line (empty when every event was kept).
         schema: Schema version of trace.json.
     """
 
@@ -134,4 +158,5 @@ class Trace:
     uncaptured: tuple[LeafSummary, ...] = ()
     events_dropped: int = 0
     ledger: tuple[LedgerEntry, ...] = ()
+    event_counts: tuple[EventCount, ...] = ()
     schema: str = field(default=SCHEMA)

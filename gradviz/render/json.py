@@ -18,7 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 from gradviz.errors import TraceFileError
-from gradviz.model import SCHEMA, BackwardCall, Edge, Graph, Nested, Trace, Value
+from gradviz.model import (
+    SCHEMA,
+    BackwardCall,
+    Edge,
+    Event,
+    Graph,
+    Nested,
+    Node,
+    SavedTensor,
+    Step,
+    TensorInfo,
+    Trace,
+    Value,
+)
 
 GRAPH_SCHEMA = "gradviz.graph/1"
 BACKWARD_SCHEMA = "gradviz.backward/1"
@@ -68,14 +81,36 @@ def _decode_nested(values: Any, depth: int = 0) -> Nested:
 
 
 _SCALARS = (str, int, float, bool, type(None))
-_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
+#: In the records there are most of (one per node, step or forward op), the fields beyond the contract's
+#: are written only when they differ from their default; reading fills the default back in.
+_SPARSE: dict[type, frozenset[str]] = {
+    Node: frozenset({"saved", "event", "module", "freed_by", "attributes"}),
+    TensorInfo: frozenset({"version", "id"}),
+    SavedTensor: frozenset({"source", "label", "forward_value"}),
+    Step: frozenset({"jacobians", "unedited"}),
+    Edge: frozenset({"slots"}),
+    Event: frozenset(
+        {"grad_mode", "inputs", "outputs", "grad_fn", "version_before", "version_after", "enabled", "detail"}
+    ),
+}
+_NO_DEFAULT = object()
+_KEYS: dict[type, tuple[tuple[str, str, Any], ...]] = {}
 
 
-def _keys(cls: type) -> tuple[tuple[str, str], ...]:
+def _keys(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """(field, JSON key, the default to leave out or `_NO_DEFAULT`) per field of a record type."""
     keys = _KEYS.get(cls)
     if keys is None:
         renames = _RENAMES.get(cls, {})
-        keys = tuple((f.name, renames.get(f.name, f.name)) for f in dataclasses.fields(cls))
+        sparse = _SPARSE.get(cls, frozenset())
+        keys = tuple(
+            (
+                f.name,
+                renames.get(f.name, f.name),
+                f.default if f.name in sparse and f.default is not dataclasses.MISSING else _NO_DEFAULT,
+            )
+            for f in dataclasses.fields(cls)
+        )
         _KEYS[cls] = keys
     return keys
 
@@ -91,7 +126,15 @@ def _encode(obj: Any) -> Any:
     if cls is BackwardCall:
         return _encode_call(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {key: _encode(getattr(obj, name)) for name, key in _keys(cls)}
+        out = {}
+        for name, key, default in _keys(cls):
+            value = getattr(obj, name)
+            # `is` first: () and None are singletons; == for "enabled" and other equal values.
+            if default is _NO_DEFAULT or not (
+                value is default or (type(value) is type(default) and value == default)
+            ):
+                out[key] = _encode(value)
+        return out
     return obj
 
 
@@ -109,30 +152,36 @@ def _encode_value(value: Value) -> dict[str, Any]:
 
 
 def _graph_fields(graph: Graph) -> dict[str, Any]:
-    return {f.name: _encode(getattr(graph, f.name)) for f in dataclasses.fields(graph)}
+    return {f.name: getattr(graph, f.name) for f in dataclasses.fields(graph)}
 
 
-def _encode_call(call: BackwardCall) -> dict[str, Any]:
-    out: dict[str, Any] = {"index": call.index, "api": call.api, "location": _encode(call.location)}
+def _call_fields(call: BackwardCall) -> dict[str, Any]:
+    """A call's fields in trace.json order, not yet encoded: its graph's fields come flattened in."""
+    out: dict[str, Any] = {"index": call.index, "api": call.api, "location": call.location}
     graph = _graph_fields(call.graph)
     out["nodes"] = graph.pop("nodes")
     out["edges"] = graph.pop("edges")
     out.update(graph)
     for f in dataclasses.fields(call):
         if f.name not in out and f.name != "graph":
-            out[f.name] = _encode(getattr(call, f.name))
+            out[f.name] = getattr(call, f.name)
     return out
 
 
-def _encode_trace(trace: Trace) -> dict[str, Any]:
+def _encode_call(call: BackwardCall) -> dict[str, Any]:
+    return {key: _encode(value) for key, value in _call_fields(call).items()}
+
+
+def _trace_fields(trace: Trace) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": trace.schema}
     for f in dataclasses.fields(trace):
-        if f.name != "schema":
-            out[f.name] = _encode(getattr(trace, f.name))
+        value = getattr(trace, f.name)
+        if f.name != "schema" and (f.name != "event_counts" or value):
+            out[f.name] = value
     return out
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _compact(data: Any) -> str:
@@ -143,19 +192,20 @@ def _dump(data: dict[str, Any], indent: str = "") -> str:
     """Readable and fast: containers one entry per line, each record compact on its line.
 
     ``json.dumps(indent=...)`` falls back to the pure-Python encoder, which is several times slower
-    on big graphs; records are dumped by the C encoder instead.
+    on big graphs; records are dumped by the C encoder instead. `data` holds model values: each record
+    is encoded just before it is written, so the whole trace never exists as JSON-ready objects at once.
     """
     inner = indent + " "
     lines = []
     for key, value in data.items():
         if key == "backwards" and value:
-            body = f",\n{inner} ".join(_dump(call, inner + " ") for call in value)
+            body = f",\n{inner} ".join(_dump(_call_fields(call), inner + " ") for call in value)
             text = f"[\n{inner} {body}\n{inner}]"
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            body = f",\n{inner} ".join(_compact(item) for item in value)
+        elif type(value) is tuple and value and dataclasses.is_dataclass(value[0]):
+            body = f",\n{inner} ".join(_compact(_encode(item)) for item in value)
             text = f"[\n{inner} {body}\n{inner}]"
         else:
-            text = _compact(value)
+            text = _compact(_encode(value))
         lines.append(f"{inner}{_compact(key)}: {text}")
     text = "{\n" + ",\n".join(lines) + f"\n{indent}}}"
     return text if indent else text + "\n"
@@ -170,7 +220,7 @@ def to_json(trace: Trace) -> str:
     Returns:
         JSON text (schema ``gradviz.trace/1``), the same bytes for the same trace, ending in a newline.
     """
-    return _dump(_encode_trace(trace))
+    return _dump(_trace_fields(trace))
 
 
 def graph_to_json(graph: Graph) -> str:
@@ -196,7 +246,7 @@ def call_to_json(call: BackwardCall) -> str:
         JSON text with ``schema`` ``gradviz.backward/1`` and the same fields as one entry of
         trace.json's ``backwards``.
     """
-    return _dump({"schema": BACKWARD_SCHEMA, **_encode_call(call)})
+    return _dump({"schema": BACKWARD_SCHEMA, **_call_fields(call)})
 
 
 # Decoding is driven by the model's type hints, so fields added to the model later are read too.

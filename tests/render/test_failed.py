@@ -159,7 +159,7 @@ def test_a_failed_call_round_trips_through_trace_json(build: type[Builders]) -> 
 
     text = to_json(trace)
 
-    assert '"error": {"type": "RuntimeError", "message": "one of the variables' in text
+    assert '"error": {"type":"RuntimeError","message":"one of the variables' in text
     assert from_json(text) == trace
 
 

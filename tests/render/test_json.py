@@ -39,6 +39,8 @@ from gradviz.render.json import (
     to_json,
 )
 
+from .conftest import GOLDEN
+
 finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
 maybe_float = st.none() | finite
 names = st.none() | st.text(min_size=1, max_size=8)
@@ -307,7 +309,7 @@ def test_tutorial_trace_matches_golden(trace: Trace, golden: Callable[[str, str]
     text = to_json(trace)
 
     golden("tutorial-trace.json", text)
-    assert '  {"id": 4, "name": "AccumulateGrad"' in text  # one record per line, readable in a diff
+    assert '  {"id":4,"name":"AccumulateGrad"' in text  # one record per line, readable in a diff
 
 
 def test_nan_and_infinite_gradients_are_standard_json_and_survive_the_round_trip() -> None:
@@ -335,3 +337,42 @@ def test_nan_and_infinite_gradients_are_standard_json_and_survive_the_round_trip
     assert back is not None and isinstance(back.values, tuple)
     assert math.isnan(back.values[0]) and back.values[1:] == (math.inf, -math.inf)  # type: ignore[index]
     assert math.isnan(back.min or 0.0) and back.max == math.inf and back.norm == math.inf
+
+
+def test_a_verbose_trace_json_from_before_reads_as_the_compact_one(trace: Trace) -> None:
+    # Given: the tutorial trace as gradviz wrote it before defaults were left out and separators compacted
+    verbose = (GOLDEN / "tutorial-trace-verbose.json").read_text(encoding="utf-8")
+
+    # Then: both read back as the same trace, and the compact text is much smaller
+    assert from_json(verbose) == trace == from_json(to_json(trace))
+    assert len(to_json(trace)) < 0.85 * len(verbose)
+
+
+def test_record_fields_at_their_default_are_left_out_but_contract_fields_stay() -> None:
+    # Given: a plain op event and a node whose optional fields are all at their defaults
+    where = Location("train.py", 3)
+    event = Event(id=0, kind="op", op="mul", location=where)
+    produced = TensorInfo(label=None, shape=(2,), dtype="float32", device="cpu")
+    node = Node(id=0, name="MulBackward0", tensor=produced)
+    trace = Trace(
+        "2.13.0",
+        events=(event,),
+        backwards=(
+            BackwardCall(1, "backward", where, Graph(nodes=(node,), edges=()), steps=(Step(0, (None,), ()),)),
+        ),
+    )
+
+    data = json.loads(to_json(trace))
+
+    assert data["events"][0] == {
+        "id": 0,
+        "kind": "op",
+        "op": "mul",
+        "location": {"file": "train.py", "line": 3, "function": None, "code": None},
+    }
+    written = data["backwards"][0]["nodes"][0]
+    assert written["location"] is None and set(written) == {"id", "name", "location", "tensor"}
+    assert written["tensor"]["grad_before"] is None and "version" not in written["tensor"]
+    assert data["backwards"][0]["steps"][0] == {"node": 0, "grad_outputs": [None], "grad_inputs": []}
+    assert "event_counts" not in data
+    assert from_json(to_json(trace)) == trace
