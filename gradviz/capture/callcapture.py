@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gradviz.capture.backward import NodeStartCallback, StepRecorder, steps_part
 from gradviz.capture.births import leaf_births
 from gradviz.capture.call import CallPlan, read_engine_arguments
-from gradviz.capture.dataedit import SavedTensorCheck
+from gradviz.capture.dataedit import SavedTensorCheck, data_access_noted
 from gradviz.capture.door import Door, UserCall
 from gradviz.capture.editeffect import EditEffect, with_effects
 from gradviz.capture.entry import call_error
@@ -112,7 +112,8 @@ class CallCapture:
             self.part.fault(error, location, what=what)
             return engine()
         try:
-            result = engine()
+            with data_access_noted(self.recorder if self._saved_check is not None else None):
+                result = engine()
         except BaseException as exc:
             plan.steps.detach()
             self.finish(plan, None, error=exc)
