@@ -8,6 +8,7 @@ that is within the capture budget to `CallCapture.capture`.
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,23 @@ class CallCapture:
         Returns:
             What the engine returned.
         """
+        # The record adds many small objects at once: the cycle collector would walk the heap for each batch.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._capture(index, engine, location, frame, on_error)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _capture(
+        self,
+        index: int,
+        engine: UserCall,
+        location: Location | None,
+        frame: FrameType | None,
+        on_error: ErrorNoter,
+    ) -> Any:
         plan = None
         try:
             with isolated():
