@@ -65,11 +65,8 @@ class _Mode(TorchFunctionMode):
         # Under torch.compile, Dynamo traces through active modes: recording there would only break
         # the user's graph (frames, weak references), so compiled regions stay off the timeline.
         if not recorder._on or torch.compiler.is_compiling():
-            if recorder._recording:  # unseen user ops (a paused block) may edit behind autograd
-                try:
-                    recorder._unseen(func, kwargs)
-                except Exception:  # never the user's problem: compare every fingerprint instead
-                    recorder._edit_mark = _ANY_TIME
+            if recorder._recording and not torch.compiler.is_compiling():
+                recorder._unseen(func, kwargs)  # a user op in a paused block may edit behind autograd
             return func(*args, **kwargs)
         return recorder._part.through(UserCall(func, args, kwargs), recorder._call)
 
@@ -224,7 +221,11 @@ class ForwardRecorder(TimelineMixin):
 
     def _unseen(self, func: Any, kwargs: dict[str, Any]) -> None:
         """A user op while paused (a hook during backward): note it when it could edit behind autograd."""
-        code, name = opkind.classify(func)
+        try:
+            code, name = opkind.classify(func)
+        except Exception:  # never the user's problem: compare every fingerprint instead
+            self._edit_mark = _ANY_TIME
+            return
         if code in _WRITES or name in _RAW_ACCESS or "out" in kwargs:
             self._edit_mark = len(self._raw)
 
