@@ -29,7 +29,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import Door, Part
-from gradviz.capture.summary import dtype_name, summarize
+from gradviz.capture.summary import _flat, dtype_name, summarize
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
 
@@ -43,6 +43,7 @@ _SAMPLE = 8
 _SMALL = 8
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
+_detach = torch._C.TensorBase.detach
 
 
 def value_print(leaf: torch.Tensor) -> ValuePrint:
@@ -51,10 +52,13 @@ def value_print(leaf: torch.Tensor) -> ValuePrint:
     ``optimizer.step()`` and in-place updates under ``no_grad`` bump ``_version``; ``x.data = ...`` moves
     the data; an in-place edit through ``.data`` changes neither, only the values.
     """
-    data = leaf.detach()
-    flat = data.reshape(-1)
-    step = max(1, flat.numel() // _SAMPLE)
-    sample = tuple(float(v) for v in flat[::step][:_SAMPLE].tolist()) if flat.numel() else ()
+    data = _detach(leaf)
+    count = data.numel()
+    if count <= _SAMPLE:  # every element: no tensor op beyond reading them
+        listed = data.tolist()
+        sample = tuple(map(float, _flat(listed, data.dim()))) if count else ()
+    else:
+        sample = tuple(map(float, data.reshape(-1)[:: count // _SAMPLE][:_SAMPLE].tolist()))
     return (int(leaf._version), data.data_ptr(), sample)
 
 
@@ -108,6 +112,7 @@ class LeafLedger:
     def __init__(self, part: Part | None = None) -> None:
         self.part = part if part is not None else leaves_part(Door())
         self._states: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._fast: dict[int, tuple[weakref.ref[torch.Tensor], _LeafState]] = {}
         self._order: list[_LeafState] = []
         self._handles: list[Any] = []
         self._pending: list[tuple[weakref.ref[torch.Tensor], bool]] = []
@@ -124,11 +129,22 @@ class LeafLedger:
 
     # ----- leaves and names ----------------------------------------------------------------------
 
-    def _state(self, leaf: torch.Tensor, label: str | None = None) -> _LeafState:
+    def _lookup(self, leaf: torch.Tensor) -> _LeafState | None:
+        """The leaf's state, through a plain dict first (the weak dictionary builds a key per lookup)."""
+        entry = self._fast.get(id(leaf))
+        if entry is not None and entry[0]() is leaf:
+            return entry[1]
         state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        if state is not None:
+            self._fast[id(leaf)] = (weakref.ref(leaf), state)
+        return state
+
+    def _state(self, leaf: torch.Tensor, label: str | None = None) -> _LeafState:
+        state = self._lookup(leaf)
         if state is None:
             state = _LeafState(label=label)
             self._states[leaf] = state
+            self._fast[id(leaf)] = (weakref.ref(leaf), state)
         elif state.label is None and label is not None:
             state.label = label
         return state
@@ -139,12 +155,12 @@ class LeafLedger:
 
     def label(self, leaf: torch.Tensor) -> str | None:
         """The name learnt for a leaf, where one was."""
-        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        state = self._lookup(leaf)
         return state.label if state is not None else None
 
     def arrivals(self, leaf: torch.Tensor) -> tuple[Arrival, ...]:
         """Every call that added into this leaf's ``.grad``, in order (empty for a leaf never seen)."""
-        state: _LeafState | None = self._states.get(leaf)  # type: ignore[no-untyped-call]
+        state = self._lookup(leaf)
         return tuple(state.arrivals) if state is not None else ()
 
     # ----- the rule ------------------------------------------------------------------------------
@@ -220,7 +236,7 @@ class LeafLedger:
         """
         before = len(self.findings)
         for param in params:
-            state: _LeafState | None = self._states.get(param)  # type: ignore[no-untyped-call]
+            state = self._lookup(param)
             if state is not None and state.carried is not None and value_print(param) != state.carried:
                 line = where()
                 self._used_carried(param, state, f"optimizer.step(){at(line)}", line)
@@ -279,7 +295,7 @@ class LeafLedger:
     def _arriving(self, leaf_ref: weakref.ref[torch.Tensor], grad: torch.Tensor) -> None:
         leaf = leaf_ref()
         if leaf is not None:
-            held = leaf.grad is not None and bool(leaf.grad.detach().ne(0).any())
+            held = leaf.grad is not None and bool(_detach(leaf.grad).ne(0).any())
             self._pending.append((leaf_ref, held))
 
     def _accumulating(self, leaf: torch.Tensor) -> None:
@@ -305,7 +321,7 @@ class LeafLedger:
                 if grad is not None and grad.numel() <= _SMALL:
                     state.grad = summarize(grad)  # a small gradient is shown by its values, as when captured
                 elif grad is not None:
-                    norm = float(torch.linalg.vector_norm(grad.detach()))
+                    norm = float(torch.linalg.vector_norm(_detach(grad)))
                     state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
                 self._arrive(leaf, held, call_index, None, state.grad, False)
                 if self.on_settled is not None:

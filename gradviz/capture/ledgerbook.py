@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.capture.summary import summarize
+from gradviz.capture.summary import SmallValues, summarize
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
 #: Leaves with at most this many elements get update entries with their values.
@@ -71,6 +71,7 @@ class LedgerBook:
         self._values: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
         self._stepping: list[tuple[torch.Tensor, Value]] = []
+        self._small = SmallValues()
         self.calls = 0
         self.in_step = False
 
@@ -114,7 +115,7 @@ class LedgerBook:
             self.learn(leaf)
             self._grads_after[leaf] = info.grad_after
             if leaf.numel() <= SMALL:
-                self._values[leaf] = summarize(leaf.detach())
+                self._values[leaf] = self._small(leaf)
             self._add("backward", leaf, call.api, call.location, info.grad_before, info.grad_after, loss)
             loss = None  # the loss once per call, on its first leaf
         if loss is not None:
@@ -129,7 +130,7 @@ class LedgerBook:
         """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
         if leaf.numel() > SMALL:
             return
-        now, before = summarize(leaf.detach()), self._values.get(leaf)  # type: ignore[no-untyped-call]
+        now, before = self._small(leaf), self._values.get(leaf)  # type: ignore[no-untyped-call]
         if before is not None and now != before:  # updated since the last call: by hand, past the budget
             self.calls -= 1
             self._add("update", leaf, "updated (line not recorded: past --max-backward)", None, before, now)
@@ -152,14 +153,14 @@ class LedgerBook:
         """Before ``optimizer.step()``: the small parameters' values."""
         self.in_step = True
         full = len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS
-        self._stepping = [] if full else [(p, summarize(p.detach())) for p in params if p.numel() <= SMALL]
+        self._stepping = [] if full else [(p, self._small(p)) for p in params if p.numel() <= SMALL]
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter that changed."""
         self.in_step = False
         where = self._where()
         for param, before in self._stepping:  # unchanged values too: the loop table shows every step seen
-            after = self._values[param] = summarize(param.detach())
+            after = self._values[param] = self._small(param)
             self._add("update", param, "optimizer.step()", where, before, after)
         self._stepping = []
 
@@ -182,8 +183,8 @@ class LedgerBook:
         owner = _zero_grad_owner(frame)
         name = self._label_of(leaf) or "p"
         how = f"{owner}.zero_grad()" if owner else f"{name}.grad = {'None' if value is None else 'zeros'}"
-        after = None if value is None else summarize(value.detach())
-        self._add("zeroed", leaf, how, self._where(), summarize(old.detach()), after)
+        after = None if value is None else summarize(value)
+        self._add("zeroed", leaf, how, self._where(), summarize(old), after)
 
     def before_inplace(self, name: str, args: Sequence[Any], frame: Any) -> list[Any]:
         """Before an in-place op: what it may zero (a ``.grad``) or update (a leaf); returns a token."""
@@ -197,11 +198,11 @@ class LedgerBook:
             if short in _ZEROING:
                 leaf = self._grad_owner(tensor)
                 if leaf is not None:
-                    found.append(("zeroed", leaf, tensor, summarize(tensor.detach()), short))
+                    found.append(("zeroed", leaf, tensor, summarize(tensor), short))
                     continue
             leaf = self._leaf_of(tensor)
             if leaf is not None and not self.in_step and leaf.numel() <= SMALL:
-                found.append(("update", leaf, tensor, summarize(leaf.detach()), short))
+                found.append(("update", leaf, tensor, summarize(leaf), short))
         if found:
             found.append(_zero_grad_owner(frame))
         return found
@@ -215,12 +216,12 @@ class LedgerBook:
         for kind, leaf, tensor, before, op in token[:-1]:
             name = self._label_of(leaf) or "p"
             if kind == "zeroed":
-                after = summarize(tensor.detach())
+                after = summarize(tensor)
                 if after.norm == 0.0 and before.norm != 0.0:
                     how = f"{owner}.zero_grad()" if owner else _zeroing_how(name, code, op)
                     self._add("zeroed", leaf, how, where, before, after)
             else:
-                after = summarize(leaf.detach())
+                after = summarize(leaf)
                 if after != before:
                     self._values[leaf] = after
                     self._add("update", leaf, _update_how(name, code, op), where, before, after)
@@ -264,7 +265,7 @@ class LedgerBook:
         """Small leaves updated after the last call that was followed (a last manual step, say)."""
         found = []
         for leaf, before in list(self._values.items()):  # type: ignore[no-untyped-call]
-            now = summarize(leaf.detach())
+            now = self._small(leaf)
             if now != before and self.calls > 0:
                 how = "updated (line not recorded: past --max-backward)"
                 found.append(LedgerEntry("update", self._label_of(leaf), how, None, self.calls, before, now))
@@ -290,5 +291,5 @@ def _update_how(name: str, code: str | None, op: str) -> str:
 def _loss(roots: Sequence[Any]) -> Value | None:
     root = roots[0] if roots else None
     if isinstance(root, torch.Tensor) and root.numel() == 1:
-        return summarize(root.detach())
+        return summarize(root)
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import weakref
 from typing import Any
 
@@ -13,6 +14,9 @@ from gradviz.model import Nested, Value
 
 #: Tensors with at most this many elements keep their values.
 MAX_VALUES = 100
+_STRIDED = torch.strided
+#: ``Tensor.detach`` itself: gradviz's own reads never go through a marker put on ``torch.Tensor``.
+_detach = torch._C.TensorBase.detach
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
@@ -34,15 +38,26 @@ def _freeze(values: Any) -> Nested:
     return tuple(_freeze(item) for item in values)
 
 
+def _flat(values: Any, dims: int) -> list[Any]:
+    """The elements of ``tolist()``'s nested lists, in order."""
+    if dims == 0:
+        return [values]
+    for _ in range(dims - 1):
+        values = [item for row in values for item in row]
+    return values  # type: ignore[no-any-return]
+
+
 def _stats(flat: list[Any]) -> tuple[float, float, float, float]:
     """min, max, mean and 2-norm as torch computes them: any NaN makes all four NaN."""
-    if any(number != number for number in flat):  # NaN is the one value not equal to itself
+    total = sum(flat)
+    # NaN is the one value not equal to itself; a NaN total may also be inf - inf.
+    if total != total and any(number != number for number in flat):
         return (math.nan,) * 4
     return (
         float(min(flat)),
         float(max(flat)),
-        sum(flat) / len(flat),
-        math.sqrt(sum(number * number for number in flat)),
+        total / len(flat),
+        math.sqrt(sum(map(operator.mul, flat, flat))),
     )
 
 
@@ -81,19 +96,20 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         # Shape and dtype only: no tensor op at all (saved tensors of big graphs).
         return Value(shape=tuple(tensor.shape), dtype=dtype_name(tensor.dtype))
     with isolated():
-        data = tensor.detach()  # a detached tensor's ops are never recorded, whatever the grad mode
+        data = _detach(tensor)  # a detached tensor's ops are never recorded, whatever the grad mode
         shape = tuple(data.shape)
         dtype = dtype_name(data.dtype)
-        if data.layout != torch.strided or data.is_meta:
+        if data.layout != _STRIDED or data.is_meta:
             return Value(shape=shape, dtype=dtype)
         count = data.numel()
         with_stats = stats and count > 0 and not data.is_complex()
         if count <= max_values:
-            values = _freeze(data.tolist())
+            listed = data.tolist()
+            values = _freeze(listed)
             if not with_stats:
                 return Value(shape=shape, dtype=dtype, values=values)
             # Small tensors: the statistics from the values in hand beat four torch ops.
-            low, high, mean, norm = _stats(data.reshape(-1).tolist())
+            low, high, mean, norm = _stats(_flat(listed, len(shape)))
             return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
         if not with_stats:
             return Value(shape=shape, dtype=dtype)
@@ -133,3 +149,26 @@ def summarize_optional(tensor: torch.Tensor | None) -> Value | None:
     if tensor is None:
         return None
     return summarize(tensor)
+
+
+class SmallValues:
+    """Summaries of small tensors read again and again (parameters at every step), reused while unchanged.
+
+    Reading a small tensor's values costs a fraction of summarizing them; equal values, shape and dtype
+    give an equal summary. No version counter is trusted: an edit through ``.data`` does not bump it.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[weakref.ref[torch.Tensor], tuple[int, ...], torch.dtype, Any, Value]] = {}
+
+    def __call__(self, tensor: torch.Tensor) -> Value:
+        """`summarize`, answered from the last summary of this tensor when its values are the same."""
+        with isolated():
+            data = _detach(tensor)
+            shape, dtype, listed = tuple(data.shape), data.dtype, data.tolist()
+        entry = self._seen.get(id(tensor))
+        if entry is not None and entry[0]() is tensor and entry[1:4] == (shape, dtype, listed):
+            return entry[4]
+        value = summarize(tensor)
+        self._seen[id(tensor)] = (weakref.ref(tensor), shape, dtype, listed, value)
+        return value
