@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.capture.summary import SmallValues, summarize
+from gradviz.capture.summary import Snapshot, snapshot, summarize
+from gradviz.capture.tensor_ids import WeakIdMap
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
 #: Leaves with at most this many elements get update entries with their values.
@@ -33,7 +33,7 @@ Where = Callable[[], "Location | None"]
 
 _Raw = tuple[
     LedgerKind, "weakref.ref[torch.Tensor] | None", "str | None", str, "Location | None", int,
-    "Value | None", "Value | None", "Value | None", bool,
+    "Value | Snapshot | None", "Value | Snapshot | None", "Value | None", bool,
 ]  # fmt: skip
 
 _ZEROING = frozenset({"zero_", "_foreach_zero_", "fill_", "mul_"})
@@ -65,13 +65,12 @@ class LedgerBook:
         self._raw: list[_Raw] = []
         self._tail: list[_Raw] = []
         self._grads: dict[int, weakref.ref[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
-        self._leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._leaves = WeakIdMap()
         # leaf -> its .grad after the last call; small leaf -> its last value seen
-        self._grads_after: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        self._values: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self._grads_after = WeakIdMap()
+        self._values = WeakIdMap()
         self._by_ptr: dict[int, weakref.ref[torch.Tensor]] = {}
-        self._stepping: list[tuple[torch.Tensor, Value]] = []
-        self._small = SmallValues()
+        self._stepping: list[tuple[torch.Tensor, Snapshot]] = []
         self.calls = 0
         self.in_step = False
 
@@ -83,8 +82,8 @@ class LedgerBook:
         leaf: torch.Tensor | None,
         how: str,
         where: Location | None,
-        before: Value | None,
-        after: Value | None,
+        before: Value | Snapshot | None,
+        after: Value | Snapshot | None,
         loss: Value | None = None,
         captured: bool = True,
     ) -> None:
@@ -115,7 +114,7 @@ class LedgerBook:
             self.learn(leaf)
             self._grads_after[leaf] = info.grad_after
             if leaf.numel() <= SMALL:
-                self._values[leaf] = self._small(leaf)
+                self._values[leaf] = snapshot(leaf)
             self._add("backward", leaf, call.api, call.location, info.grad_before, info.grad_after, loss)
             loss = None  # the loss once per call, on its first leaf
         if loss is not None:
@@ -130,13 +129,13 @@ class LedgerBook:
         """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
         if leaf.numel() > SMALL:
             return
-        now, before = self._small(leaf), self._values.get(leaf)  # type: ignore[no-untyped-call]
+        now, before = snapshot(leaf), self._values.get(leaf)
         if before is not None and now != before:  # updated since the last call: by hand, past the budget
             self.calls -= 1
             self._add("update", leaf, "updated (line not recorded: past --max-backward)", None, before, now)
             self.calls += 1
         self._values[leaf] = now
-        last = self._grads_after.get(leaf)  # type: ignore[no-untyped-call]
+        last = self._grads_after.get(leaf)
         if not held and last is not None and last.norm != 0.0:
             self._add("zeroed", leaf, "zeroed (line not recorded: past --max-backward)", None, last, None)
             last = None
@@ -153,14 +152,14 @@ class LedgerBook:
         """Before ``optimizer.step()``: the small parameters' values."""
         self.in_step = True
         full = len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS
-        self._stepping = [] if full else [(p, self._small(p)) for p in params if p.numel() <= SMALL]
+        self._stepping = [] if full else [(p, snapshot(p)) for p in params if p.numel() <= SMALL]
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter that changed."""
         self.in_step = False
         where = self._where()
         for param, before in self._stepping:  # unchanged values too: the loop table shows every step seen
-            after = self._values[param] = self._small(param)
+            after = self._values[param] = snapshot(param)
             self._add("update", param, "optimizer.step()", where, before, after)
         self._stepping = []
 
@@ -202,7 +201,7 @@ class LedgerBook:
                     continue
             leaf = self._leaf_of(tensor)
             if leaf is not None and not self.in_step and leaf.numel() <= SMALL:
-                found.append(("update", leaf, tensor, summarize(leaf), short))
+                found.append(("update", leaf, tensor, snapshot(leaf), short))
         if found:
             found.append(_zero_grad_owner(frame))
         return found
@@ -216,12 +215,12 @@ class LedgerBook:
         for kind, leaf, tensor, before, op in token[:-1]:
             name = self._label_of(leaf) or "p"
             if kind == "zeroed":
-                after = summarize(tensor)
-                if after.norm == 0.0 and before.norm != 0.0:
+                zeroed = summarize(tensor)
+                if zeroed.norm == 0.0 and before.norm != 0.0:
                     how = f"{owner}.zero_grad()" if owner else _zeroing_how(name, code, op)
-                    self._add("zeroed", leaf, how, where, before, after)
+                    self._add("zeroed", leaf, how, where, before, zeroed)
             else:
-                after = summarize(leaf)
+                after = snapshot(leaf)
                 if after != before:
                     self._values[leaf] = after
                     self._add("update", leaf, _update_how(name, code, op), where, before, after)
@@ -237,10 +236,7 @@ class LedgerBook:
         if tensor in self._leaves:
             return tensor
         if not self._by_ptr:
-            self._by_ptr = {
-                leaf.data_ptr(): weakref.ref(leaf)
-                for leaf in list(self._leaves.keys())  # type: ignore[no-untyped-call]
-            }
+            self._by_ptr = {leaf.data_ptr(): weakref.ref(leaf) for leaf in list(self._leaves.keys())}
         ref = self._by_ptr.get(tensor.data_ptr())
         leaf = ref() if ref is not None else None
         if leaf is None or leaf.shape != tensor.shape:
@@ -258,18 +254,24 @@ class LedgerBook:
                 label = self._label_of(leaf)
                 if label is not None:
                     how = how.replace("p.grad", f"{label}.grad", 1).replace("p -=", f"{label} -=", 1)
-            out.append(LedgerEntry(kind, label, how, where, call, before, after, loss, captured))
+            shown = _shown(before), _shown(after)
+            out.append(LedgerEntry(kind, label, how, where, call, *shown, loss, captured))
         return (*out, *self._since_last_call())
 
     def _since_last_call(self) -> list[LedgerEntry]:
         """Small leaves updated after the last call that was followed (a last manual step, say)."""
         found = []
-        for leaf, before in list(self._values.items()):  # type: ignore[no-untyped-call]
-            now = self._small(leaf)
+        for leaf, before in list(self._values.items()):
+            now = snapshot(leaf)
             if now != before and self.calls > 0:
                 how = "updated (line not recorded: past --max-backward)"
-                found.append(LedgerEntry("update", self._label_of(leaf), how, None, self.calls, before, now))
+                label = self._label_of(leaf)
+                found.append(LedgerEntry("update", label, how, None, self.calls, before.value, now.value))
         return found
+
+
+def _shown(value: Value | Snapshot | None) -> Value | None:
+    return value.value if isinstance(value, Snapshot) else value
 
 
 def _zeroing_how(name: str, code: str | None, op: str) -> str:

@@ -77,6 +77,15 @@ def _tensor_stats(data: torch.Tensor) -> tuple[float, float, float, float]:
     return float(low.item()), float(high.item()), float(mean.item()), float(norm.item())
 
 
+def _listed_value(shape: tuple[int, ...], dtype: str, listed: Any, with_stats: bool) -> Value:
+    """A small tensor's `Value` from its ``tolist()``: the statistics from the values in hand."""
+    values = _freeze(listed)
+    if not with_stats:
+        return Value(shape=shape, dtype=dtype, values=values)
+    low, high, mean, norm = _stats(_flat(listed, len(shape)))
+    return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+
+
 def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool = True) -> Value:
     """Summarize a tensor without keeping it alive.
 
@@ -104,13 +113,7 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         count = data.numel()
         with_stats = stats and count > 0 and not data.is_complex()
         if count <= max_values:
-            listed = data.tolist()
-            values = _freeze(listed)
-            if not with_stats:
-                return Value(shape=shape, dtype=dtype, values=values)
-            # Small tensors: the statistics from the values in hand beat four torch ops.
-            low, high, mean, norm = _stats(_flat(listed, len(shape)))
-            return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+            return _listed_value(shape, dtype, data.tolist(), with_stats)
         if not with_stats:
             return Value(shape=shape, dtype=dtype)
         low, high, mean, norm = _tensor_stats(data)
@@ -151,24 +154,40 @@ def summarize_optional(tensor: torch.Tensor | None) -> Value | None:
     return summarize(tensor)
 
 
-class SmallValues:
-    """Summaries of small tensors read again and again (parameters at every step), reused while unchanged.
+class Snapshot:
+    """A small tensor's values as read at one moment (plain data); its `Value` is made when first asked for.
 
-    Reading a small tensor's values costs a fraction of summarizing them; equal values, shape and dtype
-    give an equal summary. No version counter is trusted: an edit through ``.data`` does not bump it.
+    The ledger reads small parameters at every step but keeps the entries of only a few steps: reading
+    the values costs a fraction of summarizing them. Snapshots are equal when their values are.
     """
 
-    def __init__(self) -> None:
-        self._seen: dict[int, tuple[weakref.ref[torch.Tensor], tuple[int, ...], torch.dtype, Any, Value]] = {}
+    __slots__ = ("_value", "dtype", "listed", "numeric", "shape")
 
-    def __call__(self, tensor: torch.Tensor) -> Value:
-        """`summarize`, answered from the last summary of this tensor when its values are the same."""
-        with isolated():
-            data = _detach(tensor)
-            shape, dtype, listed = tuple(data.shape), data.dtype, data.tolist()
-        entry = self._seen.get(id(tensor))
-        if entry is not None and entry[0]() is tensor and entry[1:4] == (shape, dtype, listed):
-            return entry[4]
-        value = summarize(tensor)
-        self._seen[id(tensor)] = (weakref.ref(tensor), shape, dtype, listed, value)
-        return value
+    def __init__(self, shape: tuple[int, ...], dtype: str, listed: Any, numeric: bool) -> None:
+        self.shape = shape
+        self.dtype = dtype
+        self.listed = listed
+        self.numeric = numeric
+        self._value: Value | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return self.shape == other.shape and self.dtype == other.dtype and self.listed == other.listed
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def value(self) -> Value:
+        """The same `Value` as `summarize` gives for the tensor as it was."""
+        if self._value is None:
+            with_stats = self.numeric and math.prod(self.shape) > 0
+            self._value = _listed_value(self.shape, self.dtype, self.listed, with_stats)
+        return self._value
+
+
+def snapshot(tensor: torch.Tensor) -> Snapshot:
+    """Read a small dense tensor's values now (see `Snapshot`)."""
+    with isolated():
+        data = _detach(tensor)
+        return Snapshot(tuple(data.shape), dtype_name(data.dtype), data.tolist(), not data.is_complex())

@@ -59,3 +59,45 @@ class TensorIds:
                 del owner._entries[key]
 
         return forget
+
+
+class WeakIdMap:
+    """A map from live tensors (by identity, held weakly) to values; a plain dict lookup per access.
+
+    torch's ``WeakIdKeyDictionary`` builds a weak-reference key object for every lookup; this one keys a
+    dict by ``id()`` and checks the weak reference, so a dead tensor's reused id never matches.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref[Any], Any]] = {}
+
+    def get(self, tensor: Any, default: Any = None) -> Any:
+        """The value for this tensor, or `default`."""
+        entry = self._entries.get(id(tensor))
+        if entry is not None and entry[0]() is tensor:
+            return entry[1]
+        return default
+
+    def __contains__(self, tensor: Any) -> bool:
+        entry = self._entries.get(id(tensor))
+        return entry is not None and entry[0]() is tensor
+
+    def __setitem__(self, tensor: Any, value: Any) -> None:
+        entry = self._entries.get(id(tensor))
+        ref = entry[0] if entry is not None and entry[0]() is tensor else weakref.ref(tensor)
+        self._entries[id(tensor)] = (ref, value)
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """The live tensors and their values, in the order they were first set."""
+        found = []
+        for ref, value in self._entries.values():
+            tensor = ref()
+            if tensor is not None:
+                found.append((tensor, value))
+        return found
+
+    def keys(self) -> list[Any]:
+        """The live tensors."""
+        return [tensor for tensor, _ in self.items()]
