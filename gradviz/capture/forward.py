@@ -39,7 +39,7 @@ _RAW_ACCESS = frozenset(
     {"Tensor.numpy", "Tensor.__array__", "Tensor.__dlpack__", "Tensor.data_ptr", "Tensor.untyped_storage"}
     | {"Tensor.storage", "Tensor._typed_storage", "from_numpy", "frombuffer", "from_dlpack"}
 )
-_WRITES = (opkind.DATA_GET, opkind.DATA_SET, opkind.INPLACE)
+_WRITES = (opkind.DATA_SET, opkind.INPLACE)
 #: An edit mark meaning "anything may have changed": every fingerprint is compared.
 _ANY_TIME = sys.maxsize
 
@@ -226,7 +226,9 @@ class ForwardRecorder(TimelineMixin):
         except Exception:  # never the user's problem: compare every fingerprint instead
             self._edit_mark = _ANY_TIME
             return
-        if code in _WRITES or name in _RAW_ACCESS or "out" in kwargs:
+        if code == opkind.DATA_GET or name in _RAW_ACCESS:
+            self._edit_mark = _ANY_TIME
+        elif code in _WRITES or "out" in kwargs:
             self._edit_mark = len(self._raw)
 
     @property
@@ -276,9 +278,9 @@ class ForwardRecorder(TimelineMixin):
             self._dropped += 1
             self._edit_mark = _ANY_TIME
             return call()
-        if code == opkind.DATA_GET:
+        if code == opkind.DATA_GET or name in _RAW_ACCESS:
             self._edit_mark = _ANY_TIME  # the alias may be written where no mode sees it (a backward hook)
-        elif code == opkind.DATA_SET or name in _RAW_ACCESS:
+        elif code == opkind.DATA_SET:
             self._edit_mark = len(self._raw)
         if code == opkind.GRAD_MODE:
             return self._grad_switch(call)
