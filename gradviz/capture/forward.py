@@ -23,9 +23,9 @@ from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.isolation import isolated
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.locator import Locator
-from gradviz.capture.origin import grad_fn_of, origin_of
+from gradviz.capture.origin import NodeOrigin, grad_fn_of, origin_of, set_origin
 from gradviz.capture.quirks import tensors_in as _tensors
-from gradviz.capture.saved import FingerprintCache, tag_origin
+from gradviz.capture.saved import FingerprintCache, saved_names, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin
 from gradviz.capture.wording import TORCH_NO_GRAD
@@ -367,6 +367,10 @@ class ForwardRecorder(TimelineMixin):
             self.births.note(draft.outputs, event)
         if grad_fn is not None:
             made = draft.output_ids[0] if draft.output_ids else None
+            if not saved_names(grad_fn):  # saves no tensor (AddBackward0, TBackward0): nothing to fingerprint
+                if origin_of(grad_fn) is None:
+                    set_origin(grad_fn, NodeOrigin(event, draft.location, made))
+                return
             nearby = draft.outputs + _tensors(args)
             tag_origin(
                 grad_fn,
