@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_scale.py             # everything (several minutes on 2 cores)
     python benchmarks/bench_scale.py --quick     # small workloads, 2,000-step loop, 1 repeat
     python benchmarks/bench_scale.py --only graphs --repeat 7
+    python benchmarks/bench_scale.py --only graphs --workloads mlp100,cnn,tf12 --repeat 5
 
 It prints, side by side in one process where that makes sense:
 
@@ -17,6 +18,9 @@ It prints, side by side in one process where that makes sense:
    process's peak RSS and the size of the trace.json written; and a script whose graph holds
    a 50M-float leaf (peak RSS only). The same loop is also timed inside one process (loop only, no
    start-up), plain against ``gradviz.trace()``, to show what the budget's end costs per step.
+
+3. Issue 8's cost targets (captured fwd+bwd / plain on the 12-layer transformer, the CNN and mlp100;
+   whole scripts traced / plain) against this run's figures, one line each.
 
 Figures are medians of ``--repeat`` runs, plain and traced interleaved so that load from other processes
 hits both alike. They are wall times on a shared machine: read them as ratios, not absolutes. torch runs
@@ -79,6 +83,7 @@ class Workload:
 
     name: str
     run: Callable[[], Any]
+    key: str = ""
 
 
 def _tutorial() -> Callable[[], Any]:
@@ -147,20 +152,25 @@ def _cnn(blocks: int) -> Callable[[], Any]:
     return lambda: model(inputs).mean()
 
 
-def workloads(quick: bool) -> list[Workload]:
-    """The workloads of issue 8's table (the small ones only with `quick`)."""
-    chosen = [
-        Workload("tutorial chain", _tutorial()),
-        Workload("MLP 100 layers (Linear 64 + ReLU)", _mlp(100)),
-        Workload("TransformerEncoder 2 layers (d=128)", _transformer(2)),
-        Workload("ResNet-like CNN (8 blocks, 32 ch)", _cnn(8)),
-    ]
-    if not quick:
-        chosen += [
-            Workload("TransformerEncoder 12 layers", _transformer(12)),
-            Workload("MLP 1000 layers", _mlp(1000)),
-        ]
-    return chosen
+#: Each workload by its short name (``--workloads``): row label, builder, whether --quick runs it.
+WORKLOADS: dict[str, tuple[str, Callable[[], Callable[[], Any]], bool]] = {
+    "tutorial": ("tutorial chain", _tutorial, True),
+    "mlp100": ("MLP 100 layers (Linear 64 + ReLU)", partial(_mlp, 100), True),
+    "tf2": ("TransformerEncoder 2 layers (d=128)", partial(_transformer, 2), True),
+    "cnn": ("ResNet-like CNN (8 blocks, 32 ch)", partial(_cnn, 8), True),
+    "tf12": ("TransformerEncoder 12 layers", partial(_transformer, 12), False),
+    "mlp1000": ("MLP 1000 layers", partial(_mlp, 1000), False),
+}
+
+#: Issue 8's targets: captured fwd+bwd / plain per workload, and whole-script traced / plain.
+CAPTURE_TARGETS = {"tf12": 2.0, "cnn": 2.0, "mlp100": 4.0}
+SCRIPT_TARGET = 1.3
+
+
+def workloads(quick: bool, names: list[str] | None = None) -> list[Workload]:
+    """The workloads of issue 8's table: those named, else all (the small ones only with `quick`)."""
+    chosen = names if names else [name for name, (_, _, small) in WORKLOADS.items() if small or not quick]
+    return [Workload(WORKLOADS[name][0], WORKLOADS[name][1](), name) for name in chosen]
 
 
 # ----- timing helpers --------------------------------------------------------------------------------
@@ -170,6 +180,15 @@ def _timed(function: Callable[[], Any]) -> float:
     gc.collect()
     start = time.perf_counter()
     function()
+    return time.perf_counter() - start
+
+
+def _timed_cpu(function: Callable[[], Any], cpu: list[float]) -> float:
+    """Wall time of one call; its CPU time (this process) is appended to `cpu`."""
+    gc.collect()
+    start, start_cpu = time.perf_counter(), time.process_time()
+    function()
+    cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
 
 
@@ -227,6 +246,10 @@ SNAPSHOT_NOTES = (
 )
 
 
+#: Ratios measured in this run, for the targets summary: (what, measured, target).
+RESULTS: list[tuple[str, float, float]] = []
+
+
 def bench_graphs(chosen: list[Workload], repeat: int) -> None:
     """Table 1: per workload, capture cost and snapshot cost per node."""
     import gradviz
@@ -236,9 +259,9 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
     print(f"## graphs: medians of {repeat} (plain and captured interleaved)")
     header = (
         f"| {'workload':38s} | {'nodes':>5s} | {'fwd+bwd plain ms':>16s} | {'captured ms':>11s} "
-        f"| {'captured / plain':>16s} | {'gradviz.graph us/node':>21s} | {'torchviz make_dot us/node':>25s} "
-        f"| {'graph / make_dot':>16s} | {'graph, no .grad us':>19s} | {'no .grad / dot':>16s} "
-        f"| {'bare walk us/node':>17s} | {'to_dot us/node':>14s} |"
+        f"| {'captured / plain':>16s} | {'CPU ratio':>9s} | {'gradviz.graph us/node':>21s} "
+        f"| {'torchviz make_dot us/node':>25s} | {'graph / make_dot':>16s} | {'graph, no .grad us':>19s} "
+        f"| {'no .grad / dot':>16s} | {'bare walk us/node':>17s} | {'to_dot us/node':>14s} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|")
@@ -246,6 +269,8 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
     for workload in chosen:
         workload.run().backward()  # warm up: first calls allocate, JIT-select kernels, fill caches
         plain, captured, snapshot, torchviz, bare, dot, no_grads = [], [], [], [], [], [], []
+        plain_cpu: list[float] = []
+        captured_cpu: list[float] = []
 
         def captured_run(workload: Workload = workload) -> None:
             with gradviz.trace():
@@ -253,8 +278,8 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
 
         captured_run()
         for _ in range(repeat):
-            plain.append(_timed(lambda workload=workload: workload.run().backward()))
-            captured.append(_timed(captured_run))
+            plain.append(_timed_cpu(lambda workload=workload: workload.run().backward(), plain_cpu))
+            captured.append(_timed_cpu(captured_run, captured_cpu))
         loss = workload.run()
         root = loss.grad_fn
         taken = gradviz.graph(loss)
@@ -280,9 +305,13 @@ def bench_graphs(chosen: list[Workload], repeat: int) -> None:
         versus = f"{ours / theirs:.2f}x" if theirs is not None else "n/a"
         versus_fresh = f"{fresh / theirs:.2f}x" if theirs is not None else "n/a"
         ratio = statistics.median(captured) / statistics.median(plain)
+        cpu_ratio = statistics.median(captured_cpu) / statistics.median(plain_cpu)
+        if workload.key in CAPTURE_TARGETS:
+            target = CAPTURE_TARGETS[workload.key]
+            RESULTS.append((f"captured fwd+bwd / plain (CPU time), {workload.name}", cpu_ratio, target))
         print(
             f"| {workload.name:38s} | {nodes:5d} | {statistics.median(plain) * 1e3:16.2f} "
-            f"| {statistics.median(captured) * 1e3:11.2f} | {ratio:15.1f}x "
+            f"| {statistics.median(captured) * 1e3:11.2f} | {ratio:15.1f}x | {cpu_ratio:8.1f}x "
             f"| {ours:21.1f} | {dot_cell:>25s} | {versus:>16s} | {fresh:19.1f} | {versus_fresh:>16s} "
             f"| {statistics.median(bare) * per_node:17.2f} | {statistics.median(dot) * per_node:14.1f} |",
             flush=True,
@@ -345,6 +374,7 @@ def bench_after_budget(steps: int, repeat: int) -> None:
     plain, spent = statistics.median(plain_times), statistics.median(traced_times)
     print(f"## the same loop in one process ({steps:,} steps, loop only), medians of {repeat}")
     print(f"plain {plain:.2f} s, under gradviz.trace() {spent:.2f} s: {spent / plain:.2f}x")
+    RESULTS.append((f"{steps:,}-step loop in one process, loop only (no target)", spent / plain, 0.0))
     print()
 
 
@@ -353,10 +383,11 @@ def bench_after_budget(steps: int, repeat: int) -> None:
 
 @dataclass
 class Run:
-    """One finished process: wall time (s) and peak resident set size (MiB)."""
+    """One finished process: wall time (s), peak resident set size (MiB) and CPU time (s)."""
 
     seconds: float
     peak_mib: float
+    cpu: float = 0.0
 
 
 #: Runs a command and writes its peak RSS (KiB) to a file. Linux carries a process's RSS high-water mark
@@ -365,7 +396,8 @@ class Run:
 LAUNCHER = """\
 import resource, subprocess, sys
 code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL).returncode
-open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(code)
 """
 
@@ -382,15 +414,21 @@ def run_process(command: list[str], cwd: Path) -> Run:
             raise RuntimeError(
                 f"{' '.join(command)} exited {done.returncode}:\n{done.stderr.decode()[-2000:]}"
             )
-        peak_kib = int(Path(rss.name).read_text())
-    return Run(seconds=seconds, peak_mib=peak_kib / 1024)
+        peak_kib, cpu = Path(rss.name).read_text().split()
+    return Run(seconds=seconds, peak_mib=int(peak_kib) / 1024, cpu=float(cpu))
 
 
 def _median_run(runs: list[Run]) -> Run:
-    return Run(statistics.median(r.seconds for r in runs), statistics.median(r.peak_mib for r in runs))
+    return Run(
+        statistics.median(r.seconds for r in runs),
+        statistics.median(r.peak_mib for r in runs),
+        statistics.median(r.cpu for r in runs),
+    )
 
 
-def bench_script(label: str, script: Path, repeat: int, out_dir: Path, *, workdir: Path) -> None:
+def bench_script(
+    label: str, script: Path, repeat: int, out_dir: Path, *, workdir: Path, target: bool = True
+) -> None:
     """One row of table 2: a script under plain python and under default ``gradviz trace``."""
     plain_runs, traced_runs = [], []
     trace_command = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--out", str(out_dir), str(script)]
@@ -401,8 +439,11 @@ def bench_script(label: str, script: Path, repeat: int, out_dir: Path, *, workdi
     trace_json = out_dir / "trace.json"
     size = f"{trace_json.stat().st_size / 1e6:.2f}" if trace_json.exists() else "none"
     ratio = traced.seconds / plain.seconds
+    cpu_ratio = traced.cpu / plain.cpu if plain.cpu else float("nan")
+    if target:
+        RESULTS.append((f"whole script traced / plain (CPU time), {label}", cpu_ratio, SCRIPT_TARGET))
     print(
-        f"| {label:38s} | {plain.seconds:8.2f} | {traced.seconds:9.2f} | {ratio:6.2f}x "
+        f"| {label:38s} | {plain.seconds:8.2f} | {traced.seconds:9.2f} | {ratio:6.2f}x | {cpu_ratio:9.2f}x "
         f"| {plain.peak_mib:9.0f} | {traced.peak_mib:10.0f} | {size:>13s} |",
         flush=True,
     )
@@ -476,10 +517,10 @@ def bench_scripts(repeat: int, quick: bool) -> None:
     steps = 2_000 if quick else 10_000
     print(f"## whole scripts: medians of {repeat} (plain and traced interleaved), default `gradviz trace`")
     print(
-        f"| {'script':38s} | {'plain s':>8s} | {'traced s':>9s} | {'ratio':>7s} | {'plain MiB':>9s} "
-        f"| {'traced MiB':>10s} | {'trace.json MB':>13s} |"
+        f"| {'script':38s} | {'plain s':>8s} | {'traced s':>9s} | {'ratio':>7s} | {'CPU ratio':>10s} "
+        f"| {'plain MiB':>9s} | {'traced MiB':>10s} | {'trace.json MB':>13s} |"
     )
-    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 11}|{'-' * 9}|{'-' * 11}|{'-' * 12}|{'-' * 15}|")
+    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 11}|{'-' * 9}|{'-' * 12}|{'-' * 11}|{'-' * 12}|{'-' * 15}|")
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         loop = folder / "loop.py"
@@ -491,10 +532,11 @@ def bench_scripts(repeat: int, quick: bool) -> None:
         if not quick:
             big = folder / "big_leaf.py"
             big.write_text(BIG_LEAF_SCRIPT)
-            bench_script("50M-float leaf (200 MB)", big, 1, folder / "big-out", workdir=folder)
+            bench_script("50M-float leaf (200 MB)", big, 1, folder / "big-out", workdir=folder, target=False)
     print(
         "\nPeak RSS is the traced process itself; a layout-engine child it starts is not included. "
-        "Ratios include starting Python and importing torch in both columns."
+        "Ratios include starting Python and importing torch in both columns; the CPU ratio (the process "
+        "and its children) moves less with other load on the machine."
     )
     print()
 
@@ -509,7 +551,15 @@ def main() -> int:
     parser.add_argument(
         "--only", choices=["graphs", "scripts", "budget", "sizes", "memory"], help="run one table only"
     )
+    parser.add_argument(
+        "--workloads",
+        type=lambda text: [name for name in text.split(",") if name],
+        help=f"comma-separated workloads for the graphs table ({', '.join(WORKLOADS)})",
+    )
     args = parser.parse_args()
+    unknown = [name for name in args.workloads or [] if name not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload {unknown[0]!r}; choose from {', '.join(WORKLOADS)}")
     repeat = args.repeat or (1 if args.quick else 5)
     import torch
 
@@ -522,7 +572,7 @@ def main() -> int:
     )
     print(f"load average at start: {' '.join(f'{load:.2f}' for load in os.getloadavg())}\n")
     if args.only in (None, "graphs"):
-        bench_graphs(workloads(args.quick), repeat)
+        bench_graphs(workloads(args.quick, args.workloads), repeat)
     if args.only in (None, "sizes"):
         bench_trace_sizes(workloads(args.quick), 4)
     if args.only in (None, "memory"):
@@ -531,8 +581,21 @@ def main() -> int:
         bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 3)))
     if args.only in (None, "scripts"):
         bench_scripts(max(1, min(repeat, 3)), args.quick)
+    print_targets()
     print(f"load average at end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     return 0
+
+
+def print_targets() -> None:
+    """Issue 8's cost targets against this run's figures, one line each."""
+    if not RESULTS:
+        return
+    print("## cost targets (issue 8), this run")
+    for what, measured, target in RESULTS:
+        verdict = "" if not target else ("  met" if measured <= target else "  NOT met")
+        limit = f" (target <= {target:.1f}x)" if target else ""
+        print(f"{what}: {measured:.2f}x{limit}{verdict}")
+    print()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ that is within the capture budget to `CallCapture.capture`.
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gradviz.capture.backward import NodeStartCallback, StepRecorder, steps_part
 from gradviz.capture.births import leaf_births
 from gradviz.capture.call import CallPlan, read_engine_arguments
-from gradviz.capture.dataedit import SavedTensorCheck
+from gradviz.capture.dataedit import SavedTensorCheck, data_access_noted
 from gradviz.capture.door import Door, UserCall
 from gradviz.capture.editeffect import EditEffect, with_effects
 from gradviz.capture.entry import call_error
@@ -100,6 +101,23 @@ class CallCapture:
         Returns:
             What the engine returned.
         """
+        # The record adds many small objects at once: the cycle collector would walk the heap for each batch.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._capture(index, engine, location, frame, on_error)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _capture(
+        self,
+        index: int,
+        engine: UserCall,
+        location: Location | None,
+        frame: FrameType | None,
+        on_error: ErrorNoter,
+    ) -> Any:
         plan = None
         try:
             with isolated():
@@ -112,7 +130,8 @@ class CallCapture:
             self.part.fault(error, location, what=what)
             return engine()
         try:
-            result = engine()
+            with data_access_noted(self.recorder if self._saved_check is not None else None):
+                result = engine()
         except BaseException as exc:
             plan.steps.detach()
             self.finish(plan, None, error=exc)

@@ -9,7 +9,8 @@ runs the node, `SavedTensorCheck` compares those fingerprints with what the node
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -25,6 +26,38 @@ if TYPE_CHECKING:
     from gradviz.capture.forward import ForwardRecorder
 
 LabelOf = Callable[[torch.Tensor], "str | None"]
+_DATA: Any = torch._C.TensorBase.data  # the getset descriptor behind ``Tensor.data``
+
+
+@contextmanager
+def data_access_noted(recorder: ForwardRecorder | None) -> Iterator[None]:
+    """While backward runs: a ``.data`` access (in a hook) tells the recorder, so fingerprints are compared.
+
+    Torch runs backward hooks without any torch-function mode, so the timeline cannot see them; a
+    marker on ``Tensor.data`` can. It is in place only for the engine call.
+
+    Args:
+        recorder: The forward timeline (nothing is marked without one).
+    """
+    if recorder is None or "data" in torch.Tensor.__dict__:  # the watch's own marker, or someone else's
+        yield
+        return
+
+    def get(tensor: torch.Tensor) -> Any:
+        recorder.note_unseen_access()
+        return _DATA.__get__(tensor)
+
+    def set_(tensor: torch.Tensor, value: Any) -> None:
+        recorder.note_unseen_access()
+        _DATA.__set__(tensor, value)
+
+    marker = property(get, set_)
+    torch.Tensor.data = marker  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if torch.Tensor.__dict__.get("data") is marker:
+            del torch.Tensor.data
 
 
 class SavedTensorCheck:
@@ -96,6 +129,8 @@ class SavedTensorCheck:
         if origin is None or not origin.fingerprints:
             return []
         recorder = self._recorder
+        if recorder is not None and not recorder.may_have_edited(origin.event):
+            return []  # the timeline saw every op since the node was made, and none wrote behind autograd
         before = dict(origin.fingerprints)
         findings: list[Finding] = []
         edited: list[tuple[str, torch.Tensor, Fingerprint]] = []

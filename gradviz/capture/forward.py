@@ -23,9 +23,9 @@ from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.isolation import isolated
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.locator import Locator
-from gradviz.capture.origin import grad_fn_of, origin_of
+from gradviz.capture.origin import NodeOrigin, grad_fn_of, origin_of, set_origin
 from gradviz.capture.quirks import tensors_in as _tensors
-from gradviz.capture.saved import FingerprintCache, tag_origin
+from gradviz.capture.saved import FingerprintCache, saved_names, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.tensorrefs import TensorRef
 from gradviz.capture.timeline import TimelineMixin
@@ -35,6 +35,14 @@ from gradviz.model import Finding, GradMode, Location
 __all__ = ["TORCH_NO_GRAD", "ForwardRecorder", "latest_recorder"]
 
 _latest: weakref.ref[ForwardRecorder] | None = None
+#: Ways to reach a tensor's memory that autograd's version counter does not watch (besides ``.data``).
+_RAW_ACCESS = frozenset(
+    {"Tensor.numpy", "Tensor.__array__", "Tensor.__dlpack__", "Tensor.data_ptr", "Tensor.untyped_storage"}
+    | {"Tensor.storage", "Tensor._typed_storage", "from_numpy", "frombuffer", "from_dlpack"}
+)
+_WRITES = (opkind.DATA_SET, opkind.INPLACE)
+#: An edit mark meaning "anything may have changed": every fingerprint is compared.
+_ANY_TIME = sys.maxsize
 
 
 def latest_recorder() -> ForwardRecorder | None:
@@ -58,13 +66,16 @@ class _Mode(TorchFunctionMode):
         # Under torch.compile, Dynamo traces through active modes: recording there would only break
         # the user's graph (frames, weak references), so compiled regions stay off the timeline.
         if not recorder._on or torch.compiler.is_compiling():
+            if recorder._recording and not torch.compiler.is_compiling():
+                recorder._unseen(func, kwargs)  # a user op in a paused block may edit behind autograd
             return func(*args, **kwargs)
         return recorder._part.through(UserCall(func, args, kwargs), recorder._call)
 
 
-def _version_of(tensor: torch.Tensor) -> int:
+def _version_of(tensor: torch.Tensor) -> tuple[int, bool]:
+    """The tensor's ``_version``, and whether autograd tracks it (read where no user mode sees it)."""
     with isolated():
-        return tensor._version
+        return tensor._version, tensor.requires_grad
 
 
 def _warns_on_grad(tensor: torch.Tensor) -> bool:
@@ -107,6 +118,9 @@ class ForwardRecorder(TimelineMixin):
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
         self._unowned: dict[int, Location | None] = {}
         self._prints: FingerprintCache = {}
+        # Event index of the latest write that may have bypassed the version counter (a .data edit, an
+        # in-place op on a tensor autograd does not track, raw memory access, ops the timeline missed).
+        self._edit_mark = -1
         self.births = Births()
         #: Told about .grad reads and assignments and in-place ops, for the ledger (set by the Tracer).
         self.book: LedgerBook | None = None
@@ -188,6 +202,35 @@ class ForwardRecorder(TimelineMixin):
         self._on = (
             self._mode is not None and self._recording and self._pause_depth == 0 and self._part.is_open
         )
+        if self._mode is None or not self._recording or not self._part.is_open:
+            self._edit_mark = _ANY_TIME  # ops from now on go unseen
+
+    def may_have_edited(self, event: int) -> bool:
+        """Whether a tensor saved at `event` may since have changed behind the version counter.
+
+        False only when the timeline saw every op since then and none could write that way, so
+        comparing the saved tensors' fingerprints can be skipped.
+
+        Args:
+            event: Id of the event that created the node.
+        """
+        return event < self._edit_mark
+
+    def note_unseen_access(self) -> None:
+        """A ``.data`` access no mode saw (backward hooks run without torch-function modes)."""
+        self._edit_mark = _ANY_TIME
+
+    def _unseen(self, func: Any, kwargs: dict[str, Any]) -> None:
+        """A user op while paused (a hook during backward): note it when it could edit behind autograd."""
+        try:
+            code, name = opkind.classify(func)
+        except Exception:  # never the user's problem: compare every fingerprint instead
+            self._edit_mark = _ANY_TIME
+            return
+        if code == opkind.DATA_GET or name in _RAW_ACCESS:
+            self._edit_mark = _ANY_TIME
+        elif code in _WRITES or "out" in kwargs:
+            self._edit_mark = len(self._raw)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -234,7 +277,12 @@ class ForwardRecorder(TimelineMixin):
             return call()
         if len(self._raw) >= self._max_events:
             self._dropped += 1
+            self._edit_mark = _ANY_TIME
             return call()
+        if code == opkind.DATA_GET or name in _RAW_ACCESS:
+            self._edit_mark = _ANY_TIME  # the alias may be written where no mode sees it (a backward hook)
+        elif code == opkind.DATA_SET:
+            self._edit_mark = len(self._raw)
         if code == opkind.GRAD_MODE:
             return self._grad_switch(call)
         if code == opkind.GRAD_GET:
@@ -249,7 +297,11 @@ class ForwardRecorder(TimelineMixin):
         if code == opkind.OP and kwargs.get("inplace") is True:
             code = opkind.INPLACE
         modified = kwargs.get("out") if code == opkind.OP else target if code == opkind.INPLACE else None
-        version = _version_of(modified) if isinstance(modified, torch.Tensor) else None
+        version = None
+        if isinstance(modified, torch.Tensor):
+            version, tracked = _version_of(modified)
+            if not tracked:
+                self._edit_mark = len(self._raw)  # maybe an alias of .data made before tracing
         result = call()
         try:
             with isolated():  # the user's modes below ours see their op, not gradviz's reading of it
@@ -316,6 +368,10 @@ class ForwardRecorder(TimelineMixin):
             self.births.note(draft.outputs, event)
         if grad_fn is not None:
             made = draft.output_ids[0] if draft.output_ids else None
+            if not saved_names(grad_fn):  # saves no tensor (AddBackward0, TBackward0): nothing to fingerprint
+                if origin_of(grad_fn) is None:
+                    set_origin(grad_fn, NodeOrigin(event, draft.location, made))
+                return
             nearby = draft.outputs + _tensors(args)
             tag_origin(
                 grad_fn,

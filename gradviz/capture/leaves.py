@@ -27,7 +27,7 @@ import torch
 
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import Door, Part
-from gradviz.capture.summary import dtype_name, summarize
+from gradviz.capture.summary import _flat, dtype_name, summarize
 from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
@@ -42,6 +42,7 @@ _SAMPLE = 8
 _SMALL = 8
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
+_detach = torch._C.TensorBase.detach
 
 
 def value_print(leaf: torch.Tensor) -> ValuePrint:
@@ -50,12 +51,15 @@ def value_print(leaf: torch.Tensor) -> ValuePrint:
     ``optimizer.step()`` and in-place updates under ``no_grad`` bump ``_version``; ``x.data = ...`` moves
     the data; an in-place edit through ``.data`` changes neither, only the values.
     """
-    data = leaf.detach()
-    flat = data.reshape(-1)
-    step = max(1, flat.numel() // _SAMPLE)
-    # A tensor on the meta device has a shape but no data to sample.
-    readable = flat.numel() and not data.is_meta
-    sample = tuple(float(v) for v in flat[::step][:_SAMPLE].tolist()) if readable else ()
+    data = _detach(leaf)
+    count = data.numel()
+    if not count or data.is_meta:  # a meta tensor has a shape but no data to sample
+        sample: tuple[float, ...] = ()
+    elif count <= _SAMPLE:  # every element: no tensor op beyond reading them
+        listed = data.tolist()
+        sample = tuple(map(float, _flat(listed, data.dim())))
+    else:
+        sample = tuple(map(float, data.reshape(-1)[:: count // _SAMPLE][:_SAMPLE].tolist()))
     return (int(leaf._version), data.data_ptr(), sample)
 
 
@@ -292,7 +296,7 @@ class LeafLedger:
     def _arriving(self, leaf_ref: TensorRef[torch.Tensor], grad: torch.Tensor) -> None:
         leaf = leaf_ref()
         if leaf is not None:
-            held = leaf.grad is not None and bool(leaf.grad.detach().ne(0).any())
+            held = leaf.grad is not None and bool(_detach(leaf.grad).ne(0).any())
             self._pending.append((leaf_ref, held))
 
     def _accumulating(self, leaf: torch.Tensor) -> None:
@@ -318,7 +322,7 @@ class LeafLedger:
                 if grad is not None and grad.numel() <= _SMALL:
                     state.grad = summarize(grad)  # a small gradient is shown by its values, as when captured
                 elif grad is not None:
-                    norm = float(torch.linalg.vector_norm(grad.detach()))
+                    norm = float(torch.linalg.vector_norm(_detach(grad)))
                     state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
                 self._arrive(leaf, held, call_index, None, state.grad, False)
                 if self.on_settled is not None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gradviz.capture.summary import summarize
+from gradviz.capture.summary import Snapshot, snapshot, summarize
 from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
@@ -35,7 +35,7 @@ Where = Callable[[], "Location | None"]
 
 _Raw = tuple[
     LedgerKind, "TensorRef[torch.Tensor] | None", "str | None", str, "Location | None", int,
-    "Value | None", "Value | None", "Value | None", bool,
+    "Value | Snapshot | None", "Value | Snapshot | None", "Value | None", bool,
 ]  # fmt: skip
 
 _ZEROING = frozenset({"zero_", "_foreach_zero_", "fill_", "mul_"})
@@ -83,7 +83,7 @@ class LedgerBook:
         # The script's variables are gone before the ledger is read: a last manual step needs the leaf.
         self._kept: list[torch.Tensor] = []
         self._by_ptr: dict[int, TensorRef[torch.Tensor]] = {}
-        self._stepping: list[tuple[torch.Tensor, Value]] = []
+        self._stepping: list[tuple[torch.Tensor, Snapshot]] = []
         self.calls = 0
         self.in_step = False
 
@@ -95,8 +95,8 @@ class LedgerBook:
         leaf: torch.Tensor | None,
         how: str,
         where: Location | None,
-        before: Value | None,
-        after: Value | None,
+        before: Value | Snapshot | None,
+        after: Value | Snapshot | None,
         loss: Value | None = None,
         captured: bool = True,
     ) -> None:
@@ -127,7 +127,7 @@ class LedgerBook:
             self.learn(leaf)
             self._grads_after[leaf] = info.grad_after
             if leaf.numel() <= SMALL:
-                self._values[leaf] = summarize(leaf.detach())
+                self._values[leaf] = snapshot(leaf)
             self._add("backward", leaf, call.api, call.location, info.grad_before, info.grad_after, loss)
             loss = None  # the loss once per call, on its first leaf
         if loss is not None:
@@ -142,7 +142,7 @@ class LedgerBook:
         """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
         if leaf.numel() > SMALL:
             return
-        now, before = summarize(leaf.detach()), self._values.get(leaf)
+        now, before = snapshot(leaf), self._values.get(leaf)
         if before is not None and now != before:  # updated since the last call: by hand, past the budget
             self.calls -= 1
             self._add("update", leaf, "updated (line not recorded: past --max-backward)", None, before, now)
@@ -167,14 +167,14 @@ class LedgerBook:
         """Before ``optimizer.step()``: the small parameters' values."""
         self.in_step = True
         full = len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS
-        self._stepping = [] if full else [(p, summarize(p.detach())) for p in params if p.numel() <= SMALL]
+        self._stepping = [] if full else [(p, snapshot(p)) for p in params if p.numel() <= SMALL]
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter that changed."""
         self.in_step = False
         where = self._where()
         for param, before in self._stepping:  # unchanged values too: the loop table shows every step seen
-            after = self._values[param] = summarize(param.detach())
+            after = self._values[param] = snapshot(param)
             self._add("update", param, "optimizer.step()", where, before, after)
         self._stepping = []
 
@@ -198,8 +198,8 @@ class LedgerBook:
         name = self._label_of(leaf) or "p"
         zeros = f"{name}.grad = {'None' if value is None else 'zeros'}"
         how = _zero_grad_how(owner, self._where()) if owner else zeros
-        after = None if value is None else summarize(value.detach())
-        self._add("zeroed", leaf, how, self._where(), summarize(old.detach()), after)
+        after = None if value is None else summarize(value)
+        self._add("zeroed", leaf, how, self._where(), summarize(old), after)
 
     def before_inplace(self, name: str, args: Sequence[Any], frame: Any) -> list[Any]:
         """Before an in-place op: what it may zero (a ``.grad``) or update (a leaf); returns a token."""
@@ -213,11 +213,11 @@ class LedgerBook:
             if short in _ZEROING:
                 leaf = self._grad_owner(tensor)
                 if leaf is not None:
-                    found.append(("zeroed", leaf, tensor, summarize(tensor.detach()), short))
+                    found.append(("zeroed", leaf, tensor, summarize(tensor), short))
                     continue
             leaf = self._leaf_of(tensor)
             if leaf is not None and not self.in_step and leaf.numel() <= SMALL:
-                found.append(("update", leaf, tensor, summarize(leaf.detach()), short))
+                found.append(("update", leaf, tensor, snapshot(leaf), short))
         if found:
             found.append(_zero_grad_owner(frame))
         return found
@@ -231,12 +231,12 @@ class LedgerBook:
         for kind, leaf, tensor, before, op in token[:-1]:
             name = self._label_of(leaf) or "p"
             if kind == "zeroed":
-                after = summarize(tensor.detach())
-                if after.norm == 0.0 and before.norm != 0.0:
+                zeroed = summarize(tensor)
+                if zeroed.norm == 0.0 and before.norm != 0.0:
                     how = _zero_grad_how(owner, where) if owner else _zeroing_how(name, code, op)
-                    self._add("zeroed", leaf, how, where, before, after)
+                    self._add("zeroed", leaf, how, where, before, zeroed)
             else:
-                after = summarize(leaf.detach())
+                after = snapshot(leaf)
                 if after != before:
                     self._values[leaf] = after
                     self._add("update", leaf, _update_how(name, code, op), where, before, after)
@@ -270,18 +270,24 @@ class LedgerBook:
                 label = self._label_of(leaf)
                 if label is not None:
                     how = how.replace("p.grad", f"{label}.grad", 1).replace("p -=", f"{label} -=", 1)
-            out.append(LedgerEntry(kind, label, how, where, call, before, after, loss, captured))
+            shown = _shown(before), _shown(after)
+            out.append(LedgerEntry(kind, label, how, where, call, *shown, loss, captured))
         return (*out, *self._since_last_call())
 
     def _since_last_call(self) -> list[LedgerEntry]:
         """Small leaves updated after the last call that was followed (a last manual step, say)."""
         found = []
         for leaf, before in list(self._values.items()):
-            now = summarize(leaf.detach())
+            now = snapshot(leaf)
             if now != before and self.calls > 0:
                 how = "updated (line not recorded: past --max-backward)"
-                found.append(LedgerEntry("update", self._label_of(leaf), how, None, self.calls, before, now))
+                label = self._label_of(leaf)
+                found.append(LedgerEntry("update", label, how, None, self.calls, before.value, now.value))
         return found
+
+
+def _shown(value: Value | Snapshot | None) -> Value | None:
+    return value.value if isinstance(value, Snapshot) else value
 
 
 def _zeroing_how(name: str, code: str | None, op: str) -> str:
@@ -303,5 +309,5 @@ def _update_how(name: str, code: str | None, op: str) -> str:
 def _loss(roots: Sequence[Any]) -> Value | None:
     root = roots[0] if roots else None
     if isinstance(root, torch.Tensor) and root.numel() == 1:
-        return summarize(root.detach())
+        return summarize(root)
     return None

@@ -24,6 +24,7 @@ class Locator:
     def __init__(self, root: str | None = None) -> None:
         self._root = root
         self._internal: dict[CodeType, bool] = {}
+        # Keyed by the frame's last instruction, not its line: f_lineno scans the code's line table.
         self._locations: dict[tuple[CodeType, int], Location] = {}
 
     def here(self, frame: Any = None) -> Location | None:
@@ -43,7 +44,7 @@ class Locator:
             if flag is None:
                 flag = internal[code] = is_internal(code.co_filename)
             if not flag:
-                key = (code, frame.f_lineno)
+                key = (code, frame.f_lasti)
                 location = self._locations.get(key)
                 if location is None:
                     location = self._locations[key] = frame_location(frame, self._root)

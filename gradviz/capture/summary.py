@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import torch
@@ -13,6 +14,9 @@ from gradviz.model import Nested, Value
 
 #: Tensors with at most this many elements keep their values.
 MAX_VALUES = 100
+_STRIDED = torch.strided
+#: ``Tensor.detach`` itself: gradviz's own reads never go through a marker put on ``torch.Tensor``.
+_detach = torch._C.TensorBase.detach
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
@@ -34,15 +38,26 @@ def _freeze(values: Any) -> Nested:
     return tuple(_freeze(item) for item in values)
 
 
+def _flat(values: Any, dims: int) -> list[Any]:
+    """The elements of ``tolist()``'s nested lists, in order."""
+    if dims == 0:
+        return [values]
+    for _ in range(dims - 1):
+        values = [item for row in values for item in row]
+    return values  # type: ignore[no-any-return]
+
+
 def _stats(flat: list[Any]) -> tuple[float, float, float, float]:
     """min, max, mean and 2-norm as torch computes them: any NaN makes all four NaN."""
-    if any(number != number for number in flat):  # NaN is the one value not equal to itself
+    total = sum(flat)
+    # NaN is the one value not equal to itself; a NaN total may also be inf - inf.
+    if total != total and any(number != number for number in flat):
         return (math.nan,) * 4
     return (
         float(min(flat)),
         float(max(flat)),
-        sum(flat) / len(flat),
-        math.sqrt(sum(number * number for number in flat)),
+        total / len(flat),
+        math.sqrt(sum(map(operator.mul, flat, flat))),
     )
 
 
@@ -60,6 +75,15 @@ def _tensor_stats(data: torch.Tensor) -> tuple[float, float, float, float]:
     mean = data.mean(dtype=wide)
     norm = torch.linalg.vector_norm(data, dtype=wide)
     return float(low.item()), float(high.item()), float(mean.item()), float(norm.item())
+
+
+def _listed_value(shape: tuple[int, ...], dtype: str, listed: Any, with_stats: bool) -> Value:
+    """A small tensor's `Value` from its ``tolist()``: the statistics from the values in hand."""
+    values = _freeze(listed)
+    if not with_stats:
+        return Value(shape=shape, dtype=dtype, values=values)
+    low, high, mean, norm = _stats(_flat(listed, len(shape)))
+    return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
 
 
 def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool = True) -> Value:
@@ -81,20 +105,15 @@ def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool
         # Shape and dtype only: no tensor op at all (saved tensors of big graphs).
         return Value(shape=tuple(tensor.shape), dtype=dtype_name(tensor.dtype))
     with isolated():
-        data = tensor.detach()  # a detached tensor's ops are never recorded, whatever the grad mode
+        data = _detach(tensor)  # a detached tensor's ops are never recorded, whatever the grad mode
         shape = tuple(data.shape)
         dtype = dtype_name(data.dtype)
-        if data.layout != torch.strided or data.is_meta:
+        if data.layout != _STRIDED or data.is_meta:
             return Value(shape=shape, dtype=dtype)
         count = data.numel()
         with_stats = stats and count > 0 and not data.is_complex()
         if count <= max_values:
-            values = _freeze(data.tolist())
-            if not with_stats:
-                return Value(shape=shape, dtype=dtype, values=values)
-            # Small tensors: the statistics from the values in hand beat four torch ops.
-            low, high, mean, norm = _stats(data.reshape(-1).tolist())
-            return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+            return _listed_value(shape, dtype, data.tolist(), with_stats)
         if not with_stats:
             return Value(shape=shape, dtype=dtype)
         low, high, mean, norm = _tensor_stats(data)
@@ -186,3 +205,42 @@ def summarize_optional(tensor: torch.Tensor | None) -> Value | None:
     if tensor is None:
         return None
     return summarize(tensor)
+
+
+class Snapshot:
+    """A small tensor's values as read at one moment (plain data); its `Value` is made when first asked for.
+
+    The ledger reads small parameters at every step but keeps the entries of only a few steps: reading
+    the values costs a fraction of summarizing them. Snapshots are equal when their values are.
+    """
+
+    __slots__ = ("_value", "dtype", "listed", "numeric", "shape")
+
+    def __init__(self, shape: tuple[int, ...], dtype: str, listed: Any, numeric: bool) -> None:
+        self.shape = shape
+        self.dtype = dtype
+        self.listed = listed
+        self.numeric = numeric
+        self._value: Value | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return self.shape == other.shape and self.dtype == other.dtype and self.listed == other.listed
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def value(self) -> Value:
+        """The same `Value` as `summarize` gives for the tensor as it was."""
+        if self._value is None:
+            with_stats = self.numeric and math.prod(self.shape) > 0
+            self._value = _listed_value(self.shape, self.dtype, self.listed, with_stats)
+        return self._value
+
+
+def snapshot(tensor: torch.Tensor) -> Snapshot:
+    """Read a small dense tensor's values now (see `Snapshot`)."""
+    with isolated():
+        data = _detach(tensor)
+        return Snapshot(tuple(data.shape), dtype_name(data.dtype), data.tolist(), not data.is_complex())

@@ -165,3 +165,49 @@ def test_example_03_warns_on_stderr_and_in_trace_json(
     assert finding["location"]["line"] == 14 and finding["label"] == "w"
     (overlay,) = trace["backwards"][0]["overlays"]
     assert overlay["kind"] == "data_edit" and overlay["text"] == ".data edit at line 14: _version stays 0"
+
+
+def test_an_edit_through_a_data_alias_taken_before_tracing_is_still_reported() -> None:
+    # Given an alias of w's memory taken before tracing starts: the timeline never saw the .data read
+    w = torch.tensor([2.0, 3.0], requires_grad=True)
+    alias = w.data
+    with Tracer() as tracer:
+        y = (w * w).sum()
+        # When the alias is edited in place: autograd's version counter of w does not move
+        alias.mul_(10)
+        y.backward()
+
+    # Then torch used the edited values, and gradviz says so
+    assert w.grad is not None and w.grad.tolist() == [40.0, 60.0]
+    assert [finding.label for finding in data_edits(tracer)] == ["w"]
+
+
+def test_an_edit_inside_a_backward_hook_is_reported() -> None:
+    # Given a hook that edits w through .data while backward runs, before w's MulBackward0 runs
+    w = torch.tensor([2.0, 3.0], requires_grad=True)
+
+    def edit(grad: torch.Tensor) -> None:
+        w.data.mul_(10)
+
+    with Tracer() as tracer:
+        h = w * w
+        h.register_hook(edit)
+        y = (h * 1.0).sum()
+        y.backward()
+
+    # Then the gradient came from the edited w, and the edit is reported
+    assert w.grad is not None and w.grad.tolist() == [40.0, 60.0]
+    assert [finding.label for finding in data_edits(tracer)] == ["w"]
+
+
+def test_nodes_made_after_the_last_edit_are_not_compared_and_earlier_ones_are() -> None:
+    recorder = ForwardRecorder()
+    recorder.start()
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    before = w * w
+    w.data.add_(1)
+    after = w * w
+    recorder.stop()
+    check = SavedTensorCheck(recorder)
+    assert len(check.check(before.grad_fn, node_name="MulBackward0", location=None, call_index=1)) == 1
+    assert check.check(after.grad_fn, node_name="MulBackward0", location=None, call_index=1) == []
