@@ -243,4 +243,8 @@ def snapshot(tensor: torch.Tensor) -> Snapshot:
     """Read a small dense tensor's values now (see `Snapshot`)."""
     with isolated():
         data = _detach(tensor)
+        if data.is_meta:  # a shape and no data: nothing to read, its summary says so
+            shot = Snapshot(tuple(data.shape), dtype_name(data.dtype), None, False)
+            shot._value = summarize(data)
+            return shot
         return Snapshot(tuple(data.shape), dtype_name(data.dtype), data.tolist(), not data.is_complex())
