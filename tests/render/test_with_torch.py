@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gradviz.render.dot import to_dot
+from gradviz.render.html import to_html
 from gradviz.render.json import from_json, to_json
 from gradviz.render.style import format_value
 from gradviz.render.text import to_text
@@ -109,3 +110,21 @@ def test_graph_draws_a_long_torch_chain_collapsed_unless_asked_for_every_node() 
     assert "401 nodes in 2 boxes" in collapsed and "x400" in collapsed
     assert full.count("<b>AddBackward0</b>") == 400
     assert "collapsed view (repeated runs folded): 2 nodes in 2 boxes" in small
+
+
+def test_html_step_table_says_why_a_grad_input_is_none() -> None:
+    # Given h = x * 3: MulBackward0's grad_inputs are (3 * v, None), the constant needing no gradient
+    with session.Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 3
+        h.sum().backward()
+    call = tracer.result().backwards[0]
+    (mul,) = [step for step in call.steps if call.graph.nodes[step.node].name == "MulBackward0"]
+    assert mul.grad_inputs[1] is None
+
+    # When the HTML page is written
+    page = to_html(call, None)
+
+    # Then the None slot says why, next to the gradient x received (torch's x.grad)
+    assert f"{format_value(session_value(x.grad))} &rarr; AccumulateGrad" in page
+    assert "None (this input needs no gradient)" in page
