@@ -11,6 +11,7 @@ from gradviz.render.dot import to_dot
 from gradviz.render.html import to_html
 from gradviz.render.json import from_json, to_json
 from gradviz.render.style import format_value
+from gradviz.render.summary import summarize
 from gradviz.render.text import to_text
 
 torch = pytest.importorskip("torch")
@@ -128,3 +129,20 @@ def test_html_step_table_says_why_a_grad_input_is_none() -> None:
     # Then the None slot says why, next to the gradient x received (torch's x.grad)
     assert f"{format_value(session_value(x.grad))} &rarr; AccumulateGrad" in page
     assert "None (this input needs no gradient)" in page
+
+
+def test_a_long_error_is_cut_at_a_whole_word_in_the_summary_line() -> None:
+    # Given torch's own message for a second backward through a freed graph
+    with pytest.raises(RuntimeError, match="second time") as raised, session.Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * x).sum()
+        y.backward()
+        y.backward()
+
+    # When the summary lists the failed call
+    (line,) = [line for line in summarize(tracer.result(), [], None).splitlines() if "FAILED" in line]
+
+    # Then the error is cut after a word torch wrote, never inside one
+    shown = line.split("FAILED: RuntimeError: ", 1)[1]
+    assert shown.endswith("...") and len(shown) < len(str(raised.value))
+    assert str(raised.value).split()[: len(shown[:-3].split())] == shown[:-3].split()
