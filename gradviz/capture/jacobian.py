@@ -83,9 +83,17 @@ def _slot_shapes(grad_fn: Any) -> list[torch.Size | None]:
         elif type(target).__name__ == "AccumulateGrad":
             shapes.append(target.variable.shape)
         else:
-            metadata = getattr(target, "_input_metadata", ())
-            shapes.append(metadata[input_nr].shape if input_nr < len(metadata) else None)
+            shapes.append(_input_shape(target, input_nr))
     return shapes
+
+
+def _input_shape(target: Any, input_nr: int) -> torch.Size | None:
+    # The node's input metadata is what the engine sums a broadcast gradient to; not public API.
+    try:
+        shape: torch.Size = target._input_metadata[input_nr].shape
+    except (AttributeError, IndexError, RuntimeError, TypeError):
+        return None
+    return shape
 
 
 def _as_received(
