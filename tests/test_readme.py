@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -47,3 +48,22 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
         # Then: it succeeds and says what it wrote
         assert done.returncode == 0, f"{shlex.join(words)}:\n{done.stderr}"
         assert "gradviz-out" in done.stdout + done.stderr, shlex.join(words)
+
+
+def test_the_readme_shows_what_gradviz_demo_prints(tmp_path: Path) -> None:
+    # Given: the README's `$ gradviz demo` console block
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```console\n\$ gradviz demo\n(.*?)```", readme, re.S)
+    assert found is not None
+    shown = [line for line in found.group(1).splitlines() if line]
+
+    # When: gradviz demo runs in a terminal 100 columns wide
+    env = {**os.environ, "COLUMNS": "100"}
+    done = subprocess.run(
+        [str(GRADVIZ), "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
+
+    # Then: every line the README shows is a line it printed
+    printed = set((done.stdout + done.stderr).splitlines())
+    assert done.returncode == 0
+    assert [line for line in shown if line not in printed] == []

@@ -108,13 +108,14 @@ def _second(events: Sequence[Event], calls: Sequence[BackwardCall], location: Lo
 
 def _scalar(location: Location | None) -> Finding:
     called = _CALLED_ON.search(code_of(location) or "")
-    name = called.group(1) if called else "the output"
+    # An unnamed output ("(x**2).backward()") gets a stand-in name, so the advice stays valid code.
+    name, code = (called.group(1), called.group(1)) if called else ("the output (out below)", "out")
     message = (
         f"backward(){_at(location)} was called on {name}, which has more than one element. Backward "
-        f"computes a vector-Jacobian product vJ: it needs a v shaped like {name} that says how much each "
+        f"computes a vector-Jacobian product vJ: it needs a v shaped like {code} that says how much each "
         f"of its elements matters (for a scalar loss, v = 1 is implied). Reduce it to a scalar first "
-        f"({name}.sum().backward() or {name}.mean().backward()), or pass v yourself: "
-        f"{name}.backward(gradient=torch.ones_like({name})) gives the gradient of {name}.sum()."
+        f"({code}.sum().backward() or {code}.mean().backward()), or pass v yourself: "
+        f"{code}.backward(gradient=torch.ones_like({code})) gives the gradient of {code}.sum()."
     )
     return Finding(
         kind="autograd_error", message=message, location=location, label=called and called.group(1)

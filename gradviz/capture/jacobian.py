@@ -60,16 +60,53 @@ def local_jacobians(grad_fn: Any, grad_outputs: Sequence[torch.Tensor | None]) -
         return ()
     if not is_callable_node(grad_fn):
         return ()
+    shapes = _slot_shapes(grad_fn)
     with torch.no_grad():
         basis = torch.eye(count, dtype=template.dtype, device=template.device)
         rows: list[tuple[torch.Tensor | None, ...]] = []
         for position in range(count):
             result = grad_fn(basis[position].reshape(template.shape))
             row = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+            row = tuple(_as_received(item, shapes, slot) for slot, item in enumerate(row))
             if any(item is not None and item.numel() > MAX_JACOBIAN_NUMEL for item in row):
                 return ()
             rows.append(row)
         return tuple(_stack_column(rows, slot) for slot in range(len(rows[0])))
+
+
+def _slot_shapes(grad_fn: Any) -> list[torch.Size | None]:
+    """The shape the node in each ``next_functions`` slot takes its gradient in (None where unknown)."""
+    shapes: list[torch.Size | None] = []
+    for target, input_nr in grad_fn.next_functions:
+        if target is None:
+            shapes.append(None)
+        elif type(target).__name__ == "AccumulateGrad":
+            shapes.append(target.variable.shape)
+        else:
+            shapes.append(_input_shape(target, input_nr))
+    return shapes
+
+
+def _input_shape(target: Any, input_nr: int) -> torch.Size | None:
+    # The node's input metadata is what the engine sums a broadcast gradient to; not public API.
+    try:
+        shape: torch.Size = target._input_metadata[input_nr].shape
+    except (AttributeError, IndexError, RuntimeError, TypeError):
+        return None
+    return shape
+
+
+def _as_received(
+    item: torch.Tensor | None, shapes: list[torch.Size | None], slot: int
+) -> torch.Tensor | None:
+    """A slot's vJ as the next node receives it: the engine sums a broadcast input's gradient to its shape."""
+    shape = shapes[slot] if slot < len(shapes) else None
+    if item is None or shape is None or item.shape == shape:
+        return item
+    try:
+        return item.sum_to_size(shape)
+    except RuntimeError:
+        return item
 
 
 def _stack_column(rows: list[tuple[torch.Tensor | None, ...]], slot: int) -> Value | None:

@@ -30,7 +30,10 @@ def error_text(error: CallError, *, limit: int | None = SHORT_ERROR) -> str:
     first = " ".join(lines[0].split()) if lines else ""
     text = f"{error.type}: {first}" if first else error.type
     if limit is not None and len(text) > limit:
-        text = text[: limit - 3].rstrip() + "..."
+        kept = text[: limit - 3]
+        if text[limit - 3] != " " and " " in kept:
+            kept = kept.rsplit(" ", 1)[0]  # end at a whole word, not half of one
+        text = kept.rstrip() + "..."
     return text
 
 

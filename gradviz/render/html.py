@@ -54,6 +54,8 @@ _TOOLBAR = (
 )
 
 _NO_ENGINE = "pip install graphviz-pure, or install Graphviz"
+#: A None in grad_inputs: autograd sends nothing to an input that does not require grad.
+_NO_GRADIENT = "this input needs no gradient"
 
 
 def _esc(text: str) -> str:
@@ -88,6 +90,9 @@ def _steps_table(call: BackwardCall) -> str:
         sent = []
         for slot, grad in enumerate(step.grad_inputs):
             target = targets.get((step.node, slot))
+            if grad is None and target is None:
+                sent.append(f"None ({_NO_GRADIENT})")
+                continue
             to = f" &rarr; {_esc(graph.nodes[target].name)} #{target}" if target is not None else ""
             sent.append(f"{_esc(format_value(grad, max_values=16))}{to}")
         if node is not None and node.is_accumulate_grad:

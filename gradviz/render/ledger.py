@@ -94,7 +94,7 @@ def _event_row(entry: LedgerEntry, grads: dict[str | None, Value | None]) -> Row
     change = f"{format_value(entry.before)} -> {format_value(entry.after)}"
     if entry.kind == "backward":
         grads[entry.leaf] = entry.after
-        loss = f", loss {format_value(entry.loss)}" if entry.loss is not None else ""
+        loss = f", loss = {format_value(entry.loss)}" if entry.loss is not None else ""
         added = "  (added into .grad)" if entry.before is not None and not _zero(entry.before) else ""
         counted = " (counted)" if not entry.captured else ""
         if not entry.captured and entry.before is None:

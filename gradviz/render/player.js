@@ -157,7 +157,8 @@
       row.hidden = s > k;
       row.classList.toggle("new", s === k && k > 0);
     });
-    label.textContent = k === 0 ? "before backward (" + total + " steps)" : "step " + k + " of " + total;
+    label.textContent = k === 0 ? "before backward (" + total + (total === 1 ? " step)" : " steps)")
+      : "step " + k + " of " + total;
     fillPanel(k);
     showSource(k);
     reveal(restyle(k));

@@ -126,10 +126,11 @@ def _start_view(call: BackwardCall, show_values: bool) -> StepView:
         elif root.gradient is None:
             lines = [NO_V_GIVEN.removeprefix("v: ")]
         sections.append(Section(f"backward starts at {describe_node(node)} with v =", tuple(lines), "v"))
+    steps = f"{len(call.steps)} step{'' if len(call.steps) == 1 else 's'}"
     if call.error is None:
-        sections.append(Section("Next", (f"{len(call.steps)} steps; press n to run the first one.",)))
+        sections.append(Section("Next", (f"{steps}; press n to run the first one.",)))
     else:
-        ran = f"{len(call.steps)} steps ran, then it failed"
+        ran = f"{steps} ran, then it failed"
         sections.append(Section("Next", (f"{ran} with {call.error.type}; press n to run the first one.",)))
     where = str(call.location) if call.location is not None else None
     code = call.location.code if call.location is not None else None

@@ -138,3 +138,15 @@ def test_inplace_error_names_the_node_that_used_the_tensor() -> None:
     assert finding.label == "b"
     assert "saved for backward by MulBackward0 at" in finding.message and "(`c = b * b`)" in finding.message
     assert "which saves its output" not in finding.message  # b = a * 3 needs only the constant 3
+
+
+def test_non_scalar_backward_on_an_unnamed_output_gives_advice_that_is_valid_code() -> None:
+    with pytest.raises(RuntimeError, match="only for scalar outputs"), Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        (x**2).backward()
+
+    message = explained(tracer).message
+    assert "called on the output (out below)" in message
+    assert "out.sum().backward() or out.mean().backward()" in message
+    assert "out.backward(gradient=torch.ones_like(out))" in message
+    assert "the output.sum()" not in message

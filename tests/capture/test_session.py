@@ -486,3 +486,23 @@ def test_a_finished_tracer_keeps_no_exception_and_so_none_of_its_frames_alive() 
         fail()
     gc.collect()
     assert refs[0]() is None
+
+
+def test_jacobian_to_a_broadcast_input_has_one_column_per_element_of_that_input() -> None:
+    # Given b of one element broadcast against x: MulBackward0 returns a [3] gradient for b, which
+    # the engine sums to b's shape [1]
+    with Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        b = torch.tensor([0.5], requires_grad=True)
+        y = x * b
+        y.sum().backward()
+    call = tracer.backwards[0]
+    mul = step_of(call, node_labelled(call, "y"))
+
+    # Then J to b is dy/db as torch computes it (3 x 1), and v @ J is what b received: b.grad
+    expected = torch.autograd.functional.jacobian(lambda t: x.detach() * t, b.detach()).reshape(3, 1)
+    assert mul.jacobians[1] is not None and mul.jacobians[1].shape == (3, 1)
+    assert close(mul.jacobians[1], expected)
+    v = as_tensor(mul.grad_outputs[0]).reshape(-1)
+    assert close(mul.grad_inputs[1], v @ as_tensor(mul.jacobians[1]))
+    assert b.grad is not None and close(mul.grad_inputs[1], b.grad)

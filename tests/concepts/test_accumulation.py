@@ -91,9 +91,9 @@ async def test_tui_shows_the_zeroing_before_call_three_and_the_ledger(tmp_path: 
     assert f"grad before: {before} + this contribution: {contribution} = grad after: {shown(after)}" in text
     rows = [flat(line) for line in ledger.splitlines()]
     summed = shown(2 * before_2)
-    assert f"6 backward #2, loss 14 w.grad {shown(before_2)} -> {summed} (added into .grad)" in rows
+    assert f"6 backward #2, loss = 14 w.grad {shown(before_2)} -> {summed} (added into .grad)" in rows
     assert f"{ZERO_LINE} w.grad.zero_() w.grad {shown(2 * before_2)} -> {shown(before_3)}" in rows
-    assert f"8 backward #3, loss 14 w.grad {shown(before_3)} -> {shown(after)}" in rows
+    assert f"8 backward #3, loss = 14 w.grad {shown(before_3)} -> {shown(after)}" in rows
 
 
 def test_example_accumulates_three_times_then_clears(tmp_path: Path) -> None:

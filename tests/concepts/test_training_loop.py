@@ -58,7 +58,7 @@ def expected_rows(steps: list[dict[str, torch.Tensor]]) -> list[str]:
     """The ledger's rows for the first step: backward, the two updates, the zeroing before step 2."""
     first = steps[0]
     return [
-        f"23 backward #1, loss {shown(first['loss'])} b.grad None -> {shown(first['b.grad'])}",
+        f"23 backward #1, loss = {shown(first['loss'])} b.grad None -> {shown(first['b.grad'])}",
         f"23 backward #1 w.grad None -> {shown(first['w.grad'])}",
         f"24 optimizer.step() w {shown(first['w before'])} -> {shown(first['w'])} w <- w - {LR} * w.grad",
         f"24 optimizer.step() b {shown(first['b before'])} -> {shown(first['b'])} b <- b - {LR} * b.grad",
@@ -74,7 +74,7 @@ def test_ledger_svg_shows_the_first_step_and_the_update_rule(trace: Trace) -> No
     texts = ["".join(text.itertext()) for text in svg.iter("{http://www.w3.org/2000/svg}text")]
     cells = flat(" ".join(texts))
     first = steps[0]
-    assert f"backward #1, loss {shown(first['loss'])} b.grad None -> {shown(first['b.grad'])}" in cells
+    assert f"backward #1, loss = {shown(first['loss'])} b.grad None -> {shown(first['b.grad'])}" in cells
     assert (
         f"optimizer.step() w {shown(first['w before'])} -> {shown(first['w'])} w <- w - 0.1 * w.grad" in cells
     )

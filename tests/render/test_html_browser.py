@@ -337,6 +337,21 @@ def test_a_page_without_drawing_or_steps_still_steps_without_errors(
     assert shown[1][1] == []
 
 
+def test_a_call_of_one_step_counts_it_in_the_singular(
+    browser: Any, call: BackwardCall, tmp_path: Path
+) -> None:
+    # Given a call in which autograd ran one node (a second backward that failed after its first node)
+    path = tmp_path / "one-step.html"
+    path.write_text(to_html(replace(call, steps=call.steps[:1]), None), encoding="utf-8")
+
+    # When the page opens
+    page = Page(browser, path)
+
+    # Then the label before backward says "1 step"
+    assert page.state()["label"] == "before backward (1 step)"
+    assert page.errors == []
+
+
 def test_the_running_node_stays_in_view_down_a_long_chain(
     browser: Any, build: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -101,10 +101,10 @@ def test_accumulation_shows_grad_adding_up_only_when_the_leaf_runs(
 
     # Then call 1's row shows from the start, call 2's only once w's AccumulateGrad ran, as an addition
     loss = shown((w * w).sum())
-    first = ["14", f"backward #1, loss {loss}", "w.grad", f"None -> {shown(grads[0])}"]
+    first = ["14", f"backward #1, loss = {loss}", "w.grad", f"None -> {shown(grads[0])}"]
     assert start["rows"] == [first] and before["rows"] == [first]
     added = f"{shown(grads[0])} -> {shown(grads[1])}  (added into .grad)"
-    assert after["rows"] == [first, ["14", f"backward #2, loss {loss}", "w.grad", added]]
+    assert after["rows"] == [first, ["14", f"backward #2, loss = {loss}", "w.grad", added]]
     assert after["fresh"] == [after["rows"][1]] and "AccumulateGrad" in after["current"]
     # and call 3 and what followed stay folded away until then
     assert not start["rest"] and not before["rest"]
@@ -140,7 +140,7 @@ def test_the_linear_regression_shows_the_zeroing_the_update_and_the_loss_in_time
 
     # Then call 1, its update and the zeroing before call 2 are there, at their lines, and nothing of call 2
     assert start["rows"] == [
-        ["23", f"backward #1, loss {shown(loss1)}", "b.grad", f"None -> {shown(b_grad1)}"],
+        ["23", f"backward #1, loss = {shown(loss1)}", "b.grad", f"None -> {shown(b_grad1)}"],
         ["23", "backward #1", "w.grad", f"None -> {shown(w_grad1)}"],
         ["24", "optimizer.step()", "w", f"[0] -> {shown(w1)}  w <- w - 0.1 * w.grad"],
         ["24", "optimizer.step()", "b", f"[0] -> {shown(b1)}  b <- b - 0.1 * b.grad"],
@@ -154,11 +154,11 @@ def test_the_linear_regression_shows_the_zeroing_the_update_and_the_loss_in_time
         page.page.keyboard.press("n")
     at_b = page.page.evaluate(LEDGER)
     assert at_b["fresh"] == [
-        ["23", f"backward #2, loss {shown(loss2)}", "b.grad", f"None -> {shown(b_grad2)}"]
+        ["23", f"backward #2, loss = {shown(loss2)}", "b.grad", f"None -> {shown(b_grad2)}"]
     ]
     assert len(at_b["rows"]) == 7
     # and the step's panel beside the drawing says so too, without scrolling down to the ledger
-    assert f"line 23, backward #2, loss {shown(loss2)}: b.grad None -> {shown(b_grad2)}" in at_b["panel"]
+    assert f"line 23, backward #2, loss = {shown(loss2)}: b.grad None -> {shown(b_grad2)}" in at_b["panel"]
     assert "w.grad" not in at_b["panel"]
 
     # When the call ends: w.grad, then optimizer.step() with the rule and the loop row of call 2

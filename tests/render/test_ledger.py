@@ -63,5 +63,5 @@ def test_a_step_whose_update_was_not_seen_leaves_its_cell_blank() -> None:
     assert rows == [["#1", "[4]", "[3]"], ["#2", "[0]", ""], ["#3", "[0]", ""]]
     trace = Trace(torch_version="x", ledger=ledger)
     text = to_ledger_text(trace)
-    assert "backward #1, loss [4]" in text and "backward #2" not in text.split("training loop")[0]
+    assert "backward #1, loss = [4]" in text and "backward #2" not in text.split("training loop")[0]
     assert to_ledger_dot(trace) == to_ledger_dot(trace) and "<b>training loop</b>" in to_ledger_dot(trace)

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from gradviz.render.dot import to_dot
+from gradviz.render.html import to_html
 from gradviz.render.json import from_json, to_json
 from gradviz.render.style import format_value
+from gradviz.render.summary import summarize
 from gradviz.render.text import to_text
 
 torch = pytest.importorskip("torch")
@@ -109,3 +111,38 @@ def test_graph_draws_a_long_torch_chain_collapsed_unless_asked_for_every_node() 
     assert "401 nodes in 2 boxes" in collapsed and "x400" in collapsed
     assert full.count("<b>AddBackward0</b>") == 400
     assert "collapsed view (repeated runs folded): 2 nodes in 2 boxes" in small
+
+
+def test_html_step_table_says_why_a_grad_input_is_none() -> None:
+    # Given h = x * 3: MulBackward0's grad_inputs are (3 * v, None), the constant needing no gradient
+    with session.Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 3
+        h.sum().backward()
+    call = tracer.result().backwards[0]
+    (mul,) = [step for step in call.steps if call.graph.nodes[step.node].name == "MulBackward0"]
+    assert mul.grad_inputs[1] is None
+
+    # When the HTML page is written
+    page = to_html(call, None)
+
+    # Then the None slot says why, next to the gradient x received (torch's x.grad)
+    assert f"{format_value(session_value(x.grad))} &rarr; AccumulateGrad" in page
+    assert "None (this input needs no gradient)" in page
+
+
+def test_a_long_error_is_cut_at_a_whole_word_in_the_summary_line() -> None:
+    # Given torch's own message for a second backward through a freed graph
+    with pytest.raises(RuntimeError, match="second time") as raised, session.Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * x).sum()
+        y.backward()
+        y.backward()
+
+    # When the summary lists the failed call
+    (line,) = [line for line in summarize(tracer.result(), [], None).splitlines() if "FAILED" in line]
+
+    # Then the error is cut after a word torch wrote, never inside one
+    shown = line.split("FAILED: RuntimeError: ", 1)[1]
+    assert shown.endswith("...") and len(shown) < len(str(raised.value))
+    assert str(raised.value).split()[: len(shown[:-3].split())] == shown[:-3].split()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from gradviz.capture.session import Tracer
 from gradviz.capture.summary import summarize
 from gradviz.model import Value
 from gradviz.render.stepview import find_node, leaf_equation, slot_targets, step_view
@@ -120,3 +122,20 @@ def test_find_node_by_id_name_and_tensor_label() -> None:
     assert find_node(graph, "mean") == 0
     assert find_node(graph, "99") is None
     assert find_node(graph, "nothing-like-this") is None
+
+
+def test_step_zero_of_a_call_that_failed_after_one_step_says_one_step() -> None:
+    # Given a second backward through a freed graph: torch runs SumBackward0, then MulBackward0 raises
+    with pytest.raises(RuntimeError, match="second time"), Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * x).sum()
+        y.backward()
+        y.backward()
+
+    # When step 0 of the failed call is shown
+    failed = tracer.backwards[1]
+    (next_line,) = section(step_view(failed, 0), "Next")
+
+    # Then it counts the one step torch ran, in the singular
+    assert len(failed.steps) == 1
+    assert next_line.startswith("1 step ran, then it failed with RuntimeError")
