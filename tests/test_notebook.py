@@ -76,4 +76,6 @@ def test_lines_are_named_by_cell_not_by_the_kernels_temporary_file(cells: list[A
     assert "backward call #1 at In[4]:4: out.backward()" in svg
     assert {"In[4]:2", "In[4]:3"} <= set(re.findall(r">(In\[\d+\]:\d+)<", svg))
     everything = json.dumps([cell.outputs for cell in cells])
-    assert "ipykernel" not in everything and "/tmp/" not in everything
+    # ipykernel runs each cell from a temporary file (ipykernel_<pid>/<hash>.py): that name never shows.
+    # (A plain `import torch` may print its own path on stderr, wherever the environment lives.)
+    assert re.search(r"ipykernel_\d+", everything) is None, everything[:2000]
