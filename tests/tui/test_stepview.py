@@ -33,6 +33,20 @@ def test_small_values_are_written_out_row_by_row() -> None:
     assert value_lines(None) == ["None"]
 
 
+def test_a_lone_row_is_written_without_padding() -> None:
+    # Given a vector and a 1 x n row whose elements differ in width
+    vector = torch.tensor([3.0, 62.0, 0.5, 4444.0, 1.0, 10.0, 100.0])
+    # Then each is one line, as tolist() would write it (whole floats without ".0"), no column padding
+    expected = "[" + ", ".join(f"{number:g}" for number in vector.tolist()) + "]"
+    assert value_lines(summarize(vector)) == [expected] == ["[3, 62, 0.5, 4444, 1, 10, 100]"]
+    assert value_lines(summarize(vector.reshape(1, -1))) == [f"[{expected}]"]
+    # while a matrix of two rows keeps its columns aligned
+    assert value_lines(summarize(vector[:6].reshape(2, 3))) == [
+        "[[   3,   62,  0.5],",
+        " [4444,    1,   10]]",
+    ]
+
+
 def test_large_values_show_shape_and_stats_and_shapes_only_hides_values() -> None:
     big = summarize(torch.arange(200.0).reshape(20, 10))
     (line,) = value_lines(big)
