@@ -60,6 +60,7 @@ from gradviz.render.style import (
     overlay_look,
 )
 from gradviz.render.theme import apply_theme
+from gradviz.render.values import shape_text
 from gradviz.render.wrap import Trunks
 
 __all__ = ["RenderOptions", "collapsed_depth", "is_collapsed", "to_dot"]
@@ -176,7 +177,7 @@ class _Drawing:
         tensor = node.tensor
         if tensor is not None:
             made = f"{tensor.label} " if tensor.label else ""
-            shape = format_shape(tensor.shape) if tensor.shape else "scalar"
+            shape = shape_text(tensor.shape)
             where = placement(self.graph, tensor)
             lines.append(_small(f"output {made}{shape}" + (f" {where}" if where else "")))
         move = self.moves.get(node.id)

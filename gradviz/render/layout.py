@@ -22,6 +22,7 @@ import networkx as nx
 from gradviz.errors import GradvizError
 from gradviz.model import Graph, Node, Overlay
 from gradviz.render.devices import move_of, placement
+from gradviz.render.values import shape_text
 
 #: Inches per terminal column and per row in the DOT handed to the engine (cells are about 1:2).
 CELL_WIDTH = 0.1
@@ -113,7 +114,7 @@ def node_lines(node: Node) -> tuple[str, ...]:
     lines = [_clip(node.name)]
     tensor = node.tensor
     if tensor is not None:
-        shape = "(" + ", ".join(str(size) for size in tensor.shape) + ")"
+        shape = shape_text(tensor.shape)
         name = f"{tensor.label} {shape}" if tensor.label else shape
         lines.append(_clip(name))
     return tuple(lines)

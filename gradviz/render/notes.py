@@ -6,6 +6,8 @@ Pure text, so the SVG, the HTML player, the terminal tree, the stderr summary an
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from gradviz.model import BackwardCall, Graph, Node, Root, Value
 from gradviz.render.dataedits import overlay_lines
 from gradviz.render.jacobian import call_jacobian, flatten
@@ -166,13 +168,16 @@ def _vector_lines(value: Value | None) -> list[str]:
     return value_lines(value) if value is not None else ["(not recorded)"]
 
 
-def whole_call_lines(call: BackwardCall, *, non_scalar_only: bool = False) -> list[str]:
+def whole_call_lines(
+    call: BackwardCall, *, non_scalar_only: bool = False, width: int | None = None
+) -> list[str]:
     """The whole call as one product, for a small call: dy/dx, v as a row and v @ dy/dx = x.grad's share.
 
     Args:
         call: A captured call.
         non_scalar_only: Nothing for a scalar backward (its J is one row: the gradient itself), for
             views that already show the leaves' gradients.
+        width: Widest line wanted for ``v @ J = v J`` side by side; wider, the three are stacked.
 
     Returns:
         Text lines; empty when the call is too large, has several roots, or a node on the way has no
@@ -194,10 +199,23 @@ def whole_call_lines(call: BackwardCall, *, non_scalar_only: bool = False) -> li
         blocks = [_vector_lines(v_row), matrix_lines(entry.jacobian), _vector_lines(entry.vjp)]
         widths = [max(len(line) for line in block) for block in blocks]
         heads = ("v (row)", f"J = d{y}/d{x}", "v J")
-        header = "     ".join(head.ljust(width) for head, width in zip(heads, widths, strict=True))
-        lines.append("  " + header.rstrip())
-        lines.extend("  " + line for line in join_blocks(blocks, ["  @  ", "  =  "]))
+        header = "     ".join(head.ljust(size) for head, size in zip(heads, widths, strict=True))
+        side = [header.rstrip(), *join_blocks(blocks, ["  @  ", "  =  "])]
+        if width is not None and max(len(line) for line in side) + 2 > width:
+            side = _stacked(zip(("v (row)", heads[1], "v J = v @ J"), blocks, strict=True))
+        lines.extend("  " + line for line in side)
         lines.append(f"  v J is what this call {adds} {target}")
+    return lines
+
+
+def _stacked(terms: Iterable[tuple[str, list[str]]]) -> list[str]:
+    """``v @ J = v J`` one term under the other, for a pane too narrow for them side by side."""
+    lines: list[str] = []
+    for head, block in terms:
+        if len(block) == 1:
+            lines.append(f"{head} = {block[0]}")
+        else:
+            lines.extend([f"{head} =", *("  " + line for line in block)])
     return lines
 
 

@@ -236,7 +236,7 @@ def step_view(
         after = tensor.grad_after if tensor is not None else None
         lines = leaf_equation(before, contribution, after, show_values=show_values, width=width)
         sections.append(Section(f"{name}.grad: before + contribution = after", tuple(lines), "leaf"))
-        ending = (*_before_failure(call, step), *_whole(call, step, show_values))
+        ending = (*_before_failure(call, step), *_whole(call, step, show_values, width))
         return StepView(title, subtitle, (*sections, *ending), node.id)
     targets = slot_targets(graph, node.id)
     if not any(jacobian is not None for jacobian in record.jacobians):
@@ -263,16 +263,16 @@ def step_view(
         sections.append(Section("vJ sent to each input (v @ J)", tuple(vj_lines), "vj"))
     if node.freed_by is None and (kept := retain_lines(node, call, True)):
         sections.append(Section("retain_graph", tuple(kept), "note"))  # what became of its saved tensors
-    return StepView(
-        title, subtitle, (*sections, *_before_failure(call, step), *_whole(call, step, show_values)), node.id
-    )
+    ending = (*_before_failure(call, step), *_whole(call, step, show_values, width))
+    return StepView(title, subtitle, (*sections, *ending), node.id)
 
 
-def _whole(call: BackwardCall, step: int, show_values: bool) -> tuple[Section, ...]:
+def _whole(call: BackwardCall, step: int, show_values: bool, width: int) -> tuple[Section, ...]:
     """At the last step of a small call, the whole call as one vector-Jacobian product."""
     if step != len(call.steps) or not show_values:
         return ()
-    lines = whole_call_lines(call, non_scalar_only=True)  # a scalar's J row is the leaf's .grad, shown above
+    # A scalar's J row is the leaf's .grad, shown above.
+    lines = whole_call_lines(call, non_scalar_only=True, width=width)
     return (Section(lines[0], tuple(lines[1:]), "jacobian"),) if lines else ()
 
 

@@ -64,7 +64,8 @@ def value_lines(value: Value | None, *, show_values: bool = True) -> list[str]:
         show_values: False to show only shape and dtype, even for small tensors.
 
     Returns:
-        One or more lines; nested tensors are printed row by row with aligned columns.
+        One or more lines; nested tensors are printed row by row with aligned columns, a single row
+        (a vector, or a 1 x n matrix) with no padding.
     """
     if value is None:
         return ["None"]
@@ -72,6 +73,9 @@ def value_lines(value: Value | None, *, show_values: bool = True) -> list[str]:
         return [f"{format_shape(value.shape)} {value.dtype}"]
     if value.values is None:
         return [stats_text(value)]
+    lines = _nested_lines(value.values, 0)
+    if len(lines) == 1:
+        return lines  # a lone row is not padded: "[3, 62]", not "[ 3, 62]"
     texts: list[str] = []
     _leaves(value.values, texts)
     width = max((len(text) for text in texts), default=0)

@@ -57,6 +57,18 @@ def format_shape(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(size) for size in shape) + "]"
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A tensor's shape as a node's label writes it, in every view.
+
+    Args:
+        shape: The sizes.
+
+    Returns:
+        ``"[2, 3]"``, or ``"scalar"`` for a 0-dim tensor.
+    """
+    return format_shape(shape) if shape else "scalar"
+
+
 def format_value(value: Value | None, *, max_values: int = 8, values: bool = True) -> str:
     """A tensor summary in a few characters: its values when small, else its shape and norm.
 

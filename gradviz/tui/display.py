@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from gradviz.model import Edge, Graph, Node, Root, TensorInfo
 from gradviz.render.collapse import NODE_BUDGET, Box, Collapsed, choose_depth, collapse, module_depth
 from gradviz.render.layout import MAX_LABEL, Layout
+from gradviz.render.values import shape_text
 
 __all__ = [
     "NODE_BUDGET",
@@ -138,7 +139,8 @@ def build_display(graph: Graph, key: ViewKey) -> Display:
         lines = box_lines(box)
         width = max(len(line) for line in lines)
         # A placeholder of the labels' size: the layout measures node_lines(); the labels replace it.
-        nodes.append(Node(ident, "M" * width, tensor=TensorInfo("M" * max(width - 3, 1), (), "", "")))
+        label = "M" * max(width - len(" " + shape_text(())), 1)
+        nodes.append(Node(ident, "M" * width, tensor=TensorInfo(label, (), "", "")))
         members[ident] = box.nodes
         boxes[ident] = box
         labels[ident] = lines

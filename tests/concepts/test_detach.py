@@ -92,7 +92,7 @@ async def test_tui_draws_the_detach_as_a_ghost_box(trace: Trace) -> None:
     assert "detach: fake.detach(): cut here: no gradient back (15_detach.py:25)" in flat(at_addmm.panel)
     assert not any("generator" in box for box in first.boxes)
     assert any(box.startswith("detach: fake.detach() | detach()") for box in second.boxes)
-    assert "AccumulateGrad | generator.weight (2, 2)" in second.boxes
+    assert "AccumulateGrad | generator.weight [2, 2]" in second.boxes
 
 
 def test_summary_notes_each_detach_and_lists_no_generator_grad_for_the_detached_loss(trace: Trace) -> None:

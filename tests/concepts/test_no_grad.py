@@ -57,7 +57,7 @@ async def test_tui_draws_the_no_grad_ghost_and_says_it_at_its_inputs_step(trace:
     start, at_b = await tui_at(trace, call=1, steps=[0, b_step])
 
     assert any(box.startswith("no_grad: d | no_grad: not recorded") for box in start.boxes)
-    assert "MulBackward0 | b (3)" in start.boxes
+    assert "MulBackward0 | b [3]" in start.boxes
     assert "Step" in at_b.panel and "(b)" in at_b.panel.splitlines()[0]
     text = flat(at_b.panel)
     assert (

@@ -85,7 +85,14 @@ async def test_tui_last_step_shows_the_whole_call(trace: Trace) -> None:
     _, v, grad = reference()
     assert f"with v = {shown(v)}" in flat(start.panel)
     assert f"None + {shown(grad)} = {shown(grad)}" in flat(last.panel)
-    whole_call_is_torchs(flat(last.panel))
+    # At 80x24 the pane is too narrow for v @ J = v J side by side: the three are one under the other.
+    jacobian, _, _ = reference()
+    text = flat(last.panel)
+    assert "vector-Jacobian product v^T J" in text and "x: J = dy/dx is 2 x 2" in text
+    stacked = f"v (row) = [{shown(v)}] J = dy/dx = [{shown(jacobian[0])}, {shown(jacobian[1])}]"
+    assert f"{stacked} v J = v @ J = {shown(grad)}" in text
+    assert "v J is what this call added into x.grad" in text
+    assert "(the comment says Jacobian-vector; backward computes the vector-Jacobian product)" in text
 
 
 def test_summary_prints_the_whole_call(trace: Trace) -> None:

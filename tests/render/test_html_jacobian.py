@@ -59,5 +59,5 @@ def test_the_panel_shows_local_j_at_each_step_and_the_whole_call_at_the_end(
     assert "dim: 0" in first and "not retained" in first
     assert len(steps) == 7 and "vector-Jacobian product" in end
     assert "[[3, 2]," in end and "[0, 6]]" in end and jacobian.tolist() == [[3.0, 2.0], [0.0, 6.0]]
-    assert f"[ {grad[0]:g}, {grad[1]:g}]" in end
+    assert f"=  [{grad[0]:g}, {grad[1]:g}]" in end
     assert page.errors == []

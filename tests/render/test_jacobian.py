@@ -184,7 +184,7 @@ def test_the_tui_step_pane_shows_saved_values_and_the_whole_call_at_the_last_ste
     assert f"exponent: {y.grad_fn.next_functions[1][0]._saved_exponent}" in sections["Saved for backward"]
     assert sections["Its tensor"] == (".grad: None, not retained (retain_grad() keeps v)",)
     whole = {section.title: section.lines for section in last.sections}[f"The whole call: {VJP_NAME}"]
-    assert "  [[ 1, 10]]  @  [[3, 2],  =  [ 3, 62]" in whole and x.grad.tolist() == [3.0, 62.0]
+    assert "  [[1, 10]]  @  [[3, 2],  =  [3, 62]" in whole and x.grad.tolist() == [3.0, 62.0]
 
 
 def test_a_malformed_trace_draws_no_whole_call_and_never_raises() -> None:

@@ -166,7 +166,7 @@ def test_a_small_non_scalar_backward_prints_dy_dx_v_and_v_j() -> None:
     jacobian = torch.autograd.functional.jacobian(lambda t: torch.stack([t[0] * t[1], t[1] ** 2]), x.detach())
     assert jacobian.tolist() == [[3.0, 2.0], [0.0, 6.0]] and x.grad.tolist() == [3.0, 62.0]
     assert "vector-Jacobian product" in text and "J = dy/dx is 2 x 2" in text
-    assert "[[ 1, 10]]  @  [[3, 2],  =  [ 3, 62]" in text
+    assert "[[1, 10]]  @  [[3, 2],  =  [3, 62]" in text
     assert "                [0, 6]]" in text
 
 
@@ -287,3 +287,26 @@ def test_each_kind_of_note_says_what_happened_in_one_short_clause(monkeypatch: p
         "backward call 2 added into model.bias.grad, model.weight.grad with no update in between: "
         "the gradients are summed"
     )
+
+
+def test_the_whole_call_block_writes_v_and_v_j_as_plain_rows_and_aligns_only_j() -> None:
+    # Given: y = x * x over elements of different widths, backward with an uneven v.
+    with Tracer() as tracer:
+        x = torch.tensor([1.5, 22.25, 333.0, 4444.0, 0.125, 6.0], requires_grad=True)
+        v = torch.tensor([1.0, 10.0, 100.0, 1.0, 1.0, 10.0])
+        (x * x).backward(v)
+
+    text = summarize(tracer.result(), [], None)
+
+    # Then: v and v J = torch's x.grad are written as plain rows, J's rows as aligned columns.
+    assert x.grad is not None
+    row = ", ".join(f"{number:g}" for number in v.tolist())
+    grad = ", ".join(f"{number:g}" for number in x.grad.tolist())
+    (product,) = [line for line in text.splitlines() if "  @  " in line]
+    assert product.strip().startswith(f"[[{row}]]  @  [[") and product.endswith(f"  =  [{grad}]")
+    assert f"x.grad = [{grad}]" in text
+    rows = [line for line in text.splitlines() if line.strip().startswith("[") and "@" not in line]
+    start = product.index("@  ") + 3  # where J's "[[" opens; its other rows start one column further
+    first = product[start:].split("  =")[0]
+    assert len(rows) == 5 and {len(line) - len(line.lstrip()) for line in rows} == {start + 1}
+    assert {len(line.strip()) for line in rows} == {len(first) - 1}, "J's columns line up"

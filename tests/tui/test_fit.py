@@ -6,9 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from textual.geometry import Region
 from textual.widgets._footer import FooterKey
 
+from gradviz.capture.session import Tracer
 from gradviz.model import Trace
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.dialogs import HelpScreen
@@ -170,3 +172,30 @@ async def test_a_failed_call_says_so_first_on_a_narrow_screen() -> None:
         status = screen_of(app).query_one("#status")
         shown = str(status.render())[: status.size.width]
         assert shown.startswith("FAILED in PowBackward0 #3")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_vector_in_the_step_pane_is_never_split_inside_its_brackets(size: tuple[int, int]) -> None:
+    # Given y = x * x over 8 elements of different widths, run backward with a v as uneven
+    with Tracer() as tracer:
+        x = torch.tensor([1.5, 22.25, 333.0, 4444.0, 0.125, 6.0, 77.5, 8.0], requires_grad=True)
+        v = torch.tensor([1.0, 10.0, 100.0, 1.0, 1.0, 10.0, 1.0, 1000.0])
+        (x * x).backward(v)
+    grad = x.grad
+    assert grad is not None
+    shown = {"v": v, "x.grad": grad, "vJ of one factor": grad / 2}
+    app = GradvizApp(tracer.result())
+    async with app.run_test(size=size) as pilot:
+        panel = screen_of(app).query_one(StepPanel)
+        text = ""
+        for _ in range(3):
+            lines = [line.rstrip() for line in panel.text_lines]
+            # Then no line ends just inside an opening bracket (the Jacobian's rows may keep columns)
+            assert not [line for line in lines if line.endswith("[")], lines
+            text += " ".join(line.strip() for line in lines) + "\n"
+            await pilot.press("n")
+            await pilot.pause()
+    # and each value reads whole once continuation lines are joined: it broke at ", " or not at all
+    for name, tensor in shown.items():
+        written = "[" + ", ".join(f"{number:g}" for number in tensor.tolist()) + "]"
+        assert written in text, (name, written)

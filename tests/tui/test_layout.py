@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 
 import pytest
+import torch
 
+from gradviz.capture.session import Tracer
 from gradviz.errors import GradvizError, LayoutEngineMissing
 from gradviz.model import Graph
-from gradviz.render.layout import Layout, layered_layout, layout_graph, parse_plain, to_layout_dot
-from gradviz.render.svg import run_layout
+from gradviz.render.layout import Layout, layered_layout, layout_graph, node_lines, parse_plain, to_layout_dot
+from gradviz.render.svg import run_layout, to_svg
 from gradviz.tui.canvas import Canvas
 
 from .builders import chain_trace, tutorial_trace
@@ -99,3 +102,24 @@ def test_a_thousand_node_graph_lays_out_and_paints_its_first_screen() -> None:
     first_screen = [canvas.row(y) for y in range(45)]
     assert any(first_screen)
     assert len(canvas.boxes) == 1000
+
+
+def test_node_boxes_write_shapes_as_the_svg_does() -> None:
+    # Given a call with a 0-dim root (out) and a [2] tensor (y), traced for real
+    with Tracer() as tracer:
+        x = torch.tensor([2.0, 3.0], requires_grad=True)
+        y = x * x
+        out = y.sum()
+        out.backward()
+    call = tracer.result().backwards[0]
+    by_name = {node.name: node for node in call.graph.nodes}
+
+    # When the TUI lays out the boxes and the SVG draws the same call
+    boxes = {name: node_lines(node) for name, node in by_name.items()}
+    svg = html.unescape(to_svg(call))
+
+    # Then both write torch's shapes as [2] and scalar, never (2) or ()
+    assert out.dim() == 0 and list(y.shape) == [2]
+    assert boxes["SumBackward0"] == ("SumBackward0", "out scalar") and "output out scalar" in svg
+    assert boxes["MulBackward0"] == ("MulBackward0", f"y {list(y.shape)}") and "output y [2]" in svg
+    assert "(2)" not in "".join(line for lines in boxes.values() for line in lines)

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from gradviz.model import Event, Location, Trace
-from gradviz.render.stepview import step_view
+from gradviz.render.stepview import Section, StepView, step_view
 from gradviz.tui.app import GradvizApp
 from gradviz.tui.screens import TraceScreen
 from gradviz.tui.widgets.graph_view import GraphView
@@ -125,3 +125,17 @@ def test_code_in_the_step_pane_wraps_after_a_calls_parenthesis_never_leaving_it_
     # Then the code breaks after "(" and every line fits
     assert "  loss.backward(" in lines and "  retain_graph=True)" in lines, lines
     assert all(len(line) <= 33 for line in lines) and "  )" not in lines
+
+
+def test_a_value_too_long_for_its_line_moves_whole_or_breaks_after_a_comma() -> None:
+    # Given vJ lines as the step pane writes them, at the pane's width at 80x24
+    sent = "[0] → AccumulateGrad #6 (x): [0, 60]"
+    long = "[0] → AccumulateGrad #1 (x): [1.5, 222.5, 33300, 4444, 0.125, 60, 77.5, 8000]"
+    view = StepView("Step 3 of 7: SelectBackward0 #5", None, (Section("vJ sent", (sent, long), "vj"),))
+    # When they are wrapped
+    lines = [line.plain.rstrip() for line in to_lines(view, 33)]
+    # Then the short value moves whole to the next line, the long one breaks only after its commas
+    assert lines[lines.index("  [0] → AccumulateGrad #6 (x):") + 1] == "    [0, 60]", lines
+    tail = lines[lines.index("  [0] → AccumulateGrad #1 (x):") + 1 :]
+    assert tail == ["    [1.5, 222.5, 33300, 4444,", "    0.125, 60, 77.5, 8000]"], lines
+    assert all(len(line) <= 33 for line in lines)

@@ -33,6 +33,20 @@ def test_small_values_are_written_out_row_by_row() -> None:
     assert value_lines(None) == ["None"]
 
 
+def test_a_lone_row_is_written_without_padding() -> None:
+    # Given a vector and a 1 x n row whose elements differ in width
+    vector = torch.tensor([3.0, 62.0, 0.5, 4444.0, 1.0, 10.0, 100.0])
+    # Then each is one line, as tolist() would write it (whole floats without ".0"), no column padding
+    expected = "[" + ", ".join(f"{number:g}" for number in vector.tolist()) + "]"
+    assert value_lines(summarize(vector)) == [expected] == ["[3, 62, 0.5, 4444, 1, 10, 100]"]
+    assert value_lines(summarize(vector.reshape(1, -1))) == [f"[{expected}]"]
+    # while a matrix of two rows keeps its columns aligned
+    assert value_lines(summarize(vector[:6].reshape(2, 3))) == [
+        "[[   3,   62,  0.5],",
+        " [4444,    1,   10]]",
+    ]
+
+
 def test_large_values_show_shape_and_stats_and_shapes_only_hides_values() -> None:
     big = summarize(torch.arange(200.0).reshape(20, 10))
     (line,) = value_lines(big)
@@ -139,3 +153,30 @@ def test_step_zero_of_a_call_that_failed_after_one_step_says_one_step() -> None:
     # Then it counts the one step torch ran, in the singular
     assert len(failed.steps) == 1
     assert next_line.startswith("1 step ran, then it failed with RuntimeError")
+
+
+def test_the_whole_call_is_stacked_when_the_pane_is_too_narrow_for_it_side_by_side() -> None:
+    # Given y = [x0 * x1, x1 ** 2] run backward with v = [1, 10] (a J that is not diagonal)
+    with Tracer() as tracer:
+        x = torch.tensor([2.0, 3.0], requires_grad=True)
+        torch.stack([x[0] * x[1], x[1] ** 2]).backward(torch.tensor([1.0, 10.0]))
+    call = tracer.result().backwards[0]
+    assert x.grad is not None
+    grad = value_lines(summarize(x.grad))[0]
+    jacobian = torch.autograd.functional.jacobian(lambda t: torch.stack([t[0] * t[1], t[1] ** 2]), x.detach())
+
+    # When the last step is laid out for the step pane at 80x24 (34 columns), then for a wide one
+    narrow = section(step_view(call, len(call.steps), width=34), "The whole call")
+    wide = section(step_view(call, len(call.steps), width=72), "The whole call")
+
+    # Then the narrow one writes v, J (torch's, row by row) and v J = x.grad one under the other
+    rows = value_lines(summarize(jacobian))
+    assert narrow[1:6] == [
+        "  v (row) = [[1, 10]]",
+        "  J = dy/dx =",
+        *(f"    {row}" for row in rows),
+        f"  v J = v @ J = {grad}",
+    ]
+    assert all(len(line) <= 34 for line in narrow[1:6])
+    # and the wide one keeps them side by side
+    assert f"  [[1, 10]]  @  {rows[0]}  =  {grad}" in wide

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import textwrap
 
@@ -57,6 +58,36 @@ class CodeWrapper(textwrap.TextWrapper):
     # A call's "(" (after a name, not prose's "(x)") or a "," with no space after it.
     wordsep_re = re.compile(r"(\s+|(?<=\w\()(?=[^\s)])|(?<=,)(?=[^\s)\],]))")
 
+    def _split(self, text: str) -> list[str]:
+        """Chunks as textwrap makes them, but a bracketed value (``[0, 60]``) is one chunk when it fits
+        a line, and breaks only after its ``, `` when it does not: never ``[ `` / ``0, 60]``."""
+        chunks: list[str] = []
+        group: list[str] = []
+        depth = 0
+        for chunk in super()._split(text):
+            if not group and "[" not in chunk:
+                chunks.append(chunk)
+                continue
+            group.append(chunk)
+            depth += chunk.count("[") - chunk.count("]")
+            if depth <= 0:
+                chunks.extend(self._bracketed(group))
+                group, depth = [], 0
+        chunks.extend(self._bracketed(group))  # the first row of a matrix: "[[ 1,  10],"
+        return chunks
+
+    def _bracketed(self, group: list[str]) -> list[str]:
+        whole = "".join(group)
+        if not group or len(whole) <= self.width - len(self.subsequent_indent):
+            return [whole] if group else []
+        pieces = [group[0]]
+        for before, chunk in itertools.pairwise(group):
+            if chunk.isspace() and not before.endswith(("[", "(")):  # padding stays with its "["
+                pieces.extend([chunk, ""])
+            else:
+                pieces[-1] += chunk
+        return [piece for piece in pieces if piece]
+
 
 def _wrapped(line: str, width: int, indent: str) -> list[str]:
     wrapper = CodeWrapper(width, subsequent_indent=indent + "  ", drop_whitespace=True)
@@ -64,7 +95,7 @@ def _wrapped(line: str, width: int, indent: str) -> list[str]:
 
 
 def to_lines(view: StepView, width: int) -> list[Text]:
-    """The step view as pane lines, wrapped to `width` (a Jacobian's matrix rows keep their columns).
+    """The step view as pane lines, wrapped to `width` (a Jacobian's rows and their heads keep their columns).
 
     Args:
         view: The step's content.
@@ -81,8 +112,10 @@ def to_lines(view: StepView, width: int) -> list[Text]:
         lines.append(Text(""))
         style = "bold " + SECTION_STYLES.get(section.kind, "")
         lines.extend(Text(piece, style=style) for piece in _wrapped(section.title, width, ""))
-        for line in section.lines:
-            if section.kind == "jacobian" and line.lstrip().startswith("["):
+        rows = [line.lstrip().startswith("[") for line in section.lines]
+        for index, line in enumerate(section.lines):
+            # A matrix row, or the column heads above one (v (row), J, v J), keeps its columns.
+            if section.kind == "jacobian" and (rows[index] or rows[index + 1 : index + 2] == [True]):
                 lines.append(Text("  " + line))
                 continue
             indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
@@ -122,6 +155,11 @@ class StepPanel(ScrollView, can_focus=True):
         self.set_reactive(StepPanel.call, call)
         self.view: StepView | None = None
         self._lines: list[Strip] = []
+
+    @property
+    def text_lines(self) -> list[str]:
+        """The pane's whole text as wrapped to its width, one string per line (scrolling aside)."""
+        return [strip.text for strip in self._lines]
 
     def on_mount(self) -> None:
         self._redraw()
