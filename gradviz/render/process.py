@@ -142,6 +142,8 @@ def _sigterm_unwinds() -> Iterator[None]:
     try:
         yield
     except _Terminated:
+        # Delivered as _start unblocks it, the child is not yet run_child's to kill: it is in _children.
+        _kill_all()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
         raise SystemExit(128 + signal.SIGTERM) from None  # only reached where SIGTERM is ignored

@@ -165,3 +165,38 @@ def test_the_engine_dies_with_gradviz(tmp_path: Path, trace: Trace, how: signal.
     assert gradviz.returncode != 0
     assert gone_soon(engine)
     assert gone_soon(int((tmp_path / "grandchild.pid").read_text())) or how == signal.SIGKILL
+
+
+@linux_only
+def test_a_sigterm_held_back_while_forking_still_takes_the_engine_and_its_children(tmp_path: Path) -> None:
+    # Given gradviz whose SIGTERM arrives while it is held back for the fork, once the engine runs: it is
+    # delivered as run_child unblocks it, before run_child holds the child
+    script = tmp_path / "held.py"
+    script.write_text(
+        "import os, signal, sys, time\n"
+        "from pathlib import Path\n"
+        "from gradviz.render.process import run_child\n"
+        "real, gradviz = signal.pthread_sigmask, os.getpid()\n"
+        "def mask(how, signals):\n"
+        f"    pid_file = Path({str(tmp_path / 'grandchild.pid')!r})\n"
+        "    if how == signal.SIG_UNBLOCK and os.getpid() == gradviz:  # not in the forked child\n"
+        "        while not pid_file.exists() or not pid_file.read_text().strip():\n"
+        "            time.sleep(0.02)\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real(how, signals)\n"
+        "signal.pthread_sigmask = mask\n"
+        f"run_child([{str(sleeping_engine(tmp_path))!r}], b'', timeout=60)\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]),
+    }
+
+    # When it runs
+    held = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, timeout=60)
+
+    # Then it died of SIGTERM, and neither the engine nor what the engine started outlives it
+    assert held.returncode == -signal.SIGTERM, held.stderr.decode(errors="replace")
+    assert gone_soon(int((tmp_path / "engine.pid").read_text()))
+    assert gone_soon(int((tmp_path / "grandchild.pid").read_text()))
