@@ -104,3 +104,44 @@ def test_the_legend_is_left_out_of_concept_figures_and_drawn_whole_on_its_own_pa
     for kind in ("root", "leaf", "data_edit", "warning", "requires_grad_off"):
         assert f">{kind}</text>" in legend, kind
     assert legend.count('class="edge"') == 2
+
+
+#: The player in the page's iframe: its drawing pane, and the current node's box and smallest text.
+PLAYER = """() => {
+  const port = document.getElementById('viewport').getBoundingClientRect();
+  const current = document.querySelector('.drawing:not([hidden]) g.current');
+  const box = current.getBoundingClientRect();
+  const sizes = [...current.querySelectorAll('text')]
+    .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a);
+  return {
+    pane: port.width,
+    inPane: box.left >= port.left && box.right <= port.right
+      && box.top >= port.top && box.bottom <= port.bottom,
+    inFrame: box.left >= 0 && box.right <= innerWidth && box.top >= 0 && box.bottom <= innerHeight,
+    textPx: Math.min(...sizes),
+  };
+}"""
+
+
+def test_the_embedded_player_stacks_its_panes_and_keeps_the_current_node_in_view(
+    browser: Any, site: Path
+) -> None:
+    # Given: the accumulation page at 1280 x 800, scrolled to its player
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((site / "concepts" / "accumulation" / "index.html").as_uri())
+    frame_element = page.locator("iframe.gradviz-player")
+    frame_element.scroll_into_view_if_needed()
+    frame = frame_element.element_handle().content_frame()
+    frame.wait_for_selector("button[data-action=next]")
+
+    # When: next, twice
+    frame.click("button[data-action=next]")
+    frame.click("button[data-action=next]")
+    shown = frame.evaluate(PLAYER)
+    page.close()
+
+    # Then: the drawing has the iframe's width (not a third of it), and the current node is whole in
+    # it, at projector size
+    assert shown["pane"] >= 600, shown
+    assert shown["inPane"] and shown["inFrame"], shown
+    assert shown["textPx"] >= 14, shown
