@@ -57,7 +57,7 @@ def test_a_missing_example_becomes_a_note_not_a_link(monkeypatch: pytest.MonkeyP
     # Given: a run whose example is not in the checkout
     figures = hook("figures")
     monkeypatch.setitem(figures.RUNS, "later", figures.Run("examples/99_not_written_yet.py"))
-    page = SimpleNamespace(file=SimpleNamespace(src_uri="concepts/later.md"), url="concepts/later/")
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="concepts/later.md"), url="concepts/later/", meta={})
     markdown = "<!-- gradviz:code later -->\n\n<!-- gradviz:figure later/backward-001.svg A call -->\n"
 
     # When: the page's markers are expanded
@@ -65,7 +65,7 @@ def test_a_missing_example_becomes_a_note_not_a_link(monkeypatch: pytest.MonkeyP
 
     # Then: two admonitions naming the file and the command, and nothing that links to a figure
     assert expanded.count("!!! note") == 2
-    assert "`gradviz trace examples/99_not_written_yet.py`" in expanded
+    assert "`gradviz trace --no-legend examples/99_not_written_yet.py`" in expanded
     assert "](" not in expanded and "<!--" not in expanded
 
 

@@ -9,6 +9,10 @@ the site under figures/<run>/, and pages ask for them with one-line markers that
     <!-- gradviz:player RUN/FILE -->       the self-contained HTML player, in an iframe
     <!-- gradviz:console RUN -->           what `gradviz trace` printed: the script's output and the summary
     <!-- gradviz:text RUN/FILE -->         a text file the run wrote (ledger.txt)
+    <!-- gradviz:legend -->                 the whole legend, drawn once for every figure (legend.md)
+
+Every figure links to its SVG, so a click opens it full size; a page with figures gives them the width of
+the table of contents, and its first figure says where the legend is.
 
 A run whose example is not in the checkout yet is skipped: its markers become one admonition saying so,
 never a broken link, so `mkdocs build --strict` stays clean.
@@ -34,9 +38,16 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
+from gradviz.render.legend import legend_dot
+from gradviz.render.style import RenderOptions
+from gradviz.render.svg import run_layout
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "build" / "docs-figures"
 FORMATS = "svg,html"
+#: Every docs figure is drawn without its legend, which is wider than a small graph and would shrink it to
+#: an unreadable size in the page's column; the whole legend has a page of its own (legend.md).
+DRAWING = ("--no-legend",)
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,10 @@ RUNS: dict[str, Run] = {
 }
 
 CONSOLE = "console.txt"
-MARKER = re.compile(r"^<!-- gradviz:(code|figure|player|console|text) (\S+?)(?: (.*?))? -->$", re.M)
+KINDS = "code|figure|player|console|text|legend"
+MARKER = re.compile(rf"^<!-- gradviz:({KINDS})(?: (\S+?))?(?: (.*?))? -->$", re.M)
+LEGEND = "figures/legend.svg"
+LEGEND_PAGE = "legend.md"
 # torch prints this where NumPy is absent, under plain python too: it is not gradviz's output.
 NOISE = re.compile(r"^.*Failed to initialize NumPy.*\n(  cpu = .*\n)?", re.M)
 
@@ -97,6 +111,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
                 raise PluginError(error)
     _outputs.clear()
     _outputs.update(wanted)
+    _add(files, config, LEGEND, _draw_legend())
     for name, folder in wanted.items():
         for path in sorted(folder.iterdir()):
             if path.name != CONSOLE:
@@ -108,11 +123,24 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     """Replace the page's gradviz markers with the example's code, figures, player and console."""
+    markers = list(MARKER.finditer(markdown))
+    if any(m.group(1) in ("figure", "legend") for m in markers):
+        # The drawings are wider than the text: the table of contents gives them its room.
+        page.meta["hide"] = [*page.meta.get("hide", []), "toc"]
+    figures = [m for m in markers if m.group(1) == "figure" and m.group(2).partition("/")[0] in _outputs]
+    if figures:
+        legend = posixpath.relpath(LEGEND_PAGE, posixpath.dirname(page.file.src_uri) or ".")
+        first = figures[0]
+        note = f"\n\n*Click a drawing to see it full size; [the legend]({legend}) explains the looks.*"
+        markdown = markdown[: first.end()] + note + markdown[first.end() :]
     return MARKER.sub(lambda match: _expand(match, page, files), markdown)
 
 
 def _expand(match: re.Match[str], page: Page, files: Files) -> str:
-    kind, target, text = match.group(1), match.group(2), match.group(3) or ""
+    kind, target, text = match.group(1), match.group(2) or "", match.group(3) or ""
+    if kind == "legend":
+        relative = posixpath.relpath(LEGEND, posixpath.dirname(page.file.src_uri) or ".")
+        return _linked(relative, text or "gradviz's legend: every kind of node and edge")
     name, _, output = target.partition("/")
     if name not in RUNS:
         raise PluginError(f"{page.file.src_uri}: no gradviz run named {name!r} in docs/hooks/figures.py")
@@ -133,13 +161,26 @@ def _expand(match: re.Match[str], page: Page, files: Files) -> str:
         return "```text\n" + (_outputs[name] / output).read_text(encoding="utf-8").rstrip() + "\n```"
     relative = posixpath.relpath(src_uri, posixpath.dirname(page.file.src_uri) or ".")
     if kind == "figure":
-        return f"![{text or output}]({relative})"
+        return _linked(relative, text or output)
     url = get_relative_url(files.get_file_from_path(src_uri).url, page.url)  # type: ignore[union-attr]
     return (
         f'<iframe class="gradviz-player" src="{url}" title="gradviz HTML player: {run.example}" '
         f'loading="lazy"></iframe>\n\n[Open the player on its own page]({relative}) (keys: → next, ← back, '
         "space play/pause)."
     )
+
+
+def _linked(src: str, alt: str) -> str:
+    """An image that is also a link to itself: a click opens the SVG at its full size."""
+    return f'[![{alt}]({src}){{ .gradviz-figure }}]({src} "Open the drawing full size")'
+
+
+def _draw_legend() -> Path:
+    """Draw the whole legend (every kind of node and edge) into the cache, from gradviz's own styles."""
+    path = CACHE / "legend" / "legend.svg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(run_layout(legend_dot(options=RenderOptions(rankdir="LR")), "svg"))
+    return path
 
 
 def _pending(run: Run, kind: str) -> str:
@@ -155,14 +196,14 @@ def _pending(run: Run, kind: str) -> str:
 
 
 def _command(run: Run) -> str:
-    return " ".join(["gradviz", "trace", *run.options, run.example])
+    return " ".join(["gradviz", "trace", *DRAWING, *run.options, run.example])
 
 
 def _trace(run: Run, folder: Path) -> str | None:
     """Run `gradviz trace` on the example into `folder`; an error message if it did not go as planned."""
     with tempfile.TemporaryDirectory(prefix="gradviz-docs-") as scratch:
         out = Path(scratch) / "out"
-        command = [sys.executable, "-m", "gradviz", "trace", *run.options, "--format", run.formats]
+        command = [sys.executable, "-m", "gradviz", "trace", *DRAWING, *run.options, "--format", run.formats]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "100"}
         done = subprocess.run(
             [*command, "--out", str(out), run.example],
@@ -195,7 +236,7 @@ def _add(files: Files, config: MkDocsConfig, src_uri: str, path: Path) -> None:
 
 def _key(run: Run, source: str) -> str:
     digest = hashlib.sha256(source.encode())
-    digest.update(repr((run.options, run.formats, sys.version_info[:2])).encode())
+    digest.update(repr((DRAWING, run.options, run.formats, sys.version_info[:2])).encode())
     digest.update((ROOT / run.example).read_bytes())
     return digest.hexdigest()[:16]
 

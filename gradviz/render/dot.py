@@ -21,6 +21,7 @@ from gradviz.render.labels import small as _small
 from gradviz.render.labels import text as _text
 from gradviz.render.labels import title_lines, used_times
 from gradviz.render.ledger import ledger_lines
+from gradviz.render.legend import add_legend
 from gradviz.render.notes import (
     WHOLE_CALL,
     attribute_text,
@@ -36,7 +37,6 @@ from gradviz.render.style import (
     CURRENT,
     DEFAULT_OPTIONS,
     EDGE,
-    EDGE_KINDS,
     FLOW,
     FONT,
     FONT_SIZE,
@@ -50,7 +50,6 @@ from gradviz.render.style import (
     RAISED,
     SMALL_FONT_SIZE,
     WARNING,
-    Look,
     RenderOptions,
     format_shape,
     format_value,
@@ -281,41 +280,7 @@ class _Drawing:
             bottom.node(WHOLE_CALL, label, shape="box", style="rounded", color=MUTED, fontcolor="black")
 
     def legend(self) -> None:
-        looks = legend_entries(self.kinds)
-        rows = ['<tr><td colspan="2" border="0"><b>legend</b></td></tr>']
-        rows.extend(_legend_row(look) for look in looks if look.kind not in EDGE_KINDS)
-        table = '<table border="1" color="#9ca3af" cellborder="1" cellspacing="4" cellpadding="3">'
-        with self.dot.subgraph(name="legend_rank") as bottom:
-            bottom.attr(rank="sink")
-            plain = {
-                "style": "solid",
-                "fillcolor": "white",
-                "color": "black",
-                "fontcolor": "black",
-                "penwidth": "1",
-            }
-            bottom.node("legend", f"<{table}{''.join(rows)}</table>>", shape="plaintext", margin="0", **plain)
-            # Edge entries are drawn as edges, with the very attributes of the edges they stand for.
-            for look in looks:
-                if look.kind in EDGE_KINDS:
-                    # The description is the edge's tail, so it never overlaps the line in any rankdir.
-                    described, end = f"legend_{look.kind}", f"legend_{look.kind}_to"
-                    label = _html([_small(look.legend, color="black")])
-                    bottom.node(described, label, shape="plaintext", margin="0.05", **plain)
-                    bottom.node(end, "", shape="point", style="invis", width="0.01")
-                    bottom.edge(described, end, minlen="2", **look.edge_attrs())
-
-
-def _legend_row(look: Look) -> str:
-    description = f'<td border="0" align="left">{_small(look.legend, color="black")}</td>'
-    fill = "white" if "filled" not in look.style else look.fill
-    dashed = ' style="dashed"' if "dashed" in look.style else ""
-    width = "2" if float(look.penwidth) > 1 else "1"
-    swatch = (
-        f'<td bgcolor="{fill}" color="{look.border}" border="{width}"{dashed}>'
-        f'<font color="{look.font_color}">{_text(look.kind)}</font></td>'
-    )
-    return f"<tr>{swatch}{description}</tr>"
+        add_legend(self.dot, legend_entries(self.kinds))
 
 
 def to_dot(

@@ -119,13 +119,30 @@ def _slot_targets(graph: Graph, node_id: int) -> dict[int, int]:
     return {slot: edge.target for edge in graph.edges if edge.source == node_id for slot in edge.slots}
 
 
-def _target_name(graph: Graph, target: int) -> str:
+def _input_name(graph: Graph, target: int) -> str | None:
+    """The user's name for the tensor a node's input slot leads to, where known."""
     if not 0 <= target < len(graph.nodes):
-        return f"#{target}"
-    node = graph.node(target)
-    if node.is_accumulate_grad and node.tensor is not None and node.tensor.label:
-        return node.tensor.label
-    return node.name
+        return None
+    tensor = graph.node(target).tensor
+    return tensor.label if tensor is not None and tensor.label else None
+
+
+def _input_heads(graph: Graph, slots: dict[int, int]) -> dict[int, str]:
+    """Each input's "J to ..." head: its tensor's name, or its position where that is unknown or shared.
+
+    Two inputs from the same kind of node (``g * h``, both MulBackward0) or the same tensor (``w * w``)
+    would otherwise read as one J written twice.
+    """
+    names = {slot: _input_name(graph, target) for slot, target in slots.items()}
+    heads: dict[int, str] = {}
+    for slot, target in slots.items():
+        name = names[slot]
+        if name is not None and list(names.values()).count(name) == 1:
+            heads[slot] = f"J to {name}"
+            continue
+        kind = name or (graph.node(target).name if 0 <= target < len(graph.nodes) else f"#{target}")
+        heads[slot] = f"J to input {slot} ({kind})"
+    return heads
 
 
 def local_jacobian_lines(graph: Graph, state: StepState, node_id: int, *, max_columns: int = 8) -> list[str]:
@@ -138,16 +155,21 @@ def local_jacobian_lines(graph: Graph, state: StepState, node_id: int, *, max_co
         max_columns: Matrices wider or taller than this are summarised in one line.
 
     Returns:
-        ``"J to <input>:"`` followed by the rows, per input; empty when no J was recorded.
+        ``"J to <input> ="`` followed by the rows, per input; empty when no J was recorded. The input
+        is its tensor's name (``J to x``), or its position where the name is unknown or shared by two
+        inputs (``J to input 0 (MulBackward0)``, ``J to input 1 (w)``).
     """
     jacobians = state.jacobians.get(node_id, ())
     targets = _slot_targets(graph, node_id)
+    recorded = {
+        slot: targets[slot] for slot, matrix in enumerate(jacobians) if matrix is not None and slot in targets
+    }
+    heads = _input_heads(graph, recorded)
     lines: list[str] = []
     for slot, matrix in enumerate(jacobians):
-        target = targets.get(slot)
-        if matrix is None or target is None:
+        if matrix is None or slot not in heads:
             continue
-        head = f"J to {_target_name(graph, target)}"
+        head = heads[slot]
         if len(matrix.shape) == 2 and max(matrix.shape) > max_columns:
             lines.append(f"{head}: {matrix.shape[0]}x{matrix.shape[1]} matrix")
             continue

@@ -67,14 +67,15 @@ def test_svg_local_jacobians_are_torchs(trace: Trace) -> None:
     mul_node = next(
         lines for key, lines in svg.elements.items() if key[0] == "n" and lines[0] == "MulBackward0"
     )
+    # Then: both inputs come from a SelectBackward0 and have no name: each J says its input's position
     assert [line for line in mul_node if line.startswith("J to")] == [
-        f"J to SelectBackward0 = [[{shown(mul[0])}]]",
-        f"J to SelectBackward0 = [[{shown(mul[1])}]]",
+        f"J to input 0 (SelectBackward0) = [[{shown(mul[0])}]]",
+        f"J to input 1 (SelectBackward0) = [[{shown(mul[1])}]]",
     ]
     pow_node = next(
         lines for key, lines in svg.elements.items() if key[0] == "n" and lines[0] == "PowBackward0"
     )
-    assert f"J to SelectBackward0 = [[{shown(power)}]]" in pow_node
+    assert f"J to input 0 (SelectBackward0) = [[{shown(power)}]]" in pow_node
 
 
 async def test_tui_last_step_shows_the_whole_call(trace: Trace) -> None:

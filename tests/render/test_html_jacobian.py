@@ -55,7 +55,7 @@ def test_the_panel_shows_local_j_at_each_step_and_the_whole_call_at_the_end(
     # Then: the answer stays hidden until the last step; step 1 shows its local J and saved dim;
     # the end shows dy/dx row by row and v J equal to x.grad.
     assert not start_visible and end_visible
-    assert "StackBackward0" in first and "local J" in first and "J to MulBackward0" in first
+    assert "StackBackward0" in first and "local J" in first and "J to input 0 (MulBackward0)" in first
     assert "dim: 0" in first and "not retained" in first
     assert len(steps) == 7 and "vector-Jacobian product" in end
     assert "[[3, 2]," in end and "[0, 6]]" in end and jacobian.tolist() == [[3.0, 2.0], [0.0, 6.0]]

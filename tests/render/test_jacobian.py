@@ -111,6 +111,32 @@ def test_each_node_shows_its_local_jacobian_once_it_ran() -> None:
     assert "J to x" not in to_dot(call, options=RenderOptions(values=False))  # a J is values
 
 
+def test_two_inputs_of_one_kind_or_one_tensor_are_told_apart_by_position() -> None:
+    # Given: g * h (both inputs from a MulBackward0, unnamed), w * w (one tensor twice), and y * x where
+    # both inputs have names of their own
+    x = torch.tensor([2.0, 3.0], requires_grad=True)
+    w = torch.tensor([1.0, 4.0], requires_grad=True)
+    with session.Tracer() as tracer:
+        ((x * 2) * (x * 3)).sum().backward()
+        (w * w).sum().backward()
+        y = x * 5
+        (y * x).sum().backward()
+    first, second, third = tracer.result().backwards
+
+    def heads(call: BackwardCall, step: int) -> list[str]:
+        node = call.steps[step - 1].node
+        lines = local_jacobian_lines(call.graph, step_state(call, step), node)
+        return [line.partition(" =")[0] for line in lines if line.startswith("J to")]
+
+    # Then: each J names its input; a kind or a name shared by two inputs gets the input's position
+    assert heads(first, 2) == ["J to input 0 (MulBackward0)", "J to input 1 (MulBackward0)"]
+    assert heads(second, 2) == ["J to input 0 (w)", "J to input 1 (w)"]
+    assert heads(third, 2) == ["J to y", "J to x"]
+    # And the J itself is torch's: d(w * w)/dw through either input is diag(w)
+    jw = second.steps[1].jacobians[0]
+    assert jw is not None and [list(row) for row in jw.values] == torch.diag(w.detach()).tolist()
+
+
 def test_a_comment_calling_it_a_jacobian_vector_product_is_answered() -> None:
     x = torch.tensor([2.0, 3.0], requires_grad=True)
     with session.Tracer() as tracer:
