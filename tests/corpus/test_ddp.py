@@ -33,13 +33,14 @@ def leaf_grads(call: dict[str, object]) -> list[object]:
 
 
 def test_ddp_under_torchrun_runs_the_same_and_writes_one_trace_per_rank(tmp_path: Path) -> None:
-    # Given: the same DDP training run plain and traced under torchrun, side by side.
+    # Given: the same DDP training run plain and traced under torchrun, one after the other (two
+    # --standalone rendezvous started at once can race for the free port each picks).
     plain_dir, traced_dir = tmp_path / "plain", tmp_path / "traced"
     plain_dir.mkdir()
     traced_dir.mkdir()
     plain = torchrun(str(DDP_SCRIPT), cwd=plain_dir)
-    traced = torchrun("-m", "gradviz", "trace", str(DDP_SCRIPT), cwd=traced_dir)
     plain_out, plain_err = plain.communicate(timeout=600)
+    traced = torchrun("-m", "gradviz", "trace", str(DDP_SCRIPT), cwd=traced_dir)
     traced_out, traced_err = traced.communicate(timeout=600)
 
     # Then: both succeed and rank 0 prints the same losses and the same checksum of the final weights,
