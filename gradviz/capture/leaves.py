@@ -41,17 +41,25 @@ _SAMPLE = 8
 #: Gradients with at most this many elements keep their values after the capture budget.
 _SMALL = 8
 
+#: Calls past the budget whose leaf values are sampled: later, an update is seen by its version counter
+#: or data address only, so an update through ``.data`` alone goes unseen (a forgotten zeroing shows at
+#: the first steps).
+SAMPLED_CALLS = 50
+
 ValuePrint = tuple[int, int, tuple[float, ...]]
 _detach = torch._C.TensorBase.detach
 _task_id = torch._C._current_graph_task_id
 
 
-def value_print(leaf: torch.Tensor) -> ValuePrint:
+def value_print(leaf: torch.Tensor, *, sampled: bool = True) -> ValuePrint:
     """What identifies a leaf's current value cheaply: ``_version``, data address, a strided sample.
 
     ``optimizer.step()`` and in-place updates under ``no_grad`` bump ``_version``; ``x.data = ...`` moves
-    the data; an in-place edit through ``.data`` changes neither, only the values.
+    the data; an in-place edit through ``.data`` changes neither, only the values (not `sampled`,
+    the print has none and `changed` compares version and address alone).
     """
+    if not sampled:
+        return (int(leaf._version), leaf.data_ptr(), ())
     data = _detach(leaf)
     count = data.numel()
     if not count or data.is_meta:  # a meta tensor has a shape but no data to sample
@@ -62,6 +70,11 @@ def value_print(leaf: torch.Tensor) -> ValuePrint:
     else:
         sample = tuple(map(float, data.reshape(-1)[:: count // _SAMPLE][:_SAMPLE].tolist()))
     return (int(leaf._version), data.data_ptr(), sample)
+
+
+def changed(now: ValuePrint, then: ValuePrint) -> bool:
+    """Whether a leaf's value changed between two prints (samples compared when both have one)."""
+    return now[:2] != then[:2] or (bool(now[2]) and bool(then[2]) and now[2] != then[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +183,14 @@ class LeafLedger:
         where: Location | None,
         after: Value | None,
         captured: bool,
+        state: _LeafState | None = None,
     ) -> None:
-        state = self._state(leaf)
-        now = value_print(leaf)
-        updated = state.seen is not None and now != state.seen
+        state = state if state is not None else self._state(leaf)
+        now = value_print(leaf, sampled=captured or state.uncaptured <= SAMPLED_CALLS)
+        updated = state.seen is not None and changed(now, state.seen)
         if not held:
             state.carried, state.carried_calls = None, []
-        elif state.carried is not None and now != state.carried:
+        elif state.carried is not None and changed(now, state.carried):
             self._used_carried(leaf, state, f"backward call {call}{at(where)}", where)
         elif updated:
             state.carried, state.carried_calls = now, [call]
@@ -234,7 +248,7 @@ class LeafLedger:
         before = len(self.findings)
         for param in params:
             state: _LeafState | None = self._states.get(param)
-            if state is not None and state.carried is not None and value_print(param) != state.carried:
+            if state is not None and state.carried is not None and changed(value_print(param), state.carried):
                 line = where()
                 self._used_carried(param, state, f"optimizer.step(){at(line)}", line)
         return self.findings[before:]
@@ -243,7 +257,7 @@ class LeafLedger:
         """At the end of tracing: leaves updated (by hand) while still holding a carried-over gradient."""
         before = len(self.findings)
         for leaf, state in list(self._states.items()):
-            if state.carried is not None and value_print(leaf) != state.carried:
+            if state.carried is not None and changed(value_print(leaf), state.carried):
                 self._used_carried(leaf, state, "a later update", None)
         return self.findings[before:]
 
@@ -346,7 +360,7 @@ class LeafLedger:
             else:
                 norm = float(torch.linalg.vector_norm(_detach(grad)))
                 state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
-            self._arrive(leaf, held, call_index, None, state.grad, False)
+            self._arrive(leaf, held, call_index, None, state.grad, False, state)
             if self.on_settled is not None:
                 self.on_settled(leaf, held, state.grad)
         return self.findings[before:]
