@@ -27,7 +27,8 @@ import torch
 
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import OWN_HOOK, Door, Part
-from gradviz.capture.summary import _flat, dtype_name, summarize
+from gradviz.capture.ledgerbook import shown
+from gradviz.capture.summary import Snapshot, _flat, dtype_name, snapshot
 from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
@@ -85,15 +86,21 @@ class Arrival:
         call: 1-based index of the call.
         held: Whether ``.grad`` held a non-zero gradient just before (nothing zeroed it since the last call).
         updated: Whether the leaf's value changed since the previous arrival (an update ran in between).
-        grad_after: ``.grad`` after the call (only the norm for calls past the capture budget).
+        grad: ``.grad`` after the call (only the norm for a large one past the capture budget); read it
+            as `grad_after`.
         captured: Whether the call was captured in full.
     """
 
     call: int
     held: bool
     updated: bool
-    grad_after: Value | None
+    grad: Value | Snapshot | None
     captured: bool
+
+    @property
+    def grad_after(self) -> Value | None:
+        """``.grad`` after the call."""
+        return shown(self.grad)
 
 
 @dataclass
@@ -104,7 +111,7 @@ class _LeafState:
     carried_calls: list[int] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     uncaptured: int = 0
-    grad: Value | None = None
+    grad: Value | Snapshot | None = None
     listed: bool = False
 
 
@@ -146,7 +153,7 @@ class LeafLedger:
         self._group: tuple[str, list[str], int | None, Finding] | None = None
         #: Told (leaf, whether .grad held a gradient before, .grad after) for each leaf a counted call
         #: added into (the ledger a student reads, capture/ledgerbook.py).
-        self.on_settled: Callable[[torch.Tensor, bool, Value | None], None] | None = None
+        self.on_settled: Callable[[torch.Tensor, bool, Value | Snapshot | None], None] | None = None
 
     # ----- leaves and names ----------------------------------------------------------------------
 
@@ -181,7 +188,7 @@ class LeafLedger:
         held: bool,
         call: int,
         where: Location | None,
-        after: Value | None,
+        after: Value | Snapshot | None,
         captured: bool,
         state: _LeafState | None = None,
     ) -> None:
@@ -356,7 +363,7 @@ class LeafLedger:
                 continue  # not reached: accumulating replaces .grad or adds into it in place
             self._accumulating(leaf, state)
             if grad.numel() <= _SMALL:
-                state.grad = summarize(grad)  # a small gradient is shown by its values, as when captured
+                state.grad = snapshot(grad)  # a small gradient is shown by its values, as when captured
             else:
                 norm = float(torch.linalg.vector_norm(_detach(grad)))
                 state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
@@ -368,6 +375,6 @@ class LeafLedger:
     def summaries(self) -> tuple[LeafSummary, ...]:
         """Per followed leaf: how many uncaptured calls changed its ``.grad``, and its last ``.grad``."""
         return tuple(
-            LeafSummary(label=state.label, calls=state.uncaptured, grad_after=state.grad)
+            LeafSummary(label=state.label, calls=state.uncaptured, grad_after=shown(state.grad))
             for state in self._order
         )
