@@ -141,6 +141,7 @@ class LeafLedger:
         self._order: list[_LeafState] = []
         self._handles: list[Any] = []
         self._following = False
+        self._carrying = False  # whether any leaf may hold a carried-over gradient
         self._followed: list[tuple[TensorRef[torch.Tensor], _LeafState]] = []
         # Per followed leaf, before the current call: its .grad, that .grad's version, whether it held one.
         self._pre: list[_Before] | None = None
@@ -201,6 +202,7 @@ class LeafLedger:
             self._used_carried(leaf, state, f"backward call {call}{at(where)}", where)
         elif updated:
             state.carried, state.carried_calls = now, [call]
+            self._carrying = True
         else:
             if state.carried is not None:
                 state.carried_calls.append(call)
@@ -252,12 +254,15 @@ class LeafLedger:
         Returns:
             The new warnings.
         """
+        if not self._carrying:  # the usual step: every .grad was zeroed since the last update
+            return []
         before = len(self.findings)
         for param in params:
             state: _LeafState | None = self._states.get(param)
             if state is not None and state.carried is not None and changed(value_print(param), state.carried):
                 line = where()
                 self._used_carried(param, state, f"optimizer.step(){at(line)}", line)
+        self._carrying = any(state.carried is not None for _, state in self._states.items())
         return self.findings[before:]
 
     def close(self) -> list[Finding]:
