@@ -28,7 +28,7 @@ import torch
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import OWN_HOOK, Door, Part
 from gradviz.capture.ledgerbook import shown
-from gradviz.capture.summary import Snapshot, _flat, dtype_name, snapshot
+from gradviz.capture.summary import Snapshot, _flat, dtype_name, snapshot, summarize
 from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
@@ -367,8 +367,10 @@ class LeafLedger:
             if leaf is None or grad is None or (grad is old and grad._version == version):
                 continue  # not reached: accumulating replaces .grad or adds into it in place
             self._accumulating(leaf, state)
-            if grad.numel() <= _SMALL:
+            if grad.numel() <= _SMALL and grad.layout == torch.strided:
                 state.grad = snapshot(grad)  # a small gradient is shown by its values, as when captured
+            elif grad.numel() <= _SMALL:
+                state.grad = summarize(grad)  # a sparse one: no values to read
             else:
                 norm = float(torch.linalg.vector_norm(_detach(grad)))
                 state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
