@@ -10,24 +10,25 @@ warning. A GAN's generator step that adds into the discriminator's ``.grad`` is 
 discriminator's next step, so it stays silent.
 
 Captured calls report their leaves with ``.grad`` before and after; after the budget the leaves they saw
-are followed through two hooks each (a tensor hook before the gradient arrives, a post-accumulate hook
-after). Leaves are held by weak reference only, and every hook is removed when tracing ends. The hooks
-go through the door (`gradviz.capture.door`): a fault in one switches leaf following off, and backward
-carries on.
+are followed through one tensor hook each: the first to fire in a call reads every followed ``.grad``
+before anything accumulates, and after the call a ``.grad`` that is another tensor or has a new version
+is one the call added into. Leaves are held by weak reference only, and every hook is removed when
+tracing ends. The hooks go through the door (`gradviz.capture.door`): a fault in one switches leaf
+following off, and backward carries on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from gradviz.capture.accumulation import carried_warning, summed_note
-from gradviz.capture.door import Door, Part
-from gradviz.capture.summary import _flat, dtype_name, summarize
+from gradviz.capture.door import OWN_HOOK, Door, Part
+from gradviz.capture.ledgerbook import shown
+from gradviz.capture.summary import Snapshot, _flat, dtype_name, snapshot, summarize
 from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
@@ -41,16 +42,25 @@ _SAMPLE = 8
 #: Gradients with at most this many elements keep their values after the capture budget.
 _SMALL = 8
 
+#: Calls past the budget whose leaf values are sampled: later, an update is seen by its version counter
+#: or data address only, so an update through ``.data`` alone goes unseen (a forgotten zeroing shows at
+#: the first steps).
+SAMPLED_CALLS = 50
+
 ValuePrint = tuple[int, int, tuple[float, ...]]
 _detach = torch._C.TensorBase.detach
+_task_id = torch._C._current_graph_task_id
 
 
-def value_print(leaf: torch.Tensor) -> ValuePrint:
+def value_print(leaf: torch.Tensor, *, sampled: bool = True) -> ValuePrint:
     """What identifies a leaf's current value cheaply: ``_version``, data address, a strided sample.
 
     ``optimizer.step()`` and in-place updates under ``no_grad`` bump ``_version``; ``x.data = ...`` moves
-    the data; an in-place edit through ``.data`` changes neither, only the values.
+    the data; an in-place edit through ``.data`` changes neither, only the values (not `sampled`,
+    the print has none and `changed` compares version and address alone).
     """
+    if not sampled:
+        return (int(leaf._version), leaf.data_ptr(), ())
     data = _detach(leaf)
     count = data.numel()
     if not count or data.is_meta:  # a meta tensor has a shape but no data to sample
@@ -63,6 +73,11 @@ def value_print(leaf: torch.Tensor) -> ValuePrint:
     return (int(leaf._version), data.data_ptr(), sample)
 
 
+def changed(now: ValuePrint, then: ValuePrint) -> bool:
+    """Whether a leaf's value changed between two prints (samples compared when both have one)."""
+    return now[:2] != then[:2] or (bool(now[2]) and bool(then[2]) and now[2] != then[2])
+
+
 @dataclass(frozen=True, slots=True)
 class Arrival:
     """One backward call that added a gradient into a leaf's ``.grad``.
@@ -71,15 +86,21 @@ class Arrival:
         call: 1-based index of the call.
         held: Whether ``.grad`` held a non-zero gradient just before (nothing zeroed it since the last call).
         updated: Whether the leaf's value changed since the previous arrival (an update ran in between).
-        grad_after: ``.grad`` after the call (only the norm for calls past the capture budget).
+        grad: ``.grad`` after the call (only the norm for a large one past the capture budget); read it
+            as `grad_after`.
         captured: Whether the call was captured in full.
     """
 
     call: int
     held: bool
     updated: bool
-    grad_after: Value | None
+    grad: Value | Snapshot | None
     captured: bool
+
+    @property
+    def grad_after(self) -> Value | None:
+        """``.grad`` after the call."""
+        return shown(self.grad)
 
 
 @dataclass
@@ -90,8 +111,12 @@ class _LeafState:
     carried_calls: list[int] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     uncaptured: int = 0
-    grad: Value | None = None
+    grad: Value | Snapshot | None = None
     listed: bool = False
+
+
+#: A followed leaf before a call: its state, its ``.grad``, that tensor's version, whether it was non-zero.
+_Before = tuple[TensorRef[torch.Tensor], _LeafState, torch.Tensor | None, int, bool]
 
 
 def _is_nonzero(value: Value | None) -> bool:
@@ -116,8 +141,11 @@ class LeafLedger:
         self._order: list[_LeafState] = []
         self._handles: list[Any] = []
         self._following = False
-        self._pending: list[tuple[TensorRef[torch.Tensor], bool]] = []
-        self._accumulated: dict[int, torch.Tensor] = {}
+        self._carrying = False  # whether any leaf may hold a carried-over gradient
+        self._followed: list[tuple[TensorRef[torch.Tensor], _LeafState]] = []
+        # Per followed leaf, before the current call: its .grad, that .grad's version, whether it held one.
+        self._pre: list[_Before] | None = None
+        self._pre_task: int | None = None
         self._reported: TensorMap = TensorMap()
         self._summed: list[tuple[str | None, tuple[int, ...]]] = []
         self._summed_calls: list[int] = []
@@ -126,7 +154,7 @@ class LeafLedger:
         self._group: tuple[str, list[str], int | None, Finding] | None = None
         #: Told (leaf, whether .grad held a gradient before, .grad after) for each leaf a counted call
         #: added into (the ledger a student reads, capture/ledgerbook.py).
-        self.on_settled: Callable[[torch.Tensor, bool, Value | None], None] | None = None
+        self.on_settled: Callable[[torch.Tensor, bool, Value | Snapshot | None], None] | None = None
 
     # ----- leaves and names ----------------------------------------------------------------------
 
@@ -161,18 +189,20 @@ class LeafLedger:
         held: bool,
         call: int,
         where: Location | None,
-        after: Value | None,
+        after: Value | Snapshot | None,
         captured: bool,
+        state: _LeafState | None = None,
     ) -> None:
-        state = self._state(leaf)
-        now = value_print(leaf)
-        updated = state.seen is not None and now != state.seen
+        state = state if state is not None else self._state(leaf)
+        now = value_print(leaf, sampled=captured or state.uncaptured <= SAMPLED_CALLS)
+        updated = state.seen is not None and changed(now, state.seen)
         if not held:
             state.carried, state.carried_calls = None, []
-        elif state.carried is not None and now != state.carried:
+        elif state.carried is not None and changed(now, state.carried):
             self._used_carried(leaf, state, f"backward call {call}{at(where)}", where)
         elif updated:
             state.carried, state.carried_calls = now, [call]
+            self._carrying = True
         else:
             if state.carried is not None:
                 state.carried_calls.append(call)
@@ -224,19 +254,22 @@ class LeafLedger:
         Returns:
             The new warnings.
         """
+        if not self._carrying:  # the usual step: every .grad was zeroed since the last update
+            return []
         before = len(self.findings)
         for param in params:
             state: _LeafState | None = self._states.get(param)
-            if state is not None and state.carried is not None and value_print(param) != state.carried:
+            if state is not None and state.carried is not None and changed(value_print(param), state.carried):
                 line = where()
                 self._used_carried(param, state, f"optimizer.step(){at(line)}", line)
+        self._carrying = any(state.carried is not None for _, state in self._states.items())
         return self.findings[before:]
 
     def close(self) -> list[Finding]:
         """At the end of tracing: leaves updated (by hand) while still holding a carried-over gradient."""
         before = len(self.findings)
         for leaf, state in list(self._states.items()):
-            if state.carried is not None and value_print(leaf) != state.carried:
+            if state.carried is not None and changed(value_print(leaf), state.carried):
                 self._used_carried(leaf, state, "a later update", None)
         return self.findings[before:]
 
@@ -262,13 +295,15 @@ class LeafLedger:
     # ----- calls past the capture budget ---------------------------------------------------------
 
     def follow(self) -> None:
-        """Hook every leaf the captured calls saw, to follow it through the calls that are not captured.
+        """Follow every leaf the captured calls saw through the calls that are not captured.
 
-        Each hook goes through the door: once a fault switched leaf following off, the hooks do nothing
-        (`unfollow` removes them).
+        One tensor hook per leaf: the first to fire in a backward call reads every followed leaf's
+        ``.grad`` before anything accumulates; `settle` then compares. Each hook goes through the door:
+        once a fault switched leaf following off, the hooks do nothing (`unfollow` removes them).
         """
         self._following = True
-        for leaf in list(self._states.keys()):
+        for leaf, state in list(self._states.items()):
+            self._followed.append((tensor_ref(leaf), state))
             self._hook(leaf)
 
     def swapped(self, leaf: torch.Tensor) -> None:
@@ -278,11 +313,16 @@ class LeafLedger:
 
     def _hook(self, leaf: torch.Tensor) -> None:
         part = self.part
+        guarded = part.hook(self._arriving)
+        task = _task_id
+
+        def arriving(grad: torch.Tensor) -> None:
+            if self._pre_task != task():  # once per call: the first followed leaf reached reads them all
+                guarded(grad)
+
+        arriving.__dict__[OWN_HOOK] = True
         try:
-            arriving = part.hook(partial(self._arriving, tensor_ref(leaf)))
             self._handles.append(leaf.register_hook(arriving))  # type: ignore[no-untyped-call]
-            accumulating = part.hook(self._accumulating)
-            self._handles.append(leaf.register_post_accumulate_grad_hook(accumulating))  # type: ignore[no-untyped-call]
         except RuntimeError as error:  # a leaf that no longer requires grad has nothing to follow
             part.report("unhookable", f"cannot follow a leaf's .grad ({error})")
 
@@ -292,18 +332,25 @@ class LeafLedger:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self._pre = None
 
-    def _arriving(self, leaf_ref: TensorRef[torch.Tensor], grad: torch.Tensor) -> None:
-        leaf = leaf_ref()
-        if leaf is not None:
-            held = leaf.grad is not None and bool(_detach(leaf.grad).ne(0).any())
-            self._pending.append((leaf_ref, held))
+    def _arriving(self, grad: torch.Tensor) -> None:
+        """Before anything accumulates in this call: each followed ``.grad``, and whether it held one."""
+        self._pre_task = _task_id()
+        pre: list[_Before] = []
+        for ref, state in self._followed:
+            leaf = ref()
+            if leaf is not None:
+                old = leaf.grad
+                if old is None:
+                    pre.append((ref, state, None, 0, False))
+                else:
+                    pre.append((ref, state, old, old._version, bool(_detach(old).ne(0).any())))
+        self._pre = pre
 
-    def _accumulating(self, leaf: torch.Tensor) -> None:
-        state = self._state(leaf)
-        if id(leaf) not in self._accumulated:
-            state.uncaptured += 1
-            self._accumulated[id(leaf)] = leaf
+    def _accumulating(self, leaf: torch.Tensor, state: _LeafState) -> None:
+        """A call past the budget added into this leaf's ``.grad``."""
+        state.uncaptured += 1
         if not state.listed:
             state.listed = True
             self._order.append(state)
@@ -311,29 +358,30 @@ class LeafLedger:
     def settle(self, call_index: int) -> list[Finding]:
         """After an uncaptured call: feed the ledger with the leaves it added into; returns new warnings."""
         before = len(self.findings)
-        accumulated = self._accumulated
-        for leaf_ref, held in self._pending:
+        pre, self._pre, self._pre_task = self._pre, None, None
+        for leaf_ref, state, old, version, held in pre or ():
             leaf = leaf_ref()
-            if leaf is not None and accumulated.get(id(leaf)) is leaf:
-                state = self._state(leaf)
-                # Read once the engine is done, not as the gradient accumulates: DDP all-reduces the
-                # gradients in a callback at the end of backward, after every accumulation hook ran.
-                grad = leaf.grad
-                if grad is not None and grad.numel() <= _SMALL:
-                    state.grad = summarize(grad)  # a small gradient is shown by its values, as when captured
-                elif grad is not None:
-                    norm = float(torch.linalg.vector_norm(_detach(grad)))
-                    state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
-                self._arrive(leaf, held, call_index, None, state.grad, False)
-                if self.on_settled is not None:
-                    self.on_settled(leaf, held, state.grad)
-        self._pending.clear()
-        self._accumulated = {}
+            # Read once the engine is done, not as the gradient accumulates: DDP all-reduces the
+            # gradients in a callback at the end of backward, after every accumulation hook ran.
+            grad = leaf.grad if leaf is not None else None
+            if leaf is None or grad is None or (grad is old and grad._version == version):
+                continue  # not reached: accumulating replaces .grad or adds into it in place
+            self._accumulating(leaf, state)
+            if grad.numel() <= _SMALL and grad.layout == torch.strided:
+                state.grad = snapshot(grad)  # a small gradient is shown by its values, as when captured
+            elif grad.numel() <= _SMALL:
+                state.grad = summarize(grad)  # a sparse one: no values to read
+            else:
+                norm = float(torch.linalg.vector_norm(_detach(grad)))
+                state.grad = Value(shape=tuple(grad.shape), dtype=dtype_name(grad.dtype), norm=norm)
+            self._arrive(leaf, held, call_index, None, state.grad, False, state)
+            if self.on_settled is not None:
+                self.on_settled(leaf, held, state.grad)
         return self.findings[before:]
 
     def summaries(self) -> tuple[LeafSummary, ...]:
         """Per followed leaf: how many uncaptured calls changed its ``.grad``, and its last ``.grad``."""
         return tuple(
-            LeafSummary(label=state.label, calls=state.uncaptured, grad_after=state.grad)
+            LeafSummary(label=state.label, calls=state.uncaptured, grad_after=shown(state.grad))
             for state in self._order
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gradviz.capture.summary import Snapshot, snapshot, summarize
+from gradviz.capture.summary import Snapshot, _flat, snapshot, summarize
 from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
@@ -35,7 +35,7 @@ Where = Callable[[], "Location | None"]
 
 _Raw = tuple[
     LedgerKind, "TensorRef[torch.Tensor] | None", "str | None", str, "Location | None", int,
-    "Value | Snapshot | None", "Value | Snapshot | None", "Value | None", bool,
+    "Value | Snapshot | None", "Value | Snapshot | None", "Value | Snapshot | None", bool,
 ]  # fmt: skip
 
 _ZEROING = frozenset({"zero_", "_foreach_zero_", "fill_", "mul_"})
@@ -77,7 +77,7 @@ class LedgerBook:
         self._tail: list[_Raw] = []
         self._grads: dict[int, TensorRef[torch.Tensor]] = {}  # data_ptr of a .grad read -> its leaf
         self._leaves: TensorMap = TensorMap()
-        # leaf -> its .grad after the last call; small leaf -> its last value seen
+        # leaf -> its .grad after the last call; small leaf -> its last value seen, and `_mark` then
         self._grads_after: TensorMap = TensorMap()
         self._values: TensorMap = TensorMap()
         # The script's variables are gone before the ledger is read: a last manual step needs the leaf.
@@ -97,7 +97,7 @@ class LedgerBook:
         where: Location | None,
         before: Value | Snapshot | None,
         after: Value | Snapshot | None,
-        loss: Value | None = None,
+        loss: Value | Snapshot | None = None,
         captured: bool = True,
     ) -> None:
         label = self._label_of(leaf) if leaf is not None else None
@@ -127,7 +127,7 @@ class LedgerBook:
             self.learn(leaf)
             self._grads_after[leaf] = info.grad_after
             if leaf.numel() <= SMALL:
-                self._values[leaf] = snapshot(leaf)
+                self._value_of(leaf)
             self._add("backward", leaf, call.api, call.location, info.grad_before, info.grad_after, loss)
             loss = None  # the loss once per call, on its first leaf
         if loss is not None:
@@ -138,22 +138,36 @@ class LedgerBook:
         self.calls = index
         self._add("backward", None, "backward", None, None, None, _loss(roots), captured=False)
 
-    def counted_arrival(self, leaf: torch.Tensor, held: bool, after: Value | None) -> None:
+    def counted_arrival(self, leaf: torch.Tensor, held: bool, after: Value | Snapshot | None) -> None:
         """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
         if leaf.numel() > SMALL:
             return
-        now, before = snapshot(leaf), self._values.get(leaf)
+        before, now = self._value_of(leaf)
         if before is not None and now != before:  # updated since the last call: by hand, past the budget
             self.calls -= 1
             self._add("update", leaf, "updated (line not recorded: past --max-backward)", None, before, now)
             self.calls += 1
-        self._values[leaf] = now
         last = self._grads_after.get(leaf)
-        if not held and last is not None and last.norm != 0.0:
+        if not held and last is not None and _nonzero(last):
             self._add("zeroed", leaf, "zeroed (line not recorded: past --max-backward)", None, last, None)
             last = None
         self._add("backward", leaf, "backward", None, last if held else None, after, captured=False)
         self._grads_after[leaf] = after
+
+    def _value_of(self, leaf: torch.Tensor) -> tuple[Snapshot | None, Snapshot]:
+        """A small leaf's values when last read and now (remembered as the last read).
+
+        Past `HEAD_CALLS`, values whose version counter and data address did not move are not read
+        again: only the ledger's last calls are kept, and an update bumps the version (one through
+        ``.data`` alone is then not seen).
+        """
+        known = self._values.get(leaf)
+        mark = _mark(leaf)
+        if known is not None and known[1] == mark and self.calls > HEAD_CALLS:
+            return known[0], known[0]
+        now = snapshot(leaf)
+        self._values[leaf] = (now, mark)
+        return (known[0] if known is not None else None), now
 
     def learn(self, leaf: torch.Tensor) -> None:
         """Remember a leaf, so in-place updates of it (or of its ``.data``) become entries."""
@@ -167,14 +181,14 @@ class LedgerBook:
         """Before ``optimizer.step()``: the small parameters' values."""
         self.in_step = True
         full = len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS
-        self._stepping = [] if full else [(p, snapshot(p)) for p in params if p.numel() <= SMALL]
+        self._stepping = [] if full else [(p, self._value_of(p)[1]) for p in params if p.numel() <= SMALL]
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter that changed."""
         self.in_step = False
         where = self._where()
         for param, before in self._stepping:  # unchanged values too: the loop table shows every step seen
-            after = self._values[param] = snapshot(param)
+            after = self._value_of(param)[1]
             self._add("update", param, "optimizer.step()", where, before, after)
         self._stepping = []
 
@@ -238,7 +252,7 @@ class LedgerBook:
             else:
                 after = snapshot(leaf)
                 if after != before:
-                    self._values[leaf] = after
+                    self._values[leaf] = (after, _mark(leaf))
                     self._add("update", leaf, _update_how(name, code, op), where, before, after)
 
     def _grad_owner(self, tensor: torch.Tensor) -> torch.Tensor | None:
@@ -270,14 +284,14 @@ class LedgerBook:
                 label = self._label_of(leaf)
                 if label is not None:
                     how = how.replace("p.grad", f"{label}.grad", 1).replace("p -=", f"{label} -=", 1)
-            shown = _shown(before), _shown(after)
-            out.append(LedgerEntry(kind, label, how, where, call, *shown, loss, captured))
+            values = shown(before), shown(after), shown(loss)
+            out.append(LedgerEntry(kind, label, how, where, call, *values, captured))
         return (*out, *self._since_last_call())
 
     def _since_last_call(self) -> list[LedgerEntry]:
         """Small leaves updated after the last call that was followed (a last manual step, say)."""
         found = []
-        for leaf, before in list(self._values.items()):
+        for leaf, (before, _) in list(self._values.items()):
             now = snapshot(leaf)
             if now != before and self.calls > 0:
                 how = "updated (line not recorded: past --max-backward)"
@@ -286,7 +300,23 @@ class LedgerBook:
         return found
 
 
-def _shown(value: Value | Snapshot | None) -> Value | None:
+def _mark(leaf: torch.Tensor) -> object:
+    """What moves when a leaf's values are replaced or changed in place, but not through ``.data``."""
+    try:
+        return (leaf._version, leaf.data_ptr())
+    except RuntimeError:  # a tensor without storage: never the same
+        return object()
+
+
+def _nonzero(value: Value | Snapshot) -> bool:
+    """Whether a gradient as recorded held anything (a NaN counts), without making a snapshot's `Value`."""
+    if isinstance(value, Snapshot):
+        return value.listed is None or any(item != 0 for item in _flat(value.listed, len(value.shape)))
+    return value.norm != 0.0
+
+
+def shown(value: Value | Snapshot | None) -> Value | None:
+    """A `Value` as recorded, or made from the values a `Snapshot` read."""
     return value.value if isinstance(value, Snapshot) else value
 
 
@@ -306,8 +336,8 @@ def _update_how(name: str, code: str | None, op: str) -> str:
     return f"{name}.{op}(...)"
 
 
-def _loss(roots: Sequence[Any]) -> Value | None:
+def _loss(roots: Sequence[Any]) -> Snapshot | None:
     root = roots[0] if roots else None
     if isinstance(root, torch.Tensor) and root.numel() == 1:
-        return summarize(root)
+        return snapshot(root)
     return None
