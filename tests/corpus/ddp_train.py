@@ -8,6 +8,8 @@ prints the losses and a checksum of the parameters; every rank checks that its r
     torchrun --standalone --nproc_per_node 2 -m gradviz trace tests/corpus/ddp_train.py
 """
 
+import gc
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -46,6 +48,9 @@ def main():
         print(f"checksum {flat.double().sum().item():.6f}")
         norms = [f"{p.grad.norm().item():.5f}" for p in model.parameters()]
         print("last .grad norms", " ".join(norms))
+    # DDP's reducer goes before its process group: freed after it, torch 2.13's gloo aborted at times.
+    del ddp_model
+    gc.collect()
     dist.destroy_process_group()
 
 
