@@ -8,7 +8,6 @@ that is within the capture budget to `CallCapture.capture`.
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from gradviz.capture.dataedit import SavedTensorCheck, data_access_noted
 from gradviz.capture.door import Door, UserCall
 from gradviz.capture.editeffect import EditEffect, with_effects
 from gradviz.capture.entry import call_error
-from gradviz.capture.graph import WalkContext, describe, walk
+from gradviz.capture.graph import WalkContext, collector_paused, describe, walk
 from gradviz.capture.isolation import isolated
 from gradviz.capture.jacobian import worth_computing
 from gradviz.capture.leaves import LeafLedger
@@ -101,14 +100,8 @@ class CallCapture:
         Returns:
             What the engine returned.
         """
-        # The record adds many small objects at once: the cycle collector would walk the heap for each batch.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():  # the record's many small objects would set off full collections
             return self._capture(index, engine, location, frame, on_error)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _capture(
         self,

@@ -28,7 +28,7 @@ import torch
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import OWN_HOOK, Door, Part
 from gradviz.capture.ledgerbook import shown
-from gradviz.capture.summary import Snapshot, _flat, dtype_name, snapshot, summarize
+from gradviz.capture.summary import Snapshot, _detach, _flat, dtype_name, snapshot, summarize
 from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
@@ -48,7 +48,6 @@ _SMALL = 8
 SAMPLED_CALLS = 50
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
-_detach = torch._C.TensorBase.detach
 _task_id = torch._C._current_graph_task_id
 
 
