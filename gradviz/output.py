@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from gradviz.model import BackwardCall, LedgerEntry, Trace
 from gradviz.render.collapse import choose_depth
 from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
-from gradviz.render.json import call_to_json, to_json
+from gradviz.render.json import call_to_json, json_chunks
 from gradviz.render.ledger import to_ledger_dot, to_ledger_text
 from gradviz.render.pagedata import other_views
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
@@ -74,12 +74,13 @@ class WriteFailed(GradvizError):
         self.written = list(written)
 
 
-def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> None:
+def write_file(path: Path, data: str | bytes | Iterable[str], *, keep: Path | None = None) -> None:
     """Write a file atomically: into a temp file beside it, then renamed over it.
 
     Args:
         path: The file to write.
-        data: Its content (text is written as UTF-8).
+        data: Its content (text is written as UTF-8); pieces of text are written as they come, so a
+            big trace.json never exists as one string.
         keep: A file that must never be overwritten (the input of ``gradviz render``).
 
     Raises:
@@ -88,12 +89,15 @@ def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> No
     """
     if keep is not None and path.exists() and keep.exists() and os.path.samefile(path, keep):
         raise WriteFailed(f"will not overwrite the input {keep} with {path.name}: choose another --out")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     temp: str | None = None
     try:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
+        if isinstance(data, (str, bytes)):
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as text:
+                text.writelines(data)
         mode = os.stat(path).st_mode & 0o7777 if path.exists() else _FILE_MODE
         os.chmod(temp, mode)
         os.replace(temp, path)
@@ -102,6 +106,11 @@ def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> No
             with contextlib.suppress(OSError):
                 os.unlink(temp)
         raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:  # pieces of text come from a generator, which may raise anything
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        raise
 
 
 class _Writer:
@@ -112,7 +121,7 @@ class _Writer:
         self.keep = keep
         self.written: list[Path] = []
 
-    def write(self, name: str, data: str | bytes) -> None:
+    def write(self, name: str, data: str | bytes | Iterable[str]) -> None:
         path = self.out_dir / name
         try:
             write_file(path, data, keep=self.keep)
@@ -240,7 +249,7 @@ def write_outputs(
         raise GradvizError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
     writer = _Writer(out_dir, keep)
     if keep is None:
-        writer.write("trace.json", to_json(bounded_timeline(trace)))
+        writer.write("trace.json", json_chunks(bounded_timeline(trace)))
     missing = False
     problems: list[str] = []
     layouts = _Layouts(options.dpi)
