@@ -69,9 +69,13 @@ def call_fields(call: BackwardCall) -> dict[str, Any]:
     out["edges"] = graph.pop("edges")
     out.update(graph)
     for f in dataclasses.fields(call):
-        if f.name not in out and f.name != "graph":
+        if f.name not in out and f.name != "graph" and (f.name != "thinned" or call.thinned):
             out[f.name] = getattr(call, f.name)
     return out
+
+
+#: Trace fields written only when set (older traces lack them; most traces leave them empty).
+_WHEN_SET = frozenset({"event_counts", "calls_left_out"})
 
 
 def trace_fields(trace: Trace) -> dict[str, Any]:
@@ -79,7 +83,7 @@ def trace_fields(trace: Trace) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": trace.schema}
     for f in dataclasses.fields(trace):
         value = getattr(trace, f.name)
-        if f.name != "schema" and (f.name != "event_counts" or value):
+        if f.name != "schema" and (f.name not in _WHEN_SET or value):
             out[f.name] = value
     return out
 
