@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.extremes import extremes
 from gradviz.capture.isolation import isolated
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Nested, Value
@@ -70,7 +71,7 @@ def _tensor_stats(data: torch.Tensor) -> tuple[float, float, float, float]:
     """
     if not data.is_floating_point():
         data = data.to(torch.float64)
-    low, high = torch.aminmax(data)
+    low, high = extremes(data)
     wide = torch.float32 if data.element_size() < 4 else None
     mean = data.mean(dtype=wide)
     norm = torch.linalg.vector_norm(data, dtype=wide)
@@ -155,7 +156,7 @@ def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
         for group in big.values():
             reductions: list[torch.Tensor] = []
             for _, data in group:
-                reductions.extend(torch.aminmax(data))
+                reductions.extend(extremes(data))
                 reductions.append(data.mean())
             reductions.extend(torch._foreach_norm([data for _, data in group]))
             numbers = torch.stack(reductions).tolist()

@@ -76,3 +76,24 @@ print(after - before)
 
     # Then its peak memory grew by far less than the tensor's 80 MB (a float64 copy would add 160 MB)
     assert int(done.stdout.split()[-1]) < 8_000  # KiB: under 10% of the tensor
+
+
+def test_summarizing_a_transposed_or_sliced_big_tensor_does_not_copy_it() -> None:
+    # Given a fresh process holding a 160 MB float32 matrix, and its transpose and slices of it (views)
+    script = """
+import resource, torch
+from gradviz.capture.summary import summarize, summarize_many
+big = torch.randn(8_000, 5_000)
+views = [big.t(), big[:, 1:4_000], big.t()[::2]]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+values = [summarize(view) for view in views] + summarize_many(list(views))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for value, view in zip(values, views * 2):
+    assert (value.min, value.max) == (view.min().item(), view.max().item())
+print(after - before)
+"""
+    # When it summarizes each view, one by one and in one batch
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+
+    # Then min and max are torch's, and peak memory grew by far less than the 160 MB a copy would take
+    assert int(done.stdout.split()[-1]) < 16_000  # KiB: under 10% of the tensor
