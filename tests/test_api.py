@@ -128,6 +128,27 @@ def test_importing_gradviz_loads_neither_torch_nor_the_tui() -> None:
     assert result.stdout.split() == ["False", "False", "False"]
 
 
+def test_tracing_imports_no_renderer_until_a_drawing_is_asked_for() -> None:
+    # Given a fresh process that traces a backward call inside `with gradviz.trace()`
+    code = """
+import sys, torch, gradviz
+heavy = ("networkx", "graphviz", "rich", "textual", "gradviz.render.dot", "gradviz.output")
+with gradviz.trace() as t:
+    x = torch.ones(2, requires_grad=True)
+    (x * 3).sum().backward()
+print(*(name in sys.modules for name in heavy))
+print(gradviz.graph(x * 2).to_dot().startswith("digraph"), "networkx" in sys.modules)
+"""
+    # When it has run
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    # Then none of the drawing modules (several MiB of the traced process) was loaded while it traced,
+    # and a drawing still works when asked for
+    first, second = result.stdout.splitlines()
+    assert first.split() == ["False"] * 6
+    assert second.split() == ["True", "False"]
+
+
 def test_a_snapshot_inside_a_trace_shows_lines_and_what_was_not_recorded() -> None:
     with gradviz.trace():
         x = torch.tensor([1.0, 2.0], requires_grad=True)
