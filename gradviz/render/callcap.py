@@ -115,14 +115,13 @@ def bounded_calls(trace: Trace, limit: int = MAX_BYTES) -> Trace:
     return result
 
 
-_LAST: list[tuple[Trace, Trace]] = []
+#: The last trace bounded and what was thinned and left out of it: the writer measures, the summary
+#: reads (the trace is the one the caller holds anyway; its bounded copy is not kept).
+_LAST: list[tuple[Trace, tuple[int, ...], tuple[int, ...]]] = []
 
 
 def bounded_trace(trace: Trace) -> Trace:
     """The trace as trace.json keeps it: the timeline bounded, then the captured calls.
-
-    The last answer is remembered, so that the summary can say what was left out without measuring
-    again what the writer measured.
 
     Args:
         trace: A trace as recorded.
@@ -130,10 +129,9 @@ def bounded_trace(trace: Trace) -> Trace:
     Returns:
         `bounded_calls` of `bounded_timeline` of it.
     """
-    if _LAST and _LAST[0][0] is trace:
-        return _LAST[0][1]
     result = bounded_calls(bounded_timeline(trace), MAX_BYTES)
-    _LAST[:] = [(trace, result)]
+    thinned = tuple(call.index for call in result.backwards if call.thinned)
+    _LAST[:] = [(trace, thinned, result.calls_left_out)]
     return result
 
 
@@ -141,26 +139,27 @@ def bound_note(trace: Trace) -> str | None:
     """One line saying what trace.json kept thinned or left out, or None when it kept every call whole.
 
     Args:
-        trace: The trace as recorded (the one `bounded_trace` was given before writing).
+        trace: The trace as recorded (the one `bounded_trace` was given before writing, which is not
+            measured again).
 
     Returns:
         The line, without a trailing newline.
     """
-    written = bounded_trace(trace)
-    thinned = [call.index for call in written.backwards if call.thinned]
-    if not thinned and not written.calls_left_out:
+    if not (_LAST and _LAST[0][0] is trace):
+        bounded_trace(trace)
+    _, thinned, left = _LAST[0]
+    if not thinned and not left:
         return None
     parts = []
     if thinned:
         parts.append(f"call{'s' if len(thinned) > 1 else ''} {_numbers(thinned)} without steps or values")
-    if written.calls_left_out:
-        left = written.calls_left_out
+    if left:
         parts.append(f"call{'s' if len(left) > 1 else ''} {_numbers(left)} left out")
     bound = f"{MAX_BYTES / 1e6:g} MB"
     return f"trace.json kept under {bound}: {'; '.join(parts)} (the drawings show them whole)"
 
 
-def _numbers(indices: list[int] | tuple[int, ...]) -> str:
+def _numbers(indices: tuple[int, ...]) -> str:
     if len(indices) > 4:
         return f"{indices[0]}, {indices[1]}, ... {indices[-1]}"
     return ", ".join(str(index) for index in indices)
