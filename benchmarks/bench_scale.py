@@ -18,6 +18,10 @@ It prints, side by side in one process where that makes sense:
    process's peak RSS and the size of the trace.json written; and a script whose graph holds
    a 50M-float leaf (peak RSS only). The same loop is also timed inside one process (loop only, no
    start-up), plain against ``gradviz.trace()``, to show what the budget's end costs per step.
+   ``--only sizes``: trace.json per workload and for a chain of 25,000 multiplications with 3 captured
+   calls (not timed), with what its 20 MB bound thinned or left out. ``--only memory``: peak RSS per
+   workload and for two scripts holding a 200 MB tensor, each against issue 8's bound (plain + 10% of
+   the largest tensor), met or not.
 
 3. Issue 8's cost targets (captured fwd+bwd / plain on the 12-layer transformer, the CNN and mlp100;
    whole scripts traced / plain) against this run's figures, one line each.
