@@ -21,6 +21,10 @@ def _for_extremes(data: torch.Tensor) -> torch.Tensor:
     """
     if data.is_contiguous():
         return data
+    if 0 in data.stride():  # an expanded dimension repeats the same elements: one copy of them is enough
+        data = data[tuple(0 if stride == 0 else slice(None) for stride in data.stride())]
+        if data.is_contiguous():
+            return data
     expected = 1
     for stride, size in sorted((st, sz) for sz, st in zip(data.shape, data.stride(), strict=True) if sz != 1):
         if stride != expected:

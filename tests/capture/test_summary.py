@@ -79,12 +79,12 @@ print(after - before)
 
 
 def test_summarizing_a_transposed_or_sliced_big_tensor_does_not_copy_it() -> None:
-    # Given a fresh process holding a 160 MB float32 matrix, and its transpose and slices of it (views)
+    # Given a fresh process holding a 160 MB float32 matrix, and its transpose, slices and an expanded row
     script = """
 import resource, torch
 from gradviz.capture.summary import summarize, summarize_many
 big = torch.randn(8_000, 5_000)
-views = [big.t(), big[:, 1:4_000], big.t()[::2]]
+views = [big.t(), big[:, 1:4_000], big.t()[::2], big[:1].expand(8_000, 5_000)]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 values = [summarize(view) for view in views] + summarize_many(list(views))
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
