@@ -241,7 +241,8 @@ class SwapPatch:
 
         self._wrapper = swap_tensors
         torch.utils.swap_tensors = swap_tensors
-        _patches.append(self)
+        if self not in _patches:
+            _patches.append(self)
 
     def _swap(self, t1: Any, t2: Any, call: UserCall) -> None:
         # Only gradviz's references are lifted: a weak reference of the user's still makes torch refuse.
