@@ -26,6 +26,7 @@ _CUSTOM_FUNCTION = "saved_tensors"
 # Saved values that are never tensors (sizes, strides, scalars): skipped without reading them.
 _NOT_TENSORS = ("_sym_sizes", "_sym_strides", "_sizes", "_strides", "_sym_argsize_0", "alpha", "beta", "_dim")
 _names_by_type: dict[type, tuple[str, ...]] = {}
+_detach = torch._C.TensorBase.detach
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +126,24 @@ def read_names(grad_fn: Any, names: tuple[str, ...]) -> list[tuple[str, torch.Te
     return found
 
 
+def _in_memory_order(data: torch.Tensor) -> torch.Tensor:
+    """The elements as laid out in memory, 1-D: a view when they fill their span (a transpose, a permute)."""
+    if data.is_contiguous():
+        return data
+    expected = 1
+    dims = sorted((stride, size) for size, stride in zip(data.shape, data.stride(), strict=True) if size != 1)
+    for stride, size in dims:
+        if stride != expected:
+            return data.reshape(-1)  # gaps or overlaps (a slice, an expand): a copy in logical order
+        expected *= size
+    return torch.as_strided(data, (data.numel(),), (1,), data.storage_offset())
+
+
 def _contents(tensor: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], bool]:
-    data = tensor.detach()
+    data = _detach(tensor)
     if data.numel() <= EXACT_NUMEL:
         return (data.clone(),), True
-    flat = data if data.is_contiguous() else data.reshape(-1)
+    flat = _in_memory_order(data)
     # A sum catches scaling and most edits; a strided sample catches the rest, in three cheap ops.
     step = flat.numel() // _SAMPLE
     sample = torch.as_strided(flat, (_SAMPLE,), (step,), flat.storage_offset()).clone()
