@@ -175,6 +175,8 @@ class CallCapture:
         context = WalkContext(
             names=names,
             leaf_grads_before=dict(zip(leaf_ids, grads_before, strict=True)),
+            # As they stand now; `CallPlan.to_call` puts in the values after the call.
+            leaf_grads_after=dict(zip(leaf_ids, grads_before, strict=True)),
             tensor_id=recorder.tensor_id if recorder is not None else (lambda tensor: None),
         )
         graph = describe(walked, context, engine_args.roots(walked, names))

@@ -139,15 +139,23 @@ def _in_memory_order(data: torch.Tensor) -> torch.Tensor:
     return torch.as_strided(data, (data.numel(),), (1,), data.storage_offset())
 
 
-def _contents(tensor: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], bool]:
+def _contents(tensor: torch.Tensor, *, keep: bool = True) -> tuple[tuple[torch.Tensor, ...], bool]:
+    """An exact copy of a small tensor, else its sum and a strided sample; `keep`: copies, not views."""
     data = _detach(tensor)
     if data.numel() <= EXACT_NUMEL:
-        return (data.clone(),), True
+        return (data.clone() if keep else data,), True
     flat = _in_memory_order(data)
     # A sum catches scaling and most edits; a strided sample catches the rest, in three cheap ops.
     step = flat.numel() // _SAMPLE
-    sample = torch.as_strided(flat, (_SAMPLE,), (step,), flat.storage_offset()).clone()
-    return (flat.sum(), sample), False
+    sample = torch.as_strided(flat, (_SAMPLE,), (step,), flat.storage_offset())
+    return (flat.sum(), sample.clone() if keep else sample), False
+
+
+def _same(now: torch.Tensor, then: torch.Tensor) -> bool:
+    # torch.equal is one op; NaN, never equal to itself, needs the slower comparison.
+    return now.shape == then.shape and (
+        torch.equal(now, then) or torch.allclose(now, then, rtol=0.0, atol=0.0, equal_nan=True)
+    )
 
 
 def fingerprint(tensor: torch.Tensor, tensor_id: int | None) -> Fingerprint | None:
@@ -185,13 +193,10 @@ def has_changed(before: Fingerprint, tensor: torch.Tensor) -> bool:
     """
     if tuple(tensor.shape) != before.shape:
         return True
-    contents, _ = _contents(tensor)
+    contents, _ = _contents(tensor, keep=False)
     if len(contents) != len(before.contents):
         return True
-    return not all(
-        now.shape == then.shape and torch.allclose(now, then, rtol=0.0, atol=0.0, equal_nan=True)
-        for now, then in zip(contents, before.contents, strict=True)
-    )
+    return not all(_same(now, then) for now, then in zip(contents, before.contents, strict=True))
 
 
 #: Fingerprints already taken, by (tensor id, _version, data_ptr): a tensor saved by several nodes
