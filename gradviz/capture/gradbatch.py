@@ -1,11 +1,12 @@
-"""Summaries of one backward call's gradients, made together after the call instead of one by one in hooks.
+"""Summaries of one backward call's gradients, read back together after the call instead of one by one.
 
 A hook that summarised each gradient as it passed paid four reductions and four read-backs per tensor,
-most of it per-op overhead. Here a hook only keeps the tensor (and its ``_version``); `summarize_batch`
-then stacks same-shaped gradients and reduces each stack once. The engine never writes into a gradient
-some other code still holds (it adds out of place instead), so what is kept is what the hook saw; a
-gradient the user's own code changed in place later in the same call is told by its version counter,
-and is then summarised by shape and dtype only, never with values it did not have when the hook saw it.
+most of it per-op overhead. Here a hook keeps a small gradient (and its ``_version``) and reduces a large
+one at once into four 0-d tensors; after the call, same-shaped small gradients are stacked and reduced
+once per shape, and every number is read back in one ``tolist()``. The engine never writes into a
+gradient some other code still holds (it adds out of place instead), so what is kept is what the hook
+saw; a gradient the user's own code changed in place later in the same call is told by its version
+counter, and is then summarised by shape and dtype only, never with values it did not have when seen.
 """
 
 from __future__ import annotations
@@ -18,24 +19,30 @@ import torch
 
 from gradviz.capture.isolation import isolated
 from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
+from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Value
 
-#: Gradients held at most (bytes) before the ones held are summarised and let go: memory stays bounded.
-HOLD_BYTES = 16 * 1024 * 1024
-#: A gradient with more elements is summarised at once: its reductions cost more than the calls to them.
-HOLD_NUMEL = 1 << 16
+#: Small gradients held at most (bytes) before they are summarised and let go: memory stays bounded.
+HOLD_BYTES = 8 * 1024 * 1024
+#: Gradients with at most this many elements are kept and stacked; larger ones are reduced at once
+#: (stacking them would copy more than the calls it saves).
+STACK_NUMEL = 4096
 _FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 _detach = torch._C.TensorBase.detach
 
+#: A large tensor reduced, waiting to be read back: shape, dtype, element count, and the 0-d tensors
+#: min, max, sum and 2-norm.
+_Reduced = tuple[tuple[int, ...], torch.dtype, int, tuple[torch.Tensor, ...]]
+
 
 class GradBatch:
-    """Gradients of one backward call, each distinct tensor kept once until `resolve` summarises them all.
+    """Gradients of one backward call, each distinct tensor summarised once, all read back in `resolve`.
 
     The vJ a node sends is, when nothing else adds to it, the very tensor the next node receives as its
     v, so a tensor seen again unchanged gets the same slot.
 
     Args:
-        hold_bytes: Summarise what is held once it passes this many bytes.
+        hold_bytes: Summarise the small gradients held once they pass this many bytes.
     """
 
     def __init__(self, hold_bytes: int = HOLD_BYTES) -> None:
@@ -43,38 +50,51 @@ class GradBatch:
         self._held: list[tuple[int, torch.Tensor, int]] = []  # slot, tensor, its _version when seen
         self._slots: dict[int, tuple[int, torch.Tensor, int]] = {}
         self._bytes = 0
+        self._reduced: list[tuple[int, _Reduced]] = []
+        self._large: dict[int, tuple[int, TensorRef[torch.Tensor], int]] = {}  # by id, not kept alive
         self._values: list[Value | None] = []
 
     def add(self, tensor: torch.Tensor | None) -> int:
-        """Keep a gradient the engine handed to a hook; its slot number (-1 for None, "no gradient")."""
+        """Take a gradient the engine handed to a hook; its slot number (-1 for None, "no gradient")."""
         if tensor is None:
             return -1
         version = tensor._version
         known = self._slots.get(id(tensor))
         if known is not None and known[1] is tensor and known[2] == version:
             return known[0]
+        large = self._large.get(id(tensor))
+        if large is not None and large[1]() is tensor and large[2] == version:
+            return large[0]
         slot = len(self._values)
-        if tensor.numel() > HOLD_NUMEL or tensor.layout != torch.strided:
-            self._values.append(summarize(tensor))
-            return slot
         self._values.append(None)
-        self._held.append((slot, tensor, version))
-        self._slots[id(tensor)] = (slot, tensor, version)
-        self._bytes += tensor.nbytes
-        if self._bytes > self._hold_bytes:
-            self._summarise_held()
+        count = tensor.numel()
+        if not _batchable(tensor) or count == 0:
+            self._values[slot] = summarize(tensor)
+        elif count > STACK_NUMEL:
+            with isolated():  # gradviz's own ops: no user mode sees them
+                self._reduced.append((slot, _reduce(_detach(tensor))))
+            self._large[id(tensor)] = (slot, tensor_ref(tensor), version)
+        else:
+            self._held.append((slot, tensor, version))
+            self._slots[id(tensor)] = (slot, tensor, version)
+            self._bytes += tensor.nbytes
+            if self._bytes > self._hold_bytes:
+                self._summarise_held()
         return slot
 
     def resolve(self) -> list[Value | None]:
-        """Every slot's summary, by slot number; nothing is held afterwards."""
+        """Every slot's summary, by slot number; no gradient is held afterwards."""
         self._summarise_held()
+        self._large.clear()
+        reduced, self._reduced = self._reduced, []
+        for (slot, _), value in zip(reduced, _read_back([entry for _, entry in reduced]), strict=True):
+            self._values[slot] = value
         return self._values
 
     def _summarise_held(self) -> None:
         held, self._held = self._held, []
-        # Slots are found by id only while their tensor is held: once let go, its id may be reused.
-        self._slots = {}
         self._bytes = 0
+        self._slots = {}  # a tensor let go may be freed, and its id reused
         with isolated():
             values = summarize_batch([tensor for _, tensor, _ in held])
             for (slot, tensor, version), value in zip(held, values, strict=True):
@@ -88,12 +108,12 @@ def _batchable(tensor: torch.Tensor) -> bool:
 
 
 def summarize_batch(tensors: Sequence[torch.Tensor]) -> list[Value]:
-    """`summarize` of each tensor, with same-shaped floating tensors reduced together.
+    """`summarize` of each tensor, with the statistics of all of them read back together.
 
-    Small tensors keep their values and statistics from one ``tolist()`` per shape; larger ones get
-    min, max, mean and 2-norm from one reduction each per shape, in their own dtype (half precision
+    Small tensors of one shape are stacked: their values and statistics come from one reduction per
+    statistic and shape. Larger ones are reduced one by one, in their own dtype (half precision
     accumulates in float32), as `summarize` computes them. Others (sparse, meta, complex, empty) are
-    summarised one by one.
+    summarised by `summarize` itself.
 
     Args:
         tensors: Dense or sparse tensors on any device.
@@ -103,16 +123,23 @@ def summarize_batch(tensors: Sequence[torch.Tensor]) -> list[Value]:
     """
     out: list[Value | None] = [None] * len(tensors)
     groups: dict[tuple[Any, ...], list[int]] = {}
+    large: list[int] = []
     with isolated():
         for position, tensor in enumerate(tensors):
-            if _batchable(tensor) and tensor.numel() > 0:
-                groups.setdefault((tensor.device, tensor.dtype, tuple(tensor.shape)), []).append(position)
-            else:
+            count = tensor.numel()
+            if not _batchable(tensor) or count == 0:
                 out[position] = summarize(tensor)
+            elif count > STACK_NUMEL:
+                large.append(position)
+            else:
+                groups.setdefault((tensor.device, tensor.dtype, tuple(tensor.shape)), []).append(position)
         for (_, dtype, shape), positions in groups.items():
             datas = [_detach(tensors[position]) for position in positions]
             for position, value in zip(positions, _group_values(datas, shape, dtype), strict=True):
                 out[position] = value
+        reduced = [_reduce(_detach(tensors[position])) for position in large]
+        for position, value in zip(large, _read_back(reduced), strict=True):
+            out[position] = value
     return [value for value in out if value is not None]
 
 
@@ -123,14 +150,47 @@ def summarize_all(tensors: Sequence[torch.Tensor | None]) -> list[Value | None]:
     return [None if tensor is None else next(values) for tensor in tensors]
 
 
+def _wide(dtype: torch.dtype) -> torch.dtype | None:
+    return torch.float32 if dtype.itemsize < 4 else None
+
+
+def _reduce(data: torch.Tensor) -> _Reduced:
+    """Min, max, sum and 2-norm of one large floating tensor, as 0-d tensors (not read back yet)."""
+    wide = _wide(data.dtype)
+    low, high = torch.aminmax(data)
+    if wide is not None:
+        low, high = low.to(wide), high.to(wide)
+    total = data.sum(dtype=wide)
+    norm = torch.linalg.vector_norm(data, dtype=wide)
+    return tuple(data.shape), data.dtype, data.numel(), (low, high, total, norm)
+
+
+def _read_back(reduced: Sequence[_Reduced]) -> list[Value]:
+    """The summaries of reduced tensors, their numbers read back in one ``tolist()`` per device."""
+    by_kind: dict[tuple[Any, ...], list[int]] = {}
+    for position, (_, _, _, stats) in enumerate(reduced):
+        by_kind.setdefault((stats[0].device, stats[0].dtype), []).append(position)
+    out: list[Value | None] = [None] * len(reduced)
+    with isolated():
+        for positions in by_kind.values():
+            numbers = torch.stack([stat for position in positions for stat in reduced[position][3]]).tolist()
+            for index, position in enumerate(positions):
+                shape, dtype, count, _ = reduced[position]
+                low, high, total, norm = numbers[4 * index : 4 * index + 4]
+                out[position] = Value(
+                    shape=shape, dtype=dtype_name(dtype), min=low, max=high, mean=total / count, norm=norm
+                )
+    return [value for value in out if value is not None]
+
+
 def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
-    """Summaries of same-shaped, same-dtype floating tensors on one device."""
+    """Summaries of small same-shaped, same-dtype floating tensors on one device."""
     name = dtype_name(dtype)
     count = len(datas)
     stacked = torch.stack(datas)
     numel = math.prod(shape)
     rows = stacked.reshape(count, numel)
-    wide = torch.float32 if dtype.itemsize < 4 else None
+    wide = _wide(dtype)
     lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
     if wide is not None:
         lows, highs = lows.to(wide), highs.to(wide)

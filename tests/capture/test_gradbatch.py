@@ -92,6 +92,21 @@ def test_the_batch_lets_gradients_go_once_it_holds_enough() -> None:
     assert batch.resolve()[slot] == summarize_all([torch.full((10, 10), 2.0)])[0]
 
 
+def test_a_large_gradient_is_reduced_at_once_and_not_kept() -> None:
+    batch = GradBatch()
+    grad = torch.linspace(-1.0, 3.0, 10_000)
+    alive = weakref.ref(grad)
+    slot = batch.add(grad)
+    assert batch.add(grad) == slot  # the same tensor, unchanged: the same summary
+    expected = summarize_all([grad])[0]
+    del grad
+    assert alive() is None
+    value = batch.resolve()[slot]
+    assert value is not None and expected is not None
+    assert (value.min, value.max) == (expected.min, expected.max)
+    assert value.mean == pytest.approx(expected.mean) and value.norm == pytest.approx(expected.norm)
+
+
 class DoublesInPlace(torch.autograd.Function):
     """A custom Function whose backward writes into the v it is given (allowed, if unusual)."""
 
