@@ -1,12 +1,11 @@
 """Summaries of one backward call's gradients, read back together after the call instead of one by one.
 
 A hook that summarised each gradient as it passed paid four reductions and four read-backs per tensor,
-most of it per-op overhead. Here a hook keeps a small gradient (and its ``_version``) and reduces a large
-one at once into four 0-d tensors; after the call, same-shaped small gradients are stacked and reduced
-once per shape, and every number is read back in one ``tolist()``. The engine never writes into a
-gradient some other code still holds (it adds out of place instead), so what is kept is what the hook
-saw; a gradient the user's own code changed in place later in the same call is told by its version
-counter, and is then summarised by shape and dtype only, never with values it did not have when seen.
+most of it per-op overhead. Here a hook copies a small gradient and reduces a large one at once into
+four 0-d tensors; after the call, same-shaped small gradients are stacked and reduced
+once per shape, and every number is read back in one ``tolist()``. The small gradients are copied,
+not held: a held reference would make the engine copy where it now steals a gradient for ``.grad`` or
+adds into it in place, which a user's dispatch mode (and memory) would notice.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Value
 
-#: Small gradients held at most (bytes) before they are summarised and let go: memory stays bounded.
+#: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.
 HOLD_BYTES = 8 * 1024 * 1024
 #: Gradients with at most this many elements are kept and stacked; larger ones are reduced at once
 #: (stacking them would copy more than the calls it saves).
@@ -39,19 +38,19 @@ class GradBatch:
     """Gradients of one backward call, each distinct tensor summarised once, all read back in `resolve`.
 
     The vJ a node sends is, when nothing else adds to it, the very tensor the next node receives as its
-    v, so a tensor seen again unchanged gets the same slot.
+    v, so a tensor seen again unchanged gets the same slot (known by a weak reference: the engine's own
+    reuse of a gradient's memory, adding into it in place or stealing it for ``.grad``, must not change).
 
     Args:
-        hold_bytes: Summarise the small gradients held once they pass this many bytes.
+        hold_bytes: Summarise the small copies held once they pass this many bytes.
     """
 
     def __init__(self, hold_bytes: int = HOLD_BYTES) -> None:
         self._hold_bytes = hold_bytes
-        self._held: list[tuple[int, torch.Tensor, int]] = []  # slot, tensor, its _version when seen
-        self._slots: dict[int, tuple[int, torch.Tensor, int]] = {}
+        self._held: list[tuple[int, torch.Tensor]] = []  # slot, a copy of the gradient as the hook saw it
         self._bytes = 0
         self._reduced: list[tuple[int, _Reduced]] = []
-        self._large: dict[int, tuple[int, TensorRef[torch.Tensor], int]] = {}  # by id, not kept alive
+        self._seen: dict[int, tuple[int, TensorRef[torch.Tensor], int]] = {}  # by id: slot, tensor, version
         self._values: list[Value | None] = []
 
     def add(self, tensor: torch.Tensor | None) -> int:
@@ -59,33 +58,31 @@ class GradBatch:
         if tensor is None:
             return -1
         version = tensor._version
-        known = self._slots.get(id(tensor))
-        if known is not None and known[1] is tensor and known[2] == version:
-            return known[0]
-        large = self._large.get(id(tensor))
-        if large is not None and large[1]() is tensor and large[2] == version:
-            return large[0]
+        seen = self._seen.get(id(tensor))
+        if seen is not None and seen[1]() is tensor and seen[2] == version:
+            return seen[0]
         slot = len(self._values)
         self._values.append(None)
+        self._seen[id(tensor)] = (slot, tensor_ref(tensor), version)
         count = tensor.numel()
         if not _batchable(tensor) or count == 0:
             self._values[slot] = summarize(tensor)
-        elif count > STACK_NUMEL:
-            with isolated():  # gradviz's own ops: no user mode sees them
+            return slot
+        with isolated():  # gradviz's own ops: no user mode sees them
+            if count > STACK_NUMEL:
                 self._reduced.append((slot, _reduce(_detach(tensor))))
-            self._large[id(tensor)] = (slot, tensor_ref(tensor), version)
-        else:
-            self._held.append((slot, tensor, version))
-            self._slots[id(tensor)] = (slot, tensor, version)
-            self._bytes += tensor.nbytes
-            if self._bytes > self._hold_bytes:
-                self._summarise_held()
+                return slot
+            copy = _detach(tensor).clone()
+        self._held.append((slot, copy))
+        self._bytes += copy.nbytes
+        if self._bytes > self._hold_bytes:
+            self._summarise_held()
         return slot
 
     def resolve(self) -> list[Value | None]:
-        """Every slot's summary, by slot number; no gradient is held afterwards."""
+        """Every slot's summary, by slot number; nothing is held afterwards."""
         self._summarise_held()
-        self._large.clear()
+        self._seen.clear()
         reduced, self._reduced = self._reduced, []
         for (slot, _), value in zip(reduced, _read_back([entry for _, entry in reduced]), strict=True):
             self._values[slot] = value
@@ -94,13 +91,9 @@ class GradBatch:
     def _summarise_held(self) -> None:
         held, self._held = self._held, []
         self._bytes = 0
-        self._slots = {}  # a tensor let go may be freed, and its id reused
-        with isolated():
-            values = summarize_batch([tensor for _, tensor, _ in held])
-            for (slot, tensor, version), value in zip(held, values, strict=True):
-                if tensor._version != version:  # changed in place after its hook saw it: no values
-                    value = Value(shape=tuple(tensor.shape), dtype=dtype_name(tensor.dtype))
-                self._values[slot] = value
+        values = summarize_batch([copy for _, copy in held])
+        for (slot, _), value in zip(held, values, strict=True):
+            self._values[slot] = value
 
 
 def _batchable(tensor: torch.Tensor) -> bool:

@@ -227,12 +227,13 @@ def fingerprints_of(
     prints: list[tuple[str, Fingerprint]] = []
     for name, saved in read_saved(grad_fn, probe=probe):
         tensor_id = id_of(saved)
+        address = saved.data_ptr()
         if tensor_id is None:
             for candidate in nearby:
-                if candidate.data_ptr() == saved.data_ptr() and candidate.shape == saved.shape:
+                if candidate.data_ptr() == address and candidate.shape == saved.shape:
                     tensor_id = id_of(candidate)
                     break
-        key = (tensor_id, saved._version, saved.data_ptr()) if tensor_id is not None else None
+        key = (tensor_id, saved._version, address) if tensor_id is not None else None
         if cache is not None and key is not None and key in cache:
             taken = cache[key]
         else:

@@ -69,14 +69,17 @@ def test_tensors_without_statistics_are_summarised_one_by_one() -> None:
     assert values[3] is not None and values[3].shape == (3, 3) and values[3].values is None
 
 
-def test_a_gradient_changed_in_place_after_its_hook_shows_no_values() -> None:
-    # Given a gradient kept by the batch, then changed in place by other code
+def test_a_gradient_changed_in_place_after_its_hook_keeps_the_values_it_had() -> None:
+    # Given a gradient taken by the batch, then changed in place by other code
     batch = GradBatch()
     grad = torch.ones(3)
     slot = batch.add(grad)
     grad.mul_(10)
-    # Then its summary says shape and dtype only, never the values it did not have when seen
-    assert batch.resolve()[slot] == Value(shape=(3,), dtype="float32")
+    # Then its summary holds the values the hook saw, and the changed tensor is a new one
+    assert batch.add(grad) != slot
+    values = batch.resolve()
+    assert values[slot] == summarize_all([torch.ones(3)])[0]
+    assert values[-1] == summarize_all([torch.full((3,), 10.0)])[0]
 
 
 def test_the_batch_lets_gradients_go_once_it_holds_enough() -> None:
@@ -123,7 +126,7 @@ def step_named(call: BackwardCall, name: str) -> Step:
     return next(step for step in call.steps if call.graph.nodes[step.node].name == name)
 
 
-def test_captured_steps_match_torch_and_an_overwritten_v_is_not_misreported() -> None:
+def test_captured_steps_match_torch_and_an_overwritten_v_shows_what_the_node_received() -> None:
     # Given a graph with a node whose backward overwrites its v in place
     with Tracer() as tracer:
         x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -137,6 +140,6 @@ def test_captured_steps_match_torch_and_an_overwritten_v_is_not_misreported() ->
     multiply_by_x = next(step for step in call.steps if step.grad_outputs[0] == summarize_all([y.grad])[0])
     assert multiply_by_x.grad_inputs[0] == summarize_all([x.grad / 2])[0]
     assert step_named(call, "AccumulateGrad").grad_outputs[0] == summarize_all([x.grad])[0]
-    # And the v the custom node received, overwritten by its own backward, shows no values at all
+    # And the v the custom node received is shown as received, before its backward overwrote it
     received = step_named(call, "DoublesInPlaceBackward").grad_outputs[0]
-    assert received == Value(shape=(3,), dtype="float32")
+    assert received == summarize_all([torch.tensor([1.0, 10.0, 100.0])])[0]
