@@ -4,7 +4,8 @@ A pre-hook (``register_prehook``) sees the gradients a node receives (v) before 
 (``register_hook``) sees the vector-Jacobian products it sends to each ``next_functions`` slot (vJ).
 Hooks fire in the order the engine runs the nodes, which is the order a learner should see. Every hook
 is removed after the call, and every hook goes through the door (`gradviz.capture.door`): a fault in
-one is noted once, step recording stops, and autograd carries on.
+one is noted once, step recording stops, and autograd carries on. The gradients are summarised together
+when the call is over (`gradviz.capture.gradbatch`).
 """
 
 from __future__ import annotations

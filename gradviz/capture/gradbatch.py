@@ -23,8 +23,8 @@ from gradviz.model import Value
 
 #: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.
 HOLD_BYTES = 8 * 1024 * 1024
-#: Gradients with at most this many elements are kept and stacked; larger ones are reduced at once
-#: (stacking them would copy more than the calls it saves).
+#: Gradients with at most this many elements are copied, then stacked; larger ones are reduced at once
+#: (copying them would cost more than the calls it saves).
 STACK_NUMEL = 4096
 _FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 _detach = torch._C.TensorBase.detach
