@@ -112,6 +112,11 @@ def _listed_value(shape: tuple[int, ...], dtype: str, listed: Any, with_stats: b
     else:
         low, high, mean, norm = _stats(_flat(listed, len(shape)))
         value = Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+    return shared(value)
+
+
+def shared(value: Value) -> Value:
+    """`value`, or an equal summary made earlier while the same tracer runs (see `share_values`)."""
     return _pools[-1].setdefault(value, value) if _pools else value
 
 
