@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import FrameType
 from typing import Any
 
@@ -77,6 +78,30 @@ def _frames(start: FrameType | None) -> list[FrameType]:
     return frames
 
 
+#: Types of values that never hold a tensor or a module: most of a script's globals, skipped at a glance.
+_PLAIN_TYPES = frozenset(
+    {
+        type(None),
+        bool,
+        int,
+        float,
+        complex,
+        str,
+        bytes,
+        type,
+        type(_frames),
+        type(len),
+        type(sys),
+        type(NameMap.add),
+        type(NameMap().add),
+        torch.dtype,
+        torch.device,
+    }
+)
+_Module = torch.nn.Module
+_Tensor = torch.Tensor
+
+
 def _scopes(frame: FrameType, seen: set[int]) -> list[dict[str, Any]]:
     """A frame's locals and globals, leaving out a globals dict already searched (frames of one module)."""
     scopes = []
@@ -86,6 +111,25 @@ def _scopes(frame: FrameType, seen: set[int]) -> list[dict[str, Any]]:
         seen.add(id(frame.f_globals))
         scopes.append(frame.f_globals)
     return scopes
+
+
+def _add_modules(names: NameMap, scope: dict[str, Any]) -> None:
+    for name, value in list(scope.items()):
+        if type(value) in _PLAIN_TYPES or name.startswith("_"):
+            continue
+        if isinstance(value, _Module):
+            _add_module(names, value, name)
+        elif isinstance(value, (list, tuple)) and len(value) <= _MAX_MODULE_LIST:
+            for position, item in enumerate(value):
+                if isinstance(item, _Module):
+                    _add_module(names, item, f"{name}[{position}]")
+
+
+def _add_values(names: NameMap, scope: dict[str, Any]) -> None:
+    for name, value in list(scope.items()):
+        if type(value) in _PLAIN_TYPES or name.startswith("_") or name == "self":
+            continue
+        _add_value(names, name, value)
 
 
 def collect_names(start: FrameType | None) -> NameMap:
@@ -106,20 +150,9 @@ def collect_names(start: FrameType | None) -> NameMap:
     seen: set[int] = set()
     for frame in reversed(frames):
         for scope in _scopes(frame, seen):
-            for name, value in list(scope.items()):
-                if name.startswith("_"):
-                    continue
-                if isinstance(value, torch.nn.Module):
-                    _add_module(names, value, name)
-                elif isinstance(value, (list, tuple)) and len(value) <= _MAX_MODULE_LIST:
-                    for position, item in enumerate(value):
-                        if isinstance(item, torch.nn.Module):
-                            _add_module(names, item, f"{name}[{position}]")
+            _add_modules(names, scope)
     seen.clear()
     for frame in frames:
         for scope in _scopes(frame, seen):
-            for name, value in list(scope.items()):
-                if name.startswith("_") or name == "self":
-                    continue
-                _add_value(names, name, value)
+            _add_values(names, scope)
     return names

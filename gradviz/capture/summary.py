@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from gradviz.capture.isolation import isolated
+from gradviz.capture.records import make_value
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Nested, Value
 
@@ -125,10 +126,11 @@ _BATCHED = frozenset({torch.float32, torch.float64})
 
 
 def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
-    """`summarize_optional` of each tensor, with one round trip for the statistics of all big ones.
+    """`summarize_optional` of each tensor, with a few round trips for all of them.
 
-    The same numbers as `summarize` gives one by one: big float32/float64 tensors get the same
-    reductions, read back together instead of four ``.item()`` calls each.
+    The same numbers as `summarize` gives one by one. Big float32/float64 tensors get the same
+    reductions, read back together instead of four ``.item()`` calls each; the values of small ones
+    are read with one ``tolist()`` per dtype.
 
     Args:
         tensors: Tensors or None (a leaf without ``.grad``).
@@ -137,40 +139,77 @@ def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
         One summary (or None) per entry, in order.
     """
     out: list[Value | None] = [None] * len(tensors)
-    big: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
+    big: dict[tuple[torch.device, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
+    small: dict[tuple[torch.device, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
     with isolated():
         for position, tensor in enumerate(tensors):
             if tensor is None:
                 continue
-            if (
-                tensor.dtype in _BATCHED
-                and tensor.layout == torch.strided
-                and not tensor.is_meta
-                and tensor.numel() > MAX_VALUES
-            ):
-                # Tensor.detach itself: a marker the watch may put on torch.Tensor is not for gradviz's reads.
-                big.setdefault(tensor.device, []).append((position, torch._C.TensorBase.detach(tensor)))
-            else:
+            count = tensor.numel()
+            if tensor.dtype not in _BATCHED or tensor.layout != _STRIDED or tensor.is_meta or not count:
                 out[position] = summarize(tensor)
+                continue
+            # Tensor.detach itself: a marker the watch may put on torch.Tensor is not for gradviz's reads.
+            data = _detach(tensor) if tensor.requires_grad else tensor
+            groups = big if count > MAX_VALUES else small
+            groups.setdefault((tensor.device, tensor.dtype), []).append((position, data))
+        for group in small.values():
+            _summarize_small(group, out)
         for group in big.values():
-            reductions: list[torch.Tensor] = []
-            for _, data in group:
-                reductions.extend(torch.aminmax(data))
-                reductions.append(data.mean())
-            reductions.extend(torch._foreach_norm([data for _, data in group]))
-            numbers = torch.stack(reductions).tolist()
-            norms = numbers[3 * len(group) :]
-            for number, (position, data) in enumerate(group):
-                low, high, mean = numbers[3 * number : 3 * number + 3]
-                out[position] = Value(
-                    shape=tuple(data.shape),
-                    dtype=dtype_name(data.dtype),
-                    min=low,
-                    max=high,
-                    mean=mean,
-                    norm=norms[number],
-                )
+            _summarize_big(group, out)
     return out
+
+
+def _summarize_small(group: list[tuple[int, torch.Tensor]], out: list[Value | None]) -> None:
+    """Values and statistics of small tensors of one dtype, from one ``tolist()`` of them all."""
+    flat = torch.cat([data if data.dim() == 1 else data.reshape(-1) for _, data in group]).tolist()
+    start = 0
+    for position, data in group:
+        shape = tuple(data.shape)
+        end = start + data.numel()
+        listed = flat[start:end]
+        start = end
+        low, high, mean, norm = _stats(listed)
+        values = _nest(listed, shape)
+        out[position] = make_value(shape, dtype_name(data.dtype), values, low, high, mean, norm)
+
+
+def _nest(flat: list[Any], shape: tuple[int, ...]) -> Nested:
+    """``_freeze(tensor.tolist())`` from the flat elements: nested tuples of `shape` (a number for 0-d)."""
+    if not shape:
+        return flat[0]  # type: ignore[no-any-return]
+    if len(shape) == 1:
+        return tuple(flat)
+    step = len(flat) // shape[0]
+    return tuple(_nest(flat[row * step : (row + 1) * step], shape[1:]) for row in range(shape[0]))
+
+
+def _summarize_big(group: list[tuple[int, torch.Tensor]], out: list[Value | None]) -> None:
+    """min, max, mean and norm of big tensors of one dtype and device, read back with one ``tolist()``."""
+    datas = [data for _, data in group]
+    extremes: list[torch.Tensor] = []
+    sums: list[torch.Tensor] = []
+    first = datas[0]
+    # On the CPU, Tensor.mean is the sum divided by the count in the tensor's dtype: the same numbers.
+    on_cpu = first.device.type == "cpu"
+    for data in datas:
+        extremes.extend(torch.aminmax(data))
+        sums.append(data.sum() if on_cpu else data.mean())
+    means = torch.stack(sums)
+    if on_cpu:
+        means.div_(torch.tensor([data.numel() for data in datas], dtype=first.dtype))
+    numbers = torch.cat([torch.stack(extremes), means, torch.stack(torch._foreach_norm(datas))]).tolist()
+    size = len(group)
+    for number, (position, data) in enumerate(group):
+        out[position] = make_value(
+            tuple(data.shape),
+            dtype_name(data.dtype),
+            None,
+            numbers[2 * number],
+            numbers[2 * number + 1],
+            numbers[2 * size + number],
+            numbers[3 * size + number],
+        )
 
 
 class SummaryCache:
