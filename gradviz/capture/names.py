@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from types import FrameType
 from typing import Any
 
@@ -56,19 +55,6 @@ def _add_module(names: NameMap, module: torch.nn.Module, prefix: str) -> None:
         names.add(buffer, buffer_name)
 
 
-def _add_value(names: NameMap, name: str, value: Any) -> None:
-    if isinstance(value, torch.Tensor):
-        names.add(value, name)
-    elif isinstance(value, (list, tuple)) and len(value) <= _MAX_CONTAINER_ITEMS:
-        for position, item in enumerate(value):
-            if isinstance(item, torch.Tensor):
-                names.add(item, f"{name}[{position}]")
-    elif isinstance(value, dict) and len(value) <= _MAX_CONTAINER_ITEMS:
-        for key, item in value.items():
-            if isinstance(key, str) and isinstance(item, torch.Tensor):
-                names.add(item, f"{name}[{key!r}]")
-
-
 def _frames(start: FrameType | None) -> list[FrameType]:
     frames = []
     frame = start
@@ -78,58 +64,65 @@ def _frames(start: FrameType | None) -> list[FrameType]:
     return frames
 
 
-#: Types of values that never hold a tensor or a module: most of a script's globals, skipped at a glance.
-_PLAIN_TYPES = frozenset(
-    {
-        type(None),
-        bool,
-        int,
-        float,
-        complex,
-        str,
-        bytes,
-        type,
-        type(_frames),
-        type(len),
-        type(sys),
-        type(NameMap.add),
-        type(NameMap().add),
-        torch.dtype,
-        torch.device,
-    }
-)
-_Module = torch.nn.Module
-_Tensor = torch.Tensor
+_OTHER, _TENSOR, _MODULE, _SEQUENCE, _DICT = range(5)
+#: Each type met so far, as one of the kinds above: most of a script's globals are skipped at a glance.
+_kinds: dict[type, int] = {}
 
 
-def _scopes(frame: FrameType, seen: set[int]) -> list[dict[str, Any]]:
-    """A frame's locals and globals, leaving out a globals dict already searched (frames of one module)."""
-    scopes = []
-    if frame.f_locals is not frame.f_globals:
-        scopes.append(dict(frame.f_locals))
-    if id(frame.f_globals) not in seen:
-        seen.add(id(frame.f_globals))
-        scopes.append(frame.f_globals)
-    return scopes
+def _kind(value: Any) -> int:
+    cls = type(value)
+    kind = _kinds.get(cls)
+    if kind is None:
+        if len(_kinds) > 10_000:  # classes made on the fly: forget them now and then
+            _kinds.clear()
+        kind = _kinds[cls] = (
+            _TENSOR
+            if issubclass(cls, torch.Tensor)
+            else _MODULE
+            if issubclass(cls, torch.nn.Module)
+            else _SEQUENCE
+            if issubclass(cls, (list, tuple))
+            else _DICT
+            if issubclass(cls, dict)
+            else _OTHER
+        )
+    return kind
 
 
-def _add_modules(names: NameMap, scope: dict[str, Any]) -> None:
+#: What one scope (a frame's locals, or a module's globals) names: its modules, then its tensors.
+_Scan = tuple[list[tuple[torch.nn.Module, str]], list[tuple[torch.Tensor, str]]]
+
+
+def _scan(scope: dict[str, Any]) -> _Scan:
+    """The modules (and lists of them) and the tensors (in lists, tuples and dicts too) of one scope."""
+    modules: list[tuple[torch.nn.Module, str]] = []
+    tensors: list[tuple[torch.Tensor, str]] = []
     for name, value in list(scope.items()):
-        if type(value) in _PLAIN_TYPES or name.startswith("_"):
+        kind = _kind(value)
+        if kind == _OTHER or name.startswith("_"):
             continue
-        if isinstance(value, _Module):
-            _add_module(names, value, name)
-        elif isinstance(value, (list, tuple)) and len(value) <= _MAX_MODULE_LIST:
+        named = name != "self"  # `self` inside forward: its parameters are named from the caller's module
+        if kind == _TENSOR:
+            if named:
+                tensors.append((value, name))
+        elif kind == _MODULE:
+            modules.append((value, name))
+        elif kind == _SEQUENCE:
+            size = len(value)
+            if size > _MAX_MODULE_LIST:
+                continue
+            with_tensors = named and size <= _MAX_CONTAINER_ITEMS
             for position, item in enumerate(value):
-                if isinstance(item, _Module):
-                    _add_module(names, item, f"{name}[{position}]")
-
-
-def _add_values(names: NameMap, scope: dict[str, Any]) -> None:
-    for name, value in list(scope.items()):
-        if type(value) in _PLAIN_TYPES or name.startswith("_") or name == "self":
-            continue
-        _add_value(names, name, value)
+                found = _kind(item)
+                if found == _MODULE:
+                    modules.append((item, f"{name}[{position}]"))
+                elif found == _TENSOR and with_tensors:
+                    tensors.append((item, f"{name}[{position}]"))
+        elif named and len(value) <= _MAX_CONTAINER_ITEMS:
+            for key, item in value.items():
+                if isinstance(key, str) and _kind(item) == _TENSOR:
+                    tensors.append((item, f"{name}[{key!r}]"))
+    return modules, tensors
 
 
 def collect_names(start: FrameType | None) -> NameMap:
@@ -147,12 +140,40 @@ def collect_names(start: FrameType | None) -> NameMap:
     """
     names = NameMap()
     frames = _frames(start)
-    seen: set[int] = set()
-    for frame in reversed(frames):
-        for scope in _scopes(frame, seen):
-            _add_modules(names, scope)
-    seen.clear()
+    # Each scope is read once; a module's globals count for its outermost frame (modules) and its
+    # innermost one (tensors), as if searched there.
+    locals_ = [
+        _scan(dict(frame.f_locals)) if frame.f_locals is not frame.f_globals else None for frame in frames
+    ]
+    globals_: dict[int, _Scan] = {}
     for frame in frames:
-        for scope in _scopes(frame, seen):
-            _add_values(names, scope)
+        if id(frame.f_globals) not in globals_:
+            globals_[id(frame.f_globals)] = _scan(frame.f_globals)
+    for scan in _in_order(frames[::-1], locals_[::-1], globals_):
+        for module, prefix in scan[0]:
+            _add_module(names, module, prefix)
+    for scan in _in_order(frames, locals_, globals_):
+        for tensor, name in scan[1]:
+            names.add(tensor, name)
     return names
+
+
+def _locals(frame: FrameType) -> _Scan | None:
+    """A function frame's locals (None for a module's frame, whose locals are its globals)."""
+    local = frame.f_locals  # read once: each read copies the frame's variables into the dict
+    return None if local is frame.f_globals else _scan(dict(local))
+
+
+def _in_order(
+    frames: list[FrameType], locals_: list[_Scan | None], globals_: dict[int, _Scan]
+) -> list[_Scan]:
+    """The scans of `frames` in order: each frame's locals, then its globals where first met."""
+    ordered: list[_Scan] = []
+    seen: set[int] = set()
+    for frame, local in zip(frames, locals_, strict=True):
+        if local is not None:
+            ordered.append(local)
+        if id(frame.f_globals) not in seen:
+            seen.add(id(frame.f_globals))
+            ordered.append(globals_[id(frame.f_globals)])
+    return ordered
