@@ -18,6 +18,7 @@ from torch.autograd.graph import get_gradient_edge
 from gradviz.capture.isolation import isolated
 from gradviz.capture.names import NameMap
 from gradviz.capture.nodeview import describe_nodes, tensor_info
+from gradviz.capture.records import make_edge
 from gradviz.model import Edge, Graph, Root, Value
 
 __all__ = ["GraphWalk", "WalkContext", "collector_paused", "describe", "root_node", "tensor_info", "walk"]
@@ -100,7 +101,7 @@ def walk(roots: Iterable[Any]) -> GraphWalk:
             edges.extend(_grouped_edges(source, targets))
         else:
             edges.extend(
-                Edge(source, target, _SLOTS[slot] if slot < len(_SLOTS) else (slot,))
+                make_edge(source, target, _SLOTS[slot] if slot < len(_SLOTS) else (slot,))
                 for slot, target in enumerate(targets)
                 if target >= 0
             )

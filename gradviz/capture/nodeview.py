@@ -126,7 +126,19 @@ class SavedTensors:
         except RuntimeError:
             # Saved tensors are freed by the first backward without retain_graph; reading them then raises.
             return ()
-        return tuple(self._describe(name, tensor) for name, tensor in pairs)
+        seen = self._seen
+        records = []
+        for name, tensor in pairs:
+            entry = seen.get(id(tensor))
+            if entry is None or entry[0] is not tensor:
+                entry = seen[id(tensor)] = (
+                    tensor,
+                    saved_value(tensor),
+                    self._source(tensor),
+                    self._names.name_of(tensor),
+                )
+            records.append(make_saved(name, entry[1], entry[2], entry[3]))
+        return tuple(records)
 
     @staticmethod
     def _read(grad_fn: Any, kind: NodeKind) -> list[tuple[str, torch.Tensor]]:
@@ -150,13 +162,6 @@ class SavedTensors:
                     if isinstance(item, _Tensor)
                 )
         return found
-
-    def _describe(self, name: str, tensor: torch.Tensor) -> SavedTensor:
-        entry = self._seen.get(id(tensor))
-        if entry is None or entry[0] is not tensor:
-            entry = (tensor, saved_value(tensor), self._source(tensor), self._names.name_of(tensor))
-            self._seen[id(tensor)] = entry
-        return make_saved(name, entry[1], entry[2], entry[3])
 
 
 def describe_nodes(

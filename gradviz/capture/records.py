@@ -12,13 +12,29 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from gradviz.model import Node, SavedTensor, TensorInfo, Value
+from gradviz.model import Edge, Location, Node, SavedTensor, TensorInfo, Value
 
 _Record = TypeVar("_Record")
 
 
-def _field_like(field: dataclasses.Field[Any]) -> Any:
-    return dataclasses.field(default=field.default, default_factory=field.default_factory)
+def twin_of(cls: type) -> Any:
+    """A mutable dataclass with `cls`'s fields, defaults and slots (`cls`: a frozen slotted dataclass).
+
+    Raises:
+        TypeError: `cls` has no slots of its own.
+    """
+    fields = [
+        (
+            field.name,
+            field.type,
+            dataclasses.field(default=field.default, default_factory=field.default_factory),
+        )
+        for field in dataclasses.fields(cls)
+    ]
+    twin: Any = dataclasses.make_dataclass(f"_{cls.__name__}Twin", fields, slots=True, eq=False, repr=False)
+    if twin.__slots__ != getattr(cls, "__slots__", None):
+        raise TypeError(f"{cls.__name__} is not a slotted dataclass")
+    return twin
 
 
 def record_maker(cls: type[_Record]) -> Callable[..., _Record]:
@@ -30,17 +46,7 @@ def record_maker(cls: type[_Record]) -> Callable[..., _Record]:
     Returns:
         The maker.
     """
-    fields = [
-        (
-            field.name,
-            field.type,
-            dataclasses.field(default=field.default, default_factory=field.default_factory),
-        )
-        for field in dataclasses.fields(cls)  # type: ignore[arg-type]
-    ]
-    twin: Any = dataclasses.make_dataclass(f"_{cls.__name__}Twin", fields, slots=True, eq=False, repr=False)
-    if twin.__slots__ != cls.__slots__:  # type: ignore[attr-defined]
-        raise TypeError(f"{cls.__name__} is not a slotted dataclass")
+    twin = twin_of(cls)
 
     def make(*args: Any, **kwargs: Any) -> _Record:
         record = twin(*args, **kwargs)
@@ -51,7 +57,43 @@ def record_maker(cls: type[_Record]) -> Callable[..., _Record]:
     return make
 
 
-make_node = record_maker(Node)
-make_saved = record_maker(SavedTensor)
+_EdgeTwin = twin_of(Edge)
+
+
+def make_edge(source: int, target: int, slots: tuple[int, ...]) -> Edge:
+    """``Edge(source, target, slots)``, made as `record_maker`'s records are (a walk makes one per link)."""
+    edge = _EdgeTwin(source, target, slots)
+    edge.__class__ = Edge
+    return edge  # type: ignore[no-any-return]
+
+
+_NodeTwin = twin_of(Node)
+_SavedTwin = twin_of(SavedTensor)
+
+
+def make_node(
+    id: int,
+    name: str,
+    location: Location | None = None,
+    tensor: TensorInfo | None = None,
+    saved: tuple[SavedTensor, ...] = (),
+    event: int | None = None,
+    module: str | None = None,
+    freed_by: int | None = None,
+    attributes: tuple[tuple[str, str], ...] = (),
+) -> Node:
+    """``Node(...)``, made as `record_maker`'s records are (one per node of every graph)."""
+    node = _NodeTwin(id, name, location, tensor, saved, event, module, freed_by, attributes)
+    node.__class__ = Node
+    return node  # type: ignore[no-any-return]
+
+
+def make_saved(name: str, value: Value, source: int | None = None, label: str | None = None) -> SavedTensor:
+    """``SavedTensor(name, value, source, label)``, made as `record_maker`'s records are."""
+    saved = _SavedTwin(name, value, source, label)
+    saved.__class__ = SavedTensor
+    return saved  # type: ignore[no-any-return]
+
+
 make_value = record_maker(Value)
 make_tensor_info = record_maker(TensorInfo)
