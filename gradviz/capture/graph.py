@@ -6,9 +6,8 @@ sequential ids in breadth-first order from the roots, so the same program gives 
 
 from __future__ import annotations
 
-import contextlib
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,19 +161,22 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
         return _describe(walked, context, roots)
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
+class collector_paused:
     """Hold off Python's cyclic garbage collector for the block.
 
     The many small records a walk makes hold no cycles, yet their number triggers full collections,
     each of which scans the user's whole heap (model included); the collector can wait until the end.
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
+
+    __slots__ = ("_collecting",)
+
+    def __enter__(self) -> None:
+        self._collecting = gc.isenabled()
+        if self._collecting:
+            gc.disable()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._collecting:
             gc.enable()
 
 
