@@ -146,7 +146,13 @@ def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
             if tensor is None:
                 continue
             count = tensor.numel()
-            if tensor.dtype not in _BATCHED or tensor.layout != _STRIDED or tensor.is_meta or not count:
+            if (
+                tensor.dtype not in _BATCHED
+                or tensor.layout != _STRIDED
+                or tensor.is_meta
+                or not count
+                or (count > MAX_VALUES and not tensor.is_contiguous())  # `summarize` reads it without a copy
+            ):
                 out[position] = summarize(tensor)
                 continue
             # Tensor.detach itself: a marker the watch may put on torch.Tensor is not for gradviz's reads.

@@ -80,7 +80,7 @@ print(after - before)
 
 def test_many_summaries_at_once_are_the_one_by_one_summaries() -> None:
     # Given gradients of every kind a graph's leaves hold: small and big, 0-d to 3-d, two dtypes, a NaN,
-    # one that requires grad (create_graph=True), an integer one and a missing one
+    # a transpose, one that requires grad (create_graph=True), an integer one and a missing one
     torch.manual_seed(0)
     tensors: list[torch.Tensor | None] = [
         torch.randn(64),
@@ -90,6 +90,7 @@ def test_many_summaries_at_once_are_the_one_by_one_summaries() -> None:
         torch.randn(3, dtype=torch.float64),
         torch.randn(64, 64),
         torch.randn(300, dtype=torch.float64),
+        torch.randn(30, 20).t(),  # not contiguous
         torch.cat([torch.randn(200), torch.tensor([float("nan")])]),
         torch.randn(5, requires_grad=True) * 2,
         torch.arange(7),
