@@ -85,25 +85,34 @@ def walk(roots: Iterable[Any]) -> GraphWalk:
             fns.append(fn)
     # The nodes list is the breadth-first queue: a node is appended when first seen, then visited in turn.
     source = 0
+    add = edges.append
     while source < len(fns):
-        targets: list[int] = []
-        for next_fn, _input_nr in fns[source].next_functions:
-            if next_fn is None:
-                targets.append(-1)
-                continue
-            target = index.get(id(next_fn))
-            if target is None:
-                target = index[id(next_fn)] = len(fns)
-                fns.append(next_fn)
-            targets.append(target)
-        if len(targets) > 1 and len(set(targets)) < len(targets):
-            edges.extend(_grouped_edges(source, targets))
-        else:
-            edges.extend(
-                make_edge(source, target, _SLOTS[slot] if slot < len(_SLOTS) else (slot,))
-                for slot, target in enumerate(targets)
-                if target >= 0
-            )
+        links = fns[source].next_functions
+        if len(links) == 1:  # most nodes: one link, no grouping to do
+            next_fn = links[0][0]
+            if next_fn is not None:
+                target = index.get(id(next_fn))
+                if target is None:
+                    target = index[id(next_fn)] = len(fns)
+                    fns.append(next_fn)
+                add(make_edge(source, target, _SLOTS[0]))
+        elif links:
+            targets: list[int] = []
+            for next_fn, _input_nr in links:
+                if next_fn is None:
+                    targets.append(-1)
+                    continue
+                target = index.get(id(next_fn))
+                if target is None:
+                    target = index[id(next_fn)] = len(fns)
+                    fns.append(next_fn)
+                targets.append(target)
+            if len(set(targets)) < len(targets):
+                edges.extend(_grouped_edges(source, targets))
+            else:
+                for slot, target in enumerate(targets):
+                    if target >= 0:
+                        add(make_edge(source, target, _SLOTS[slot] if slot < len(_SLOTS) else (slot,)))
         source += 1
     return result
 

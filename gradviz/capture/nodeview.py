@@ -14,9 +14,10 @@ import torch
 
 from gradviz.capture.attributes import saved_attributes
 from gradviz.capture.moduleinfo import module_paths
+from gradviz.capture.modules import ModuleCall, module_call_in
 from gradviz.capture.names import NameMap
 from gradviz.capture.nodekind import CUSTOM_SAVED, NodeKind, kind_of
-from gradviz.capture.origin import NodeOrigin, origin_of
+from gradviz.capture.origin import NodeOrigin, origin_in
 from gradviz.capture.records import make_node, make_saved, make_tensor_info, make_value
 from gradviz.capture.summary import MAX_VALUES, dtype_name, summarize_optional
 from gradviz.capture.unpack import has_unpack_hook
@@ -185,8 +186,19 @@ def describe_nodes(
     """
     names: NameMap = context.names
     named_fns = names.grad_fn_names()
-    module_of, modules = module_paths(fns, names)
     kinds = [kind_of(fn) for fn in fns]
+    origins: list[NodeOrigin | None] = []
+    tags: list[ModuleCall | None] = []
+    for fn, kind in zip(fns, kinds, strict=True):
+        try:
+            metadata = fn.metadata
+        except (AttributeError, RuntimeError):
+            origins.append(None)
+            tags.append(None)
+            continue
+        origins.append(origin_in(metadata))
+        tags.append(None if kind.accumulate else module_call_in(metadata))
+    module_of, modules = module_paths(fns, names, tags)
     leaf_of = {id(fn.variable): node_id for node_id, fn in enumerate(fns) if kinds[node_id].accumulate}
     grads_before, grads_after = context.leaf_grads_before, context.leaf_grads_after
     name_of = names.name_of
@@ -204,7 +216,7 @@ def describe_nodes(
     append = nodes.append
     for node_id, fn in enumerate(fns):
         kind = kinds[node_id]
-        origin = origin_of(fn)
+        origin = origins[node_id]
         saved: tuple[SavedTensor, ...] = ()
         attributes: tuple[tuple[str, str], ...] = ()
         info: TensorInfo | None

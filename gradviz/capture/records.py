@@ -96,4 +96,35 @@ def make_saved(name: str, value: Value, source: int | None = None, label: str | 
 
 
 make_value = record_maker(Value)
-make_tensor_info = record_maker(TensorInfo)
+_InfoTwin = twin_of(TensorInfo)
+
+
+def make_tensor_info(
+    label: str | None,
+    shape: tuple[int, ...],
+    dtype: str,
+    device: str,
+    requires_grad: bool = True,
+    is_leaf: bool = False,
+    retains_grad: bool = False,
+    grad_before: Value | None = None,
+    grad_after: Value | None = None,
+    version: int | None = None,
+    id: int | None = None,
+) -> TensorInfo:
+    """``TensorInfo(...)``, made as `record_maker`'s records are (one per leaf of every graph)."""
+    info = _InfoTwin(
+        label,
+        shape,
+        dtype,
+        device,
+        requires_grad,
+        is_leaf,
+        retains_grad,
+        grad_before,
+        grad_after,
+        version,
+        id,
+    )
+    info.__class__ = TensorInfo
+    return info  # type: ignore[no-any-return]
