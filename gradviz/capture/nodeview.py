@@ -72,12 +72,15 @@ def saved_value(tensor: torch.Tensor) -> Value:
 
 def _output_info(metadata: Any, tensor_id: int | None) -> TensorInfo:
     """The tensor a node produced, from autograd's ``_input_metadata`` (the gradient it will receive)."""
-    key = (tuple(metadata.shape), metadata.dtype, metadata.device, tensor_id)
+    shape, dtype, device = tuple(metadata.shape), metadata.dtype, metadata.device
+    if tensor_id is not None:  # a traced tensor's own record: nothing to share
+        return make_tensor_info(None, shape, dtype_name(dtype), device_name(device), id=tensor_id)
+    key = (shape, dtype, device)
     info = _outputs.get(key)
     if info is None:
         if len(_outputs) > _MAX_SHARED:
             _outputs.clear()
-        info = _outputs[key] = TensorInfo(None, key[0], dtype_name(key[1]), device_name(key[2]), id=tensor_id)
+        info = _outputs[key] = TensorInfo(None, shape, dtype_name(dtype), device_name(device))
     return info
 
 
