@@ -131,7 +131,7 @@ def _grouped_edges(source: int, targets: list[int]) -> list[Edge]:
 
 
 def _is_node(candidate: Any) -> bool:
-    return hasattr(candidate, "next_functions") and not isinstance(candidate, torch.Tensor)
+    return not isinstance(candidate, torch.Tensor) and hasattr(candidate, "next_functions")
 
 
 @dataclass(frozen=True)

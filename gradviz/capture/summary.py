@@ -140,6 +140,8 @@ def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
         One summary (or None) per entry, in order.
     """
     out: list[Value | None] = [None] * len(tensors)
+    if all(tensor is None for tensor in tensors):  # no leaf holds a .grad (after zero_grad(), or none ran)
+        return out
     big: dict[tuple[torch.device, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
     small: dict[tuple[torch.device, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
     with isolated():
