@@ -97,8 +97,11 @@ def _scan(scope: dict[str, Any]) -> _Scan:
     """The modules (and lists of them) and the tensors (in lists, tuples and dicts too) of one scope."""
     modules: list[tuple[torch.nn.Module, str]] = []
     tensors: list[tuple[torch.Tensor, str]] = []
+    known = _kinds.get
     for name, value in list(scope.items()):
-        kind = _kind(value)
+        kind = known(type(value))
+        if kind is None:
+            kind = _kind(value)
         if kind == _OTHER or name.startswith("_"):
             continue
         named = name != "self"  # `self` inside forward: its parameters are named from the caller's module
@@ -113,7 +116,9 @@ def _scan(scope: dict[str, Any]) -> _Scan:
                 continue
             with_tensors = named and size <= _MAX_CONTAINER_ITEMS
             for position, item in enumerate(value):
-                found = _kind(item)
+                found = known(type(item))
+                if found is None:
+                    found = _kind(item)
                 if found == _MODULE:
                     modules.append((item, f"{name}[{position}]"))
                 elif found == _TENSOR and with_tensors:
