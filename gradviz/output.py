@@ -1,20 +1,17 @@
 """Write a trace to a folder: ``trace.json`` plus ``backward-NNN.<fmt>`` per captured call.
 
-The one module that writes files. Every file goes to a temp file in the same folder first and is then
-renamed over its name, so a full disk leaves the old file (or none), never a truncated one. When no
-layout engine runs, the DOT source and trace.json are still written and `LayoutSkipped` says so in one
-line (with the files in ``written``).
+Every file is written whole or not at all (`gradviz.atomicwrite`), so a full disk leaves the old file
+(or none), never a truncated one. When no layout engine runs, the DOT source and trace.json are still
+written and `LayoutSkipped` says so in one line (with the files in ``written``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from gradviz.atomicwrite import FolderWriter, WriteFailed, write_file
 from gradviz.errors import GradvizError, LayoutEngineMissing
 from gradviz.model import BackwardCall, LedgerEntry, Trace
 from gradviz.render.collapse import choose_depth
@@ -27,6 +24,8 @@ from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
 from gradviz.render.timelinecap import bounded_timeline
 from gradviz.sourcefiles import read_sources
+
+__all__ = ["FORMATS", "LayoutSkipped", "OutputIncomplete", "WriteFailed", "write_file", "write_outputs"]
 
 #: Told before each captured call is drawn: its position (from 0) and how many there are.
 Progress = Callable[[int, int], None]
@@ -50,76 +49,6 @@ class OutputIncomplete(GradvizError):
 
 class LayoutSkipped(OutputIncomplete, LayoutEngineMissing):
     """No layout engine ran: trace.json and the DOT files were written instead of drawings."""
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-#: What a plain ``open(path, "w")`` would give a new file (mkstemp makes it 0600).
-_FILE_MODE = 0o666 & ~_umask()
-
-
-class WriteFailed(GradvizError):
-    """A file could not be written; what was written before it is listed.
-
-    Attributes:
-        written: The files written before the failure.
-    """
-
-    def __init__(self, message: str, written: Sequence[Path] = ()) -> None:
-        super().__init__(message)
-        self.written = list(written)
-
-
-def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> None:
-    """Write a file atomically: into a temp file beside it, then renamed over it.
-
-    Args:
-        path: The file to write.
-        data: Its content (text is written as UTF-8).
-        keep: A file that must never be overwritten (the input of ``gradviz render``).
-
-    Raises:
-        WriteFailed: The file is `keep`, or it could not be written (the old file, if any, is left
-            as it was and no temp file remains).
-    """
-    if keep is not None and path.exists() and keep.exists() and os.path.samefile(path, keep):
-        raise WriteFailed(f"will not overwrite the input {keep} with {path.name}: choose another --out")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    temp: str | None = None
-    try:
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        mode = os.stat(path).st_mode & 0o7777 if path.exists() else _FILE_MODE
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except OSError as exc:
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-class _Writer:
-    """Writes files into one folder and remembers them, turning OS errors into one line."""
-
-    def __init__(self, out_dir: Path, keep: Path | None = None) -> None:
-        self.out_dir = out_dir
-        self.keep = keep
-        self.written: list[Path] = []
-
-    def write(self, name: str, data: str | bytes) -> None:
-        path = self.out_dir / name
-        try:
-            write_file(path, data, keep=self.keep)
-        except WriteFailed as exc:
-            raise WriteFailed(str(exc), self.written) from None
-        if path not in self.written:
-            self.written.append(path)
 
 
 def _no_drawing(
@@ -173,7 +102,7 @@ class _Layouts:
 
 
 def _write_ledger(
-    trace: Trace, writer: _Writer, layouts: _Layouts, missing: bool, problems: list[str], svg: bool
+    trace: Trace, writer: FolderWriter, layouts: _Layouts, missing: bool, problems: list[str], svg: bool
 ) -> bool:
     """``ledger.txt`` and ``ledger.svg`` (DOT when no engine runs), when something happened between calls."""
     if not trace.ledger or not (trace.backward_calls > 1 or any(e.kind != "backward" for e in trace.ledger)):
@@ -238,7 +167,7 @@ def write_outputs(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GradvizError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
-    writer = _Writer(out_dir, keep)
+    writer = FolderWriter(out_dir, keep)
     if keep is None:
         writer.write("trace.json", to_json(bounded_timeline(trace)))
     missing = False

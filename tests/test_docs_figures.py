@@ -78,7 +78,7 @@ def figures_on(browser: Any, page_path: Path) -> list[dict[str, Any]]:
     return figures
 
 
-@pytest.mark.parametrize("concept", ["accumulation", "data"])
+@pytest.mark.parametrize("concept", ["accumulation", "data", "detach", "vector-jacobian"])
 def test_concept_figures_read_at_page_width_and_open_in_full(browser: Any, site: Path, concept: str) -> None:
     # When: the concept page is read in a 1280 px wide window
     figures = figures_on(browser, site / "concepts" / concept / "index.html")

@@ -71,6 +71,8 @@ RUNS: dict[str, Run] = {
     "accumulation": Run("examples/04_accumulation.py", ("--max-backward", "all")),
     "no-grad": Run("examples/02_no_grad_and_detach.py"),
     "detach": Run("examples/15_detach.py"),
+    # The GAN's second call drawn in full is over twice the column's width: one box per module reads.
+    "detach-modules": Run("examples/15_detach.py", ("--depth", "1"), formats="svg"),
     "data": Run("examples/03_data_edit.py"),
     "retain-graph": Run("examples/16_retain_graph.py", ("--max-backward", "all")),
     "training-loop": Run("examples/11_linear_regression.py"),
@@ -92,6 +94,9 @@ CONSOLE = "console.txt"
 KINDS = "code|figure|player|console|text|legend"
 MARKER = re.compile(rf"^<!-- gradviz:({KINDS})(?: (\S+?))?(?: (.*?))? -->$", re.M)
 LEGEND = "figures/legend.svg"
+SVG_WIDTH = re.compile(r'<svg width="([0-9.]+)pt"')
+#: Widest drawing whose 9 pt text stays at 11 px or more in the column at 1280 px (938 px wide).
+WIDE_PT = 760
 LEGEND_PAGE = "legend.md"
 # torch prints this where NumPy is absent, under plain python too: it is not gradviz's output.
 NOISE = re.compile(r"^.*Failed to initialize NumPy.*\n(  cpu = .*\n)?", re.M)
@@ -128,6 +133,9 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         # The drawings are wider than the text: the table of contents gives them its room.
         page.meta["hide"] = [*page.meta.get("hide", []), "toc"]
     figures = [m for m in markers if m.group(1) == "figure" and m.group(2).partition("/")[0] in _outputs]
+    if any(_width_pt(m.group(2)) > WIDE_PT for m in figures):
+        # A drawing wider than the column would shrink its text below 11 px: the navigation gives its room.
+        page.meta["hide"] = [*page.meta["hide"], "navigation"]
     if figures:
         legend = posixpath.relpath(LEGEND_PAGE, posixpath.dirname(page.file.src_uri) or ".")
         first = figures[0]
@@ -168,6 +176,16 @@ def _expand(match: re.Match[str], page: Page, files: Files) -> str:
         f'loading="lazy"></iframe>\n\n[Open the player on its own page]({relative}) (keys: → next, ← back, '
         "space play/pause)."
     )
+
+
+def _width_pt(target: str) -> float:
+    """The width a run's SVG is drawn at, in points (0 for a file that is not an SVG)."""
+    name, _, output = target.partition("/")
+    path = _outputs[name] / output
+    if path.suffix != ".svg" or not path.is_file():
+        return 0.0
+    found = SVG_WIDTH.search(path.read_text(encoding="utf-8")[:2000])
+    return float(found.group(1)) if found else 0.0
 
 
 def _linked(src: str, alt: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from gradviz.capture.backward import StepRecorder
+from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import GraphWalk, root_node
 from gradviz.capture.names import NameMap
 from gradviz.capture.summary import summarize_optional
@@ -107,17 +108,16 @@ class CallPlan:
             The captured call.
         """
         nodes = list(self.graph.nodes)
-        for node_id in self.leaf_ids:
-            leaf = self.walked.fns[node_id].variable
+        leaves = [self.walked.fns[node_id].variable for node_id in self.leaf_ids]
+        grads = summarize_all([leaf.grad for leaf in leaves])
+        for node_id, leaf, grad in zip(self.leaf_ids, leaves, grads, strict=True):
             tensor = nodes[node_id].tensor
             if tensor is not None:
-                tensor = dataclasses.replace(
-                    tensor, grad_after=summarize_optional(leaf.grad), version=int(leaf._version)
-                )
+                tensor = dataclasses.replace(tensor, grad_after=grad, version=int(leaf._version))
                 nodes[node_id] = dataclasses.replace(nodes[node_id], tensor=tensor)
         results: tuple[Value | None, ...] = ()
         if self.arguments.api == "grad" and result is not None:
-            results = tuple(summarize_optional(item) for item in result)
+            results = tuple(summarize_all(list(result)))
         return BackwardCall(
             index=self.index,
             api=self.arguments.api,

@@ -19,6 +19,7 @@ from gradviz.capture.dataedit import SavedTensorCheck, data_access_noted
 from gradviz.capture.door import Door, UserCall
 from gradviz.capture.editeffect import EditEffect, with_effects
 from gradviz.capture.entry import call_error
+from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import WalkContext, collector_paused, describe, walk
 from gradviz.capture.isolation import isolated
 from gradviz.capture.jacobian import worth_computing
@@ -27,7 +28,6 @@ from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.names import collect_names
 from gradviz.capture.overlay import overlays_for
 from gradviz.capture.retain import with_freed
-from gradviz.capture.summary import summarize_optional
 from gradviz.model import BackwardCall, Event, Finding, Graph, Location
 
 if TYPE_CHECKING:
@@ -171,11 +171,12 @@ class CallCapture:
         walked = walk(t_outputs)
         names = collect_names(frame)
         leaf_ids = [node_id for node_id, fn in enumerate(walked.fns) if type(fn).__name__ == "AccumulateGrad"]
+        grads_before = summarize_all([walked.fns[node_id].variable.grad for node_id in leaf_ids])
         context = WalkContext(
             names=names,
-            leaf_grads_before={
-                node_id: summarize_optional(walked.fns[node_id].variable.grad) for node_id in leaf_ids
-            },
+            leaf_grads_before=dict(zip(leaf_ids, grads_before, strict=True)),
+            # As they stand now; `CallPlan.to_call` puts in the values after the call.
+            leaf_grads_after=dict(zip(leaf_ids, grads_before, strict=True)),
             tensor_id=recorder.tensor_id if recorder is not None else (lambda tensor: None),
         )
         graph = describe(walked, context, engine_args.roots(walked, names))

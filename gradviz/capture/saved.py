@@ -26,6 +26,7 @@ _CUSTOM_FUNCTION = "saved_tensors"
 # Saved values that are never tensors (sizes, strides, scalars): skipped without reading them.
 _NOT_TENSORS = ("_sym_sizes", "_sym_strides", "_sizes", "_strides", "_sym_argsize_0", "alpha", "beta", "_dim")
 _names_by_type: dict[type, tuple[str, ...]] = {}
+_detach = torch._C.TensorBase.detach
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +126,36 @@ def read_names(grad_fn: Any, names: tuple[str, ...]) -> list[tuple[str, torch.Te
     return found
 
 
-def _contents(tensor: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], bool]:
-    data = tensor.detach()
+def _in_memory_order(data: torch.Tensor) -> torch.Tensor:
+    """The elements as laid out in memory, 1-D: a view when they fill their span (a transpose, a permute)."""
+    if data.is_contiguous():
+        return data
+    expected = 1
+    dims = sorted((stride, size) for size, stride in zip(data.shape, data.stride(), strict=True) if size != 1)
+    for stride, size in dims:
+        if stride != expected:
+            return data.reshape(-1)  # gaps or overlaps (a slice, an expand): a copy in logical order
+        expected *= size
+    return torch.as_strided(data, (data.numel(),), (1,), data.storage_offset())
+
+
+def _contents(tensor: torch.Tensor, *, keep: bool = True) -> tuple[tuple[torch.Tensor, ...], bool]:
+    """An exact copy of a small tensor, else its sum and a strided sample; `keep`: copies, not views."""
+    data = _detach(tensor)
     if data.numel() <= EXACT_NUMEL:
-        return (data.clone(),), True
-    flat = data if data.is_contiguous() else data.reshape(-1)
+        return (data.clone() if keep else data,), True
+    flat = _in_memory_order(data)
     # A sum catches scaling and most edits; a strided sample catches the rest, in three cheap ops.
     step = flat.numel() // _SAMPLE
-    sample = torch.as_strided(flat, (_SAMPLE,), (step,), flat.storage_offset()).clone()
-    return (flat.sum(), sample), False
+    sample = torch.as_strided(flat, (_SAMPLE,), (step,), flat.storage_offset())
+    return (flat.sum(), sample.clone() if keep else sample), False
+
+
+def _same(now: torch.Tensor, then: torch.Tensor) -> bool:
+    # torch.equal is one op; NaN, never equal to itself, needs the slower comparison.
+    return now.shape == then.shape and (
+        torch.equal(now, then) or torch.allclose(now, then, rtol=0.0, atol=0.0, equal_nan=True)
+    )
 
 
 def fingerprint(tensor: torch.Tensor, tensor_id: int | None) -> Fingerprint | None:
@@ -171,13 +193,10 @@ def has_changed(before: Fingerprint, tensor: torch.Tensor) -> bool:
     """
     if tuple(tensor.shape) != before.shape:
         return True
-    contents, _ = _contents(tensor)
+    contents, _ = _contents(tensor, keep=False)
     if len(contents) != len(before.contents):
         return True
-    return not all(
-        now.shape == then.shape and torch.allclose(now, then, rtol=0.0, atol=0.0, equal_nan=True)
-        for now, then in zip(contents, before.contents, strict=True)
-    )
+    return not all(_same(now, then) for now, then in zip(contents, before.contents, strict=True))
 
 
 #: Fingerprints already taken, by (tensor id, _version, data_ptr): a tensor saved by several nodes
@@ -208,12 +227,13 @@ def fingerprints_of(
     prints: list[tuple[str, Fingerprint]] = []
     for name, saved in read_saved(grad_fn, probe=probe):
         tensor_id = id_of(saved)
+        address = saved.data_ptr()
         if tensor_id is None:
             for candidate in nearby:
-                if candidate.data_ptr() == saved.data_ptr() and candidate.shape == saved.shape:
+                if candidate.data_ptr() == address and candidate.shape == saved.shape:
                     tensor_id = id_of(candidate)
                     break
-        key = (tensor_id, saved._version, saved.data_ptr()) if tensor_id is not None else None
+        key = (tensor_id, saved._version, address) if tensor_id is not None else None
         if cache is not None and key is not None and key in cache:
             taken = cache[key]
         else:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import torch
 
-from gradviz.capture.cuts import Cut, CutLedger, Harm, cut_finding
+from gradviz.capture.cutfindings import Harm, cut_finding
+from gradviz.capture.cuts import Cut, CutLedger
 from gradviz.capture.door import Door, Part
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.location import user_location

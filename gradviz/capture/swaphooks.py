@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gradviz.capture.door import OWN_HOOK
+from gradviz.capture.isolation import in_isolation, isolated
 
 _DICTS = ("_backward_hooks", "_post_accumulate_grad_hooks")
 
@@ -30,3 +31,32 @@ def drop_own_hook_dicts(t1: Any, t2: Any) -> None:
         if getattr(t2, name, None):
             continue  # t2's hooks now act on t1's data, as in a plain run; dropping t1's would clear them
         setattr(t1, name, None)
+
+
+def hookless(tensor: Any) -> bool:
+    """Whether the tensor is a leaf that requires grad and has no hook dict yet (nothing hooked it)."""
+    if not in_isolation():  # the attributes are read out of sight of any torch function mode
+        with isolated():
+            return hookless(tensor)
+    try:
+        return (
+            tensor.requires_grad
+            and tensor.grad_fn is None
+            and tensor._backward_hooks is None
+            and tensor._post_accumulate_grad_hooks is None
+        )
+    except AttributeError:  # not a tensor
+        return False
+
+
+def drop_empty_hook_dicts(tensor: Any) -> None:
+    """Once gradviz removed its hooks from a leaf that had none before: no hook dict, as in a plain run.
+
+    An empty dict left behind stays wired to the tensor's data: after a later swap, a hook the user
+    registers goes into it and never fires, where in a plain run it would.
+    """
+    with isolated():
+        for name in _DICTS:
+            hooks = getattr(tensor, name, None)
+            if hooks is not None and not hooks:
+                setattr(tensor, name, None)

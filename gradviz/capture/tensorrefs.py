@@ -6,6 +6,10 @@ keeps its maps keyed by tensor identity without keeping tensors alive, so every 
 `TensorRef` per tensor: `lifted` drops that one weak reference around the swap (the tensor is held
 strongly meanwhile) and makes it again after. The swap keeps each Python object, so every map still
 names the same object: the parameter the user holds stays the same leaf, as with ``param.data = ...``.
+
+A finished trace keeps its references (``gradviz.explain()`` and ``Tracer.result()`` look tensors up after
+the block), so after the last trace ends ``torch.utils.swap_tensors`` stays wrapped, without any trace's
+door, while gradviz still references a live tensor; torch's own function is put back once none is left.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
+from functools import partial, wraps
 from typing import Any, Generic, Protocol, TypeVar
 
 import torch.utils
 
 from gradviz.capture.door import Part, UserCall
-from gradviz.capture.swaphooks import drop_own_hook_dicts
+from gradviz.capture.swaphooks import drop_empty_hook_dicts, drop_own_hook_dicts, hookless
 
 _TORCH_SWAP = torch.utils.swap_tensors  # torch's own, under any wrappers of nested traces
 
@@ -35,10 +39,11 @@ class TensorRef(Generic[_T]):
 
     # One shared reference, not none: ids alone are reused by the next tensor, and a swap keeps objects.
 
-    __slots__ = ("__weakref__", "_owners", "_strong", "_weak", "key")
+    __slots__ = ("__weakref__", "_hookless", "_owners", "_strong", "_weak", "key")
 
     def __init__(self, obj: _T) -> None:
         self.key = id(obj)
+        self._hookless = hookless(obj)  # so that the dicts gradviz's hooks leave can be dropped at the end
         self._weak: weakref.ref[Any] | None = weakref.ref(obj, partial(_died, self.key))
         self._strong: Any = None
         self._owners: dict[int, weakref.ref[Any]] = {}
@@ -68,6 +73,8 @@ def tensor_ref(obj: _T) -> TensorRef[_T]:
     handle = _refs.get(id(obj))
     if handle is None or handle() is not obj:
         handle = _refs[id(obj)] = TensorRef(obj)
+        if not _patches and not _kept:  # a reference taken with no trace in progress
+            _keep()
     return handle
 
 
@@ -80,11 +87,11 @@ def _died(key: int, weak: weakref.ref[Any]) -> None:
         owner = owner_ref()
         if owner is not None:
             owner._forget(key, handle)
+    if not _refs:
+        _unkeep()
 
 
-@contextmanager
-def lifted(*objs: Any) -> Iterator[None]:
-    """Hold `objs` strongly instead of weakly inside the block: gradviz then has no weak reference to them."""
+def _lift(*objs: Any) -> list[TensorRef[Any]]:
     handles = list(
         {
             id(handle): handle
@@ -94,6 +101,13 @@ def lifted(*objs: Any) -> Iterator[None]:
     )
     for handle in handles:
         handle._strong, handle._weak = handle(), None
+    return handles
+
+
+@contextmanager
+def lifted(*objs: Any) -> Iterator[None]:
+    """Hold `objs` strongly instead of weakly inside the block: gradviz then has no weak reference to them."""
+    handles = _lift(*objs)
     try:
         yield
     finally:
@@ -105,6 +119,56 @@ def relink(handles: list[TensorRef[Any]]) -> None:
     for handle in handles:
         handle._weak = weakref.ref(handle._strong, partial(_died, handle.key))
         handle._strong = None
+
+
+def swap_lifted(original: Callable[[Any, Any], None], t1: Any, t2: Any) -> None:
+    """``original(t1, t2)`` as if gradviz held no reference to t1 or t2, outside any trace's door.
+
+    A weak reference of the user's still makes torch refuse, with torch's own error. A fault of gradviz's
+    never reaches the user: a lift that failed leaves the swap to torch as it is, and a handle that cannot
+    be made again forgets its tensor instead of keeping it alive.
+    """
+    try:
+        handles = _lift(t1, t2)
+    except Exception:
+        handles = []
+    try:
+        original(t1, t2)
+    finally:
+        for handle in handles:
+            try:
+                relink([handle])
+            except Exception:
+                handle._strong = handle._weak = None
+                _refs.pop(handle.key, None)
+
+
+_patches: list[SwapPatch] = []  # one per trace in progress, innermost last
+_kept: list[Callable[..., Any]] = []  # [the wrapper left after every trace, what it wraps]
+
+
+def _keep() -> None:
+    """After the last trace: wrap torch's swap while a finished trace still references a live tensor."""
+    if _kept or not _refs:
+        return
+    original: Callable[[Any, Any], None] = torch.utils.swap_tensors
+
+    @wraps(original)
+    def swap_tensors(t1: Any, t2: Any) -> None:
+        swap_lifted(original, t1, t2)
+
+    _kept[:] = [swap_tensors, original]
+    torch.utils.swap_tensors = swap_tensors
+
+
+def _unkeep() -> None:
+    """Put back what the after-trace wrapper wraps (unless someone replaced the wrapper since)."""
+    if not _kept:
+        return
+    wrapper, original = _kept
+    _kept.clear()
+    if torch.utils.swap_tensors is wrapper:
+        torch.utils.swap_tensors = original
 
 
 class TensorMap:
@@ -163,18 +227,22 @@ class SwapPatch:
 
     def install(self) -> None:
         """Put the wrapper in place (torch's callers look ``torch.utils.swap_tensors`` up at call time)."""
+        _unkeep()  # a trace's own wrapper does what the after-trace one did, and more
         original: Callable[[Any, Any], None] = torch.utils.swap_tensors
         self._original = original
 
+        @wraps(original)
         def swap_tensors(t1: Any, t2: Any) -> None:
             # Not skipped once a fault switched the part off: without the lift, torch refuses the swap.
-            if self._wrapper is None:  # a reference kept after tracing ended
-                original(t1, t2)
+            if self._wrapper is None:  # a reference to it kept after tracing ended
+                swap_lifted(original, t1, t2)
                 return
             self._part.through(UserCall(original, (t1, t2), {}), partial(self._swap, t1, t2))
 
         self._wrapper = swap_tensors
         torch.utils.swap_tensors = swap_tensors
+        if self not in _patches:
+            _patches.append(self)
 
     def _swap(self, t1: Any, t2: Any, call: UserCall) -> None:
         # Only gradviz's references are lifted: a weak reference of the user's still makes torch refuse.
@@ -186,7 +254,26 @@ class SwapPatch:
             self._on_swap(t1, t2)
 
     def restore(self) -> None:
-        """Put torch's function back, unless someone replaced our wrapper since (theirs stays)."""
+        """Put torch's function back, unless someone replaced our wrapper since (theirs stays).
+
+        After the last trace, the finished traces' references must not block a swap either (`_keep`).
+        """
         if self._original is not None and torch.utils.swap_tensors is self._wrapper:
             torch.utils.swap_tensors = self._original
         self._wrapper = None
+        if self in _patches:
+            _patches.remove(self)
+        if _patches:
+            return
+        self._part.run(_drop_left_hook_dicts)
+        try:
+            _keep()
+        except Exception as error:  # not through `run`: a part switched off still needs swaps to work
+            self._part.fault(error)
+
+
+def _drop_left_hook_dicts() -> None:
+    for handle in list(_refs.values()):
+        obj = handle()
+        if handle._hookless and obj is not None:
+            drop_empty_hook_dicts(obj)

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 import torch
 
 from gradviz.capture.blocks import block_line_from_frames
-from gradviz.capture.cuts import CutKind, CutLedger, cut_finding
+from gradviz.capture.cutfindings import cut_finding
+from gradviz.capture.cuts import CutKind, CutLedger
 from gradviz.capture.locator import called_by_user
 from gradviz.model import Event, EventKind, Finding, GradMode, Location
 

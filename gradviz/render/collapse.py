@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from gradviz.model import Graph, Value
 from gradviz.render.fold import fold_run, straight_runs
+from gradviz.render.grouping import module_depth, node_groups
 
 __all__ = ["MAX_BOXES", "NODE_BUDGET", "Box", "Collapsed", "Link", "choose_depth", "collapse", "module_depth"]
 
@@ -28,8 +29,6 @@ NODE_BUDGET = 300
 TARGET_BOXES = 60
 #: At most this many boxes are drawn; the rest are counted in one marker.
 MAX_BOXES = 150
-#: Side branches of at most this many nodes join the box they hang off.
-SIDE_BRANCH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,101 +87,10 @@ class Collapsed:
     by_line: bool = False
 
 
-def module_depth(path: str) -> int:
-    """Depth of a module path: ``""`` is 0, ``encoder`` 1, ``encoder.layers.3`` 3."""
-    return len(path.split(".")) if path else 0
-
-
-def _keys(graph: Graph, depth: int, children: Sequence[list[int]], by_line: bool) -> list[str | None]:
-    """The group key of each node: its module path cut at `depth`, else (`by_line`) its source line.
-
-    By line, a node made where no line was recorded (inside a module's forward, in torch's own code)
-    takes the line of the first node that consumed it, so a loop body's nodes share its line.
-    """
-    modules = [
-        ".".join(node.module.split(".")[:depth]) if node.module and depth > 0 else None
-        for node in graph.nodes
-    ]
-    if not by_line:
-        return modules
-    lines: list[str | None] = [None] * len(graph.nodes)
-    for ident in _topological(graph, children):
-        node = graph.nodes[ident]
-        if node.location is not None:
-            lines[ident] = str(node.location)
-        if lines[ident] is not None:
-            for child in children[ident]:
-                if lines[child] is None and graph.nodes[child].location is None:
-                    lines[child] = lines[ident]
-    return [
-        module if module is not None or node.is_accumulate_grad else line
-        for node, module, line in zip(graph.nodes, modules, lines, strict=True)
-    ]
-
-
-def _owners(graph: Graph, depth: int, by_line: bool) -> tuple[list[int], list[str | None]]:
-    """Group index per node: module groups first, then side branches joined to what they hang off."""
-    parents: list[list[int]] = [[] for _ in graph.nodes]
-    children: list[list[int]] = [[] for _ in graph.nodes]
-    for edge in graph.edges:
-        parents[edge.target].append(edge.source)
-        children[edge.source].append(edge.target)
-    keys = _keys(graph, depth, children, by_line)
-    owner = list(range(len(graph.nodes)))
-    by_module: dict[str, int] = {}
-    for node in graph.nodes:
-        key = keys[node.id]
-        if key is not None:
-            owner[node.id] = by_module.setdefault(key, node.id)
-    # A small side branch (one parent, a dead end: a bias's AccumulateGrad, a weight's TBackward0 and
-    # AccumulateGrad) joins the box of the node it hangs off, when that node has other children too.
-    order = _topological(graph, children)
-    size = [0] * len(graph.nodes)
-    for ident in reversed(order):
-        below = [size[child] for child in children[ident]]
-        if len(parents[ident]) == 1 and all(below) and keys[ident] is None:
-            size[ident] = 1 + sum(below)
-    for ident in order:
-        if 0 < size[ident] <= SIDE_BRANCH and owner[ident] == ident:
-            parent = parents[ident][0]
-            if len(children[parent]) > 1 or owner[parent] != parent:
-                owner[ident] = owner[parent]
-    return owner, keys
-
-
-def _topological(graph: Graph, children: Sequence[list[int]]) -> list[int]:
-    indegree = [0] * len(graph.nodes)
-    for edge in graph.edges:
-        indegree[edge.target] += 1
-    order = [node.id for node in graph.nodes if indegree[node.id] == 0]
-    for node in order:
-        for child in children[node]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                order.append(child)
-    seen = set(order)
-    order.extend(node.id for node in graph.nodes if node.id not in seen)  # cycles cannot happen; be safe
-    return order
-
-
 def _signature(graph: Graph, members: Sequence[int], path: str | None, types: Mapping[str, str]) -> str:
     names = Counter(graph.nodes[member].name for member in members)
     inside = ",".join(f"{name}:{count}" for name, count in sorted(names.items()))
     return f"{types.get(path, '?') if path is not None else ''}|{inside}"
-
-
-def _groups(graph: Graph, depth: int, by_line: bool) -> tuple[list[list[int]], list[str | None]]:
-    owner, keys = _owners(graph, depth, by_line)
-    index: dict[int, int] = {}
-    groups: list[list[int]] = []
-    paths: list[str | None] = []
-    for node in graph.nodes:
-        group = index.setdefault(owner[node.id], len(groups))
-        if group == len(groups):
-            groups.append([])
-            paths.append(keys[owner[node.id]])
-        groups[group].append(node.id)
-    return groups, paths
 
 
 def collapse(graph: Graph, depth: int) -> Collapsed:
@@ -208,7 +116,7 @@ def collapse(graph: Graph, depth: int) -> Collapsed:
 
 
 def _collapse(graph: Graph, depth: int, *, by_line: bool) -> Collapsed:
-    groups, paths = _groups(graph, depth, by_line)
+    groups, paths = node_groups(graph, depth, by_line)
     types = {info.path: info.type for info in graph.modules}
     if by_line:
         types.update(

@@ -14,159 +14,41 @@ from __future__ import annotations
 import functools
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import networkx as nx
 
 from gradviz.errors import GradvizError
-from gradviz.model import Graph, Node, Overlay
-from gradviz.render.devices import move_of, placement
-from gradviz.render.values import shape_text
+from gradviz.model import Graph
+from gradviz.render.cells import (
+    MAX_LABEL,
+    Box,
+    BoxKind,
+    Layout,
+    Route,
+    box_items,
+    box_links,
+    box_size,
+    node_lines,
+)
+
+__all__ = [
+    "MAX_LABEL",
+    "Box",
+    "BoxKind",
+    "Layout",
+    "Route",
+    "layered_layout",
+    "layout_graph",
+    "node_lines",
+    "parse_plain",
+    "to_layout_dot",
+]
 
 #: Inches per terminal column and per row in the DOT handed to the engine (cells are about 1:2).
 CELL_WIDTH = 0.1
 CELL_HEIGHT = 0.2
 #: Seconds the layout engine gets before the layered fallback is used instead.
 ENGINE_TIMEOUT = 30.0
-#: Longest text line inside a box.
-MAX_LABEL = 28
-
-BoxKind = Literal["node", "overlay"]
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """A node or overlay drawn as a rectangle.
-
-    Attributes:
-        kind: ``"node"`` for a graph node, ``"overlay"`` for a no_grad/detach/... ghost.
-        ident: The node id or overlay id.
-        x: Left column.
-        y: Top row.
-        width: Width in cells, borders included.
-        height: Height in cells, borders included.
-        lines: The text inside the box, one entry per line.
-    """
-
-    kind: BoxKind
-    ident: int
-    x: int
-    y: int
-    width: int
-    height: int
-    lines: tuple[str, ...]
-
-    def contains(self, x: int, y: int) -> bool:
-        """Whether the cell (x, y) lies inside the box, borders included."""
-        return self.x <= x < self.x + self.width and self.y <= y < self.y + self.height
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """The path of one edge, as cell points to be joined by straight runs.
-
-    Attributes:
-        source: Key of the box it leaves, e.g. ``("node", 0)``.
-        target: Key of the box it enters.
-        points: Cells along the path, first near the source, last near the target.
-        ghost: Whether it links an overlay (drawn dimmed, no arrowhead).
-    """
-
-    source: tuple[BoxKind, int]
-    target: tuple[BoxKind, int]
-    points: tuple[tuple[int, int], ...]
-    ghost: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Boxes and routes of a whole graph.
-
-    Attributes:
-        width: Columns needed to show everything.
-        height: Rows needed to show everything.
-        boxes: One box per node and per overlay.
-        routes: One route per edge (and per overlay link).
-        engine: ``"graphviz"`` when a layout engine placed it, ``"layered"`` for the fallback.
-    """
-
-    width: int
-    height: int
-    boxes: tuple[Box, ...]
-    routes: tuple[Route, ...]
-    engine: str
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
-
-
-def node_lines(node: Node) -> tuple[str, ...]:
-    """The text drawn inside a node's box: its name, then the tensor's name and shape.
-
-    Args:
-        node: A graph node.
-
-    Returns:
-        One or two lines, each at most `MAX_LABEL` characters.
-    """
-    lines = [_clip(node.name)]
-    tensor = node.tensor
-    if tensor is not None:
-        shape = shape_text(tensor.shape)
-        name = f"{tensor.label} {shape}" if tensor.label else shape
-        lines.append(_clip(name))
-    return tuple(lines)
-
-
-def box_lines(graph: Graph, node: Node) -> tuple[str, ...]:
-    """The box's device line in a graph that is not all on the CPU, or its move (``cpu -> cuda:0``)."""
-    move = move_of(graph, node)
-    if move is not None:
-        return (_clip(move.forward),)
-    where = placement(graph, node.tensor)
-    return (_clip(where),) if where else ()
-
-
-def overlay_lines(overlay: Overlay) -> tuple[str, ...]:
-    """The text drawn inside an overlay's ghost box.
-
-    Args:
-        overlay: A no_grad / detach / in-place / .data overlay.
-
-    Returns:
-        Its kind with the tensor's name, then its one-line explanation.
-    """
-    head = overlay.kind if overlay.label is None else f"{overlay.kind}: {overlay.label}"
-    return (_clip(head), _clip(overlay.text))
-
-
-def _size(lines: tuple[str, ...]) -> tuple[int, int]:
-    return max(len(line) for line in lines) + 4, len(lines) + 2
-
-
-def _items(graph: Graph) -> list[tuple[BoxKind, int, tuple[str, ...]]]:
-    items: list[tuple[BoxKind, int, tuple[str, ...]]] = [
-        ("node", node.id, node_lines(node) + box_lines(graph, node)) for node in graph.nodes
-    ]
-    items.extend(("overlay", overlay.id, overlay_lines(overlay)) for overlay in graph.overlays)
-    return items
-
-
-def _links(graph: Graph) -> list[tuple[tuple[BoxKind, int], tuple[BoxKind, int], bool]]:
-    count = len(graph.nodes)
-    links: list[tuple[tuple[BoxKind, int], tuple[BoxKind, int], bool]] = [
-        (("node", edge.source), ("node", edge.target), False)
-        for edge in graph.edges
-        if 0 <= edge.source < count and 0 <= edge.target < count
-    ]
-    links.extend(
-        (("node", overlay.attached_to), ("overlay", overlay.id), True)
-        for overlay in graph.overlays
-        if overlay.attached_to is not None and 0 <= overlay.attached_to < count
-    )
-    return links
 
 
 def _dot_name(kind: BoxKind, ident: int) -> str:
@@ -187,11 +69,11 @@ def to_layout_dot(graph: Graph) -> str:
         "rankdir=TB; nodesep=0.3; ranksep=0.6;",
         'node [shape=box fixedsize=true label=""];',
     ]
-    for kind, ident, lines in _items(graph):
-        width, height = _size(lines)
+    for kind, ident, lines in box_items(graph):
+        width, height = box_size(lines)
         size = f"width={width * CELL_WIDTH:.2f} height={height * CELL_HEIGHT:.2f}"
         out.append(f"{_dot_name(kind, ident)} [{size}];")
-    for (skind, sid), (tkind, tid), ghost in _links(graph):
+    for (skind, sid), (tkind, tid), ghost in box_links(graph):
         style = " [style=dashed arrowhead=none]" if ghost else ""
         out.append(f"{_dot_name(skind, sid)} -> {_dot_name(tkind, tid)}{style};")
     out.append("}")
@@ -235,7 +117,7 @@ def parse_plain(text: str, graph: Graph) -> Layout:
     Raises:
         GradvizError: The output is not plain format or names nodes the graph lacks.
     """
-    lines_by_key = {(kind, ident): lines for kind, ident, lines in _items(graph)}
+    lines_by_key = {(kind, ident): lines for kind, ident, lines in box_items(graph)}
     height_in = 0.0
     boxes: list[Box] = []
     routes: list[Route] = []
@@ -249,7 +131,7 @@ def parse_plain(text: str, graph: Graph) -> Layout:
             elif fields[0] == "node":
                 key = _parse_key(fields[1])
                 lines = lines_by_key[key]
-                width, height = _size(lines)
+                width, height = box_size(lines)
                 col = round(float(fields[2]) / CELL_WIDTH) - width // 2
                 row = round((height_in - float(fields[3])) / CELL_HEIGHT) - height // 2
                 boxes.append(Box(key[0], key[1], max(col, 0), max(row, 0), width, height, lines))
@@ -282,11 +164,11 @@ def layered_layout(graph: Graph) -> Layout:
         Boxes in rows (roots on top), routes as down-across-down polylines.
     """
     digraph = nx.DiGraph()
-    items = _items(graph)
-    sizes = {(kind, ident): _size(lines) for kind, ident, lines in items}
+    items = box_items(graph)
+    sizes = {(kind, ident): box_size(lines) for kind, ident, lines in items}
     texts = {(kind, ident): lines for kind, ident, lines in items}
     digraph.add_nodes_from(sizes)
-    links = _links(graph)
+    links = box_links(graph)
     digraph.add_edges_from((source, target) for source, target, _ in links)
     order: dict[tuple[BoxKind, int], float] = {}
     placed: dict[tuple[BoxKind, int], Box] = {}

@@ -10,10 +10,11 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from gradviz.model import BackwardCall, Graph, Node, Value
+from gradviz.model import BackwardCall, Value
 from gradviz.render.devices import copied_leaf_name
 from gradviz.render.devices import node_notes as device_notes
 from gradviz.render.failure import RECEIVED_NOTHING, error_text, raised_at, where_it_stopped
+from gradviz.render.nodeinfo import describe_node, find_node, saved_lines, slot_targets
 from gradviz.render.notes import (
     NO_V_GIVEN,
     non_leaf_grad_text,
@@ -25,6 +26,19 @@ from gradviz.render.retain import retain_lines
 from gradviz.render.state import step_state
 from gradviz.render.stepnotes import step_notes
 from gradviz.render.tensortext import join_blocks, matrix_lines, value_lines
+
+__all__ = [
+    "MAX_EQUATION_WIDTH",
+    "Section",
+    "StepView",
+    "describe_node",
+    "find_node",
+    "last_step",
+    "leaf_equation",
+    "saved_lines",
+    "slot_targets",
+    "step_view",
+]
 
 #: Widest side-by-side "before + contribution = after" line before it is stacked instead.
 MAX_EQUATION_WIDTH = 72
@@ -88,32 +102,6 @@ def leaf_equation(
     if max(len(line) for line in side) <= width:
         return side
     return ["grad before:", *terms[0], "+ this contribution:", *terms[1], "= grad after:", *terms[2]]
-
-
-def describe_node(node: Node) -> str:
-    """A node as the step pane names it: ``MulBackward0 #1 (z)``.
-
-    Args:
-        node: A graph node.
-
-    Returns:
-        Name, id and the tensor's label where known.
-    """
-    label = node.tensor.label if node.tensor is not None else None
-    return f"{node.name} #{node.id}" + (f" ({label})" if label else "")
-
-
-def slot_targets(graph: Graph, node_id: int) -> dict[int, int]:
-    """Where each ``next_functions`` slot of a node sends its vJ.
-
-    Args:
-        graph: The graph.
-        node_id: The sending node.
-
-    Returns:
-        Slot position -> id of the receiving node (slots that need no gradient are absent).
-    """
-    return {slot: edge.target for edge in graph.edges if edge.source == node_id for slot in edge.slots}
 
 
 def _start_view(call: BackwardCall, show_values: bool) -> StepView:
@@ -283,48 +271,3 @@ def _before_failure(call: BackwardCall, step: int) -> tuple[Section, ...]:
     return (
         Section("Next", (f"the call failed after this step with {call.error.type}; press n to see where.",)),
     )
-
-
-def saved_lines(node: Node, show_values: bool = True) -> tuple[str, ...]:
-    """The tensors a node saved in forward, one block per tensor, named as PyTorch names them.
-
-    Args:
-        node: A graph node.
-        show_values: False to show shapes only.
-
-    Returns:
-        Lines such as ``self (y): [[1, 1], ...``, continuation lines indented under the value.
-    """
-    lines: list[str] = []
-    for saved in node.saved:
-        head = f"{saved.name} ({saved.label}): " if saved.label else f"{saved.name}: "
-        body = value_lines(saved.value, show_values=show_values)
-        lines.append(head + body[0])
-        lines.extend(" " * len(head) + line for line in body[1:])
-    return tuple(lines)
-
-
-def find_node(graph: Graph, query: str) -> int | None:
-    """The node a user means by ``3``, ``#3``, a grad_fn name or a tensor's name.
-
-    Args:
-        graph: The graph to search.
-        query: What the user typed.
-
-    Returns:
-        The id of the first node matching (by id, then exact name or label, then a case-insensitive
-        prefix of either), or None.
-    """
-    text = query.strip().removeprefix("#")
-    if text.isdigit():
-        return int(text) if int(text) < len(graph.nodes) else None
-    lowered = text.lower()
-    for exact in (True, False):
-        for node in graph.nodes:
-            names = [node.name, node.tensor.label if node.tensor is not None else None]
-            for name in names:
-                if name is None:
-                    continue
-                if (name == text) if exact else name.lower().startswith(lowered):
-                    return node.id
-    return None

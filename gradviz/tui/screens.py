@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import posixpath
 from pathlib import Path
 
@@ -12,14 +11,12 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from gradviz.errors import GradvizError
 from gradviz.model import BackwardCall, Location, Trace
-from gradviz.output import write_file
 from gradviz.render.failure import raised_at
 from gradviz.render.source import source_folders
 from gradviz.render.stepview import describe_node, find_node, last_step
-from gradviz.render.svg import to_svg
 from gradviz.tui.dialogs import JumpScreen
+from gradviz.tui.export import export_step
 from gradviz.tui.ledger import LedgerScreen
 from gradviz.tui.messages import EventSelected, NodeClicked, StepChanged
 from gradviz.tui.modules import ModuleKeys
@@ -279,24 +276,5 @@ class TraceScreen(ModuleKeys):
             graph.scroll_to_node(min(graph.selected_nodes))
 
     def action_export(self) -> None:
-        """Write the graph at the current step to ``gradviz-step-<call>-<k>.svg`` in the current folder.
-
-        The layout engine runs in a worker thread, so a big graph does not freeze the screen.
-        """
-        backward = self.backward
-        if backward is None:
-            self.notify("no backward call to export", severity="warning")
-            return
-        path = Path.cwd() / f"gradviz-step-{backward.index}-{self.step}.svg"
-        self.notify(f"exporting {path.name} ...", timeout=2)
-        self.run_worker(
-            functools.partial(self._export, backward, self.step, path), thread=True, group="export"
-        )
-
-    def _export(self, backward: BackwardCall, step: int, path: Path) -> None:
-        try:
-            write_file(path, to_svg(backward, step=step))
-        except GradvizError as exc:
-            self.app.call_from_thread(self.notify, f"could not export: {exc}", severity="error")
-            return
-        self.app.call_from_thread(self.notify, f"wrote {path}")
+        """Write the graph at the current step to ``gradviz-step-<call>-<k>.svg`` in the current folder."""
+        export_step(self, self.backward, self.step)

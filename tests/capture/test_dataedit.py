@@ -85,6 +85,39 @@ def test_a_large_tensor_edited_in_one_element_is_caught_by_the_sum() -> None:
     assert finding.label == "w"
 
 
+def test_a_linear_layers_transposed_weight_is_checked_in_memory_order() -> None:
+    # Given a linear layer, which saves its weight as the (non-contiguous) view weight.t()
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 48)
+    inputs = torch.randn(4, 64, requires_grad=True)  # so that backward reads the weight
+    with Tracer() as untouched:
+        layer(inputs).sum().backward()
+    with Tracer() as tracer:
+        loss = layer(inputs).pow(2).sum()
+        # When two whole rows trade places through .data: the sum is unchanged, the strided sample is not
+        layer.weight.data[[0, 47]] = layer.weight.data[[47, 0]]
+        loss.backward()
+    # Then the edit is reported, and the unedited run reports nothing
+    assert data_edits(untouched) == []
+    (finding,) = data_edits(tracer)
+    assert "AddmmBackward0" in finding.message and "weight" in (finding.label or "")
+
+
+def test_large_views_with_nan_or_gaps_are_unchanged_until_written() -> None:
+    base = torch.randn(80, 60)
+    base[3, 5] = float("nan")
+    for view in (base.t(), base[:, ::2], base.permute(1, 0)[::3]):
+        taken = fingerprint(view, None)
+        assert taken is not None and not taken.exact
+        assert not has_changed(taken, view)
+    base = torch.randn(80, 60)
+    transposed = base.t()
+    taken = fingerprint(transposed, None)
+    assert taken is not None
+    base[79, 59] += 1.0
+    assert has_changed(taken, transposed)
+
+
 def test_custom_function_saved_tensors_are_checked() -> None:
     class Square(torch.autograd.Function):
         @staticmethod

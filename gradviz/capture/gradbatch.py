@@ -1,0 +1,200 @@
+"""Summaries of one backward call's gradients, read back together after the call instead of one by one.
+
+A hook that summarised each gradient as it passed paid four reductions and four read-backs per tensor,
+most of it per-op overhead. Here a hook copies a small gradient and reduces a large one at once into
+four 0-d tensors; after the call, same-shaped small gradients are stacked and reduced
+once per shape, and every number is read back in one ``tolist()``. The small gradients are copied,
+not held: a held reference would make the engine copy where it now steals a gradient for ``.grad`` or
+adds into it in place, which a user's dispatch mode (and memory) would notice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from gradviz.capture.isolation import isolated
+from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
+from gradviz.capture.tensorrefs import TensorRef, tensor_ref
+from gradviz.model import Value
+
+#: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.
+HOLD_BYTES = 8 * 1024 * 1024
+#: Gradients with at most this many elements are copied, then stacked; larger ones are reduced at once
+#: (copying them would cost more than the calls it saves).
+STACK_NUMEL = 4096
+_FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
+_detach = torch._C.TensorBase.detach
+
+#: A large tensor reduced, waiting to be read back: shape, dtype, element count, and the 0-d tensors
+#: min, max, sum and 2-norm.
+_Reduced = tuple[tuple[int, ...], torch.dtype, int, tuple[torch.Tensor, ...]]
+
+
+class GradBatch:
+    """Gradients of one backward call, each distinct tensor summarised once, all read back in `resolve`.
+
+    The vJ a node sends is, when nothing else adds to it, the very tensor the next node receives as its
+    v, so a tensor seen again unchanged gets the same slot (known by a weak reference: the engine's own
+    reuse of a gradient's memory, adding into it in place or stealing it for ``.grad``, must not change).
+
+    Args:
+        hold_bytes: Summarise the small copies held once they pass this many bytes.
+    """
+
+    def __init__(self, hold_bytes: int = HOLD_BYTES) -> None:
+        self._hold_bytes = hold_bytes
+        self._held: list[tuple[int, torch.Tensor]] = []  # slot, a copy of the gradient as the hook saw it
+        self._bytes = 0
+        self._reduced: list[tuple[int, _Reduced]] = []
+        self._seen: dict[int, tuple[int, TensorRef[torch.Tensor], int]] = {}  # by id: slot, tensor, version
+        self._values: list[Value | None] = []
+
+    def add(self, tensor: torch.Tensor | None) -> int:
+        """Take a gradient the engine handed to a hook; its slot number (-1 for None, "no gradient")."""
+        if tensor is None:
+            return -1
+        version = tensor._version
+        seen = self._seen.get(id(tensor))
+        if seen is not None and seen[1]() is tensor and seen[2] == version:
+            return seen[0]
+        slot = len(self._values)
+        self._values.append(None)
+        self._seen[id(tensor)] = (slot, tensor_ref(tensor), version)
+        count = tensor.numel()
+        if not _batchable(tensor) or count == 0:
+            self._values[slot] = summarize(tensor)
+            return slot
+        with isolated():  # gradviz's own ops: no user mode sees them
+            if count > STACK_NUMEL:
+                self._reduced.append((slot, _reduce(_detach(tensor))))
+                return slot
+            copy = _detach(tensor).clone()
+        self._held.append((slot, copy))
+        self._bytes += copy.nbytes
+        if self._bytes > self._hold_bytes:
+            self._summarise_held()
+        return slot
+
+    def resolve(self) -> list[Value | None]:
+        """Every slot's summary, by slot number; nothing is held afterwards."""
+        self._summarise_held()
+        self._seen.clear()
+        reduced, self._reduced = self._reduced, []
+        for (slot, _), value in zip(reduced, _read_back([entry for _, entry in reduced]), strict=True):
+            self._values[slot] = value
+        return self._values
+
+    def _summarise_held(self) -> None:
+        held, self._held = self._held, []
+        self._bytes = 0
+        values = summarize_batch([copy for _, copy in held])
+        for (slot, _), value in zip(held, values, strict=True):
+            self._values[slot] = value
+
+
+def _batchable(tensor: torch.Tensor) -> bool:
+    return tensor.dtype in _FLOATS and tensor.layout == torch.strided and not tensor.is_meta
+
+
+def summarize_batch(tensors: Sequence[torch.Tensor]) -> list[Value]:
+    """`summarize` of each tensor, with the statistics of all of them read back together.
+
+    Small tensors of one shape are stacked: their values and statistics come from one reduction per
+    statistic and shape. Larger ones are reduced one by one, in their own dtype (half precision
+    accumulates in float32), as `summarize` computes them. Others (sparse, meta, complex, empty) are
+    summarised by `summarize` itself.
+
+    Args:
+        tensors: Dense or sparse tensors on any device.
+
+    Returns:
+        One summary per tensor, in order.
+    """
+    out: list[Value | None] = [None] * len(tensors)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    large: list[int] = []
+    with isolated():
+        for position, tensor in enumerate(tensors):
+            count = tensor.numel()
+            if not _batchable(tensor) or count == 0:
+                out[position] = summarize(tensor)
+            elif count > STACK_NUMEL:
+                large.append(position)
+            else:
+                groups.setdefault((tensor.device, tensor.dtype, tuple(tensor.shape)), []).append(position)
+        for (_, dtype, shape), positions in groups.items():
+            datas = [_detach(tensors[position]) for position in positions]
+            for position, value in zip(positions, _group_values(datas, shape, dtype), strict=True):
+                out[position] = value
+        reduced = [_reduce(_detach(tensors[position])) for position in large]
+        for position, value in zip(large, _read_back(reduced), strict=True):
+            out[position] = value
+    return [value for value in out if value is not None]
+
+
+def summarize_all(tensors: Sequence[torch.Tensor | None]) -> list[Value | None]:
+    """`summarize_batch`, passing None through (a leaf without ``.grad``)."""
+    present = [tensor for tensor in tensors if tensor is not None]
+    values = iter(summarize_batch(present))
+    return [None if tensor is None else next(values) for tensor in tensors]
+
+
+def _wide(dtype: torch.dtype) -> torch.dtype | None:
+    return torch.float32 if dtype.itemsize < 4 else None
+
+
+def _reduce(data: torch.Tensor) -> _Reduced:
+    """Min, max, sum and 2-norm of one large floating tensor, as 0-d tensors (not read back yet)."""
+    wide = _wide(data.dtype)
+    low, high = torch.aminmax(data)
+    if wide is not None:
+        low, high = low.to(wide), high.to(wide)
+    total = data.sum(dtype=wide)
+    norm = torch.linalg.vector_norm(data, dtype=wide)
+    return tuple(data.shape), data.dtype, data.numel(), (low, high, total, norm)
+
+
+def _read_back(reduced: Sequence[_Reduced]) -> list[Value]:
+    """The summaries of reduced tensors, their numbers read back in one ``tolist()`` per device."""
+    by_kind: dict[tuple[Any, ...], list[int]] = {}
+    for position, (_, _, _, stats) in enumerate(reduced):
+        by_kind.setdefault((stats[0].device, stats[0].dtype), []).append(position)
+    out: list[Value | None] = [None] * len(reduced)
+    with isolated():
+        for positions in by_kind.values():
+            numbers = torch.stack([stat for position in positions for stat in reduced[position][3]]).tolist()
+            for index, position in enumerate(positions):
+                shape, dtype, count, _ = reduced[position]
+                low, high, total, norm = numbers[4 * index : 4 * index + 4]
+                out[position] = Value(
+                    shape=shape, dtype=dtype_name(dtype), min=low, max=high, mean=total / count, norm=norm
+                )
+    return [value for value in out if value is not None]
+
+
+def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
+    """Summaries of small same-shaped, same-dtype floating tensors on one device."""
+    name = dtype_name(dtype)
+    count = len(datas)
+    stacked = torch.stack(datas)
+    numel = math.prod(shape)
+    rows = stacked.reshape(count, numel)
+    wide = _wide(dtype)
+    lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
+    if wide is not None:
+        lows, highs = lows.to(wide), highs.to(wide)
+    means, norms = rows.mean(dim=1, dtype=wide), torch.linalg.vector_norm(rows, dim=1, dtype=wide)
+    stats = torch.stack((lows, highs, means, norms)).tolist()
+    if numel > MAX_VALUES:
+        return [
+            Value(shape=shape, dtype=name, min=low, max=high, mean=mean, norm=norm)
+            for low, high, mean, norm in zip(*stats, strict=True)
+        ]
+    return [
+        Value(shape=shape, dtype=name, values=_freeze(listed), min=low, max=high, mean=mean, norm=norm)
+        for listed, low, high, mean, norm in zip(stacked.tolist(), *stats, strict=True)
+    ]
