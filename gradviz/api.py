@@ -198,7 +198,7 @@ def graph(
     Raises:
         ValueError: For a `rankdir` or `theme` it does not know (checked before the graph is walked).
     """
-    options = RenderOptions(depth=depth, full=full, legend=legend, rankdir=rankdir, theme=theme)
+    options = _options(depth, full, legend, rankdir, theme)
     tracer = session.active_tracer()
     with tracer.paused() if tracer is not None else contextlib.nullcontext(), collector_paused():
         walked = walk([tensor])
@@ -215,6 +215,23 @@ def graph(
         if tracer is not None:
             snapshot = dataclasses.replace(snapshot, overlays=overlays_for(snapshot, tracer.events))
         return GraphSnapshot(snapshot, options)
+
+
+#: RenderOptions by graph()'s arguments: they are frozen, and most calls pass the same few.
+_OPTIONS: dict[tuple[Any, ...], RenderOptions] = {}
+
+
+def _options(depth: int | None, full: bool, legend: bool, rankdir: str, theme: str) -> RenderOptions:
+    key = (depth, type(depth), full, legend, rankdir, theme)
+    try:
+        options = _OPTIONS.get(key)
+    except TypeError:  # an argument that cannot be a key: RenderOptions says what is wrong with it
+        options = None
+    if options is None:
+        options = RenderOptions(depth=depth, full=full, legend=legend, rankdir=rankdir, theme=theme)
+        if len(_OPTIONS) < 64:
+            _OPTIONS[key] = options
+    return options
 
 
 def explain(tensor: torch.Tensor) -> str:
