@@ -236,7 +236,16 @@ class LeafLedger:
                 state.listed = True
                 self._order.append(state)
             state.grad = grad
-            self._arrive(leaf, held, call_index, None, grad, False, state)
+            if held or state.carried is not None or state.uncaptured <= SAMPLED_CALLS:
+                self._arrive(leaf, held, call_index, None, grad, False, state)
+                continue
+            # A fresh .grad with nothing carried: the rule only moves the print (version and address).
+            now, seen = (leaf._version, leaf.data_ptr(), ()), state.seen
+            state.seen = now
+            arrivals = state.arrivals
+            if len(arrivals) > 1:
+                del arrivals[:-1]
+            arrivals.append(Arrival(call_index, False, seen is not None and now[:2] != seen[:2], grad, False))
         if reached and self.on_settled is not None:
             self.on_settled(reached)
         return self.findings[before:]
