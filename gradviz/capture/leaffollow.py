@@ -16,7 +16,7 @@ import torch
 
 from gradviz.capture.leafstate import LeafState, holds_any
 from gradviz.capture.ledgervalues import read
-from gradviz.capture.summary import _detach, dtype_name, summarize
+from gradviz.capture.summary import Snapshot, _detach, dtype_name, summarize
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Value
 
@@ -25,6 +25,23 @@ SMALL = 8
 
 #: One call's arrival: the leaf, its state, whether ``.grad`` held a gradient before, ``.grad`` after.
 Reached = tuple[torch.Tensor, LeafState, bool, Any]
+
+
+class NormRead(Snapshot):
+    """A big gradient as read past the budget: its norm; the `Value` is made when first asked for."""
+
+    __slots__ = ("norm",)
+
+    def __init__(self, shape: tuple[int, ...], dtype: str, norm: float | None) -> None:
+        super().__init__(shape, dtype, None, True)
+        self.norm = norm
+
+    @property
+    def value(self) -> Value:
+        """Shape, dtype and norm (what a big gradient past the budget is shown by)."""
+        if self._value is None:
+            self._value = Value(shape=self.shape, dtype=self.dtype, norm=self.norm)
+        return self._value
 
 
 class _Followed:
@@ -92,8 +109,7 @@ class Follower:
         if big:
             grads: list[torch.Tensor] = [found[index][3] for index in big]
             for index, grad, norm in zip(big, grads, _norms(grads), strict=True):
-                shape, dtype = tuple(grad.shape), dtype_name(grad.dtype)
-                found[index] = (*found[index][:3], Value(shape=shape, dtype=dtype, norm=norm))
+                found[index] = (*found[index][:3], NormRead(tuple(grad.shape), dtype_name(grad.dtype), norm))
         return found
 
 

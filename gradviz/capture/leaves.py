@@ -16,7 +16,7 @@ leaf following off (`gradviz.capture.door`), and backward carries on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import torch
@@ -158,7 +158,7 @@ class LeafLedger:
                 )
         return self.findings[before:]
 
-    def stepped(self, params: Sequence[torch.Tensor], where: Callable[[], Location | None]) -> list[Finding]:
+    def stepped(self, params: Iterable[torch.Tensor], where: Callable[[], Location | None]) -> list[Finding]:
         """After ``optimizer.step()``: a warning for each parameter it updated with a carried-over gradient.
 
         Args:

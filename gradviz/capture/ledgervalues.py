@@ -26,7 +26,9 @@ def shown(value: Value | Snapshot | None) -> Value | None:
 def nonzero(value: Value | Snapshot) -> bool:
     """Whether a gradient as recorded held anything (a NaN counts), without making a snapshot's `Value`."""
     if isinstance(value, Snapshot):
-        return value.listed is None or any(item != 0 for item in _flat(value.listed, len(value.shape)))
+        if value.listed is None:  # no values read (a big gradient): its norm, where one was taken
+            return value.value.norm != 0.0
+        return any(item != 0 for item in _flat(value.listed, len(value.shape)))
     return value.norm != 0.0
 
 

@@ -46,3 +46,40 @@ def test_a_sparse_embedding_past_the_budget_is_followed_with_no_capture_problem(
     assert followed.grad_after.norm == pytest.approx(float(emb.weight.grad.to_dense().norm()), rel=1e-6)
     # and the second call of each step is read as adding into a .grad that already held one
     assert trace.backward_calls == 12
+
+
+def test_the_ledger_keeps_the_last_calls_of_a_long_loop_with_torchs_numbers() -> None:
+    # Given: a linear regression of 130 steps, 2 captured (the ledger keeps calls 1-100 and the last 3)
+    x = torch.linspace(-1, 1, 20)
+    y = 3 * x + 0.8
+    losses: list[float] = []
+    grads: list[list[float]] = []
+    values: list[list[float]] = []
+    with Tracer(max_backward=2) as tracer:
+        w = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([w], lr=0.2)
+        for _ in range(130):
+            opt.zero_grad()
+            loss = ((w * x - y) ** 2).mean()
+            loss.backward()
+            grads.append(w.grad.tolist())  # type: ignore[union-attr]
+            opt.step()
+            losses.append(loss.item())
+            values.append(w.detach().tolist())
+    ledger = tracer.result().ledger
+    # Then: the calls after 100 in the ledger are the last 3, each with torch's loss, w.grad and update
+    late = [entry for entry in ledger if entry.call > 100]
+    assert sorted({entry.call for entry in late}) == [128, 129, 130]
+    for call in (128, 129, 130):
+        (loss_entry,) = [e for e in late if e.call == call and e.kind == "backward" and e.leaf is None]
+        (arrival,) = [e for e in late if e.call == call and e.kind == "backward" and e.leaf == "w"]
+        (update,) = [e for e in late if e.call == call and e.kind == "update"]
+        assert loss_entry.loss is not None and loss_entry.loss.values == pytest.approx(losses[call - 1])
+        assert arrival.after is not None and list(arrival.after.values) == grads[call - 1]  # type: ignore[arg-type]
+        assert update.how == "optimizer.step()" and update.location is not None
+        assert update.before is not None and list(update.before.values) == values[call - 2]  # type: ignore[arg-type]
+        assert update.after is not None and list(update.after.values) == values[call - 1]  # type: ignore[arg-type]
+    # and each call's .grad was emptied by zero_grad() since the previous one: seen by its effect
+    zeroed = [e for e in late if e.kind == "zeroed"]
+    assert [e.call for e in zeroed] == [128, 129, 130]
+    assert [list(e.before.values) for e in zeroed if e.before is not None] == grads[126:129]  # type: ignore[arg-type]
