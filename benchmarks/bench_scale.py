@@ -17,7 +17,8 @@ It prints, side by side in one process where that makes sense:
    (Linear(4,8), ReLU, Linear(8,1), SGD, MSE, batch 16) and examples/05_training_loop.py, with each
    process's peak RSS and the size of the trace.json written; and a script whose graph holds
    a 50M-float leaf (peak RSS only). The same loop is also timed inside one process (loop only, no
-   start-up), plain against ``gradviz.trace()``, to show what the budget's end costs per step.
+   start-up, CPU time of the process), plain against ``gradviz.trace()``, to show what a call past the
+   budget costs per step (``--only budget``).
 
 3. Issue 8's cost targets (captured fwd+bwd / plain on the 12-layer transformer, the CNN and mlp100;
    whole scripts traced / plain) against this run's figures, one line each.
