@@ -49,10 +49,11 @@ class ForwardEdits:
 
     def grad_read(self, leaf: torch.Tensor, grad: Any) -> None:
         """``leaf.grad`` was read: an in-place op on it (or on its ``.data``) may zero it."""
-        if isinstance(grad, torch.Tensor) and leaf.is_leaf:
+        address = _address(grad) if isinstance(grad, torch.Tensor) else None
+        if address is not None and leaf.is_leaf:
             if len(self._grads) > 4096:
                 self._grads.clear()
-            self._grads[grad.data_ptr()] = tensor_ref(leaf)
+            self._grads[address] = tensor_ref(leaf)
 
     def grad_set(self, leaf: torch.Tensor, value: Any, frame: Any) -> None:
         """Before ``leaf.grad = value``: a zeroing when value is None (or zeros) and ``.grad`` held one."""
@@ -109,9 +110,10 @@ class ForwardEdits:
                     self._add("update", leaf, update_how(name, code, op), where, before, after)
 
     def _grad_owner(self, tensor: torch.Tensor) -> torch.Tensor | None:
-        ref = self._grads.get(tensor.data_ptr())
+        address = _address(tensor)
+        ref = self._grads.get(address) if address is not None else None
         leaf = ref() if ref is not None else None
-        if leaf is None or leaf.grad is None or leaf.grad.data_ptr() != tensor.data_ptr():
+        if leaf is None or leaf.grad is None or _address(leaf.grad) != address:
             return None
         return leaf
 
@@ -119,9 +121,21 @@ class ForwardEdits:
         if tensor in self._leaves:
             return tensor
         if not self._by_ptr:
-            self._by_ptr = {leaf.data_ptr(): tensor_ref(leaf) for leaf in list(self._leaves.keys())}
-        ref = self._by_ptr.get(tensor.data_ptr())
+            leaves = list(self._leaves.keys())
+            self._by_ptr = {address: tensor_ref(leaf) for leaf in leaves if (address := _address(leaf))}
+        address = _address(tensor)
+        ref = self._by_ptr.get(address) if address is not None else None
         leaf = ref() if ref is not None else None
         if leaf is None or leaf.shape != tensor.shape:
             return None
         return leaf
+
+
+def _address(tensor: torch.Tensor) -> int | None:
+    """Where a dense tensor's data starts; None for one without storage (a sparse ``.grad``, say)."""
+    if tensor.layout != torch.strided:
+        return None
+    try:
+        return tensor.data_ptr()
+    except RuntimeError:  # a wrapper subclass or functional tensor without storage
+        return None
