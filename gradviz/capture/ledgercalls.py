@@ -11,7 +11,6 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradviz.capture.door import Part
-from gradviz.capture.isolation import isolated
 from gradviz.capture.ledgerbook import SMALL, LedgerBook
 from gradviz.capture.optimizers import params_of
 from gradviz.model import BackwardCall, LedgerEntry
@@ -48,8 +47,7 @@ class StepWatch:
         self._handles = []
 
     def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        with isolated():
-            self._book.step_starting(self._small_params(optimizer))
+        self._book.step_starting(self._small_params(optimizer))  # isolated by the part's hook wrapper
 
     def _small_params(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
         """The optimizer's parameters of at most `SMALL` elements (found again when their count moves)."""
@@ -61,8 +59,7 @@ class StepWatch:
         return known[1]
 
     def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        with isolated():
-            self._book.step_done()
+        self._book.step_done()
 
 
 def with_ledger(calls: Sequence[BackwardCall], ledger: Sequence[LedgerEntry]) -> tuple[BackwardCall, ...]:
