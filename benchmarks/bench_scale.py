@@ -418,7 +418,8 @@ def bench_after_budget(steps: int, repeat: int) -> None:
     print(f"## the same loop in one process ({steps:,} steps, loop only), CPU time, medians of {repeat}")
     per_step = (spent - plain) / steps * 1e6
     print(
-        f"plain {plain:.2f} s, under gradviz.trace() {spent:.2f} s: {spent / plain:.2f}x ({per_step:.0f} us a step)"
+        f"plain {plain:.2f} s, under gradviz.trace() {spent:.2f} s: "
+        f"{spent / plain:.2f}x ({per_step:.0f} us a step)"
     )
     RESULTS.append((f"{steps:,}-step loop in one process, loop only, CPU (no target)", spent / plain, 0.0))
     print()
