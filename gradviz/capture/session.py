@@ -155,6 +155,7 @@ class Tracer:
             _always(self._leaves.part, self._leaves.unfollow)
             _always(self._judge.part, self._judge.stop)
             _always(self._judge.part, self._steps.stop)
+            _always(self._book_part, self._book.close)
         finally:
             self._engine.restore()
             self._entries.restore()
