@@ -1,7 +1,8 @@
 """The forward timeline: every torch op while tracing, with grad mode, detach, in-place and ``.data``.
 
-A ``TorchFunctionMode`` sees each torch function and Tensor method call, including ``.detach()``, the
-``.data`` getter and setter and grad-mode switches. The recorder turns each into an `Event`, and tags
+A ``TorchFunctionMode`` (`gradviz.capture.forwardmode`) sees each torch function and Tensor method call,
+including ``.detach()``, the ``.data`` getter and setter and grad-mode switches. The recorder turns each
+into an `Event` (``.grad`` reads and writes also go to the ledger: `gradviz.capture.forwardgrad`), and tags
 every new ``grad_fn`` with a `NodeOrigin` (event, line, tensor id, saved-tensor fingerprints) so the
 graph walk can say where each node came from and backward can tell whether a saved tensor changed.
 """
@@ -10,16 +11,16 @@ from __future__ import annotations
 
 import sys
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 
-from gradviz.capture import opkind, quirks, warnsite
+from gradviz.capture import opkind, quirks
 from gradviz.capture.births import Births
 from gradviz.capture.door import Door, UserCall, describe
+from gradviz.capture.forwardgrad import GradAccess
+from gradviz.capture.forwardmode import ANY_TIME, RAW_ACCESS, ModeControl, TimelineMode
 from gradviz.capture.isolation import isolated
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.locator import Locator
@@ -28,48 +29,17 @@ from gradviz.capture.quirks import tensors_in as _tensors
 from gradviz.capture.saved import FingerprintCache, saved_names, tag_origin
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.tensorrefs import TensorRef
-from gradviz.capture.timeline import TimelineMixin
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import Finding, GradMode, Location
 
 __all__ = ["TORCH_NO_GRAD", "ForwardRecorder", "latest_recorder"]
 
 _latest: weakref.ref[ForwardRecorder] | None = None
-#: Ways to reach a tensor's memory that autograd's version counter does not watch (besides ``.data``).
-_RAW_ACCESS = frozenset(
-    {"Tensor.numpy", "Tensor.__array__", "Tensor.__dlpack__", "Tensor.data_ptr", "Tensor.untyped_storage"}
-    | {"Tensor.storage", "Tensor._typed_storage", "from_numpy", "frombuffer", "from_dlpack"}
-)
-_WRITES = (opkind.DATA_SET, opkind.INPLACE)
-#: An edit mark meaning "anything may have changed": every fingerprint is compared.
-_ANY_TIME = sys.maxsize
 
 
 def latest_recorder() -> ForwardRecorder | None:
     """The most recently started recorder, while it is alive (for `explain` without a tracer)."""
     return _latest() if _latest is not None else None
-
-
-class _Mode(TorchFunctionMode):
-    """The door for every torch call: routes it to the recorder; one cheap check when recording is off."""
-
-    def __init__(self, recorder: ForwardRecorder) -> None:
-        super().__init__()
-        self.recorder = recorder
-
-    def __torch_function__(
-        self, func: Any, types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
-    ) -> Any:
-        recorder = self.recorder
-        if kwargs is None:
-            kwargs = {}
-        # Under torch.compile, Dynamo traces through active modes: recording there would only break
-        # the user's graph (frames, weak references), so compiled regions stay off the timeline.
-        if not recorder._on or torch.compiler.is_compiling():
-            if recorder._recording and not torch.compiler.is_compiling():
-                recorder._unseen(func, kwargs)  # a user op in a paused block may edit behind autograd
-            return func(*args, **kwargs)
-        return recorder._part.through(UserCall(func, args, kwargs), recorder._call)
 
 
 def _version_of(tensor: torch.Tensor) -> tuple[int, bool]:
@@ -78,13 +48,7 @@ def _version_of(tensor: torch.Tensor) -> tuple[int, bool]:
         return tensor._version, tensor.requires_grad
 
 
-def _warns_on_grad(tensor: torch.Tensor) -> bool:
-    """Whether reading ``tensor.grad`` makes torch warn: a non-leaf that does not retain its grad."""
-    with isolated():
-        return tensor.grad_fn is not None and not tensor.retains_grad
-
-
-class ForwardRecorder(TimelineMixin):
+class ForwardRecorder(ModeControl, GradAccess):
     """Records the forward timeline while started; see the module docstring.
 
     Args:
@@ -107,7 +71,7 @@ class ForwardRecorder(TimelineMixin):
         self._location = Locator(root).here
         self._max_events = max_events
         self._ids = TensorIds()
-        self._mode: _Mode | None = None
+        self._mode: TimelineMode | None = None
         self._recording = True
         self._pause_depth = 0
         self._on = False
@@ -125,112 +89,14 @@ class ForwardRecorder(TimelineMixin):
         #: Told about .grad reads and assignments and in-place ops, for the ledger (set by the Tracer).
         self.book: LedgerBook | None = None
 
-    # -- control -----------------------------------------------------------------------------------
+    def _recorder(self) -> ForwardRecorder:
+        return self
 
     def start(self) -> None:
         """Start recording: push the TorchFunctionMode (it nests with the user's own modes)."""
         global _latest
-        self._user_grad = torch.is_grad_enabled()
-        self._inference = torch.is_inference_mode_enabled()
-        self._mode = _Mode(self)
-        warnsite.install()
-        self._mode.__enter__()  # type: ignore[no-untyped-call]
+        super().start()
         _latest = weakref.ref(self)
-        self._update()
-
-    def stop(self) -> None:
-        """Stop recording and pop the mode, if it is still on top of the stack.
-
-        ``__exit__`` pops whatever mode is on top: a mode of the user's pushed after ours, or a stack
-        some torch context restored without ours, must never lose its entry to gradviz.
-        """
-        mode, self._mode = self._mode, None
-        self._update()
-        if mode is not None:
-            warnsite.uninstall()
-            depth = torch._C._len_torch_function_stack()
-            if depth and torch._C._get_function_stack_at(depth - 1) is mode:
-                mode.__exit__(None, None, None)
-
-    def step_aside(self) -> bool:
-        """Take the mode off the stack, when it is on top (so not inside its own or another handler).
-
-        Returns:
-            Whether it was taken off; `step_in` puts it back, `stop` needs it no more.
-        """
-        mode = self._mode
-        depth = torch._C._len_torch_function_stack()
-        if mode is None or depth == 0 or torch._C._get_function_stack_at(depth - 1) is not mode:
-            return False
-        self._mode = None
-        self._update()
-        warnsite.uninstall()
-        mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
-        return True
-
-    def step_in(self) -> None:
-        """Push the mode again after `step_aside`, recording (a no_grad block after the budget)."""
-        if self._mode is not None:
-            return
-        self._mode = _Mode(self)
-        warnsite.install()
-        self._mode.__enter__()  # type: ignore[no-untyped-call]
-        self.recording = True
-
-    @property
-    def recording(self) -> bool:
-        """Whether ops are recorded; the Tracer sets False once the backward budget is spent."""
-        return self._recording
-
-    @recording.setter
-    def recording(self, value: bool) -> None:
-        self._recording = value
-        self._update()
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """Leave gradviz's own torch calls (summaries, hooks, Jacobians) out of the timeline."""
-        self._pause_depth += 1
-        self._update()
-        try:
-            yield
-        finally:
-            self._pause_depth -= 1
-            self._update()
-
-    def _update(self) -> None:
-        self._on = (
-            self._mode is not None and self._recording and self._pause_depth == 0 and self._part.is_open
-        )
-        if self._mode is None or not self._recording or not self._part.is_open:
-            self._edit_mark = _ANY_TIME  # ops from now on go unseen
-
-    def may_have_edited(self, event: int) -> bool:
-        """Whether a tensor saved at `event` may since have changed behind the version counter.
-
-        False only when the timeline saw every op since then and none could write that way, so
-        comparing the saved tensors' fingerprints can be skipped.
-
-        Args:
-            event: Id of the event that created the node.
-        """
-        return event < self._edit_mark
-
-    def note_unseen_access(self) -> None:
-        """A ``.data`` access no mode saw (backward hooks run without torch-function modes)."""
-        self._edit_mark = _ANY_TIME
-
-    def _unseen(self, func: Any, kwargs: dict[str, Any]) -> None:
-        """A user op while paused (a hook during backward): note it when it could edit behind autograd."""
-        try:
-            code, name = opkind.classify(func)
-        except Exception:  # never the user's problem: compare every fingerprint instead
-            self._edit_mark = _ANY_TIME
-            return
-        if code == opkind.DATA_GET or name in _RAW_ACCESS:
-            self._edit_mark = _ANY_TIME
-        elif code in _WRITES or "out" in kwargs:
-            self._edit_mark = len(self._raw)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -277,10 +143,10 @@ class ForwardRecorder(TimelineMixin):
             return call()
         if len(self._raw) >= self._max_events:
             self._dropped += 1
-            self._edit_mark = _ANY_TIME
+            self._edit_mark = ANY_TIME
             return call()
-        if code == opkind.DATA_GET or name in _RAW_ACCESS:
-            self._edit_mark = _ANY_TIME  # the alias may be written where no mode sees it (a backward hook)
+        if code == opkind.DATA_GET or name in RAW_ACCESS:
+            self._edit_mark = ANY_TIME  # the alias may be written where no mode sees it (a backward hook)
         elif code == opkind.DATA_SET:
             self._edit_mark = len(self._raw)
         if code == opkind.GRAD_MODE:
@@ -392,47 +258,4 @@ class ForwardRecorder(TimelineMixin):
         op, detail = opkind.grad_switch_name(sys._getframe(2))
         self._append(("grad_mode", op, self._location(), "enabled" if enabled else "no_grad", (), (),
                       None, None, None, enabled, detail))  # fmt: skip
-        return result
-
-    def _to_ledger(self, code: int, name: str, call: UserCall) -> Any:
-        """A ``.grad`` assignment or an in-place op, told to the ledger (capture/ledgerbook.py)."""
-        book, args = self.book, call.args
-        token: list[Any] = []
-        try:
-            with isolated():
-                if book is not None and code == opkind.GRAD_SET and len(args) > 1:
-                    book.grad_set(args[0], args[1], sys._getframe(3))
-                elif book is not None:
-                    token = book.before_inplace(name, args, sys._getframe(3))
-        except Exception as error:
-            self._op_fault(name, error)
-        if code == opkind.GRAD_SET:
-            return call()
-        result = self._op(code, name, call)
-        if token and book is not None:
-            try:
-                with isolated():
-                    book.after_inplace(token)
-            except Exception as error:
-                self._op_fault(name, error)
-        return result
-
-    def _grad_get(self, call: UserCall) -> Any:
-        tensor = call.args[0] if call.args else None
-        if not isinstance(tensor, torch.Tensor):
-            return call()
-        result = call()
-        if self.book is not None:
-            try:
-                with isolated():
-                    self.book.grad_read(tensor, result)
-            except Exception as error:
-                self._op_fault("Tensor.grad", error)
-        if not _warns_on_grad(tensor):
-            return result  # torch's warning about it is shown at the user's line (capture/warnsite.py)
-        try:
-            with isolated():
-                self._note_non_leaf_grad(self._ids_of([tensor]), self._location(), self._grad_mode()[0])
-        except Exception as error:
-            self._op_fault("Tensor.grad", error)
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,8 +11,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradviz.capture.door import Part
-from gradviz.capture.isolation import isolated
-from gradviz.capture.ledgerbook import LedgerBook
+from gradviz.capture.ledgerbook import SMALL, LedgerBook
 from gradviz.capture.optimizers import params_of
 from gradviz.model import BackwardCall, LedgerEntry
 
@@ -28,6 +28,10 @@ class StepWatch:
         self._book = book
         self._part = part
         self._handles: list[Any] = []
+        # Per optimizer: its parameter count when last looked at, and its small parameters then.
+        self._small: weakref.WeakKeyDictionary[torch.optim.Optimizer, tuple[int, list[torch.Tensor]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def start(self) -> None:
         """Register the hooks."""
@@ -43,12 +47,19 @@ class StepWatch:
         self._handles = []
 
     def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        with isolated():
-            self._book.step_starting(list(params_of(optimizer)))
+        self._book.step_starting(self._small_params(optimizer))  # isolated by the part's hook wrapper
+
+    def _small_params(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+        """The optimizer's parameters of at most `SMALL` elements (found again when their count moves)."""
+        count = sum(len(group["params"]) for group in optimizer.param_groups)
+        known = self._small.get(optimizer)
+        if known is None or known[0] != count:
+            small = [param for param in params_of(optimizer) if param.numel() <= SMALL]
+            known = self._small[optimizer] = (count, small)
+        return known[1]
 
     def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        with isolated():
-            self._book.step_done()
+        self._book.step_done()
 
 
 def with_ledger(calls: Sequence[BackwardCall], ledger: Sequence[LedgerEntry]) -> tuple[BackwardCall, ...]:

@@ -89,7 +89,7 @@ class Tracer:
         self._capture_over = False
         self._book = LedgerBook(self._leaves.label, self._recorder._location if self._recorder else _nowhere)
         self._capture.book = self._book
-        self._leaves.on_settled = self._book.counted_arrival
+        self._leaves.on_settled = self._book.counted_arrivals
         # The ledger's entries are timeline events (lines, .grad edits): one part with the timeline.
         self._book_part = (
             self._recorder._part
@@ -275,6 +275,9 @@ class Tracer:
             return engine()
         self._in_backward = True
         try:
+            recorder = self._recorder
+            if self._capture_over and (recorder is None or not recorder.recording):
+                return self._count(engine)  # the timeline records nothing now: no pause needed
             with self.paused():
                 if self._capture.part.is_open and (
                     self.max_backward is None or len(self._capture.backwards) < self.max_backward
@@ -329,13 +332,18 @@ class Tracer:
             self._recorder.recording = False
 
     def _count(self, engine: UserCall) -> Any:
-        # The leaves' own hooks (LeafLedger.follow) record what this call does to their .grad.
-        result = engine()
-        self._book_part.run(lambda: self._book.counted(self.backward_calls, engine.args[0]))
+        # Each followed leaf's .grad is read before and after the engine (LeafLedger.follow).
+        leaves, book = self._leaves, self._book
         with isolated():  # reading each .grad is gradviz's own tensor work
-            self._leaves.part.run(lambda: self._leaves.settle(self.backward_calls))  # the Judge reads it
-        if not self._leaves.part.is_open:
-            self._leaves.unfollow()  # outside the engine: removing hooks now is safe
+            leaves.part.run(leaves.before_call)
+        result = engine()
+        index = self.backward_calls
+        with isolated():
+            if self._book_part.is_open:
+                self._book_part.run(lambda: book.counted(index, engine.args[0]))
+            leaves.part.run(lambda: leaves.settle(index))  # the Judge reads it
+        if not leaves.part.is_open:
+            leaves.unfollow()
         return result
 
 

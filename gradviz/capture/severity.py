@@ -68,10 +68,10 @@ class Judge:
             self.part.run(self._leaves.close)
 
     def _stepped(self, optimizer: torch.optim.Optimizer, args: object = None, kwargs: object = None) -> None:
-        params = list(params_of(optimizer))
+        # Generators: each is read only when needed (a new optimizer, a carried-over gradient), not per step.
         if self._cuts is not None:
-            self._cuts.optimizer_stepped(params, optimizer)
-        self._leaves.stepped(params, lambda: user_location(self._root))
+            self._cuts.optimizer_stepped(params_of(optimizer), optimizer)
+        self._leaves.stepped(params_of(optimizer), lambda: user_location(self._root))
 
     def findings(
         self, found: Sequence[Finding], calls: Sequence[BackwardCall], events: Sequence[Event]

@@ -95,8 +95,8 @@ SITES = {
     "grad_switch_name": ("gradviz.capture.opkind", "grad_switch_name"),
     "LeafLedger.settle": ("gradviz.capture.leaves.LeafLedger", "settle"),
     "LeafLedger.follow": ("gradviz.capture.leaves.LeafLedger", "follow"),
-    "LeafLedger._arriving": ("gradviz.capture.leaves.LeafLedger", "_arriving"),
-    "LeafLedger._accumulating": ("gradviz.capture.leaves.LeafLedger", "_accumulating"),
+    "LeafLedger.before_call": ("gradviz.capture.leaves.LeafLedger", "before_call"),
+    "Follower.reached": ("gradviz.capture.leaffollow.Follower", "reached"),
     "StepRecorder._before": ("gradviz.capture.backward.StepRecorder", "_before"),
     "StepRecorder._after": ("gradviz.capture.backward.StepRecorder", "_after"),
     "saved-tensor check": ("gradviz.capture.dataedit.SavedTensorCheck", "check"),
@@ -222,9 +222,11 @@ def test_once_faults_switch_capture_off_the_timeline_stops_and_the_leaves_are_fo
     assert problem.count == 2 and problem.message.endswith("later calls are counted, not captured (2 times)")
 
 
-def test_leaf_hooks_switched_off_by_a_fault_are_still_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_leaf_following_switched_off_by_a_fault_leaves_no_hook_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Given: leaf following breaks at the first uncaptured call
-    monkeypatch.setattr("gradviz.capture.leaves.LeafLedger._accumulating", boom)
+    monkeypatch.setattr("gradviz.capture.leaffollow.Follower.reached", boom)
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     # When
     with gradviz.trace(max_backward=1) as tracer:
@@ -285,15 +287,17 @@ def test_a_fault_in_the_function_mode_runs_each_op_once_and_returns_its_result(
     assert problem.message.startswith("forward timeline: ") and "Injected: injected fault" in problem.message
 
 
-def test_a_traced_process_with_a_broken_hook_prints_and_exits_as_plain_python(train_script: Path) -> None:
+def test_a_traced_process_with_broken_leaf_following_prints_and_exits_as_plain_python(
+    train_script: Path,
+) -> None:
     # Given: the plain run, as a real process
     plain = subprocess.run([sys.executable, str(train_script)], capture_output=True, text=True, check=False)
-    # When: gradviz traces it, in its own process, with every post-accumulate hook broken
+    # When: gradviz traces it, in its own process, with leaf following broken after each call
     code = (
         "import sys\n"
-        "import gradviz.capture.leaves as leaves\n"
+        "import gradviz.capture.leaffollow as leaffollow\n"
         "def boom(*a): raise RuntimeError('injected fault')\n"
-        "leaves.LeafLedger._accumulating = boom\n"
+        "leaffollow.Follower.reached = boom\n"
         "from gradviz.cli import main\n"
         f"options = {TRACE_OPTIONS!r} + ['--out', {str(train_script.parent / 'sub')!r}]\n"
         f"sys.exit(main(['trace', *options, {str(train_script)!r}]))\n"

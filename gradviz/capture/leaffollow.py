@@ -1,0 +1,133 @@
+"""Following leaves through the calls past the capture budget, at a few reads per leaf and call.
+
+Just before each such call reaches the engine, every followed leaf's ``.grad`` is noted (the tensor, its
+version, whether it held a non-zero gradient); once the engine is done, a ``.grad`` that is another
+tensor, or the same one with a new version, is one the call added into. Read once the engine is done,
+not as the gradient accumulates: DDP all-reduces the gradients in a callback at the end of backward.
+No hook is put on the leaves; leaves are held by weak reference only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from gradviz.capture.leafstate import LeafState, holds_any
+from gradviz.capture.ledgervalues import read
+from gradviz.capture.summary import Snapshot, _detach, dtype_name, summarize
+from gradviz.capture.tensorrefs import TensorRef, tensor_ref
+from gradviz.model import Value
+
+#: Gradients with at most this many elements keep their values after the capture budget.
+SMALL = 8
+
+#: One call's arrival: the leaf, its state, whether ``.grad`` held a gradient before, ``.grad`` after.
+Reached = tuple[torch.Tensor, LeafState, bool, Any]
+
+
+class NormRead(Snapshot):
+    """A big gradient as read past the budget: its norm; the `Value` is made when first asked for."""
+
+    __slots__ = ("norm",)
+
+    def __init__(self, shape: tuple[int, ...], dtype: str, norm: float | None) -> None:
+        super().__init__(shape, dtype, None, True)
+        self.norm = norm
+
+    @property
+    def value(self) -> Value:
+        """Shape, dtype and norm (what a big gradient past the budget is shown by)."""
+        if self._value is None:
+            self._value = Value(shape=self.shape, dtype=self.dtype, norm=self.norm)
+        return self._value
+
+
+class _Followed:
+    """A followed leaf, and its ``.grad`` as the current call found it."""
+
+    __slots__ = ("held", "old", "ref", "state", "version")
+
+    def __init__(self, ref: TensorRef[torch.Tensor], state: LeafState) -> None:
+        self.ref = ref
+        self.state = state
+        self.old: torch.Tensor | None = None
+        self.version = 0
+        self.held = False
+
+
+class Follower:
+    """The leaves a ledger follows past the budget, read before and after each call."""
+
+    def __init__(self) -> None:
+        self._followed: list[_Followed] = []
+        self._ready = False
+
+    def follow(self, leaves: Iterable[tuple[torch.Tensor, LeafState]]) -> None:
+        """Follow these leaves from the next call on."""
+        self._followed.extend(_Followed(tensor_ref(leaf), state) for leaf, state in leaves)
+
+    def clear(self) -> None:
+        """Follow nothing more (the gradients noted are let go)."""
+        self._followed.clear()
+        self._ready = False
+
+    def before_call(self) -> None:
+        """Before a call reaches the engine: each followed ``.grad``, and whether it held a gradient."""
+        for followed in self._followed:
+            leaf = followed.ref()
+            old = leaf.grad if leaf is not None else None
+            followed.old = old
+            if old is None:
+                followed.held = False
+            else:
+                followed.version = old._version
+                followed.held = holds_any(old)
+        self._ready = True
+
+    def reached(self) -> list[Reached]:
+        """After the call: each leaf it added into, and ``.grad`` after (small: its values, else its norm)."""
+        if not self._ready:
+            return []
+        self._ready = False
+        found: list[Reached] = []
+        big: list[int] = []
+        for followed in self._followed:
+            old, followed.old = followed.old, None  # let go of the old gradient (it may be big)
+            leaf = followed.ref()
+            grad = leaf.grad if leaf is not None else None
+            if leaf is None or grad is None or (grad is old and grad._version == followed.version):
+                continue  # not reached: accumulating replaces .grad or adds into it in place
+            if grad.numel() > SMALL:
+                big.append(len(found))
+                found.append((leaf, followed.state, followed.held, grad))  # its norm below
+            elif grad.layout == torch.strided:
+                found.append((leaf, followed.state, followed.held, read(grad)))  # values, as when captured
+            else:
+                found.append((leaf, followed.state, followed.held, summarize(grad)))  # sparse: no values
+        if big:
+            grads: list[torch.Tensor] = [found[index][3] for index in big]
+            for index, grad, norm in zip(big, grads, _norms(grads), strict=True):
+                found[index] = (*found[index][:3], NormRead(tuple(grad.shape), dtype_name(grad.dtype), norm))
+        return found
+
+
+def _norms(grads: list[torch.Tensor]) -> list[float | None]:
+    """The 2-norm of each gradient: one foreach op for several dense ones of one device and dtype."""
+    if len(grads) > 1 and all(g.layout == torch.strided and not g.is_meta for g in grads):
+        kinds = {(g.device, g.dtype) for g in grads}
+        if len(kinds) == 1:
+            norms = torch._foreach_norm([_detach(g) for g in grads])
+            return torch.stack(norms).tolist()
+    return [_norm(grad) for grad in grads]
+
+
+def _norm(grad: torch.Tensor) -> float | None:
+    if grad.is_meta:  # a shape and no data
+        return None
+    if grad.layout == torch.sparse_coo:  # the norm of its stored values, duplicates added up first
+        return float(torch.linalg.vector_norm(_detach(grad).coalesce()._values()))
+    if grad.layout != torch.strided:
+        return summarize(grad).norm
+    return float(torch.linalg.vector_norm(_detach(grad)))
