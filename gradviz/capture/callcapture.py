@@ -237,6 +237,11 @@ class CallCapture:
             with isolated():  # reading .grad and the leaves' values is gradviz's own tensor work
                 call = with_effects(plan.to_call(result), self._effects)
                 self._effects = {}
+                if self.recorder is not None and not plan.arguments.retain_graph:
+                    ran = {step.node for step in call.steps}
+                    self.recorder.forget_nodes(
+                        [fn for node_id, fn in enumerate(plan.walked.fns) if node_id in ran]
+                    )
                 if error is not None:
                     call = dataclasses.replace(call, error=call_error(error, plan.steps.unfinished()))
                 if self.recorder is not None:

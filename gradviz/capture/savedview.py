@@ -40,8 +40,8 @@ class SavedReader:
         names = saved_names(grad_fn)
         if not names:
             return ()
-        # Fingerprinted saved tensors were read once already, so no unpack hook ran on them (cheap check).
-        if (origin is None or not origin.fingerprints) and has_unpack_hook(grad_fn):
+        # Saved tensors made with no hooks pushed, or fingerprinted, have no unpack hook (cheap check).
+        if (origin is None or not (origin.readable or origin.fingerprints)) and has_unpack_hook(grad_fn):
             return ()
         try:
             pairs = read_names(grad_fn, names)
