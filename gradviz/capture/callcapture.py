@@ -202,7 +202,7 @@ class CallCapture:
         effects = self._effects = {}
 
         def on_node_start(fn: Any, node_id: int, grad_outputs: Sequence[Any]) -> None:
-            if not part.is_open:
+            if not part.is_open or not check.wanted(fn):
                 return
             node = graph.nodes[node_id]
             labels = {saved.name: saved.label for saved in node.saved}

@@ -239,16 +239,7 @@ class ForwardRecorder(ModeControl, GradAccess):
                 if origin_of(grad_fn) is None:
                     set_origin(grad_fn, NodeOrigin(event, draft.location, made))
                 return
-            self._lazy.note(
-                grad_fn, event, draft.location, made, self._nearby(draft.outputs, draft.output_ids, args)
-            )
-
-    def _nearby(
-        self, outputs: Sequence[torch.Tensor], output_ids: Sequence[int], args: Sequence[Any]
-    ) -> tuple[Nearby, ...]:
-        inputs = _tensors(args)
-        ids = self._ids.get
-        return _nearby(outputs, output_ids) + _nearby(inputs, [ids(tensor) for tensor in inputs])
+            self._lazy.note(grad_fn, event, draft.location, made, _nearby(draft.outputs, draft.output_ids))
 
     def forget_nodes(self, fns: Sequence[Any]) -> None:
         """Nodes a backward call ran without retain_graph: their saved tensors are freed, never compared."""
@@ -266,9 +257,13 @@ class ForwardRecorder(ModeControl, GradAccess):
 
 
 def _nearby(tensors: Sequence[torch.Tensor], ids: Sequence[int | None]) -> tuple[Nearby, ...]:
-    """Address, shape and id of each tensor with an id: to name a saved tensor once these are freed."""
-    return tuple(
-        (tensor.data_ptr(), tuple(tensor.shape), tensor_id)
-        for tensor, tensor_id in zip(tensors, ids, strict=True)
-        if tensor_id is not None and tensor.layout == torch.strided
-    )
+    """Address, shape and id of an op's outputs: a saved output is unpacked as a new tensor object, so it is
+    named by matching these (a saved input is the input itself, named by its id while it lives)."""
+    try:
+        return tuple(
+            (tensor.data_ptr(), tensor.shape, tensor_id)
+            for tensor, tensor_id in zip(tensors, ids, strict=True)
+            if tensor_id is not None
+        )
+    except RuntimeError:  # a tensor without data to point at (sparse): left unnamed
+        return ()
