@@ -260,6 +260,8 @@ def _nearby(tensors: Sequence[torch.Tensor], ids: Sequence[int | None]) -> tuple
     """Address, shape and id of an op's outputs: a saved output is unpacked as a new tensor object, so it is
     named by matching these (a saved input is the input itself, named by its id while it lives)."""
     try:
+        if len(tensors) == 1:  # the usual op: one output, its id just given
+            return ((tensors[0].data_ptr(), tensors[0].shape, ids[0]),) if ids[0] is not None else ()
         return tuple(
             (tensor.data_ptr(), tensor.shape, tensor_id)
             for tensor, tensor_id in zip(tensors, ids, strict=True)
