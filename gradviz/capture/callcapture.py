@@ -237,8 +237,8 @@ class CallCapture:
             with isolated():  # reading .grad and the leaves' values is gradviz's own tensor work
                 call = with_effects(plan.to_call(result), self._effects)
                 self._effects = {}
-                if self.recorder is not None and not plan.arguments.retain_graph:
-                    ran = {step.node for step in call.steps}
+                if self.recorder is not None:
+                    ran = set() if plan.arguments.retain_graph else {step.node for step in call.steps}
                     self.recorder.forget_nodes(
                         [fn for node_id, fn in enumerate(plan.walked.fns) if node_id in ran]
                     )

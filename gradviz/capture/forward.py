@@ -242,7 +242,7 @@ class ForwardRecorder(ModeControl, GradAccess):
             self._lazy.note(grad_fn, event, draft.location, made, _nearby(draft.outputs, draft.output_ids))
 
     def forget_nodes(self, fns: Sequence[Any]) -> None:
-        """Nodes a backward call ran without retain_graph: their saved tensors are freed, never compared."""
+        """After a backward call: the nodes it ran without retain_graph (their saved tensors are freed)."""
         self._lazy.forget(fns)
 
     def _grad_switch(self, call: UserCall) -> Any:

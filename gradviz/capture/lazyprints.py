@@ -21,8 +21,8 @@ from gradviz.capture.origin import NodeOrigin, origin_of, set_origin, update_ori
 from gradviz.capture.saved import Fingerprint, FingerprintCache, fingerprints_of, read_saved, storage_of
 from gradviz.model import Location
 
-#: Nodes waiting for a mark: beyond this many, they are fingerprinted at once (held nodes hold memory).
-PENDING_LIMIT = 10_000
+#: Nodes waiting for a mark: beyond this many, they are fingerprinted at once (a held node holds its graph).
+PENDING_LIMIT = 2048
 #: Storages remembered for precise marks: beyond this many, every untracked write marks.
 STORAGE_LIMIT = 200_000
 #: A nearby tensor, as the node's op left it: data address, shape, gradviz id.
@@ -156,10 +156,13 @@ class LazyPrints:
         return False
 
     def forget(self, fns: Sequence[Any]) -> None:
-        """Nodes whose saved tensors backward freed: no edit can reach them any more."""
+        """After a backward call: `fns` ran and their saved tensors are freed, so no edit can reach them;
+        the other waiting nodes (a graph not backpropagated, a retained one) are fingerprinted now, so that
+        gradviz does not keep their graphs alive."""
         if self._nodes:
             for fn in fns:
                 self._nodes.pop(id(fn), None)
+            self.take()
 
 
 def _saved_storages(pending: _Pending) -> frozenset[int]:

@@ -4,6 +4,8 @@ tensor (BatchNorm's ``num_batches_tracked += 1``) is no mark."""
 from __future__ import annotations
 
 import copy
+import gc
+import weakref
 
 import torch
 from torch import nn
@@ -120,3 +122,18 @@ def test_a_data_edit_between_two_backward_calls_of_a_retained_graph_is_reported(
     assert w.grad is not None and w.grad.tolist() == [44.0, 66.0]
     edits = [finding for finding in tracer.findings if finding.kind == "data_edit"]
     assert [finding.call for finding in edits] == [2]
+
+
+def test_a_graph_that_no_backward_ran_is_not_kept_alive_by_gradviz() -> None:
+    # Given a forward pass with grad on that is never backpropagated (an evaluation), then a training step
+    with Tracer() as tracer:
+        w = torch.randn(4, requires_grad=True)
+        activation = w * 2.0
+        unused = (activation * activation).sum()  # saves the activation
+        kept = weakref.ref(activation)
+        del activation, unused
+        (w * w).sum().backward()
+        # Then, once the user dropped it, its memory is freed as in a plain run
+        gc.collect()
+        assert kept() is None
+    assert [finding for finding in tracer.findings if finding.kind == "data_edit"] == []
