@@ -202,11 +202,13 @@ class CallCapture:
         effects = self._effects = {}
 
         def on_node_start(fn: Any, node_id: int, grad_outputs: Sequence[Any]) -> None:
-            if not part.is_open or not check.wanted(fn):
+            if not part.is_open:
                 return
-            node = graph.nodes[node_id]
-            labels = {saved.name: saved.label for saved in node.saved}
             try:
+                if not check.wanted(fn):
+                    return
+                node = graph.nodes[node_id]
+                labels = {saved.name: saved.label for saved in node.saved}
                 found = check.check(
                     fn,
                     node_name=node.name,

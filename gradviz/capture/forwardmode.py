@@ -182,7 +182,10 @@ class ModeControl:
 
         The saved tensors of the nodes made so far are fingerprinted first: they are unchanged until now.
         """
-        self._lazy.take()
+        try:
+            self._lazy.take()
+        except Exception as error:  # gradviz's own fault: the timeline stops, the user's write proceeds
+            self._part.fault(error)
         if at == ANY_TIME:
             self._lazy.eager = True  # a write may come unseen at any time: fingerprint new nodes when made
         self._edit_mark = max(self._edit_mark, at)
