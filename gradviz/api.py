@@ -8,9 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import torch
 
 from gradviz.capture import session
@@ -22,12 +21,13 @@ from gradviz.capture.overlay import overlays_for
 from gradviz.capture.summary import summarize_many
 from gradviz.errors import LayoutEngineMissing, TraceFileError
 from gradviz.model import Edge, Graph, Node, Root, Trace
-from gradviz.output import write_file, write_outputs
-from gradviz.render.dot import to_dot
-from gradviz.render.json import from_json, graph_to_json
 from gradviz.render.style import RenderOptions
-from gradviz.render.svg import to_svg
-from gradviz.render.text import to_rich, to_text
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# The renderers, the writers and networkx are imported where they are used: a ``with gradviz.trace()``
+# block, or ``gradviz trace``, pays only for capture while the user's code runs.
 
 
 class Recording(session.Tracer):
@@ -54,6 +54,8 @@ class Recording(session.Tracer):
         Raises:
             GradvizError: The folder is not writable, or a format cannot be made.
         """
+        from gradviz.output import write_outputs
+
         return write_outputs(self.result(), Path(directory), formats)
 
 
@@ -101,6 +103,8 @@ class GraphSnapshot:
 
     def to_dot(self, options: RenderOptions | None = None) -> str:
         """The graph as Graphviz DOT source."""
+        from gradviz.render.dot import to_dot
+
         return to_dot(self.graph, options=options or self.options)
 
     def to_svg(self, path: str | Path | None = None, options: RenderOptions | None = None) -> str:
@@ -110,6 +114,9 @@ class GraphSnapshot:
             LayoutEngineMissing: No Graphviz layout engine could be run.
             WriteFailed: `path` could not be written (it is left as it was).
         """
+        from gradviz.output import write_file
+        from gradviz.render.svg import to_svg
+
         svg = to_svg(self.graph, options=options or self.options)
         if path is not None:
             write_file(Path(path), svg)
@@ -117,10 +124,14 @@ class GraphSnapshot:
 
     def to_json(self) -> str:
         """The graph as JSON, with the same node and edge records as trace.json."""
+        from gradviz.render.json import graph_to_json
+
         return graph_to_json(self.graph)
 
     def to_networkx(self) -> nx.DiGraph:
         """The graph as a networkx DiGraph, edges in the backward direction (as next_functions)."""
+        import networkx as nx
+
         digraph = nx.DiGraph()
         for node in self.graph.nodes:
             label = node.tensor.label if node.tensor is not None else None
@@ -129,6 +140,8 @@ class GraphSnapshot:
         return digraph
 
     def __str__(self) -> str:
+        from gradviz.render.text import to_text
+
         return to_text(self.graph)
 
     def __repr__(self) -> str:
@@ -136,6 +149,8 @@ class GraphSnapshot:
         return f"<gradviz graph: {len(self.graph.nodes)} nodes, {len(self.graph.edges)} edges, root {root}>"
 
     def __rich__(self) -> Any:
+        from gradviz.render.text import to_rich
+
         return to_rich(self.graph)
 
     def _repr_svg_(self) -> str | None:
@@ -183,7 +198,7 @@ def graph(
     Raises:
         ValueError: For a `rankdir` or `theme` it does not know (checked before the graph is walked).
     """
-    options = RenderOptions(depth=depth, full=full, legend=legend, rankdir=rankdir, theme=theme)
+    options = _options(depth, full, legend, rankdir, theme)
     tracer = session.active_tracer()
     with tracer.paused() if tracer is not None else contextlib.nullcontext(), collector_paused():
         walked = walk([tensor])
@@ -200,6 +215,23 @@ def graph(
         if tracer is not None:
             snapshot = dataclasses.replace(snapshot, overlays=overlays_for(snapshot, tracer.events))
         return GraphSnapshot(snapshot, options)
+
+
+#: RenderOptions by graph()'s arguments: they are frozen, and most calls pass the same few.
+_OPTIONS: dict[tuple[Any, ...], RenderOptions] = {}
+
+
+def _options(depth: int | None, full: bool, legend: bool, rankdir: str, theme: str) -> RenderOptions:
+    key = (depth, type(depth), full, legend, rankdir, theme)
+    try:
+        options = _OPTIONS.get(key)
+    except TypeError:  # an argument that cannot be a key: RenderOptions says what is wrong with it
+        options = None
+    if options is None:
+        options = RenderOptions(depth=depth, full=full, legend=legend, rankdir=rankdir, theme=theme)
+        if len(_OPTIONS) < 64:
+            _OPTIONS[key] = options
+    return options
 
 
 def explain(tensor: torch.Tensor) -> str:
@@ -242,4 +274,6 @@ def load(path: str | Path) -> Trace:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise TraceFileError(f"cannot read {path}: {error.strerror or error}") from None
+    from gradviz.render.json import from_json
+
     return from_json(text)

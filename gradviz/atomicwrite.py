@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from gradviz.errors import GradvizError
@@ -37,12 +37,13 @@ class WriteFailed(GradvizError):
         self.written = list(written)
 
 
-def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> None:
+def write_file(path: Path, data: str | bytes | Iterable[str], *, keep: Path | None = None) -> None:
     """Write a file atomically: into a temp file beside it, then renamed over it.
 
     Args:
         path: The file to write.
-        data: Its content (text is written as UTF-8).
+        data: Its content (text is written as UTF-8); pieces of text are written as they come, so a
+            big trace.json never exists as one string.
         keep: A file that must never be overwritten (the input of ``gradviz render``).
 
     Raises:
@@ -51,12 +52,15 @@ def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> No
     """
     if keep is not None and path.exists() and keep.exists() and os.path.samefile(path, keep):
         raise WriteFailed(f"will not overwrite the input {keep} with {path.name}: choose another --out")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     temp: str | None = None
     try:
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
+        if isinstance(data, (str, bytes)):
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as text:
+                text.writelines(data)
         mode = os.stat(path).st_mode & 0o7777 if path.exists() else _FILE_MODE
         os.chmod(temp, mode)
         os.replace(temp, path)
@@ -65,6 +69,11 @@ def write_file(path: Path, data: str | bytes, *, keep: Path | None = None) -> No
             with contextlib.suppress(OSError):
                 os.unlink(temp)
         raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:  # pieces of text come from a generator, which may raise anything
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        raise
 
 
 class FolderWriter:
@@ -75,7 +84,7 @@ class FolderWriter:
         self.keep = keep
         self.written: list[Path] = []
 
-    def write(self, name: str, data: str | bytes) -> None:
+    def write(self, name: str, data: str | bytes | Iterable[str]) -> None:
         """Write one file of the folder (`write_file`).
 
         Raises:

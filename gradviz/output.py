@@ -14,15 +14,15 @@ from pathlib import Path
 from gradviz.atomicwrite import FolderWriter, WriteFailed, write_file
 from gradviz.errors import GradvizError, LayoutEngineMissing
 from gradviz.model import BackwardCall, LedgerEntry, Trace
+from gradviz.render.callcap import bounded_trace
 from gradviz.render.collapse import choose_depth
 from gradviz.render.dot import is_collapsed, to_dot
 from gradviz.render.html import to_html
-from gradviz.render.json import call_to_json, to_json
+from gradviz.render.json import call_to_json, json_chunks
 from gradviz.render.ledger import to_ledger_dot, to_ledger_text
 from gradviz.render.pagedata import other_views
 from gradviz.render.style import DEFAULT_OPTIONS, RenderOptions
 from gradviz.render.svg import MISSING_HINT, LayoutTimedOut, run_layout
-from gradviz.render.timelinecap import bounded_timeline
 from gradviz.sourcefiles import read_sources
 
 __all__ = ["FORMATS", "LayoutSkipped", "OutputIncomplete", "WriteFailed", "write_file", "write_outputs"]
@@ -169,7 +169,7 @@ def write_outputs(
         raise GradvizError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
     writer = FolderWriter(out_dir, keep)
     if keep is None:
-        writer.write("trace.json", to_json(bounded_timeline(trace)))
+        writer.write("trace.json", json_chunks(bounded_trace(trace)))
     missing = False
     problems: list[str] = []
     layouts = _Layouts(options.dpi)

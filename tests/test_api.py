@@ -128,6 +128,27 @@ def test_importing_gradviz_loads_neither_torch_nor_the_tui() -> None:
     assert result.stdout.split() == ["False", "False", "False"]
 
 
+def test_tracing_imports_no_renderer_until_a_drawing_is_asked_for() -> None:
+    # Given a fresh process that traces a backward call inside `with gradviz.trace()`
+    code = """
+import sys, torch, gradviz
+heavy = ("networkx", "graphviz", "rich", "textual", "gradviz.render.dot", "gradviz.output")
+with gradviz.trace() as t:
+    x = torch.ones(2, requires_grad=True)
+    (x * 3).sum().backward()
+print(*(name in sys.modules for name in heavy))
+print(gradviz.graph(x * 2).to_dot().startswith("digraph"), "networkx" in sys.modules)
+"""
+    # When it has run
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    # Then none of the drawing modules (several MiB of the traced process) was loaded while it traced,
+    # and a drawing still works when asked for
+    first, second = result.stdout.splitlines()
+    assert first.split() == ["False"] * 6
+    assert second.split() == ["True", "False"]
+
+
 def test_a_snapshot_inside_a_trace_shows_lines_and_what_was_not_recorded() -> None:
     with gradviz.trace():
         x = torch.tensor([1.0, 2.0], requires_grad=True)
@@ -140,3 +161,24 @@ def test_a_snapshot_inside_a_trace_shows_lines_and_what_was_not_recorded() -> No
     (ghost,) = snapshot.graph.overlays
     assert ghost.kind == "no_grad" and ghost.attached_to == mul.id and ghost.label == "z"
     assert "no_grad" in snapshot.to_dot()
+
+
+def test_graph_records_each_parameters_grad_as_torch_computes_it() -> None:
+    # Given a model whose parameters hold gradients from one backward (big weights, small biases)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8))
+    model(torch.randn(16, 32)).pow(2).mean().backward()
+    loss = model(torch.randn(16, 32)).sum()
+
+    # When the next loss is snapshotted
+    leaves = {
+        node.tensor.label: node.tensor.grad_after for node in gradviz.graph(loss).graph.leaves if node.tensor
+    }
+
+    # Then every leaf's recorded .grad is torch's own min, max, mean and norm of it
+    for name, parameter in model.named_parameters():
+        grad, recorded = parameter.grad, leaves[f"model.{name}"]
+        assert recorded is not None and recorded.shape == tuple(grad.shape)
+        assert (recorded.min, recorded.max) == (grad.min().item(), grad.max().item())
+        assert recorded.mean == pytest.approx(grad.mean().item(), rel=1e-6)
+        assert recorded.norm == pytest.approx(torch.linalg.vector_norm(grad).item(), rel=1e-6)

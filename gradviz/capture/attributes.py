@@ -55,8 +55,33 @@ def saved_attributes(grad_fn: Any) -> tuple[tuple[str, str], ...]:
         One pair per plain value (numbers, bools, strings, tuples of them); None values and anything
         holding a tensor are left out.
     """
+    names = attribute_names(grad_fn)
+    if not names:
+        return ()
+    try:
+        values = tuple(getattr(grad_fn, f"_saved_{name}") for name in names)
+        types = tuple(map(type, values))
+        # Types too: 2 == 2.0 == True read "2", "2.0", "True"; a float's text tells -0.0 from 0.0.
+        floats = tuple(str(value) for value in values if type(value) is float) if float in types else ()
+        key = (type(grad_fn), values, types, floats)
+        found = _texts.get(key)
+    except (RuntimeError, TypeError):  # a freed graph, or a value that cannot be a key
+        return _pairs(grad_fn, names)
+    if found is None:
+        if len(_texts) > _MAX_TEXTS:
+            _texts.clear()
+        found = _texts[key] = _pairs(grad_fn, names)
+    return found
+
+
+#: Pairs already worked out, by node type and values: a model's many nodes of one kind repeat them.
+_texts: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
+_MAX_TEXTS = 10_000
+
+
+def _pairs(grad_fn: Any, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     pairs = []
-    for name in attribute_names(grad_fn):
+    for name in names:
         try:
             value = getattr(grad_fn, f"_saved_{name}")
         except RuntimeError:  # a freed graph: its plain values may be gone too

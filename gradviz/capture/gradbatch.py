@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.extremes import extremes
 from gradviz.capture.isolation import isolated
-from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
+from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, shared, summarize
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Value
 
@@ -150,7 +151,7 @@ def _wide(dtype: torch.dtype) -> torch.dtype | None:
 def _reduce(data: torch.Tensor) -> _Reduced:
     """Min, max, sum and 2-norm of one large floating tensor, as 0-d tensors (not read back yet)."""
     wide = _wide(data.dtype)
-    low, high = torch.aminmax(data)
+    low, high = extremes(data)
     if wide is not None:
         low, high = low.to(wide), high.to(wide)
     total = data.sum(dtype=wide)
@@ -195,6 +196,6 @@ def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torc
             for low, high, mean, norm in zip(*stats, strict=True)
         ]
     return [
-        Value(shape=shape, dtype=name, values=_freeze(listed), min=low, max=high, mean=mean, norm=norm)
+        shared(Value(shape, name, _freeze(listed), low, high, mean, norm))
         for listed, low, high, mean, norm in zip(stacked.tolist(), *stats, strict=True)
     ]

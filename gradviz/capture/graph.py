@@ -6,24 +6,21 @@ sequential ids in breadth-first order from the roots, so the same program gives 
 
 from __future__ import annotations
 
-import contextlib
 import gc
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch.autograd.graph import get_gradient_edge
 
-from gradviz.capture.attributes import saved_attributes
 from gradviz.capture.isolation import isolated
-from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.names import NameMap
-from gradviz.capture.origin import origin_of
-from gradviz.capture.savedview import SavedReader
-from gradviz.capture.summary import dtype_name, summarize_optional
-from gradviz.model import Edge, Graph, Node, Root, SavedTensor, TensorInfo, Value
+from gradviz.capture.nodeview import describe_nodes, tensor_info
+from gradviz.capture.records import make_edge
+from gradviz.model import Edge, Graph, Root, Value
+
+__all__ = ["GraphWalk", "WalkContext", "collector_paused", "describe", "root_node", "tensor_info", "walk"]
 
 
 def root_node(root: Any) -> Any | None:
@@ -80,91 +77,61 @@ def walk(roots: Iterable[Any]) -> GraphWalk:
         The nodes in walk order (roots first) and the distinct links among them.
     """
     result = GraphWalk()
-    queue: deque[Any] = deque()
-
-    def visit(fn: Any) -> int:
-        key = id(fn)
-        node_id = result.index.get(key)
-        if node_id is None:
-            node_id = len(result.fns)
-            result.index[key] = node_id
-            result.fns.append(fn)
-            queue.append(fn)
-        return node_id
-
+    fns, index, edges = result.fns, result.index, result.edges
     for root in roots:
         fn = root if _is_node(root) else root_node(root)
-        if fn is not None:
-            visit(fn)
-    while queue:
-        fn = queue.popleft()
-        source = result.index[id(fn)]
-        slots_by_target: dict[int, list[int]] = {}
-        for slot, (next_fn, _input_nr) in enumerate(fn.next_functions):
+        if fn is not None and id(fn) not in index:
+            index[id(fn)] = len(fns)
+            fns.append(fn)
+    # The nodes list is the breadth-first queue: a node is appended when first seen, then visited in turn.
+    source = 0
+    add = edges.append
+    while source < len(fns):
+        links = fns[source].next_functions
+        if len(links) == 1:  # most nodes: one link, no grouping to do
+            next_fn = links[0][0]
             if next_fn is not None:
-                slots_by_target.setdefault(visit(next_fn), []).append(slot)
-        result.edges.extend(
-            Edge(source=source, target=target, slots=tuple(slots))
-            for target, slots in slots_by_target.items()
-        )
+                target = index.get(id(next_fn))
+                if target is None:
+                    target = index[id(next_fn)] = len(fns)
+                    fns.append(next_fn)
+                add(make_edge(source, target, _SLOTS[0]))
+        elif links:
+            targets: list[int] = []
+            for next_fn, _input_nr in links:
+                if next_fn is None:
+                    targets.append(-1)
+                    continue
+                target = index.get(id(next_fn))
+                if target is None:
+                    target = index[id(next_fn)] = len(fns)
+                    fns.append(next_fn)
+                targets.append(target)
+            if len(set(targets)) < len(targets):
+                edges.extend(_grouped_edges(source, targets))
+            else:
+                for slot, target in enumerate(targets):
+                    if target >= 0:
+                        add(make_edge(source, target, _SLOTS[slot] if slot < len(_SLOTS) else (slot,)))
+        source += 1
     return result
 
 
+#: One-slot tuples, shared: most links use a single slot.
+_SLOTS = tuple((slot,) for slot in range(64))
+
+
+def _grouped_edges(source: int, targets: list[int]) -> list[Edge]:
+    """One edge per distinct target, with every slot that points to it (``x * x`` uses one link twice)."""
+    slots_by_target: dict[int, list[int]] = {}
+    for slot, target in enumerate(targets):
+        if target >= 0:
+            slots_by_target.setdefault(target, []).append(slot)
+    return [Edge(source, target, tuple(slots)) for target, slots in slots_by_target.items()]
+
+
 def _is_node(candidate: Any) -> bool:
-    return hasattr(candidate, "next_functions") and not isinstance(candidate, torch.Tensor)
-
-
-_DEVICE_NAMES: dict[torch.device, str] = {}
-
-
-def _device_name(device: torch.device) -> str:
-    name = _DEVICE_NAMES.get(device)
-    if name is None:
-        name = _DEVICE_NAMES[device] = str(device)
-    return name
-
-
-def tensor_info(
-    tensor: torch.Tensor,
-    label: str | None,
-    *,
-    grad_before: Value | None = None,
-    grad_after: Value | None = None,
-    tensor_id: int | None = None,
-) -> TensorInfo:
-    """Describe a live tensor (shape, dtype, device, grad flags) without keeping it."""
-    return TensorInfo(
-        label=label,
-        shape=tuple(tensor.shape),
-        dtype=dtype_name(tensor.dtype),
-        device=_device_name(tensor.device),
-        requires_grad=bool(tensor.requires_grad),
-        is_leaf=bool(tensor.is_leaf),
-        retains_grad=bool(tensor.retains_grad),
-        grad_before=grad_before,
-        grad_after=grad_after,
-        version=int(tensor._version),
-        id=tensor_id,
-    )
-
-
-def _produced_tensor_info(
-    fn: Any, named: tuple[torch.Tensor, str] | None, tensor_id: int | None
-) -> TensorInfo | None:
-    if named is not None:
-        return tensor_info(named[0], named[1], tensor_id=tensor_id)
-    metadata = getattr(fn, "_input_metadata", None)
-    if not metadata:
-        return None
-    # _input_metadata describes the gradients this node receives, i.e. the tensors it produced.
-    first = metadata[0]
-    return TensorInfo(
-        label=None,
-        shape=tuple(first.shape),
-        dtype=dtype_name(first.dtype),
-        device=_device_name(first.device),
-        id=tensor_id,
-    )
+    return not isinstance(candidate, torch.Tensor) and hasattr(candidate, "next_functions")
 
 
 @dataclass(frozen=True)
@@ -203,75 +170,24 @@ def describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root] = ()
         return _describe(walked, context, roots)
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
+class collector_paused:
     """Hold off Python's cyclic garbage collector for the block.
 
     The many small records a walk makes hold no cycles, yet their number triggers full collections,
     each of which scans the user's whole heap (model included); the collector can wait until the end.
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
+
+    __slots__ = ("_collecting",)
+
+    def __enter__(self) -> None:
+        self._collecting = gc.isenabled()
+        if self._collecting:
+            gc.disable()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._collecting:
             gc.enable()
 
 
 def _describe(walked: GraphWalk, context: WalkContext, roots: Sequence[Root]) -> Graph:
-    names = context.names
-    named_fns = names.grad_fn_names()
-    module_of, modules = module_paths(walked.fns, names)
-    leaf_of = {id(fn.variable): node_id for node_id, fn in enumerate(walked.fns) if _is_accumulate(fn)}
-    index = walked.index
-    grads_before, grads_after = context.leaf_grads_before, context.leaf_grads_after
-
-    def source(tensor: torch.Tensor) -> int | None:
-        grad_fn = tensor.grad_fn
-        if grad_fn is not None:
-            return index.get(id(grad_fn))
-        return leaf_of.get(id(tensor)) if tensor.requires_grad else None
-
-    read = SavedReader(names, source)
-    include_saved = context.include_saved
-    tensor_id = context.tensor_id
-    nodes: list[Node] = []
-    append = nodes.append
-    for node_id, fn in enumerate(walked.fns):
-        origin = origin_of(fn)
-        name = type(fn).__name__
-        saved: tuple[SavedTensor, ...] = ()
-        attributes: tuple[tuple[str, str], ...] = ()
-        if name == "AccumulateGrad":
-            leaf = fn.variable
-            after = grads_after[node_id] if node_id in grads_after else summarize_optional(leaf.grad)
-            info: TensorInfo | None = tensor_info(
-                leaf,
-                names.name_of(leaf),
-                grad_before=grads_before.get(node_id),
-                grad_after=after,
-                tensor_id=tensor_id(leaf),
-            )
-        else:
-            info = _produced_tensor_info(fn, named_fns.get(id(fn)), origin.tensor_id if origin else None)
-            if include_saved:
-                saved = read(fn, origin)
-                attributes = saved_attributes(fn)
-        append(
-            Node(
-                id=node_id,
-                name=name,
-                location=origin.location if origin else None,
-                tensor=info,
-                saved=saved,
-                event=origin.event if origin else None,
-                module=module_of[node_id],
-                attributes=attributes,
-            )
-        )
-    return Graph(nodes=tuple(nodes), edges=tuple(walked.edges), roots=tuple(roots), modules=modules)
-
-
-def _is_accumulate(fn: Any) -> bool:
-    return type(fn).__name__ == "AccumulateGrad"
+    return describe_nodes(walked.fns, walked.index, context, roots, walked.edges)

@@ -65,6 +65,7 @@ class LedgerBook(ForwardEdits):
         self._small: TensorMap = TensorMap()  # small leaf -> its `_Small`
         # The script's variables are gone before the ledger is read: a last manual step needs the leaf.
         self._kept: list[torch.Tensor] = []
+        self._closed: tuple[LedgerEntry, ...] | None = None  # the tail entries, once the trace has ended
         self._by_ptr = {}
         self._stepping: list[tuple[torch.Tensor, _Small, Snapshot]] = []
         self.calls = 0
@@ -222,7 +223,17 @@ class LedgerBook(ForwardEdits):
                     how = how.replace("p.grad", f"{label}.grad", 1).replace("p -=", f"{label} -=", 1)
             values = shown(before), shown(after), shown(loss)
             out.append(LedgerEntry(kind, label, how, where, call, *values, captured))
-        return (*out, *self._since_last_call())
+        return (*out, *(self._since_last_call() if self._closed is None else self._closed))
+
+    def close(self) -> None:
+        """The trace has ended: read the last manual updates now and let go of the leaves kept for it.
+
+        Updates after the block are not the trace's, and a finished trace must not keep the user's tensors
+        alive (their weak-reference callbacks would never fire, and a swap would be refused).
+        """
+        if self._closed is None:
+            self._closed = tuple(self._since_last_call())
+        self._kept.clear()
 
     def _since_last_call(self) -> list[LedgerEntry]:
         """Small leaves updated after the last call that was followed (a last manual step, say)."""

@@ -87,20 +87,22 @@ def _parents(path: str, *, relative: bool) -> list[str]:
     return ["", *chain] if relative else chain
 
 
-def module_paths(fns: Sequence[Any], names: NameMap) -> tuple[list[str | None], tuple[ModuleInfo, ...]]:
+def module_paths(
+    fns: Sequence[Any], names: NameMap, tags: Sequence[ModuleCall | None] | None = None
+) -> tuple[list[str | None], tuple[ModuleInfo, ...]]:
     """Each node's module path, and the modules of the graph with their class and call count.
 
     Args:
         fns: The graph's grad_fns, by node id (AccumulateGrad nodes get the module owning the leaf).
         names: The user's names, to tell several outermost modules apart.
+        tags: Each node's `module_call_of` (None for AccumulateGrad nodes), when already read.
 
     Returns:
         A path (or None) per node, and one `ModuleInfo` per path used and per parent of one, in
         first-seen order.
     """
-    tags: list[ModuleCall | None] = [
-        None if type(fn).__name__ == "AccumulateGrad" else module_call_of(fn) for fn in fns
-    ]
+    if tags is None:
+        tags = [None if type(fn).__name__ == "AccumulateGrad" else module_call_of(fn) for fn in fns]
     distinct = list({id(call): call for call in tags if call is not None}.values())
     if not distinct:
         return [None] * len(fns), ()

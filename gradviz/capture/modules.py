@@ -59,6 +59,12 @@ def module_call_of(grad_fn: Any) -> ModuleCall | None:
     return call if isinstance(call, ModuleCall) else None
 
 
+def module_call_in(metadata: dict[str, Any]) -> ModuleCall | None:
+    """`module_call_of`, from the node's ``metadata`` dict already in hand."""
+    call = metadata.get(_KEY)
+    return call if isinstance(call, ModuleCall) else None
+
+
 @dataclass(frozen=True, slots=True)
 class ModuleTree:
     """Paths and class names of every module under one root, by ``named_modules()``.

@@ -55,19 +55,6 @@ def _add_module(names: NameMap, module: torch.nn.Module, prefix: str) -> None:
         names.add(buffer, buffer_name)
 
 
-def _add_value(names: NameMap, name: str, value: Any) -> None:
-    if isinstance(value, torch.Tensor):
-        names.add(value, name)
-    elif isinstance(value, (list, tuple)) and len(value) <= _MAX_CONTAINER_ITEMS:
-        for position, item in enumerate(value):
-            if isinstance(item, torch.Tensor):
-                names.add(item, f"{name}[{position}]")
-    elif isinstance(value, dict) and len(value) <= _MAX_CONTAINER_ITEMS:
-        for key, item in value.items():
-            if isinstance(key, str) and isinstance(item, torch.Tensor):
-                names.add(item, f"{name}[{key!r}]")
-
-
 def _frames(start: FrameType | None) -> list[FrameType]:
     frames = []
     frame = start
@@ -77,15 +64,70 @@ def _frames(start: FrameType | None) -> list[FrameType]:
     return frames
 
 
-def _scopes(frame: FrameType, seen: set[int]) -> list[dict[str, Any]]:
-    """A frame's locals and globals, leaving out a globals dict already searched (frames of one module)."""
-    scopes = []
-    if frame.f_locals is not frame.f_globals:
-        scopes.append(dict(frame.f_locals))
-    if id(frame.f_globals) not in seen:
-        seen.add(id(frame.f_globals))
-        scopes.append(frame.f_globals)
-    return scopes
+_OTHER, _TENSOR, _MODULE, _SEQUENCE, _DICT = range(5)
+#: Each type met so far, as one of the kinds above: most of a script's globals are skipped at a glance.
+_kinds: dict[type, int] = {}
+
+
+def _kind(value: Any) -> int:
+    cls = type(value)
+    kind = _kinds.get(cls)
+    if kind is None:
+        if len(_kinds) > 10_000:  # classes made on the fly: forget them now and then
+            _kinds.clear()
+        kind = _kinds[cls] = (
+            _TENSOR
+            if issubclass(cls, torch.Tensor)
+            else _MODULE
+            if issubclass(cls, torch.nn.Module)
+            else _SEQUENCE
+            if issubclass(cls, (list, tuple))
+            else _DICT
+            if issubclass(cls, dict)
+            else _OTHER
+        )
+    return kind
+
+
+#: What one scope (a frame's locals, or a module's globals) names: its modules, then its tensors.
+_Scan = tuple[list[tuple[torch.nn.Module, str]], list[tuple[torch.Tensor, str]]]
+
+
+def _scan(scope: dict[str, Any]) -> _Scan:
+    """The modules (and lists of them) and the tensors (in lists, tuples and dicts too) of one scope."""
+    modules: list[tuple[torch.nn.Module, str]] = []
+    tensors: list[tuple[torch.Tensor, str]] = []
+    known = _kinds.get
+    for name, value in list(scope.items()):
+        kind = known(type(value))
+        if kind is None:
+            kind = _kind(value)
+        if kind == _OTHER or name.startswith("_"):
+            continue
+        named = name != "self"  # `self` inside forward: its parameters are named from the caller's module
+        if kind == _TENSOR:
+            if named:
+                tensors.append((value, name))
+        elif kind == _MODULE:
+            modules.append((value, name))
+        elif kind == _SEQUENCE:
+            size = len(value)
+            if size > _MAX_MODULE_LIST:
+                continue
+            with_tensors = named and size <= _MAX_CONTAINER_ITEMS
+            for position, item in enumerate(value):
+                found = known(type(item))
+                if found is None:
+                    found = _kind(item)
+                if found == _MODULE:
+                    modules.append((item, f"{name}[{position}]"))
+                elif found == _TENSOR and with_tensors:
+                    tensors.append((item, f"{name}[{position}]"))
+        elif named and len(value) <= _MAX_CONTAINER_ITEMS:
+            for key, item in value.items():
+                if isinstance(key, str) and _kind(item) == _TENSOR:
+                    tensors.append((item, f"{name}[{key!r}]"))
+    return modules, tensors
 
 
 def collect_names(start: FrameType | None) -> NameMap:
@@ -103,23 +145,40 @@ def collect_names(start: FrameType | None) -> NameMap:
     """
     names = NameMap()
     frames = _frames(start)
-    seen: set[int] = set()
-    for frame in reversed(frames):
-        for scope in _scopes(frame, seen):
-            for name, value in list(scope.items()):
-                if name.startswith("_"):
-                    continue
-                if isinstance(value, torch.nn.Module):
-                    _add_module(names, value, name)
-                elif isinstance(value, (list, tuple)) and len(value) <= _MAX_MODULE_LIST:
-                    for position, item in enumerate(value):
-                        if isinstance(item, torch.nn.Module):
-                            _add_module(names, item, f"{name}[{position}]")
-    seen.clear()
+    # Each scope is read once; a module's globals count for its outermost frame (modules) and its
+    # innermost one (tensors), as if searched there.
+    locals_ = [
+        _scan(dict(frame.f_locals)) if frame.f_locals is not frame.f_globals else None for frame in frames
+    ]
+    globals_: dict[int, _Scan] = {}
     for frame in frames:
-        for scope in _scopes(frame, seen):
-            for name, value in list(scope.items()):
-                if name.startswith("_") or name == "self":
-                    continue
-                _add_value(names, name, value)
+        if id(frame.f_globals) not in globals_:
+            globals_[id(frame.f_globals)] = _scan(frame.f_globals)
+    for scan in _in_order(frames[::-1], locals_[::-1], globals_):
+        for module, prefix in scan[0]:
+            _add_module(names, module, prefix)
+    for scan in _in_order(frames, locals_, globals_):
+        for tensor, name in scan[1]:
+            names.add(tensor, name)
     return names
+
+
+def _locals(frame: FrameType) -> _Scan | None:
+    """A function frame's locals (None for a module's frame, whose locals are its globals)."""
+    local = frame.f_locals  # read once: each read copies the frame's variables into the dict
+    return None if local is frame.f_globals else _scan(dict(local))
+
+
+def _in_order(
+    frames: list[FrameType], locals_: list[_Scan | None], globals_: dict[int, _Scan]
+) -> list[_Scan]:
+    """The scans of `frames` in order: each frame's locals, then its globals where first met."""
+    ordered: list[_Scan] = []
+    seen: set[int] = set()
+    for frame, local in zip(frames, locals_, strict=True):
+        if local is not None:
+            ordered.append(local)
+        if id(frame.f_globals) not in seen:
+            seen.add(id(frame.f_globals))
+            ordered.append(globals_[id(frame.f_globals)])
+    return ordered

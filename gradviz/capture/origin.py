@@ -57,6 +57,12 @@ def origin_of(grad_fn: Any) -> NodeOrigin | None:
     return origin if isinstance(origin, NodeOrigin) else None
 
 
+def origin_in(metadata: dict[str, Any]) -> NodeOrigin | None:
+    """`origin_of`, from the node's ``metadata`` dict already in hand."""
+    origin = metadata.get(_KEY)
+    return origin if isinstance(origin, NodeOrigin) else None
+
+
 def grad_fn_of(tensor: Any) -> Any:
     """``tensor.grad_fn``, or None where autograd refuses to give one.
 

@@ -26,6 +26,7 @@ from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
 from gradviz.capture.quirks import swapped_by_conversion
 from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
+from gradviz.capture.summary import share_values, stop_sharing
 from gradviz.capture.tensorrefs import SwapPatch
 from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
@@ -117,6 +118,7 @@ class Tracer:
     # ----- context manager -------------------------------------------------------------------------
 
     def __enter__(self: _TracerT) -> _TracerT:
+        self._shared_values = share_values()
         self._engine.install(self._intercept)
         self._entries.install()
         self._swaps.install()
@@ -153,11 +155,13 @@ class Tracer:
             _always(self._leaves.part, self._leaves.unfollow)
             _always(self._judge.part, self._judge.stop)
             _always(self._judge.part, self._steps.stop)
+            _always(self._book_part, self._book.close)
         finally:
             self._engine.restore()
             self._entries.restore()
             self._swaps.restore()
             warnsite.uninstall()
+            stop_sharing(self._shared_values)
             if self in _active:
                 _active.remove(self)
             _finished[:] = [self]

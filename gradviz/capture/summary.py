@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import operator
+import struct
 from typing import Any
 
 import torch
 
+from gradviz.capture.extremes import extremes
 from gradviz.capture.isolation import isolated
+from gradviz.capture.records import make_value
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Nested, Value
 
@@ -70,20 +73,53 @@ def _tensor_stats(data: torch.Tensor) -> tuple[float, float, float, float]:
     """
     if not data.is_floating_point():
         data = data.to(torch.float64)
-    low, high = torch.aminmax(data)
+    low, high = extremes(data)
     wide = torch.float32 if data.element_size() < 4 else None
     mean = data.mean(dtype=wide)
     norm = torch.linalg.vector_norm(data, dtype=wide)
     return float(low.item()), float(high.item()), float(mean.item()), float(norm.item())
 
 
+#: One pool per tracer running: equal small-tensor summaries are kept once (a leaf's ``.grad`` after one
+#: call is its ``.grad`` before the next; ReLU networks repeat whole gradients). Records are frozen, so
+#: sharing is safe; -0.0 and 0.0 count as equal, as they do in torch.
+_pools: list[dict[Value, Value]] = []
+
+
+def share_values() -> dict[Value, Value]:
+    """Start keeping equal small summaries once, until `stop_sharing` (a tracer's lifetime).
+
+    Returns:
+        The pool, to hand to `stop_sharing`.
+    """
+    pool: dict[Value, Value] = {}
+    _pools.append(pool)
+    return pool
+
+
+def stop_sharing(pool: dict[Value, Value]) -> None:
+    """Stop using a pool that `share_values` made (the summaries already shared stay as they are)."""
+    for position, running in enumerate(_pools):
+        if running is pool:
+            del _pools[position]
+            break
+    pool.clear()
+
+
 def _listed_value(shape: tuple[int, ...], dtype: str, listed: Any, with_stats: bool) -> Value:
     """A small tensor's `Value` from its ``tolist()``: the statistics from the values in hand."""
     values = _freeze(listed)
     if not with_stats:
-        return Value(shape=shape, dtype=dtype, values=values)
-    low, high, mean, norm = _stats(_flat(listed, len(shape)))
-    return Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+        value = Value(shape=shape, dtype=dtype, values=values)
+    else:
+        low, high, mean, norm = _stats(_flat(listed, len(shape)))
+        value = Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
+    return shared(value)
+
+
+def shared(value: Value) -> Value:
+    """`value`, or an equal summary made earlier while the same tracer runs (see `share_values`)."""
+    return _pools[-1].setdefault(value, value) if _pools else value
 
 
 def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool = True) -> Value:
@@ -125,10 +161,11 @@ _BATCHED = frozenset({torch.float32, torch.float64})
 
 
 def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
-    """`summarize_optional` of each tensor, with one round trip for the statistics of all big ones.
+    """`summarize_optional` of each tensor, with a few round trips for all of them.
 
-    The same numbers as `summarize` gives one by one: big float32/float64 tensors get the same
-    reductions, read back together instead of four ``.item()`` calls each.
+    The same numbers as `summarize` gives one by one. Big float32/float64 tensors get the same
+    reductions, read back together instead of four ``.item()`` calls each; the values of small ones
+    are read with one ``tolist()`` per dtype.
 
     Args:
         tensors: Tensors or None (a leaf without ``.grad``).
@@ -137,40 +174,98 @@ def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
         One summary (or None) per entry, in order.
     """
     out: list[Value | None] = [None] * len(tensors)
-    big: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
+    if all(tensor is None for tensor in tensors):  # no leaf holds a .grad (after zero_grad(), or none ran)
+        return out
+    big: dict[tuple[torch.device, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
+    small: dict[tuple[torch.device, torch.dtype], list[tuple[int, torch.Tensor]]] = {}
     with isolated():
         for position, tensor in enumerate(tensors):
             if tensor is None:
                 continue
+            count = tensor.numel()
             if (
-                tensor.dtype in _BATCHED
-                and tensor.layout == torch.strided
-                and not tensor.is_meta
-                and tensor.numel() > MAX_VALUES
+                tensor.dtype not in _BATCHED
+                or tensor.layout != _STRIDED
+                or tensor.is_meta
+                or not count
+                or (count > MAX_VALUES and not tensor.is_contiguous())  # `summarize` reads it without a copy
             ):
-                # Tensor.detach itself: a marker the watch may put on torch.Tensor is not for gradviz's reads.
-                big.setdefault(tensor.device, []).append((position, torch._C.TensorBase.detach(tensor)))
-            else:
                 out[position] = summarize(tensor)
+                continue
+            # Tensor.detach itself: a marker the watch may put on torch.Tensor is not for gradviz's reads.
+            data = _detach(tensor) if tensor.requires_grad else tensor
+            groups = big if count > MAX_VALUES else small
+            groups.setdefault((tensor.device, tensor.dtype), []).append((position, data))
+        for group in small.values():
+            _summarize_small(group, out)
         for group in big.values():
-            reductions: list[torch.Tensor] = []
-            for _, data in group:
-                reductions.extend(torch.aminmax(data))
-                reductions.append(data.mean())
-            reductions.extend(torch._foreach_norm([data for _, data in group]))
-            numbers = torch.stack(reductions).tolist()
-            norms = numbers[3 * len(group) :]
-            for number, (position, data) in enumerate(group):
-                low, high, mean = numbers[3 * number : 3 * number + 3]
-                out[position] = Value(
-                    shape=tuple(data.shape),
-                    dtype=dtype_name(data.dtype),
-                    min=low,
-                    max=high,
-                    mean=mean,
-                    norm=norms[number],
-                )
+            _summarize_big(group, out)
     return out
+
+
+def _summarize_small(group: list[tuple[int, torch.Tensor]], out: list[Value | None]) -> None:
+    """Values and statistics of small tensors of one dtype, from one ``tolist()`` of them all."""
+    flat = torch.cat([data if data.dim() == 1 else data.reshape(-1) for _, data in group]).tolist()
+    start = 0
+    for position, data in group:
+        shape = tuple(data.shape)
+        end = start + data.numel()
+        listed = flat[start:end]
+        start = end
+        low, high, mean, norm = _stats(listed)
+        values = _nest(listed, shape)
+        out[position] = shared(make_value(shape, dtype_name(data.dtype), values, low, high, mean, norm))
+
+
+def _nest(flat: list[Any], shape: tuple[int, ...]) -> Nested:
+    """``_freeze(tensor.tolist())`` from the flat elements: nested tuples of `shape` (a number for 0-d)."""
+    if not shape:
+        return flat[0]  # type: ignore[no-any-return]
+    if len(shape) == 1:
+        return tuple(flat)
+    step = len(flat) // shape[0]
+    return tuple(_nest(flat[row * step : (row + 1) * step], shape[1:]) for row in range(shape[0]))
+
+
+def _summarize_big(group: list[tuple[int, torch.Tensor]], out: list[Value | None]) -> None:
+    """min, max, mean and norm of big tensors of one dtype and device, read back with one ``tolist()``."""
+    datas = [data for _, data in group]
+    first = datas[0]
+    # On the CPU, Tensor.mean is the sum divided by the count in the tensor's dtype: the same numbers.
+    on_cpu = first.device.type == "cpu"
+    reductions: list[torch.Tensor] = []
+    for data in datas:
+        reductions.extend(extremes(data))
+        reductions.append(data.sum() if on_cpu else data.mean())
+    reductions.extend(torch._foreach_norm(datas))
+    numbers = torch.stack(reductions).tolist()
+    norms = numbers[3 * len(group) :]
+    single = first.dtype == torch.float32
+    for number, (position, data) in enumerate(group):
+        low, high, mean = numbers[3 * number : 3 * number + 3]
+        if on_cpu:
+            mean = _mean(mean, data.numel(), single)
+        out[position] = make_value(
+            tuple(data.shape), dtype_name(data.dtype), None, low, high, mean, norms[number]
+        )
+
+
+_FLOAT32 = struct.Struct("f")
+
+
+def _float32(number: float) -> float:
+    """`number` rounded to the nearest float32, as a cast to torch.float32 rounds it."""
+    return _FLOAT32.unpack(_FLOAT32.pack(number))[0]  # type: ignore[no-any-return]
+
+
+def _mean(total: float, count: int, single: bool) -> float:
+    """``sum / count`` as torch divides a float32 (`single`) or float64 sum by the element count.
+
+    A float32 quotient worked out in float64 and then rounded to float32 is the float32 quotient itself.
+    """
+    if not single:
+        return total / count
+    return _float32(total / _float32(count))
 
 
 class SummaryCache:

@@ -99,6 +99,9 @@ class BackwardCall:
             did not change received nothing from it.
         ledger: What happened to this graph's leaves since the previous captured call (zeroings,
             updates) and in this one (`LedgerEntry`, as in `Trace.ledger`).
+        thinned: Set on a call read from a trace.json that kept it without its steps, saved tensors and
+            listed values (statistics only), to stay under the file's size bound; the drawings written
+            beside it were made from the whole call.
     """
 
     index: int
@@ -112,6 +115,7 @@ class BackwardCall:
     results: tuple[Value | None, ...] = ()
     error: CallError | None = None
     ledger: tuple[LedgerEntry, ...] = ()
+    thinned: bool = False
 
     @property
     def nodes(self) -> tuple[Node, ...]:

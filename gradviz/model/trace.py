@@ -146,6 +146,8 @@ class Trace:
         ledger: Each leaf's ``.grad`` and value over time: backward calls, zeroings, updates, in order.
         event_counts: Plain forward ops left out of ``events`` when trace.json was written, counted per
             op and line (empty when every event was kept).
+        calls_left_out: Indices of captured calls left out of ``backwards`` when trace.json was written,
+            because even thinned (see `BackwardCall.thinned`) they passed the file's size bound.
         schema: Schema version of trace.json.
     """
 
@@ -159,4 +161,5 @@ class Trace:
     events_dropped: int = 0
     ledger: tuple[LedgerEntry, ...] = ()
     event_counts: tuple[EventCount, ...] = ()
+    calls_left_out: tuple[int, ...] = ()
     schema: str = field(default=SCHEMA)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gradviz.model import BackwardCall, Trace
+from gradviz.render.callcap import bound_note
 from gradviz.render.devices import call_lines as device_lines
 from gradviz.render.devices import copied_leaf_name
 from gradviz.render.failure import RECEIVED_NOTHING, error_text
@@ -50,6 +51,9 @@ def summarize(trace: Trace, written_files: Sequence[Path], out_dir: Path | str |
     lines.extend(findings_lines(trace.findings))
     if out_dir is not None and written_files:
         lines.append(_files_line(written_files, out_dir))
+    bound = bound_note(trace) if any(path.name == "trace.json" for path in written_files) else None
+    if bound is not None:
+        lines.append(f"  {bound}")
     return "\n".join(lines) + "\n"
 
 

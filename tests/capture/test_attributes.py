@@ -47,3 +47,16 @@ def test_reading_them_unpacks_no_saved_tensor() -> None:
     assert attributes == (("exponent", "2"),)
     assert len(unpacked) == 1  # only backward's own unpack
     assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_equal_values_of_other_types_keep_their_own_text() -> None:
+    # Given nodes of one type whose saved values are equal as numbers but written differently
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    exponents = [2, 2.0, 0.0, -0.0]
+
+    # When their values are read one after the other (a model repeats a node type many times)
+    texts = [saved_attributes((x**exponent).grad_fn) for exponent in exponents]
+
+    # Then each reads as torch holds it
+    assert texts == [(("exponent", str(x.pow(e).grad_fn._saved_exponent)),) for e in exponents]
+    assert [text[0][1] for text in texts] == ["2", "2.0", "0.0", "-0.0"]

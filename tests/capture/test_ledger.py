@@ -171,3 +171,30 @@ def test_manual_updates_past_the_budget_are_seen_by_their_effect() -> None:
     assert [_values(e.after) for e in updates] == values
     assert [e.call for e in updates] == [1, 2, 3, 4, 5]
     assert all(learning_rate(e.before, e.after, None) is None for e in updates)  # no grad given: no lr
+
+
+def test_a_finished_trace_keeps_no_parameter_alive_and_keeps_its_last_manual_step() -> None:
+    # Given: a small parameter trained inside a trace in a function, updated once more by hand after its
+    # last backward call; the user keeps only a weak reference to it
+    import gc
+    import weakref
+
+    freed: list[str] = []
+
+    def train() -> tuple[Tracer, weakref.ref[torch.Tensor], list[float]]:
+        with Tracer() as tracer:
+            w = torch.tensor([1.0, 2.0], requires_grad=True)
+            (w * w).sum().backward()
+            with torch.no_grad():
+                w -= 0.5 * w.grad  # type: ignore[operator]
+        return tracer, weakref.ref(w, lambda _: freed.append("w")), w.detach().tolist()
+
+    # When: the function returns (the parameter's last strong reference goes with it)
+    tracer, watcher, after_step = train()
+    gc.collect()
+
+    # Then: it is freed as in a plain run (its weak-reference callback fires), and the ledger still lists
+    # the update made after the last call, with the value torch's w had
+    assert freed == ["w"] and watcher() is None
+    update = next(e for e in tracer.result().ledger if e.kind == "update")
+    assert _values(update.after) == after_step

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from gradviz.capture.summary import MAX_VALUES, summarize
+from gradviz.capture.summary import MAX_VALUES, summarize, summarize_many
 
 CASES = {
     "matrix": torch.tensor([[1.0, -2.0], [3.0, 4.0]]),
@@ -76,3 +76,67 @@ print(after - before)
 
     # Then its peak memory grew by far less than the tensor's 80 MB (a float64 copy would add 160 MB)
     assert int(done.stdout.split()[-1]) < 8_000  # KiB: under 10% of the tensor
+
+
+def test_summarizing_a_transposed_or_sliced_big_tensor_does_not_copy_it() -> None:
+    # Given a fresh process holding a 160 MB float32 matrix, and its transpose, slices and an expanded row
+    script = """
+import resource, torch
+from gradviz.capture.summary import summarize, summarize_many
+big = torch.randn(8_000, 5_000)
+views = [big.t(), big[:, 1:4_000], big.t()[::2], big[:1].expand(8_000, 5_000)]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+values = [summarize(view) for view in views] + summarize_many(list(views))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for value, view in zip(values, views * 2):
+    assert (value.min, value.max) == (view.min().item(), view.max().item())
+print(after - before)
+"""
+    # When it summarizes each view, one by one and in one batch
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+
+    # Then min and max are torch's, and peak memory grew by far less than the 160 MB a copy would take
+    assert int(done.stdout.split()[-1]) < 16_000  # KiB: under 10% of the tensor
+
+
+def test_many_summaries_at_once_are_the_one_by_one_summaries() -> None:
+    # Given gradients of every kind a graph's leaves hold: small and big, 0-d to 3-d, two dtypes, a NaN,
+    # a transpose, one that requires grad (create_graph=True), an integer one and a missing one
+    torch.manual_seed(0)
+    tensors: list[torch.Tensor | None] = [
+        torch.randn(64),
+        torch.randn(4, 8),
+        torch.randn(2, 3, 4),
+        torch.tensor(2.5),
+        torch.randn(3, dtype=torch.float64),
+        torch.randn(64, 64),
+        torch.randn(300, dtype=torch.float64),
+        torch.randn(30, 20).t(),  # not contiguous
+        torch.cat([torch.randn(200), torch.tensor([float("nan")])]),
+        torch.randn(5, requires_grad=True) * 2,
+        torch.arange(7),
+        torch.randn(0),
+        None,
+    ]
+
+    # When they are summarised together
+    together = summarize_many(tensors)
+
+    # Then each summary is exactly the one summarize() gives alone (values, min, max, mean, norm)
+    alone = [None if tensor is None else summarize(tensor) for tensor in tensors]
+    assert repr(together) == repr(alone)  # repr: NaN compares unequal to itself
+
+
+def test_a_big_gradient_summary_is_torchs_own_numbers() -> None:
+    # Given a big float32 tensor
+    torch.manual_seed(1)
+    tensor = torch.randn(96, 128) * 3 + 0.5
+
+    # When it is summarised with others
+    value = summarize_many([tensor, torch.randn(1000)])[0]
+
+    # Then min, max, mean and norm are exactly what torch computes
+    assert value is not None
+    assert (value.min, value.max) == (tensor.min().item(), tensor.max().item())
+    assert value.mean == tensor.mean().item()
+    assert value.norm == torch.linalg.vector_norm(tensor).item()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,9 +12,9 @@ import pytest
 
 from gradviz.errors import GradvizError, LayoutEngineMissing
 from gradviz.model import Trace
-from gradviz.output import LayoutSkipped, OutputIncomplete, write_outputs
+from gradviz.output import LayoutSkipped, OutputIncomplete, write_file, write_outputs
 from gradviz.render import svg
-from gradviz.render.json import call_from_json, from_json
+from gradviz.render.json import call_from_json, from_json, to_json
 
 PURE = Path(sys.executable).parent / "graphviz-pure"
 needs_pure = pytest.mark.skipif(not PURE.exists(), reason="graphviz-pure is installed with gradviz")
@@ -128,3 +129,29 @@ def test_unknown_format_is_refused_before_writing(trace: Trace, tmp_path: Path) 
         write_outputs(trace, tmp_path / "out", ["svg", "gif"])
 
     assert not (tmp_path / "out").exists()
+
+
+def test_trace_json_is_written_in_pieces_as_the_same_bytes(trace: Trace, tmp_path: Path) -> None:
+    # When trace.json is written from pieces of text (a big trace never held as one string)
+    write_outputs(trace, tmp_path, ["dot"])
+
+    # Then the file is byte for byte what to_json gives
+    assert (tmp_path / "trace.json").read_text(encoding="utf-8") == to_json(trace)
+
+
+def test_pieces_that_fail_half_way_leave_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
+    # Given a file already written
+    path = tmp_path / "trace.json"
+    write_file(path, "old\n")
+
+    def pieces() -> Iterator[str]:
+        yield "{\n"
+        raise RuntimeError("encoding failed")
+
+    # When new pieces raise half way through
+    with pytest.raises(RuntimeError, match="encoding failed"):
+        write_file(path, pieces())
+
+    # Then the old file is untouched and nothing else is left in the folder
+    assert path.read_text() == "old\n"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["trace.json"]
