@@ -204,9 +204,11 @@ class CallCapture:
         def on_node_start(fn: Any, node_id: int, grad_outputs: Sequence[Any]) -> None:
             if not part.is_open:
                 return
-            node = graph.nodes[node_id]
-            labels = {saved.name: saved.label for saved in node.saved}
             try:
+                if not check.wanted(fn):
+                    return
+                node = graph.nodes[node_id]
+                labels = {saved.name: saved.label for saved in node.saved}
                 found = check.check(
                     fn,
                     node_name=node.name,
@@ -237,6 +239,11 @@ class CallCapture:
             with isolated():  # reading .grad and the leaves' values is gradviz's own tensor work
                 call = with_effects(plan.to_call(result), self._effects)
                 self._effects = {}
+                if self.recorder is not None:
+                    ran = set() if plan.arguments.retain_graph else {step.node for step in call.steps}
+                    self.recorder.forget_nodes(
+                        [fn for node_id, fn in enumerate(plan.walked.fns) if node_id in ran]
+                    )
                 if error is not None:
                     call = dataclasses.replace(call, error=call_error(error, plan.steps.unfinished()))
                 if self.recorder is not None:

@@ -75,6 +75,17 @@ class SavedTensorCheck:
         #: What the edits seen by the last `check` changed (None when nothing was edited).
         self.last_effect: EditEffect | None = None
 
+    def wanted(self, grad_fn: Any) -> bool:
+        """Whether `check` may find anything on this node: it was fingerprinted, and an edit mark came since.
+
+        Args:
+            grad_fn: The autograd Node about to run.
+        """
+        origin = origin_of(grad_fn)
+        if origin is None or not origin.fingerprints:
+            return False
+        return self._recorder is None or self._recorder.may_have_edited(origin.event)
+
     def check(
         self,
         grad_fn: Any,

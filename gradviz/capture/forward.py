@@ -22,11 +22,12 @@ from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.forwardgrad import GradAccess
 from gradviz.capture.forwardmode import ANY_TIME, RAW_ACCESS, ModeControl, TimelineMode
 from gradviz.capture.isolation import isolated
+from gradviz.capture.lazyprints import LazyPrints, Nearby
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.locator import Locator
 from gradviz.capture.origin import NodeOrigin, grad_fn_of, origin_of, set_origin
 from gradviz.capture.quirks import tensors_in as _tensors
-from gradviz.capture.saved import FingerprintCache, saved_names, tag_origin
+from gradviz.capture.saved import FingerprintCache, saved_names
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.tensorrefs import TensorRef
 from gradviz.capture.wording import TORCH_NO_GRAD
@@ -71,6 +72,8 @@ class ForwardRecorder(ModeControl, GradAccess):
         self._location = Locator(root).here
         self._max_events = max_events
         self._ids = TensorIds()
+        self._prints: FingerprintCache = {}
+        self._lazy = LazyPrints(self._ids.get, self._prints)
         self._mode: TimelineMode | None = None
         self._recording = True
         self._pause_depth = 0
@@ -81,7 +84,6 @@ class ForwardRecorder(ModeControl, GradAccess):
         self._inference = False
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
         self._unowned: dict[int, Location | None] = {}
-        self._prints: FingerprintCache = {}
         # Event index of the latest write that may have bypassed the version counter (a .data edit, an
         # in-place op on a tensor autograd does not track, raw memory access, ops the timeline missed).
         self._edit_mark = -1
@@ -143,12 +145,12 @@ class ForwardRecorder(ModeControl, GradAccess):
             return call()
         if len(self._raw) >= self._max_events:
             self._dropped += 1
-            self._edit_mark = ANY_TIME
+            self._mark(ANY_TIME)
             return call()
         if code == opkind.DATA_GET or name in RAW_ACCESS:
-            self._edit_mark = ANY_TIME  # the alias may be written where no mode sees it (a backward hook)
+            self._mark(ANY_TIME)  # the alias may be written where no mode sees it (a backward hook)
         elif code == opkind.DATA_SET:
-            self._edit_mark = len(self._raw)
+            self._mark(len(self._raw))
         if code == opkind.GRAD_MODE:
             return self._grad_switch(call)
         if code == opkind.GRAD_GET:
@@ -166,8 +168,9 @@ class ForwardRecorder(ModeControl, GradAccess):
         version = None
         if isinstance(modified, torch.Tensor):
             version, tracked = _version_of(modified)
-            if not tracked:
-                self._edit_mark = len(self._raw)  # maybe an alias of .data made before tracing
+            # Maybe an alias of .data made before tracing: only a write to a saved tensor's memory matters.
+            if not tracked and self._edit_mark != ANY_TIME and self._lazy.may_touch(modified):
+                self._mark(len(self._raw))
         result = call()
         try:
             with isolated():  # the user's modes below ours see their op, not gradviz's reading of it
@@ -204,9 +207,7 @@ class ForwardRecorder(ModeControl, GradAccess):
             op = type(grad_fn).__name__.removesuffix("Backward") + ".apply"
             event = self._append(("op", op, where, "enabled", (), (tensor_id,), type(grad_fn).__name__,
                                   None, None, None, "made outside the timeline"))  # fmt: skip
-            tag_origin(
-                grad_fn, event, where, tensor_id, id_of=self._ids.get, nearby=[tensor], cache=self._prints
-            )
+            self._lazy.note(grad_fn, event, where, tensor_id, _nearby([tensor], (tensor_id,)), made_now=False)
         return tensor_id
 
     def _record(
@@ -238,17 +239,11 @@ class ForwardRecorder(ModeControl, GradAccess):
                 if origin_of(grad_fn) is None:
                     set_origin(grad_fn, NodeOrigin(event, draft.location, made))
                 return
-            nearby = draft.outputs + _tensors(args)
-            tag_origin(
-                grad_fn,
-                event,
-                draft.location,
-                made,
-                id_of=self._ids.get,
-                nearby=nearby,
-                cache=self._prints,
-                made_now=True,
-            )
+            self._lazy.note(grad_fn, event, draft.location, made, _nearby(draft.outputs, draft.output_ids))
+
+    def forget_nodes(self, fns: Sequence[Any]) -> None:
+        """After a backward call: the nodes it ran without retain_graph (their saved tensors are freed)."""
+        self._lazy.forget(fns)
 
     def _grad_switch(self, call: UserCall) -> Any:
         result = call()
@@ -259,3 +254,18 @@ class ForwardRecorder(ModeControl, GradAccess):
         self._append(("grad_mode", op, self._location(), "enabled" if enabled else "no_grad", (), (),
                       None, None, None, enabled, detail))  # fmt: skip
         return result
+
+
+def _nearby(tensors: Sequence[torch.Tensor], ids: Sequence[int | None]) -> tuple[Nearby, ...]:
+    """Address, shape and id of an op's outputs: a saved output is unpacked as a new tensor object, so it is
+    named by matching these (a saved input is the input itself, named by its id while it lives)."""
+    try:
+        if len(tensors) == 1:  # the usual op: one output, its id just given
+            return ((tensors[0].data_ptr(), tensors[0].shape, ids[0]),) if ids[0] is not None else ()
+        return tuple(
+            (tensor.data_ptr(), tensor.shape, tensor_id)
+            for tensor, tensor_id in zip(tensors, ids, strict=True)
+            if tensor_id is not None
+        )
+    except RuntimeError:  # a tensor without data to point at (sparse): left unnamed
+        return ()

@@ -18,6 +18,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind, warnsite
 from gradviz.capture.door import Part, UserCall
+from gradviz.capture.lazyprints import LazyPrints
 
 if TYPE_CHECKING:
     from gradviz.capture.forward import ForwardRecorder
@@ -66,6 +67,7 @@ class ModeControl:
     _on: bool
     _part: Part
     _edit_mark: int
+    _lazy: LazyPrints
     _user_grad: bool
     _inference: bool
     _raw: list[Any]
@@ -146,7 +148,7 @@ class ModeControl:
             self._mode is not None and self._recording and self._pause_depth == 0 and self._part.is_open
         )
         if self._mode is None or not self._recording or not self._part.is_open:
-            self._edit_mark = ANY_TIME  # ops from now on go unseen
+            self._mark(ANY_TIME)  # ops from now on go unseen
 
     def may_have_edited(self, event: int) -> bool:
         """Whether a tensor saved at `event` may since have changed behind the version counter.
@@ -161,16 +163,29 @@ class ModeControl:
 
     def note_unseen_access(self) -> None:
         """A ``.data`` access no mode saw (backward hooks run without torch-function modes)."""
-        self._edit_mark = ANY_TIME
+        self._mark(ANY_TIME)
 
     def _unseen(self, func: Any, kwargs: dict[str, Any]) -> None:
         """A user op while paused (a hook during backward): note it when it could edit behind autograd."""
         try:
             code, name = opkind.classify(func)
         except Exception:  # never the user's problem: compare every fingerprint instead
-            self._edit_mark = ANY_TIME
+            self._mark(ANY_TIME)
             return
         if code == opkind.DATA_GET or name in RAW_ACCESS:
-            self._edit_mark = ANY_TIME
+            self._mark(ANY_TIME)
         elif code in _WRITES or "out" in kwargs:
-            self._edit_mark = len(self._raw)
+            self._mark(len(self._raw))
+
+    def _mark(self, at: int) -> None:
+        """A write that may bypass the version counter comes next (at event `at`, or at any time).
+
+        The saved tensors of the nodes made so far are fingerprinted first: they are unchanged until now.
+        """
+        try:
+            self._lazy.take()
+        except Exception as error:  # gradviz's own fault: the timeline stops, the user's write proceeds
+            self._part.fault(error)
+        if at == ANY_TIME:
+            self._lazy.eager = True  # a write may come unseen at any time: fingerprint new nodes when made
+        self._edit_mark = max(self._edit_mark, at)

@@ -7,6 +7,7 @@ edit through ``.data`` changes only the values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -44,6 +45,49 @@ def value_print(leaf: torch.Tensor, *, sampled: bool = True) -> ValuePrint:
     else:
         sample = tuple(map(float, data.reshape(-1)[:: count // _SAMPLE][:_SAMPLE].tolist()))
     return (int(leaf._version), data.data_ptr(), sample)
+
+
+def value_prints(leaves: Sequence[torch.Tensor]) -> list[ValuePrint]:
+    """`value_print` of each leaf (sampled); the samples of dense float32 leaves are read back at once.
+
+    Args:
+        leaves: The leaves of one captured call.
+
+    Returns:
+        Their prints, in order: the same as `value_print` gives one by one.
+    """
+    prints: list[ValuePrint | None] = []
+    batched: list[tuple[int, int, int]] = []  # position, offset into the samples, count
+    samples: list[torch.Tensor] = []
+    offset = 0
+    for leaf in leaves:
+        data = _detach(leaf)
+        count = data.numel()
+        if (
+            not count
+            or data.dtype != torch.float32
+            or not data.is_cpu  # one device per batch: others are read one by one
+            or data.layout != torch.strided
+            or not data.is_contiguous()
+        ):
+            prints.append(value_print(leaf))
+            continue
+        if count > _SAMPLE:
+            # The same elements as value_print's data.reshape(-1)[::step][:_SAMPLE], as one view.
+            step = count // _SAMPLE
+            view = torch.as_strided(data, (_SAMPLE,), (step,), data.storage_offset())
+        else:
+            view = data.view(-1)
+        batched.append((len(prints), offset, view.numel()))
+        offset += view.numel()
+        samples.append(view)
+        prints.append((int(leaf._version), data.data_ptr(), ()))
+    if samples:
+        numbers = torch.cat(samples).tolist()
+        for position, start, count in batched:
+            version, address, _ = prints[position]  # type: ignore[misc]
+            prints[position] = (version, address, tuple(numbers[start : start + count]))
+    return [print_ for print_ in prints if print_ is not None]
 
 
 def changed(now: ValuePrint, then: ValuePrint) -> bool:

@@ -24,7 +24,16 @@ import torch
 from gradviz.capture.accumulation import carried_warning, summed_note
 from gradviz.capture.door import Door, Part
 from gradviz.capture.leaffollow import Follower, Reached
-from gradviz.capture.leafstate import SAMPLED_CALLS, Arrival, LeafState, changed, is_nonzero, value_print
+from gradviz.capture.leafstate import (
+    SAMPLED_CALLS,
+    Arrival,
+    LeafState,
+    ValuePrint,
+    changed,
+    is_nonzero,
+    value_print,
+    value_prints,
+)
 from gradviz.capture.ledgervalues import shown
 from gradviz.capture.summary import Snapshot
 from gradviz.capture.tensorrefs import TensorMap
@@ -103,9 +112,11 @@ class LeafLedger:
         after: Value | Snapshot | None,
         captured: bool,
         state: LeafState | None = None,
+        now: ValuePrint | None = None,
     ) -> None:
         state = state if state is not None else self._state(leaf)
-        now = value_print(leaf, sampled=captured or state.uncaptured <= SAMPLED_CALLS)
+        if now is None:
+            now = value_print(leaf, sampled=captured or state.uncaptured <= SAMPLED_CALLS)
         updated = state.seen is not None and changed(now, state.seen)
         if not held:
             state.carried, state.carried_calls = None, []
@@ -149,13 +160,16 @@ class LeafLedger:
             return []
         ran = {step.node for step in call.steps}
         before = len(self.findings)
-        for node_id in plan.leaf_ids:
-            info = call.graph.nodes[node_id].tensor
-            if node_id in ran and info is not None:
-                leaf = plan.walked.fns[node_id].variable
-                self._arrive(
-                    leaf, is_nonzero(info.grad_before), call.index, call.location, info.grad_after, True
-                )
+        reached = [
+            (node_id, info)
+            for node_id in plan.leaf_ids
+            if node_id in ran and (info := call.graph.nodes[node_id].tensor) is not None
+        ]
+        leaves = [plan.walked.fns[node_id].variable for node_id, _ in reached]
+        for leaf, (_, info), now in zip(leaves, reached, value_prints(leaves), strict=True):
+            self._arrive(
+                leaf, is_nonzero(info.grad_before), call.index, call.location, info.grad_after, True, now=now
+            )
         return self.findings[before:]
 
     def stepped(self, params: Iterable[torch.Tensor], where: Callable[[], Location | None]) -> list[Finding]:

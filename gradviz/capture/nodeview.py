@@ -122,8 +122,8 @@ class SavedTensors:
 
     def __call__(self, grad_fn: Any, kind: NodeKind, origin: NodeOrigin | None) -> tuple[SavedTensor, ...]:
         """The node's saved tensors; empty once freed, or when reading them would run an unpack hook."""
-        # Fingerprinted saved tensors were read once already, so no unpack hook ran on them (cheap check).
-        if (origin is None or not origin.fingerprints) and has_unpack_hook(grad_fn):
+        # Saved tensors made with no hooks pushed, or fingerprinted, have no unpack hook (cheap check).
+        if (origin is None or not (origin.readable or origin.fingerprints)) and has_unpack_hook(grad_fn):
             return ()
         try:
             pairs = self._read(grad_fn, kind)

@@ -24,12 +24,21 @@ class NodeOrigin:
         tensor_id: gradviz id of the tensor the node produced.
         fingerprints: Per saved-tensor name, a fingerprint of its contents at creation time, so that
             a change that bypassed the version counter (a ``.data`` edit) can be detected in backward.
+            Taken at the first edit mark after the node was made (`gradviz.capture.lazyprints`).
+        readable: Whether the node was made while no saved-tensor hooks were pushed, so that reading
+            its saved tensors runs no unpack hook.
     """
 
     event: int
     location: Location | None
     tensor_id: int | None = None
     fingerprints: tuple[tuple[str, Any], ...] = ()
+    readable: bool = False
+
+
+def update_origin(grad_fn: Any, origin: NodeOrigin) -> None:
+    """Replace a node's origin (its fingerprints, taken after the node was made)."""
+    grad_fn.metadata[_KEY] = origin
 
 
 def set_origin(grad_fn: Any, origin: NodeOrigin) -> None:

@@ -117,7 +117,9 @@ def draft_of(
         return None
     location = recorder._location()
     grad_mode, detail = recorder._grad_mode()
-    inputs = recorder._ids_of(args) + recorder._ids_of(list(kwargs.values()))
+    inputs = (
+        recorder._ids_of(args) + recorder._ids_of(list(kwargs.values())) if kwargs else recorder._ids_of(args)
+    )
     ids = tuple(recorder._ids.assign(tensor) for tensor in outputs)
     grad_fn = grad_fn_of(outputs[0]) if outputs else None
     # Positional: this runs for every recorded op, and keywords cost twice as much here.

@@ -7,7 +7,6 @@ held at forward time and compare when backward reaches the node.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +14,8 @@ from typing import Any
 import torch
 
 from gradviz.capture.isolation import isolated
-from gradviz.capture.origin import NodeOrigin, origin_of, set_origin
+from gradviz.capture.origin import origin_of
 from gradviz.capture.unpack import has_unpack_hook
-from gradviz.model import Location
 
 #: Tensors with at most this many elements are fingerprinted by an exact copy.
 EXACT_NUMEL = 1024
@@ -40,6 +38,7 @@ class Fingerprint:
         shape: Its shape then.
         contents: An exact copy (small tensors), or the sum and a strided sample of the elements.
         exact: Whether ``contents`` is an exact copy.
+        storage: Address of the storage it lives in (a write elsewhere cannot change it).
     """
 
     tensor_id: int | None
@@ -48,6 +47,15 @@ class Fingerprint:
     shape: tuple[int, ...]
     contents: tuple[torch.Tensor, ...]
     exact: bool
+    storage: int | None = None
+
+
+def storage_of(tensor: torch.Tensor) -> int | None:
+    """Address of the memory a tensor lives in, or None where it has none to read (sparse, meta)."""
+    try:
+        return int(tensor.untyped_storage().data_ptr())
+    except Exception:
+        return None
 
 
 def saved_names(grad_fn: Any) -> tuple[str, ...]:
@@ -98,9 +106,9 @@ def read_saved(grad_fn: Any, *, probe: bool = True) -> list[tuple[str, torch.Ten
 
 
 def _may_have_unpack_hook(grad_fn: Any) -> bool:
-    # Fingerprinted saved tensors were read once already, so no unpack hook ran on them (cheap check).
+    # Saved tensors made with no hooks pushed, or fingerprinted, have no unpack hook (cheap check).
     origin = origin_of(grad_fn)
-    return origin is None or not origin.fingerprints
+    return origin is None or not (origin.readable or origin.fingerprints)
 
 
 def read_names(grad_fn: Any, names: tuple[str, ...]) -> list[tuple[str, torch.Tensor]]:
@@ -178,6 +186,7 @@ def fingerprint(tensor: torch.Tensor, tensor_id: int | None) -> Fingerprint | No
         shape=tuple(tensor.shape),
         contents=contents,
         exact=exact,
+        storage=storage_of(tensor),
     )
 
 
@@ -243,38 +252,3 @@ def fingerprints_of(
         if taken is not None:
             prints.append((name, taken))
     return tuple(prints)
-
-
-def tag_origin(
-    grad_fn: Any,
-    event: int,
-    location: Location | None,
-    tensor_id: int | None,
-    *,
-    id_of: Callable[[torch.Tensor], int | None],
-    nearby: Sequence[torch.Tensor],
-    cache: FingerprintCache | None = None,
-    made_now: bool = False,
-) -> None:
-    """Give a new node its `NodeOrigin`, with fingerprints of what it saved (first writer wins).
-
-    Args:
-        grad_fn: The node an op just created.
-        event: Id of that op's event.
-        location: The op's line.
-        tensor_id: gradviz id of the tensor the node produced.
-        id_of: gradviz's id for a tensor, or None.
-        nearby: The op's inputs and outputs.
-        cache: Fingerprints to reuse (see `FingerprintCache`).
-        made_now: Whether the op just made the node (then, with no default hooks pushed, no saved
-            tensor of it has an unpack hook, and the probe for one is skipped).
-    """
-    if origin_of(grad_fn) is not None:
-        return
-    prints: tuple[tuple[str, Fingerprint], ...] = ()
-    # Reading a saved tensor runs the user's unpack hook (checkpointing, offloading): leave those alone.
-    if torch._C._autograd._top_saved_tensors_default_hooks(False) is None:
-        # Unreadable saved tensors: the node keeps its line, without the .data check.
-        with contextlib.suppress(Exception):
-            prints = fingerprints_of(grad_fn, id_of, nearby, cache, probe=not made_now)
-    set_origin(grad_fn, NodeOrigin(event, location, tensor_id, prints))

@@ -99,7 +99,7 @@ SITES = {
     "Follower.reached": ("gradviz.capture.leaffollow.Follower", "reached"),
     "StepRecorder._before": ("gradviz.capture.backward.StepRecorder", "_before"),
     "StepRecorder._after": ("gradviz.capture.backward.StepRecorder", "_after"),
-    "saved-tensor check": ("gradviz.capture.dataedit.SavedTensorCheck", "check"),
+    "saved-tensor check": ("gradviz.capture.dataedit.SavedTensorCheck", "wanted"),
     "engine wrapper, before the engine": ("gradviz.capture.callcapture.CallCapture", "plan"),
     "engine wrapper, after the engine": ("gradviz.capture.session.Tracer", "_spent"),
     "call record": ("gradviz.capture.callcapture.CallCapture", "finish"),
