@@ -159,7 +159,7 @@ def _reduce(data: torch.Tensor) -> _Reduced:
     Stacked here, not at the read-back: one small tensor per gradient to keep and to stack later, not four.
     """
     wide = _wide(data.dtype)
-    low, high = extremes(data)
+    low, high = torch.aminmax(data) if data.is_contiguous() else extremes(data)
     if wide is not None:
         low, high = low.to(wide), high.to(wide)
     stats = torch.stack((low, high, data.sum(dtype=wide), torch.linalg.vector_norm(data, dtype=wide)))
