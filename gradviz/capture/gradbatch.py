@@ -2,15 +2,20 @@
 
 A hook that summarised each gradient as it passed paid four reductions and four read-backs per tensor,
 most of it per-op overhead. Here a hook copies a small gradient and reduces a large one at once into
-four 0-d tensors; after the call, same-shaped small gradients are stacked and reduced
+one small tensor of four numbers; after the call, same-shaped small gradients are stacked and reduced
 once per shape, and every number is read back in one ``tolist()``. The small gradients are copied,
 not held: a held reference would make the engine copy where it now steals a gradient for ``.grad`` or
 adds into it in place, which a user's dispatch mode (and memory) would notice.
+
+A gradient is known again by a plain weak reference held only until `GradBatch.resolve`, right after the
+engine call: no ``swap_tensors`` can meet it, so it need not be gradviz's one `TensorRef` per tensor, whose
+making (and the global entry it leaves on each ``.grad``) cost more than the rest of a hook.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +24,6 @@ import torch
 from gradviz.capture.extremes import extremes
 from gradviz.capture.isolation import isolated
 from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, shared, summarize
-from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import Value
 
 #: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.
@@ -30,9 +34,9 @@ STACK_NUMEL = 4096
 _FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 _detach = torch._C.TensorBase.detach
 
-#: A large tensor reduced, waiting to be read back: shape, dtype, element count, and the 0-d tensors
+#: A large tensor reduced, waiting to be read back: shape, dtype, element count, and one 1-D tensor of
 #: min, max, sum and 2-norm.
-_Reduced = tuple[tuple[int, ...], torch.dtype, int, tuple[torch.Tensor, ...]]
+_Reduced = tuple[tuple[int, ...], torch.dtype, int, torch.Tensor]
 
 
 class GradBatch:
@@ -51,7 +55,8 @@ class GradBatch:
         self._held: list[tuple[int, torch.Tensor]] = []  # slot, a copy of the gradient as the hook saw it
         self._bytes = 0
         self._reduced: list[tuple[int, _Reduced]] = []
-        self._seen: dict[int, tuple[int, TensorRef[torch.Tensor], int]] = {}  # by id: slot, tensor, version
+        # By id: slot, tensor, version; weak, and only until `resolve` (see the module's docstring).
+        self._seen: dict[int, tuple[int, weakref.ref[torch.Tensor], int]] = {}
         self._values: list[Value | None] = []
 
     def add(self, tensor: torch.Tensor | None) -> int:
@@ -64,7 +69,7 @@ class GradBatch:
             return seen[0]
         slot = len(self._values)
         self._values.append(None)
-        self._seen[id(tensor)] = (slot, tensor_ref(tensor), version)
+        self._seen[id(tensor)] = (slot, weakref.ref(tensor), version)
         count = tensor.numel()
         if not _batchable(tensor) or count == 0:
             self._values[slot] = summarize(tensor)
@@ -82,8 +87,8 @@ class GradBatch:
 
     def resolve(self) -> list[Value | None]:
         """Every slot's summary, by slot number; nothing is held afterwards."""
-        self._summarise_held()
         self._seen.clear()
+        self._summarise_held()
         reduced, self._reduced = self._reduced, []
         for (slot, _), value in zip(reduced, _read_back([entry for _, entry in reduced]), strict=True):
             self._values[slot] = value
@@ -149,28 +154,29 @@ def _wide(dtype: torch.dtype) -> torch.dtype | None:
 
 
 def _reduce(data: torch.Tensor) -> _Reduced:
-    """Min, max, sum and 2-norm of one large floating tensor, as 0-d tensors (not read back yet)."""
+    """Min, max, sum and 2-norm of one large floating tensor, stacked into one tensor (not read back yet).
+
+    Stacked here, not at the read-back: one small tensor per gradient to keep and to stack later, not four.
+    """
     wide = _wide(data.dtype)
-    low, high = extremes(data)
+    low, high = torch.aminmax(data) if data.is_contiguous() else extremes(data)
     if wide is not None:
         low, high = low.to(wide), high.to(wide)
-    total = data.sum(dtype=wide)
-    norm = torch.linalg.vector_norm(data, dtype=wide)
-    return tuple(data.shape), data.dtype, data.numel(), (low, high, total, norm)
+    stats = torch.stack((low, high, data.sum(dtype=wide), torch.linalg.vector_norm(data, dtype=wide)))
+    return tuple(data.shape), data.dtype, data.numel(), stats
 
 
 def _read_back(reduced: Sequence[_Reduced]) -> list[Value]:
     """The summaries of reduced tensors, their numbers read back in one ``tolist()`` per device."""
     by_kind: dict[tuple[Any, ...], list[int]] = {}
     for position, (_, _, _, stats) in enumerate(reduced):
-        by_kind.setdefault((stats[0].device, stats[0].dtype), []).append(position)
+        by_kind.setdefault((stats.device, stats.dtype), []).append(position)
     out: list[Value | None] = [None] * len(reduced)
     with isolated():
         for positions in by_kind.values():
-            numbers = torch.stack([stat for position in positions for stat in reduced[position][3]]).tolist()
-            for index, position in enumerate(positions):
+            numbers = torch.stack([reduced[position][3] for position in positions]).tolist()
+            for (low, high, total, norm), position in zip(numbers, positions, strict=True):
                 shape, dtype, count, _ = reduced[position]
-                low, high, total, norm = numbers[4 * index : 4 * index + 4]
                 out[position] = Value(
                     shape=shape, dtype=dtype_name(dtype), min=low, max=high, mean=total / count, norm=norm
                 )

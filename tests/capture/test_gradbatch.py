@@ -110,6 +110,30 @@ def test_a_large_gradient_is_reduced_at_once_and_not_kept() -> None:
     assert value.mean == pytest.approx(expected.mean) and value.norm == pytest.approx(expected.norm)
 
 
+def test_large_gradients_of_any_layout_and_dtype_read_as_torch_reads_them_and_keep_their_values() -> None:
+    # Given large gradients (reduced in the hook): many of one shape, a transposed one, an expanded one
+    # (as mean's backward sends), half precision, and one changed in place after its hook
+    torch.manual_seed(0)
+    batch = GradBatch()
+    tensors = [torch.randn(8, 16, 128) * (index + 1) for index in range(80)]
+    tensors += [torch.randn(96, 128).t(), torch.tensor(0.25).expand(64, 128), torch.randn(9000).half()]
+    changed = torch.linspace(-2.0, 2.0, 5000)
+    expected_changed = summarize_all([changed.clone()])[0]
+    slots = [batch.add(tensor) for tensor in tensors]
+    changed_slot = batch.add(changed)
+    changed.mul_(100)
+    # When the call is over
+    values = batch.resolve()
+    # Then each summary is what torch says of that gradient, and the changed one keeps its values
+    for slot, tensor in zip(slots, tensors, strict=True):
+        value = values[slot]
+        assert value is not None and agrees_with_torch(value, tensor)
+    value = values[changed_slot]
+    assert value is not None and expected_changed is not None
+    assert (value.min, value.max) == (expected_changed.min, expected_changed.max)
+    assert value.norm == pytest.approx(expected_changed.norm)
+
+
 class DoublesInPlace(torch.autograd.Function):
     """A custom Function whose backward writes into the v it is given (allowed, if unusual)."""
 
