@@ -24,10 +24,11 @@ def big_statistics(datas: list[torch.Tensor]) -> list[tuple[float, float, float,
     first = datas[0]
     # On the CPU, Tensor.mean is the sum divided by the count in the tensor's dtype: the same numbers.
     on_cpu = first.device.type == "cpu"
-    # A sum split among threads depends on their number: these are summed as the user's own sum() is.
+    # A sum split among threads depends on their number: these (and the norms) run as the user's own do.
     sums = {number: data.sum() for number, data in enumerate(datas) if on_cpu and data.numel() >= _ONE_PASS}
+    norms = torch.stack(torch._foreach_norm(datas))
     with _one_thread() if on_cpu else contextlib.nullcontext():
-        numbers, places, norms_at = _reductions(datas, on_cpu, sums)
+        numbers, places, norms_at = _reductions(datas, on_cpu, sums, norms)
     single = first.dtype == torch.float32
     found = []
     for number, data in enumerate(datas):
@@ -40,7 +41,7 @@ def big_statistics(datas: list[torch.Tensor]) -> list[tuple[float, float, float,
 
 
 def _reductions(
-    datas: list[torch.Tensor], on_cpu: bool, sums: dict[int, torch.Tensor]
+    datas: list[torch.Tensor], on_cpu: bool, sums: dict[int, torch.Tensor], norms: torch.Tensor
 ) -> tuple[list[float], list[tuple[int, int]], int]:
     """Each tensor's min, max and sum (mean off the CPU), then every norm, as one list of numbers.
 
@@ -68,7 +69,7 @@ def _reductions(
             singles.append(sums[number] if number in sums else data.sum() if on_cpu else data.mean())
     if singles:
         parts.append(torch.stack(singles))
-    parts.append(torch.stack(torch._foreach_norm(datas)))
+    parts.append(norms)
     return torch.cat(parts).tolist(), places, start + len(singles)
 
 
