@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import operator
-import struct
 from typing import Any
 
 import torch
 
+from gradviz.capture.bigstats import big_statistics
 from gradviz.capture.extremes import extremes
 from gradviz.capture.isolation import isolated
 from gradviz.capture.records import make_value
@@ -229,43 +229,9 @@ def _nest(flat: list[Any], shape: tuple[int, ...]) -> Nested:
 
 def _summarize_big(group: list[tuple[int, torch.Tensor]], out: list[Value | None]) -> None:
     """min, max, mean and norm of big tensors of one dtype and device, read back with one ``tolist()``."""
-    datas = [data for _, data in group]
-    first = datas[0]
-    # On the CPU, Tensor.mean is the sum divided by the count in the tensor's dtype: the same numbers.
-    on_cpu = first.device.type == "cpu"
-    reductions: list[torch.Tensor] = []
-    for data in datas:
-        reductions.extend(extremes(data))
-        reductions.append(data.sum() if on_cpu else data.mean())
-    reductions.extend(torch._foreach_norm(datas))
-    numbers = torch.stack(reductions).tolist()
-    norms = numbers[3 * len(group) :]
-    single = first.dtype == torch.float32
-    for number, (position, data) in enumerate(group):
-        low, high, mean = numbers[3 * number : 3 * number + 3]
-        if on_cpu:
-            mean = _mean(mean, data.numel(), single)
-        out[position] = make_value(
-            tuple(data.shape), dtype_name(data.dtype), None, low, high, mean, norms[number]
-        )
-
-
-_FLOAT32 = struct.Struct("f")
-
-
-def _float32(number: float) -> float:
-    """`number` rounded to the nearest float32, as a cast to torch.float32 rounds it."""
-    return _FLOAT32.unpack(_FLOAT32.pack(number))[0]  # type: ignore[no-any-return]
-
-
-def _mean(total: float, count: int, single: bool) -> float:
-    """``sum / count`` as torch divides a float32 (`single`) or float64 sum by the element count.
-
-    A float32 quotient worked out in float64 and then rounded to float32 is the float32 quotient itself.
-    """
-    if not single:
-        return total / count
-    return _float32(total / _float32(count))
+    found = big_statistics([data for _, data in group])
+    for (position, data), (low, high, mean, norm) in zip(group, found, strict=True):
+        out[position] = make_value(tuple(data.shape), dtype_name(data.dtype), None, low, high, mean, norm)
 
 
 class SummaryCache:

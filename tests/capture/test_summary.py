@@ -140,3 +140,23 @@ def test_a_big_gradient_summary_is_torchs_own_numbers() -> None:
     assert (value.min, value.max) == (tensor.min().item(), tensor.max().item())
     assert value.mean == tensor.mean().item()
     assert value.norm == torch.linalg.vector_norm(tensor).item()
+
+
+def test_many_equal_sized_gradients_are_each_torchs_own_numbers() -> None:
+    # Given the gradients of a model with repeated layers: several of one size (one holding a NaN),
+    # in two dtypes, and one bigger than torch reduces in a single pass
+    torch.manual_seed(2)
+    tensors = [torch.randn(32, 32, 3, 3) * (number + 1) + number for number in range(5)]
+    tensors += [torch.randn(128) - 4 for _ in range(3)]
+    tensors += [torch.randn(128, dtype=torch.float64) for _ in range(2)]
+    tensors.append(torch.randn(40_000))
+    tensors[2][0, 0, 1, 1] = float("nan")
+
+    # When they are summarised together
+    values = summarize_many(list(tensors))
+
+    # Then each summary holds exactly the numbers torch gives for that tensor alone
+    for tensor, value in zip(tensors, values, strict=True):
+        assert value is not None
+        expected = (tensor.min(), tensor.max(), tensor.mean(), torch.linalg.vector_norm(tensor))
+        assert repr((value.min, value.max, value.mean, value.norm)) == repr(tuple(n.item() for n in expected))
