@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import struct
 
 import torch
@@ -27,8 +26,7 @@ def big_statistics(datas: list[torch.Tensor]) -> list[tuple[float, float, float,
     # A sum split among threads depends on their number: these (and the norms) run as the user's own do.
     sums = {number: data.sum() for number, data in enumerate(datas) if on_cpu and data.numel() >= _ONE_PASS}
     norms = torch.stack(torch._foreach_norm(datas))
-    with _one_thread() if on_cpu else contextlib.nullcontext():
-        numbers, places, norms_at = _reductions(datas, on_cpu, sums, norms)
+    numbers, places, norms_at = _reductions(datas, on_cpu, sums, norms)
     single = first.dtype == torch.float32
     found = []
     for number, data in enumerate(datas):
@@ -71,25 +69,6 @@ def _reductions(
         parts.append(torch.stack(singles))
     parts.append(norms)
     return torch.cat(parts).tolist(), places, start + len(singles)
-
-
-class _one_thread:
-    """Run torch's CPU kernels on the calling thread for the block.
-
-    Only for reductions whose result does not depend on the thread count (min, max, and sums under
-    torch's grain size): on a busy machine, waking the other threads costs more than the work.
-    """
-
-    __slots__ = ("_threads",)
-
-    def __enter__(self) -> None:
-        self._threads = torch.get_num_threads()
-        if self._threads > 1:
-            torch.set_num_threads(1)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._threads > 1:
-            torch.set_num_threads(self._threads)
 
 
 #: Tensors under this many elements are reduced by one thread, each in one pass (torch's grain size).
