@@ -143,14 +143,14 @@ def tag_new_nodes(
     # AccumulateGrad nodes carry the largest sequence number; nodes made later than now cannot exist.
     end = torch._C._autograd._get_sequence_nr()
     seen = {id(fn) for fn in outputs}
-    pending = list(outputs)
-    older: list[Any] = []  # where this walk stops: nodes made before the call
+    pending: list[Any] = []  # nodes made during the call, not walked yet
+    older: list[Any] = []  # where this walk stops: nodes made before the call (some twice)
+    for fn in outputs:
+        (pending if mark <= fn._sequence_nr() < end else older).append(fn)
+    single = len(outputs) == 1 and bool(pending)
     tagged = 0
     while pending:
         fn = pending.pop()
-        if not mark <= fn._sequence_nr() < end:
-            older.append(fn)
-            continue
         metadata = fn.metadata
         if _KEY not in metadata:
             metadata[_KEY] = call
@@ -161,10 +161,14 @@ def tag_new_nodes(
         else:
             nexts = [next_fn for next_fn, _ in fn.next_functions]
         for next_fn in nexts:
-            if next_fn is not None and id(next_fn) not in seen:
+            if next_fn is None:
+                continue
+            if not mark <= next_fn._sequence_nr() < end:
+                older.append(next_fn)
+            elif id(next_fn) not in seen:
                 seen.add(id(next_fn))
                 pending.append(next_fn)
-    if frontiers is not None and len(outputs) == 1 and mark <= outputs[0]._sequence_nr() < end:
+    if frontiers is not None and single:
         frontiers[id(outputs[0])] = (outputs[0], older)
     return tagged
 
