@@ -190,10 +190,15 @@ class ForwardRecorder(ModeControl, GradAccess):
 
     def _ids_of(self, values: Sequence[Any]) -> tuple[int, ...]:
         found: list[int] = []
+        get, unowned = self._ids.get, self._unowned
         for value in values:
+            if type(value) is torch.Tensor:  # the usual argument: no subclass, no list of tensors
+                known = get(value)
+                found.append(self._adopt(value) if known is None or (unowned and known in unowned) else known)
+                continue
             for tensor in _tensors(value):
-                known = self._ids.get(tensor)
-                if known is None or known in self._unowned:
+                known = get(tensor)
+                if known is None or known in unowned:
                     known = self._adopt(tensor)
                 found.append(known)
         return tuple(found)
@@ -220,6 +225,10 @@ class ForwardRecorder(ModeControl, GradAccess):
         modified: Any,
         version: int | None,
     ) -> None:
+        # The usual op (grad on, a plain tensor out, no .data alias about): no quirk applies, no draft.
+        if code == opkind.OP and type(result) is torch.Tensor and not self._alias_of and _grad_on():
+            self._record_op(name, args, kwargs, result, version)
+            return
         draft = quirks.draft_of(self, code, name, args, kwargs, result, modified, version)
         if draft is None:
             return
@@ -234,12 +243,47 @@ class ForwardRecorder(ModeControl, GradAccess):
         if draft.kind == "op" and not draft.inputs:
             self.births.note(draft.outputs, event)
         if grad_fn is not None:
-            made = draft.output_ids[0] if draft.output_ids else None
-            if not saved_names(grad_fn):  # saves no tensor (AddBackward0, TBackward0): nothing to fingerprint
-                if origin_of(grad_fn) is None:
-                    set_origin(grad_fn, NodeOrigin(event, draft.location, made))
-                return
-            self._lazy.note(grad_fn, event, draft.location, made, _nearby(draft.outputs, draft.output_ids))
+            self._tag(grad_fn, event, draft.location, draft.outputs, draft.output_ids)
+
+    def _record_op(
+        self,
+        name: str,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        result: torch.Tensor,
+        version: int | None,
+    ) -> None:
+        """`_record` for an op under grad mode with one plain tensor out and no ``.data`` alias about."""
+        location = self._location()
+        inputs = self._ids_of(args) + self._ids_of(list(kwargs.values())) if kwargs else self._ids_of(args)
+        made = self._ids.assign(result)
+        grad_fn = grad_fn_of(result)
+        if len(self._prints) > 4096:
+            self._prints.clear()
+        node = type(grad_fn).__name__ if grad_fn is not None else None
+        event = self._append(
+            ("op", name, location, "enabled", inputs, (made,), node, version, None, None, None)
+        )
+        if not inputs:
+            self.births.note([result], event)
+        if grad_fn is not None:
+            self._tag(grad_fn, event, location, [result], (made,))
+
+    def _tag(
+        self,
+        grad_fn: Any,
+        event: int,
+        location: Location | None,
+        outputs: list[torch.Tensor],
+        ids: tuple[int, ...],
+    ) -> None:
+        """Give an op's new node its origin (and its saved tensors' fingerprints, now or at the next mark)."""
+        made = ids[0] if ids else None
+        if not saved_names(grad_fn):  # saves no tensor (AddBackward0, TBackward0): nothing to fingerprint
+            if origin_of(grad_fn) is None:
+                set_origin(grad_fn, NodeOrigin(event, location, made))
+            return
+        self._lazy.note(grad_fn, event, location, made, _nearby(outputs, ids))
 
     def forget_nodes(self, fns: Sequence[Any]) -> None:
         """After a backward call: the nodes it ran without retain_graph (their saved tensors are freed)."""
@@ -254,6 +298,10 @@ class ForwardRecorder(ModeControl, GradAccess):
         self._append(("grad_mode", op, self._location(), "enabled" if enabled else "no_grad", (), (),
                       None, None, None, enabled, detail))  # fmt: skip
         return result
+
+
+def _grad_on() -> bool:
+    return torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
 
 
 def _nearby(tensors: Sequence[torch.Tensor], ids: Sequence[int | None]) -> tuple[Nearby, ...]:

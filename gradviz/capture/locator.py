@@ -23,9 +23,11 @@ class Locator:
 
     def __init__(self, root: str | None = None) -> None:
         self._root = root
-        self._internal: dict[CodeType, bool] = {}
-        # Keyed by the frame's last instruction, not its line: f_lineno scans the code's line table.
-        self._locations: dict[tuple[CodeType, int], Location] = {}
+        # Keyed by file name, not code object: a code object's hash reads all its bytecode each time.
+        self._internal: dict[str, bool] = {}
+        # Keyed by the code's id and the frame's last instruction (f_lineno scans the line table); the
+        # code object is kept with its entry, so its id is not reused while the entry lives.
+        self._locations: dict[tuple[int, int], tuple[CodeType, Location]] = {}
 
     def here(self, frame: Any = None) -> Location | None:
         """The user's line that led to the current call, or None when only library frames are on the stack.
@@ -40,15 +42,16 @@ class Locator:
         internal = self._internal
         while frame is not None:
             code = frame.f_code
-            flag = internal.get(code)
+            filename = code.co_filename
+            flag = internal.get(filename)
             if flag is None:
-                flag = internal[code] = is_internal(code.co_filename)
+                flag = internal[filename] = is_internal(filename)
             if not flag:
-                key = (code, frame.f_lasti)
-                location = self._locations.get(key)
-                if location is None:
-                    location = self._locations[key] = frame_location(frame, self._root)
-                return location
+                key = (id(code), frame.f_lasti)
+                entry = self._locations.get(key)
+                if entry is None or entry[0] is not code:
+                    entry = self._locations[key] = (code, frame_location(frame, self._root))
+                return entry[1]
             frame = frame.f_back
         return None
 

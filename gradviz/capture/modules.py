@@ -117,16 +117,25 @@ def _grad_fns(value: Any, depth: int = 0) -> list[Any]:
     return []
 
 
-def tag_new_nodes(outputs: Sequence[Any], call: ModuleCall, mark: int) -> int:
+#: A node that was an inner call's only output, and the nodes made before that call right behind it.
+Frontiers = dict[int, tuple[Any, list[Any]]]
+
+
+def tag_new_nodes(
+    outputs: Sequence[Any], call: ModuleCall, mark: int, frontiers: Frontiers | None = None
+) -> int:
     """Tag the nodes made since sequence number `mark` that lead to `outputs` with `call`.
 
     Nodes tagged already (by an inner module) keep their tag but are walked through: the nodes the
-    outer module made before calling the inner one lie behind them.
+    outer module made before calling the inner one lie behind them. With `frontiers`, the walk jumps
+    from an inner call's only output straight to the older nodes that call's own walk stopped at (all
+    nodes between are tagged already), and notes its own frontier there for the call around it.
 
     Args:
         outputs: The grad_fns to walk back from.
         call: The module call to tag them with.
         mark: Autograd's next sequence number when the call started.
+        frontiers: Frontiers of the inner calls finished so far, by their output node's id.
 
     Returns:
         How many nodes were tagged.
@@ -134,20 +143,33 @@ def tag_new_nodes(outputs: Sequence[Any], call: ModuleCall, mark: int) -> int:
     # AccumulateGrad nodes carry the largest sequence number; nodes made later than now cannot exist.
     end = torch._C._autograd._get_sequence_nr()
     seen = {id(fn) for fn in outputs}
-    pending = list(outputs)
+    pending: list[Any] = []  # nodes made during the call, not walked yet
+    older: list[Any] = []  # where this walk stops: nodes made before the call (some twice)
+    for fn in outputs:
+        (pending if mark <= fn._sequence_nr() < end else older).append(fn)
+    single = len(outputs) == 1 and bool(pending)
     tagged = 0
     while pending:
         fn = pending.pop()
-        if not mark <= fn._sequence_nr() < end:
-            continue
         metadata = fn.metadata
         if _KEY not in metadata:
             metadata[_KEY] = call
             tagged += 1
-        for next_fn, _ in fn.next_functions:
-            if next_fn is not None and id(next_fn) not in seen:
+        jump = frontiers.pop(id(fn), None) if frontiers else None
+        if jump is not None and jump[0] is fn:
+            nexts: Any = jump[1]  # Node ids are reused: the entry holds its node
+        else:
+            nexts = [next_fn for next_fn, _ in fn.next_functions]
+        for next_fn in nexts:
+            if next_fn is None:
+                continue
+            if not mark <= next_fn._sequence_nr() < end:
+                older.append(next_fn)
+            elif id(next_fn) not in seen:
                 seen.add(id(next_fn))
                 pending.append(next_fn)
+    if frontiers is not None and single:
+        frontiers[id(outputs[0])] = (outputs[0], older)
     return tagged
 
 
@@ -170,6 +192,7 @@ class ModuleRecorder:
         self._original: Any = None
         self._wrapper: Any = None
         self._thread: int | None = None
+        self._frontiers: Frontiers = {}
 
     @property
     def part(self) -> Part:
@@ -209,6 +232,7 @@ class ModuleRecorder:
             nn.Module.__call__ = self._original  # type: ignore[method-assign]
         self._wrapper = None
         self._stack.clear()
+        self._frontiers.clear()
 
     def _enter(self, module: nn.Module) -> bool:
         if (
@@ -219,8 +243,7 @@ class ModuleRecorder:
         ):
             return False
         try:
-            with isolated():
-                self._before(module)
+            self._before(module)  # no torch call: nothing a mode of the user's could see
         except Exception as error:  # a module path is lost; the user's forward runs as it would
             self._part.fault(error)
             return False
@@ -249,13 +272,15 @@ class ModuleRecorder:
 
     def _after(self, module: nn.Module, output: Any) -> None:
         stack = self._stack
-        if not any(entry[0] is module for entry in stack):
+        if not stack or (stack[-1][0] is not module and not any(entry[0] is module for entry in stack)):
             return  # its call started before the recorder did
         entry = stack.pop()
         while entry[0] is not module:  # calls that raised inside a forward we wrapped: already left
             entry = stack.pop()
         if output is not None:
-            tag_new_nodes(_grad_fns(output), entry[1], entry[2])
+            tag_new_nodes(_grad_fns(output), entry[1], entry[2], self._frontiers)
+        if not stack:
+            self._frontiers.clear()  # the outermost call is done: no walk will jump again
 
 
 def _path_in(root: nn.Module, module: nn.Module) -> str | None:

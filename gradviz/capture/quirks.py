@@ -120,7 +120,8 @@ def draft_of(
     inputs = (
         recorder._ids_of(args) + recorder._ids_of(list(kwargs.values())) if kwargs else recorder._ids_of(args)
     )
-    ids = tuple(recorder._ids.assign(tensor) for tensor in outputs)
+    assign = recorder._ids.assign
+    ids = (assign(outputs[0]),) if len(outputs) == 1 else tuple([assign(tensor) for tensor in outputs])
     grad_fn = grad_fn_of(outputs[0]) if outputs else None
     # Positional: this runs for every recorded op, and keywords cost twice as much here.
     return Draft(

@@ -236,3 +236,47 @@ def test_a_warning_raised_in_a_forward_names_the_same_line_as_without_gradviz() 
 
     # Then the warning names the same file and line
     assert traced == plain
+
+
+class Around(nn.Module):
+    """Makes nodes of its own before, between and after its inner modules' calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+        self.skip = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.a(x * 2)
+        d = self.b(c.tanh())
+        return self.skip(d).relu() + c
+
+
+def test_nodes_an_outer_module_makes_around_its_inner_calls_carry_its_path() -> None:
+    # Given a module whose own ops surround two inner Linear calls (and an Identity), inside a Sequential
+    model = nn.Sequential(Around(), nn.Linear(4, 1))
+    x = torch.randn(2, 4, requires_grad=True)
+
+    # When traced
+    with Tracer() as tracer:
+        model(x).mean().backward()
+
+    # Then the outer module's own ops carry its path, each Linear's addmm its own, the mean none
+    graph = tracer.backwards[0].graph
+    made = Counter((node.name, node.module) for node in graph.nodes if node.name != "AccumulateGrad")
+    assert made == Counter(
+        {
+            ("MeanBackward0", None): 1,
+            ("AddmmBackward0", "1"): 1,
+            ("TBackward0", "1"): 1,
+            ("AddBackward0", "0"): 1,
+            ("ReluBackward0", "0"): 1,
+            ("AddmmBackward0", "0.b"): 1,
+            ("TBackward0", "0.b"): 1,
+            ("TanhBackward0", "0"): 1,
+            ("AddmmBackward0", "0.a"): 1,
+            ("TBackward0", "0.a"): 1,
+            ("MulBackward0", "0"): 1,
+        }
+    )
