@@ -23,6 +23,8 @@ from gradviz.model import Value
 #: Gradients with at most this many elements keep their values after the capture budget.
 SMALL = 8
 
+_STRIDED = torch.strided
+
 #: One call's arrival: the leaf, its state, whether ``.grad`` held a gradient before, ``.grad`` after.
 Reached = tuple[torch.Tensor, LeafState, bool, Any]
 
@@ -96,13 +98,15 @@ class Follower:
         for followed in self._followed:
             old, followed.old = followed.old, None  # let go of the old gradient (it may be big)
             leaf = followed.ref()
-            grad = leaf.grad if leaf is not None else None
-            if leaf is None or grad is None or (grad is old and grad._version == followed.version):
+            if leaf is None:
+                continue
+            grad = leaf.grad
+            if grad is None or (grad is old and grad._version == followed.version):
                 continue  # not reached: accumulating replaces .grad or adds into it in place
             if grad.numel() > SMALL:
                 big.append(len(found))
                 found.append((leaf, followed.state, followed.held, grad))  # its norm below
-            elif grad.layout == torch.strided:
+            elif grad.layout is _STRIDED:
                 found.append((leaf, followed.state, followed.held, read(grad)))  # values, as when captured
             else:
                 found.append((leaf, followed.state, followed.held, summarize(grad)))  # sparse: no values
@@ -115,7 +119,9 @@ class Follower:
 
 def _norms(grads: list[torch.Tensor]) -> list[float | None]:
     """The 2-norm of each gradient: one foreach op for several dense ones of one device and dtype."""
-    if len(grads) > 1 and all(g.layout == torch.strided and not g.is_meta for g in grads):
+    if len(grads) == 1:
+        return [_norm(grads[0])]
+    if all(g.layout == torch.strided and not g.is_meta for g in grads):
         kinds = {(g.device, g.dtype) for g in grads}
         if len(kinds) == 1:
             norms = torch._foreach_norm([_detach(g) for g in grads])
@@ -124,10 +130,10 @@ def _norms(grads: list[torch.Tensor]) -> list[float | None]:
 
 
 def _norm(grad: torch.Tensor) -> float | None:
+    if grad.layout is _STRIDED and not grad.is_meta:  # the usual gradient, first
+        return float(torch.linalg.vector_norm(_detach(grad)))
     if grad.is_meta:  # a shape and no data
         return None
     if grad.layout == torch.sparse_coo:  # the norm of its stored values, duplicates added up first
         return float(torch.linalg.vector_norm(_detach(grad).coalesce()._values()))
-    if grad.layout != torch.strided:
-        return summarize(grad).norm
-    return float(torch.linalg.vector_norm(_detach(grad)))
+    return summarize(grad).norm  # another layout
