@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.isolation import isolated
 from gradviz.capture.leafstate import LeafState, holds_any
 from gradviz.capture.ledgervalues import read
 from gradviz.capture.summary import Snapshot, _detach, dtype_name, summarize
@@ -22,6 +23,11 @@ from gradviz.model import Value
 
 #: Gradients with at most this many elements keep their values after the capture budget.
 SMALL = 8
+
+#: A real gradient of at most this many elements on the CPU is copied as a list; its norm is taken when shown.
+LISTED_NORM = 64
+_LISTED = (torch.float32, torch.float64)
+_STRIDED = torch.strided
 
 #: One call's arrival: the leaf, its state, whether ``.grad`` held a gradient before, ``.grad`` after.
 Reached = tuple[torch.Tensor, LeafState, bool, Any]
@@ -42,6 +48,28 @@ class NormRead(Snapshot):
         if self._value is None:
             self._value = Value(shape=self.shape, dtype=self.dtype, norm=self.norm)
         return self._value
+
+
+class ListedNorm(NormRead):
+    """A gradient of a few dozen elements past the budget: its values copied as a list (cheaper than a
+    norm op on every call), its norm taken by torch on the same values when first shown."""
+
+    __slots__ = ("_listed", "_torch_dtype")
+
+    def __init__(self, grad: torch.Tensor) -> None:
+        super().__init__(tuple(grad.shape), dtype_name(grad.dtype), None)
+        self._torch_dtype = grad.dtype
+        self._listed: Any = grad.tolist()
+
+    @property
+    def value(self) -> Value:
+        """Shape, dtype and norm, as for a bigger gradient."""
+        if self._value is None:
+            with isolated():
+                values = torch.tensor(self._listed, dtype=self._torch_dtype)
+                self.norm = float(torch.linalg.vector_norm(values))
+            self._listed = None
+        return super().value
 
 
 class _Followed:
@@ -96,16 +124,24 @@ class Follower:
         for followed in self._followed:
             old, followed.old = followed.old, None  # let go of the old gradient (it may be big)
             leaf = followed.ref()
-            grad = leaf.grad if leaf is not None else None
-            if leaf is None or grad is None or (grad is old and grad._version == followed.version):
+            if leaf is None:
+                continue
+            grad = leaf.grad
+            if grad is None or (grad is old and grad._version == followed.version):
                 continue  # not reached: accumulating replaces .grad or adds into it in place
-            if grad.numel() > SMALL:
-                big.append(len(found))
-                found.append((leaf, followed.state, followed.held, grad))  # its norm below
-            elif grad.layout == torch.strided:
-                found.append((leaf, followed.state, followed.held, read(grad)))  # values, as when captured
+            numel, state, held = grad.numel(), followed.state, followed.held
+            if numel <= SMALL:  # values, as when captured (sparse: no values)
+                found.append((leaf, state, held, read(grad) if grad.layout is _STRIDED else summarize(grad)))
+            elif (
+                numel <= LISTED_NORM
+                and grad.dtype in _LISTED
+                and grad.device.type == "cpu"
+                and grad.layout is _STRIDED
+            ):
+                found.append((leaf, state, held, ListedNorm(grad)))
             else:
-                found.append((leaf, followed.state, followed.held, summarize(grad)))  # sparse: no values
+                big.append(len(found))
+                found.append((leaf, state, held, grad))  # its norm below
         if big:
             grads: list[torch.Tensor] = [found[index][3] for index in big]
             for index, grad, norm in zip(big, grads, _norms(grads), strict=True):
@@ -115,7 +151,9 @@ class Follower:
 
 def _norms(grads: list[torch.Tensor]) -> list[float | None]:
     """The 2-norm of each gradient: one foreach op for several dense ones of one device and dtype."""
-    if len(grads) > 1 and all(g.layout == torch.strided and not g.is_meta for g in grads):
+    if len(grads) == 1:
+        return [_norm(grads[0])]
+    if all(g.layout == torch.strided and not g.is_meta for g in grads):
         kinds = {(g.device, g.dtype) for g in grads}
         if len(kinds) == 1:
             norms = torch._foreach_norm([_detach(g) for g in grads])
@@ -124,10 +162,10 @@ def _norms(grads: list[torch.Tensor]) -> list[float | None]:
 
 
 def _norm(grad: torch.Tensor) -> float | None:
+    if grad.layout is _STRIDED and not grad.is_meta:  # the usual gradient, first
+        return float(torch.linalg.vector_norm(_detach(grad)))
     if grad.is_meta:  # a shape and no data
         return None
     if grad.layout == torch.sparse_coo:  # the norm of its stored values, duplicates added up first
         return float(torch.linalg.vector_norm(_detach(grad).coalesce()._values()))
-    if grad.layout != torch.strided:
-        return summarize(grad).norm
-    return float(torch.linalg.vector_norm(_detach(grad)))
+    return summarize(grad).norm  # another layout

@@ -183,12 +183,13 @@ class LedgerBook(ForwardEdits):
     def step_starting(self, params: Sequence[torch.Tensor]) -> None:
         """Before ``optimizer.step()``: the small parameters' values (`params` are the small ones)."""
         self.in_step = True
-        full = len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS
+        if len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS:
+            self._stepping = []
+            return
         stepping = self._stepping = []
-        if not full:
-            for param in params:
-                slot = self._slot(param)
-                stepping.append((param, slot, self._value_of(param, slot)[1]))
+        for param in params:
+            slot = self._slot(param)
+            stepping.append((param, slot, self._value_of(param, slot)[1]))
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter (unchanged ones too: the loop
@@ -198,8 +199,13 @@ class LedgerBook(ForwardEdits):
         if not stepping:
             return
         where = self._where()
-        if self.calls > HEAD_CALLS:
-            updates = [(slot.ref, before, self._value_of(param, slot)[1]) for param, slot, before in stepping]
+        if self.calls > HEAD_CALLS:  # the values the step left: read once here, reused at the next call
+            updates = []
+            for param, slot, before in stepping:
+                moved = mark(param)
+                if slot.mark != moved or slot.value is None:
+                    slot.value, slot.mark = read(param), moved
+                updates.append((slot.ref, before, slot.value))
             self._tail.step(self.calls, where, updates)
             return
         for param, slot, before in stepping:

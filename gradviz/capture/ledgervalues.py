@@ -7,15 +7,19 @@ from typing import Any
 
 import torch
 
-from gradviz.capture.summary import Snapshot, _flat, dtype_name, snapshot
+from gradviz.capture.summary import _DTYPE_NAMES, Snapshot, _flat, dtype_name, snapshot
 from gradviz.model import Value
+
+_STRIDED = torch.strided
 
 
 def read(tensor: torch.Tensor) -> Snapshot:
     """`snapshot` of a small tensor, for a caller already inside `isolated()` (no second isolation)."""
-    if tensor.layout != torch.strided or tensor.is_meta:
+    if tensor.layout is not _STRIDED or tensor.is_meta:
         return snapshot(tensor)
-    return Snapshot(tuple(tensor.shape), dtype_name(tensor.dtype), tensor.tolist(), not tensor.is_complex())
+    dtype = tensor.dtype  # read at every step past the budget: the name from the cache, no call
+    name = _DTYPE_NAMES.get(dtype) or dtype_name(dtype)
+    return Snapshot(tuple(tensor.shape), name, tensor.tolist(), not dtype.is_complex)
 
 
 def shown(value: Value | Snapshot | None) -> Value | None:

@@ -84,3 +84,27 @@ def test_the_ledger_keeps_the_last_calls_of_a_long_loop_with_torchs_numbers() ->
     zeroed = [e for e in late if e.kind == "zeroed"]
     assert [e.call for e in zeroed] == [128, 129, 130]
     assert [list(e.before.values) for e in zeroed if e.before is not None] == grads[126:129]  # type: ignore[arg-type]
+
+
+def test_a_gradient_of_a_few_dozen_elements_past_the_budget_shows_torchs_norm() -> None:
+    # Given: the bench loop's first Linear (a 32-element weight, 8-element bias), 60 steps, 2 captured
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    inputs, targets = torch.randn(16, 4), torch.randn(16, 1)
+    # When: it trains, the last step without zeroing afterwards
+    with Tracer(max_backward=2) as tracer:
+        for _ in range(60):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(inputs), targets).backward()
+            opt.step()
+    trace = tracer.result()
+    # Then: the weight's last .grad as followed has its shape, no values, and the norm torch gives
+    weight = model[0].weight
+    assert weight.grad is not None
+    (followed,) = [
+        leaf for leaf in trace.uncaptured if leaf.grad_after is not None and leaf.grad_after.shape == (8, 4)
+    ]
+    assert followed.calls == 58
+    assert followed.grad_after is not None and followed.grad_after.values is None
+    assert followed.grad_after.norm == pytest.approx(float(torch.linalg.vector_norm(weight.grad)), rel=1e-6)
