@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
 import torch
 
 from gradviz.capture import warnsite
+from gradviz.capture.assembly import build_trace, gather_findings
 from gradviz.capture.callcapture import CallCapture
+from gradviz.capture.callrouting import CallRouting
 from gradviz.capture.diagnose import explain_autograd_error
-from gradviz.capture.door import Door, Part, UserCall
+from gradviz.capture.door import Door, Part
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
-from gradviz.capture.isolation import isolated
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.ledgerbook import LedgerBook
-from gradviz.capture.ledgercalls import StepWatch, with_ledger
-from gradviz.capture.location import frame_location, raise_location, user_frame
+from gradviz.capture.ledgercalls import StepWatch
+from gradviz.capture.location import raise_location
 from gradviz.capture.modules import ModuleRecorder
-from gradviz.capture.movedleaf import NON_LEAF_REFUSED, pitfall_findings
+from gradviz.capture.movedleaf import NON_LEAF_REFUSED
 from gradviz.capture.quirks import swapped_by_conversion
-from gradviz.capture.severity import Judge, judge_part, with_overlay_severity
+from gradviz.capture.severity import Judge, judge_part
 from gradviz.capture.summary import share_values, stop_sharing
 from gradviz.capture.tensorrefs import SwapPatch
 from gradviz.capture.watch import Watch
@@ -46,7 +46,7 @@ def last_tracer() -> Tracer | None:
     return _finished[-1] if _finished else None
 
 
-class Tracer:
+class Tracer(CallRouting):
     """Records what autograd does while active: a context manager.
 
     Every ``Tensor.backward()``, ``torch.autograd.backward`` and ``torch.autograd.grad`` call is seen,
@@ -199,12 +199,14 @@ class Tracer:
             *self._capture.findings,
             *(self._recorder.findings if self._recorder is not None else ()),
         ]
-        found = pitfall_findings(found, self.events, self._refused)
-        judged = [
-            *self._judge.findings(found, self.backwards, self.events),
-            *self._door.findings,
-        ]
-        return tuple(sorted(judged, key=_reading_order))
+        return gather_findings(
+            found,
+            events=self.events,
+            backwards=self.backwards,
+            refused=self._refused,
+            judge=self._judge,
+            door=self._door,
+        )
 
     @property
     def leaf_ledger(self) -> LeafLedger:
@@ -218,18 +220,17 @@ class Tracer:
     def result(self) -> Trace:
         """Everything recorded so far, as a frozen `Trace`."""
         findings, events = self.findings, self.events
-        cuts = self._recorder.cuts if self._recorder is not None else None
-        ledger = self._book.entries()
-        return Trace(
-            torch_version=torch.__version__,
+        recorder = self._recorder
+        return build_trace(
             script=self.script,
             backward_calls=self.backward_calls,
             events=events,
-            backwards=with_ledger(with_overlay_severity(self.backwards, findings, events, cuts), ledger),
+            backwards=self.backwards,
             findings=findings,
-            uncaptured=self._leaves.summaries(),
-            events_dropped=self._recorder.events_dropped if self._recorder is not None else 0,
-            ledger=ledger,
+            cuts=recorder.cuts if recorder is not None else None,
+            book=self._book,
+            leaves=self._leaves,
+            events_dropped=recorder.events_dropped if recorder is not None else 0,
         )
 
     def note_exception(self, exc: BaseException, *, location: Location | None = None) -> Finding | None:
@@ -264,92 +265,6 @@ class Tracer:
             return contextlib.nullcontext()
         return self._recorder.paused()
 
-    # ----- the engine wrapper: the door for every backward/grad call -------------------------------
-
-    def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
-        original = self._engine.original or _no_engine
-        if not self._engine.active:  # reached through someone's wrapper of ours, after tracing
-            return original(t_outputs, *args, **kwargs)
-        return self._capture.part.through(UserCall(original, (t_outputs, *args), kwargs), self._backward)
-
-    def _backward(self, engine: UserCall) -> Any:
-        self.backward_calls += 1
-        if self._in_backward:
-            # A backward inside a backward (a hook or checkpoint calling it): counted, not captured.
-            return engine()
-        self._in_backward = True
-        try:
-            recorder = self._recorder
-            if self._capture_over and (recorder is None or not recorder.recording):
-                return self._count(engine)  # the timeline records nothing now: no pause needed
-            with self.paused():
-                if self._capture.part.is_open and (
-                    self.max_backward is None or len(self._capture.backwards) < self.max_backward
-                ):
-                    return self._capture_call(engine)
-                return self._count(engine)
-        finally:
-            self._in_backward = False
-
-    def _capture_call(self, engine: UserCall) -> Any:
-        frame = user_frame(sys._getframe(1))
-        location = frame_location(frame, self.source_root) if frame is not None else None
-        try:
-            return self._capture.capture(
-                self.backward_calls,
-                engine,
-                location,
-                frame,
-                lambda exc, where: self.note_exception(exc, location=where),
-            )
-        finally:
-            if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
-                self._spent()
-
-    def _failed_before_engine(self, call: UserCall, error: BaseException) -> None:
-        """A call that raised before reaching the engine: counted, and recorded when within the budget."""
-        self.backward_calls += 1
-        self._capture.part.run(lambda: self._record_failed(call, error))
-
-    def _record_failed(self, call: UserCall, error: BaseException) -> None:
-        frame = user_frame(sys._getframe(1))
-        location = frame_location(frame, self.source_root) if frame is not None else None
-        budget = self.max_backward is None or len(self._capture.backwards) < self.max_backward
-        if budget and not self._in_backward:
-            with self.paused():
-                self._capture.record_failure(self.backward_calls, call, error, location, frame)
-            if self.max_backward is not None and len(self._capture.backwards) >= self.max_backward:
-                self._spent()
-        self.note_exception(error, location=location)
-
-    def _spent(self) -> None:
-        """No call will be captured any more (budget spent, or capture switched off by faults): follow
-        the leaves through later calls, and stop the timeline."""
-        if self._capture_over:
-            return
-        self._capture_over = True
-        self._leaves.part.run(self._leaves.follow)
-        self._modules.stop()
-        if self._recorder is not None:
-            if self._watch is not None:
-                self._recorder._part.run(self._watch.begin)
-            self._recorder.recording = False
-
-    def _count(self, engine: UserCall) -> Any:
-        # Each followed leaf's .grad is read before and after the engine (LeafLedger.follow).
-        leaves, book = self._leaves, self._book
-        with isolated():  # reading each .grad is gradviz's own tensor work
-            leaves.part.run(leaves.before_call)
-        result = engine()
-        index = self.backward_calls
-        with isolated():
-            if self._book_part.is_open:
-                self._book_part.run(lambda: book.counted(index, engine.args[0]))
-            leaves.part.run(lambda: leaves.settle(index))  # the Judge reads it
-        if not leaves.part.is_open:
-            leaves.unfollow()
-        return result
-
 
 def _always(part: Part, cleanup: Callable[[], None]) -> None:
     """Run a part's cleanup whether or not a fault switched the part off; a failure is a problem."""
@@ -361,15 +276,3 @@ def _always(part: Part, cleanup: Callable[[], None]) -> None:
 
 def _nowhere() -> Location | None:
     return None
-
-
-def _no_engine(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("gradviz's engine wrapper was called while no engine was installed")
-
-
-def _reading_order(finding: Finding) -> tuple[bool, str, int]:
-    """Findings by file and line, those without a line last (the sort is stable)."""
-    location = finding.location
-    if location is None:
-        return (True, "", 0)
-    return (False, location.file, location.line)
