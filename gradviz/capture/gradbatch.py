@@ -23,7 +23,8 @@ import torch
 
 from gradviz.capture.extremes import extremes
 from gradviz.capture.isolation import isolated
-from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, shared, summarize
+from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
+from gradviz.capture.valuepool import shared
 from gradviz.model import Value
 
 #: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.

@@ -26,8 +26,8 @@ from gradviz.capture.modules import ModuleRecorder
 from gradviz.capture.movedleaf import NON_LEAF_REFUSED
 from gradviz.capture.quirks import swapped_by_conversion
 from gradviz.capture.severity import Judge, judge_part
-from gradviz.capture.summary import share_values, stop_sharing
 from gradviz.capture.tensorrefs import SwapPatch
+from gradviz.capture.valuepool import share_values, stop_sharing
 from gradviz.capture.watch import Watch
 from gradviz.model import BackwardCall, Event, Finding, Location, Trace
 

@@ -13,6 +13,7 @@ from gradviz.capture.extremes import extremes
 from gradviz.capture.isolation import isolated
 from gradviz.capture.records import make_value
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
+from gradviz.capture.valuepool import shared
 from gradviz.model import Nested, Value
 
 #: Tensors with at most this many elements keep their values.
@@ -80,32 +81,6 @@ def _tensor_stats(data: torch.Tensor) -> tuple[float, float, float, float]:
     return float(low.item()), float(high.item()), float(mean.item()), float(norm.item())
 
 
-#: One pool per tracer running: equal small-tensor summaries are kept once (a leaf's ``.grad`` after one
-#: call is its ``.grad`` before the next; ReLU networks repeat whole gradients). Records are frozen, so
-#: sharing is safe; -0.0 and 0.0 count as equal, as they do in torch.
-_pools: list[dict[Value, Value]] = []
-
-
-def share_values() -> dict[Value, Value]:
-    """Start keeping equal small summaries once, until `stop_sharing` (a tracer's lifetime).
-
-    Returns:
-        The pool, to hand to `stop_sharing`.
-    """
-    pool: dict[Value, Value] = {}
-    _pools.append(pool)
-    return pool
-
-
-def stop_sharing(pool: dict[Value, Value]) -> None:
-    """Stop using a pool that `share_values` made (the summaries already shared stay as they are)."""
-    for position, running in enumerate(_pools):
-        if running is pool:
-            del _pools[position]
-            break
-    pool.clear()
-
-
 def _listed_value(shape: tuple[int, ...], dtype: str, listed: Any, with_stats: bool) -> Value:
     """A small tensor's `Value` from its ``tolist()``: the statistics from the values in hand."""
     values = _freeze(listed)
@@ -115,11 +90,6 @@ def _listed_value(shape: tuple[int, ...], dtype: str, listed: Any, with_stats: b
         low, high, mean, norm = _stats(_flat(listed, len(shape)))
         value = Value(shape=shape, dtype=dtype, values=values, min=low, max=high, mean=mean, norm=norm)
     return shared(value)
-
-
-def shared(value: Value) -> Value:
-    """`value`, or an equal summary made earlier while the same tracer runs (see `share_values`)."""
-    return _pools[-1].setdefault(value, value) if _pools else value
 
 
 def summarize(tensor: torch.Tensor, *, max_values: int = MAX_VALUES, stats: bool = True) -> Value:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gradviz.capture import summary
+from gradviz.capture import valuepool
 from gradviz.capture.session import Tracer
 from gradviz.capture.summary import summarize
 
@@ -32,4 +32,4 @@ def test_no_pool_outlives_its_tracer() -> None:
 
     # Then summaries made afterwards are new records, and gradviz holds no pool of them
     assert summarize(torch.ones(3)) is not summarize(torch.ones(3))
-    assert summary._pools == []
+    assert valuepool._pools == []
