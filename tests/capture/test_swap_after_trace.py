@@ -109,7 +109,8 @@ def test_a_swapping_conversion_after_finished_traces_gives_what_torch_gives(
 
 
 def test_a_hook_registered_after_a_later_swap_fires_when_the_trace_had_hooked_the_leaf() -> None:
-    # Given: a trace past its one-call budget, so that gradviz hooked the parameters to follow them
+    # Given: a trace past its one-call budget (leaves are followed past it; a hook gradviz put on a leaf
+    # earlier leaves torch an empty hook dict, which a later swap carries over)
     plain = run(CONVERSIONS["double"], 1, traced=False)
 
     traced = run(CONVERSIONS["double"], 1, traced=True, max_backward=1)
