@@ -204,15 +204,26 @@ def call_lines(graph: Graph) -> list[str]:
     lines = []
     if shows_devices(graph):
         lines.append(f"devices: {', '.join(_facts(graph).devices)}")
+    counts: dict[str, int] = {}
     for node in graph.nodes:
         move = move_of(graph, node)
         if move is None:
             continue
         assert node.tensor is not None
         name = f" ({node.tensor.label})" if node.tensor.label else ""
-        where = f" at {node.location}" if node.location is not None else ""
-        lines.append(f"{TO_COPY}{name}{where}: copy {move.forward}, grad back {move.back}")
+        where = f" at {node.location}" if node.location is not None else _made_inside(graph, move)
+        line = f"{TO_COPY}{name}{where}: copy {move.forward}, grad back {move.back}"
+        counts[line] = counts.get(line, 0) + 1
+    # Autocast casts each op's inputs below Python, so a mixed-precision call repeats one move many times.
+    lines.extend(line if n == 1 else line.replace(":", f" x{n}:", 1) for line, n in counts.items())
     return lines
+
+
+def _made_inside(graph: Graph, move: Move) -> str:
+    """Where a half-precision cast no line of the script made came from: inside an op, as autocast's."""
+    half = {move.before, move.after} & {"float16", "bfloat16"}
+    lines_known = any(node.location is not None for node in graph.nodes)
+    return " inside torch's ops (autocast)" if half and lines_known else ""
 
 
 def node_notes(graph: Graph, node: Node) -> list[str]:

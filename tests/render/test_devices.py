@@ -208,3 +208,40 @@ def test_a_move_of_device_and_dtype_at_once_says_both() -> None:
     assert (before, after) == ("cpu float32", "meta float64")
     assert f"copy {before} -&gt; {after}" in graph.to_dot()
     assert f"grad back {after} -> {before}" in graph.to_dot()
+
+
+def test_autocast_casts_are_one_summary_line_with_their_count() -> None:
+    # Given: mixed precision on the CPU; autocast casts each Linear's input, weight and bias to bfloat16
+    # below Python, so no line of the script made those copies.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    with gradviz.trace() as t:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(torch.randn(5, 8))
+        loss = out.float().pow(2).mean()
+        loss.backward()
+    graph = t.result().backwards[0].graph
+    casts = [n for n in graph.nodes if n.name == "ToCopyBackward0" and n.location is None]
+
+    # When
+    text = summarize(t.result(), [], None)
+
+    # Then: torch made one ToCopyBackward0 per cast; the summary says them once, counted, as autocast's,
+    # and the user's own .float() keeps its line.
+    assert len(casts) == 4 and out.dtype == torch.bfloat16
+    assert text.count("inside torch's ops (autocast)") == 1
+    assert "ToCopyBackward0 inside torch's ops (autocast) x4: copy float32 -> bfloat16, grad back" in text
+    assert re.search(r"ToCopyBackward0 at \S+:\d+: copy bfloat16 -> float32", text)
+
+
+def test_a_half_cast_without_source_lines_is_not_called_autocast() -> None:
+    # Given: a trace recorded without the forward timeline has no source lines to tell a cast apart.
+    with gradviz.trace(record_forward=False) as t:
+        w = torch.randn(3, requires_grad=True)
+        w.half().float().sum().backward()
+
+    # When
+    text = summarize(t.result(), [], None)
+
+    # Then
+    assert "copy float32 -> float16" in text and "autocast" not in text
