@@ -108,9 +108,9 @@ def test_a_swapping_conversion_after_finished_traces_gives_what_torch_gives(
     assert plain[4] == ["hook", "accumulated"]
 
 
-def test_a_hook_registered_after_a_later_swap_fires_when_the_trace_had_hooked_the_leaf() -> None:
-    # Given: a trace past its one-call budget (leaves are followed past it; a hook gradviz put on a leaf
-    # earlier leaves torch an empty hook dict, which a later swap carries over)
+def test_a_hook_registered_after_a_later_swap_fires_when_the_trace_went_past_its_budget() -> None:
+    # Given: a trace past its one-call budget (its leaves are followed there; a hook put on a leaf and
+    # removed leaves torch an empty hook dict, which a later swap would carry over)
     plain = run(CONVERSIONS["double"], 1, traced=False)
 
     traced = run(CONVERSIONS["double"], 1, traced=True, max_backward=1)
