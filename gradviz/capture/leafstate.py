@@ -154,3 +154,15 @@ class LeafState:
     uncaptured: int = 0
     grad: Value | Snapshot | None = None
     listed: bool = False
+
+    def arrive(self, arrival: Arrival) -> None:
+        """Add a call's arrival; only the last keeps its gradient (what explain reads), so a script that
+        never empties ``.grad`` keeps a few bytes per call, not a copy of the gradient."""
+        arrivals = self.arrivals
+        if (
+            not arrival.held and len(arrivals) > 1
+        ):  # a fresh start: explain reads the calls since, and the one before
+            del arrivals[:-1]
+        if arrivals and arrivals[-1].grad is not None:
+            arrivals[-1] = arrivals[-1]._replace(grad=None)
+        arrivals.append(arrival)

@@ -130,10 +130,7 @@ class LeafLedger:
                 state.carried_calls.append(call)
             self._note_summed(state.label, tuple(leaf.shape), call, where)
         state.seen = now
-        arrivals = state.arrivals
-        if not held and len(arrivals) > 1:  # a fresh start: explain reads the calls since, and the one before
-            del arrivals[:-1]
-        arrivals.append(Arrival(call, held, updated, after, captured))
+        state.arrive(Arrival(call, held, updated, after, captured))
 
     def _used_carried(self, leaf: torch.Tensor, state: LeafState, by: str, where: Location | None) -> None:
         """An update used a carried-over gradient: one warning per update, naming every leaf it hit."""
@@ -256,10 +253,7 @@ class LeafLedger:
             # A fresh .grad with nothing carried: the rule only moves the print (version and address).
             now, seen = (leaf._version, leaf.data_ptr(), ()), state.seen
             state.seen = now
-            arrivals = state.arrivals
-            if len(arrivals) > 1:
-                del arrivals[:-1]
-            arrivals.append(Arrival(call_index, False, seen is not None and now[:2] != seen[:2], grad, False))
+            state.arrive(Arrival(call_index, False, seen is not None and now[:2] != seen[:2], grad, False))
         if reached and self.on_settled is not None:
             self.on_settled(reached)
         return self.findings[before:]

@@ -271,3 +271,25 @@ def test_a_forgotten_zeroing_is_explained_as_a_sum_across_updates() -> None:
     assert text.startswith("model.fc1.bias.grad = [")
     assert "is the sum over 3 backward calls since .grad was last empty or zeroed (calls 1, 2, 3)" in text
     assert "updated in between" in text and "optimizer.zero_grad()" in text
+
+
+def test_a_grad_never_emptied_keeps_one_gradient_however_many_calls_add_into_it() -> None:
+    # Given: past the budget, a script that never empties .grad (the forgotten zero_grad) over 60 calls,
+    # with the weight updated by hand in between
+    w = torch.linspace(-1.0, 1.0, 32, requires_grad=True)
+    with gradviz.trace(max_backward=1) as t:
+        for _ in range(60):
+            (w * w).sum().backward()
+            with torch.no_grad():
+                w -= 0.001 * w.grad
+        text = gradviz.explain(w)
+        arrivals = t._leaves.arrivals(w)
+
+    # Then: explain still counts every call and says when the update ran, and only the last call's arrival
+    # still holds a gradient (the others keep their call number alone)
+    assert w.grad is not None
+    assert text.startswith("w.grad = a tensor of shape [32] is the sum over 60 backward calls")
+    assert "updated in between (before call 2)" in text
+    assert len(arrivals) == 60 and [a.grad is not None for a in arrivals] == [False] * 59 + [True]
+    assert arrivals[-1].grad_after is not None
+    assert arrivals[-1].grad_after.norm == pytest.approx(float(w.grad.norm()), rel=1e-6)
