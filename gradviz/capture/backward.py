@@ -126,7 +126,7 @@ class StepRecorder:
                 # raises the real error when it reaches the node, so the Jacobian is simply left out.
                 with contextlib.suppress(Exception):
                     jacobians = local_jacobians(fn, grad_outputs)
-        self._pending[node_id] = (tuple(map(self._grads.add, grad_outputs)), jacobians)
+            self._pending[node_id] = (tuple(map(self._grads.add, grad_outputs)), jacobians)
 
     def _after(
         self,
@@ -135,12 +135,14 @@ class StepRecorder:
         grad_outputs: Sequence[torch.Tensor | None],
     ) -> None:
         pending = self._pending.pop(node_id, None)
-        if pending is None:
-            incoming: tuple[int, ...] = tuple(map(self._grads.add, grad_outputs))
-            jacobians: tuple[Value | None, ...] = ()
-        else:
-            incoming, jacobians = pending
-        self._runs.append((node_id, incoming, tuple(map(self._grads.add, grad_inputs)), jacobians))
+        add = self._grads.add
+        with isolated():  # copying the gradients is gradviz's own tensor work
+            if pending is None:
+                incoming: tuple[int, ...] = tuple(map(add, grad_outputs))
+                jacobians: tuple[Value | None, ...] = ()
+            else:
+                incoming, jacobians = pending
+            self._runs.append((node_id, incoming, tuple(map(add, grad_inputs)), jacobians))
 
 
 def steps_part(door: Door) -> Part:
