@@ -26,8 +26,11 @@ from gradviz.capture.door import Door, Part
 from gradviz.capture.gradbatch import GradBatch
 from gradviz.capture.isolation import isolated
 from gradviz.capture.jacobian import local_jacobians
+from gradviz.capture.records import record_maker
 from gradviz.capture.stopped import stopped_at
 from gradviz.model import Step, Value
+
+_make_step = record_maker(Step)
 
 #: Called with (grad_fn, node id, v) before a node's saved tensors are released: just before it runs, or
 #: in its post-hook when it has no pre-hook; used to check its saved tensors.
@@ -70,6 +73,7 @@ class StepRecorder:
         # Per step in run order: node id, slots of v and vJ in `_grads`, local Jacobians.
         self._runs: list[tuple[int, tuple[int, ...], tuple[int, ...], tuple[Value | None, ...]]] = []
         self._steps: list[Step] | None = None
+        self._values: list[Value | None] = []  # every slot's summary, once `steps` were read
 
     def attach(self) -> None:
         """Register a post-hook on every node, and a pre-hook where one is needed (see the module's
@@ -126,6 +130,14 @@ class StepRecorder:
             handle.remove()
         self._handles.clear()
 
+    def slot_of(self, tensor: torch.Tensor | None) -> int:
+        """The slot of a gradient a hook took, still unchanged (see `GradBatch.slot_of`), else -1."""
+        return self._grads.slot_of(tensor) if self._steps is None else -1
+
+    def value_in(self, slot: int) -> Value | None:
+        """The summary in a slot (from `slot_of`), once `steps` were read."""
+        return self._values[slot] if 0 <= slot < len(self._values) else None
+
     @property
     def steps(self) -> list[Step]:
         """The steps recorded, in run order; the gradients are summarised (all together) when first asked."""
@@ -133,17 +145,14 @@ class StepRecorder:
             self._steps = []
             runs = self._runs
             try:
-                values = self._grads.resolve()
+                self._values = self._grads.resolve()
+                values = [*self._values, None]  # slot -1, "no gradient", reads as None
             except Exception as error:  # the gradients themselves are unaffected
                 self._part.fault(error)
             else:
+                value = values.__getitem__
                 self._steps = [
-                    Step(
-                        node=node_id,
-                        grad_outputs=tuple(values[slot] if slot >= 0 else None for slot in incoming),
-                        grad_inputs=tuple(values[slot] if slot >= 0 else None for slot in outgoing),
-                        jacobians=jacobians,
-                    )
+                    _make_step(node_id, tuple(map(value, incoming)), tuple(map(value, outgoing)), jacobians)
                     for node_id, incoming, outgoing, jacobians in runs
                 ]
         return self._steps

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from gradviz.capture.extremes import extremes
+from gradviz.capture.records import record_maker
 from gradviz.capture.summary import dtype_name
 from gradviz.model import Value
 
@@ -21,6 +22,8 @@ HOLD_COUNT = 2048
 _HALF = frozenset({torch.float16, torch.bfloat16})
 _vector_norm = torch.linalg.vector_norm
 _aminmax = torch.aminmax
+#: ``Value(...)``, made quickly: one per big gradient.
+make_value = record_maker(Value)
 
 
 class BigReductions:
@@ -106,7 +109,7 @@ class _Results:
         )
         name = self._name
         return [
-            (slot, Value(tuple(shape), name, None, low, high, total / count, norm))
+            (slot, make_value(tuple(shape), name, None, low, high, total / count, norm))
             for (slot, shape, count), low, high, total, norm in zip(
                 self._taken, lows, highs, sums, norms, strict=True
             )

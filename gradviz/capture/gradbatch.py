@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from gradviz.capture.bigreduce import BigReductions, is_dense
+from gradviz.capture.bigreduce import BigReductions, is_dense, make_value
 from gradviz.capture.isolation import isolated
 from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
 from gradviz.capture.valuepool import shared
@@ -90,6 +90,19 @@ class GradBatch:
             self._summarise_held()
         return slot
 
+    def slot_of(self, tensor: torch.Tensor | None) -> int:
+        """The slot of a tensor taken before and unchanged since (by identity and version), else -1.
+
+        A leaf's ``.grad`` after the call is often the very v its AccumulateGrad received (the engine
+        steals v when ``.grad`` was None): its summary is then that v's. Ask before `resolve`.
+        """
+        if tensor is None:
+            return -1
+        seen = self._seen.get(id(tensor))
+        if seen is None or seen[2] != tensor._version or seen[1]() is not tensor:
+            return -1
+        return seen[0]
+
     def resolve(self) -> list[Value | None]:
         """Every slot's summary, by slot number; nothing is held afterwards."""
         self._seen.clear()
@@ -102,7 +115,7 @@ class GradBatch:
         for slot, source, shape in self._views:
             value = values[source]
             if value is not None and value.shape != shape:  # too big for its values: statistics only
-                value = Value(shape, value.dtype, None, value.min, value.max, value.mean, value.norm)
+                value = make_value(shape, value.dtype, None, value.min, value.max, value.mean, value.norm)
             values[slot] = value
         self._views.clear()
         return values

@@ -206,3 +206,38 @@ def test_many_big_gradients_read_back_in_pieces_keep_their_numbers(monkeypatch: 
     for slot, tensor in zip(slots, tensors, strict=True):
         value = values[slot]
         assert value is not None and agrees_with_torch(value, tensor)
+
+
+def leaf_named(call: BackwardCall, label: str) -> Any:
+    return next(node for node in call.graph.leaves if node.tensor is not None and node.tensor.label == label)
+
+
+@pytest.mark.parametrize("size", [3, 5000])
+def test_a_leaf_grad_after_reads_as_torch_when_stolen_added_into_or_changed_by_a_hook(size: int) -> None:
+    # Given leaves whose .grad is None (the engine steals v), already held (the engine adds into it), and
+    # None with a post-accumulate-grad hook that scales the stolen .grad in place
+    torch.manual_seed(0)
+    with Tracer(jacobians=False) as tracer:
+        fresh = torch.randn(size, requires_grad=True)
+        held = torch.randn(size, requires_grad=True)
+        held.grad = torch.ones(size)
+        hooked = torch.randn(size, requires_grad=True)
+
+        def scale(leaf: torch.Tensor) -> None:
+            assert leaf.grad is not None
+            leaf.grad.mul_(10)
+
+        hooked.register_post_accumulate_grad_hook(scale)
+        (fresh * held * hooked).sum().backward()
+    call = tracer.backwards[0]
+    # Then each leaf's .grad after the call is torch's, and the v each AccumulateGrad received is its own
+    with torch.no_grad():
+        sent = {"fresh": hooked * held, "held": hooked * fresh, "hooked": fresh * held}
+    for label, leaf in (("fresh", fresh), ("held", held), ("hooked", hooked)):
+        node = leaf_named(call, label)
+        assert leaf.grad is not None and node.tensor is not None and node.tensor.grad_after is not None
+        assert agrees_with_torch(node.tensor.grad_after, leaf.grad)
+        (step,) = [step for step in call.steps if step.node == node.id]
+        received = step.grad_outputs[0]
+        assert received is not None
+        assert agrees_with_torch(received, sent[label])
