@@ -33,6 +33,8 @@ HOLD_BYTES = 8 * 1024 * 1024
 #: Gradients with at most this many elements are copied, then stacked (their values are kept when few);
 #: larger ones are reduced at once, for their statistics only (copying them would cost more).
 STACK_NUMEL = 4096
+#: Bytes of small tensors stacked at once: below the size the allocator would map fresh each time.
+PIECE_BYTES = 64 * 1024
 _FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 _detach = torch._C.TensorBase.detach
 
@@ -174,7 +176,8 @@ def summarize_batch(tensors: Sequence[torch.Tensor]) -> list[Value]:
             else:
                 groups.setdefault((tensor.device, tensor.dtype, tuple(tensor.shape)), []).append(position)
         for (_, dtype, shape), positions in groups.items():
-            datas = [_detach(tensors[position]) for position in positions]
+            datas = [tensors[position] for position in positions]
+            datas = [_detach(data) if data.requires_grad else data for data in datas]
             for position, value in zip(positions, _group_values(datas, shape, dtype), strict=True):
                 out[position] = value
         big = BigReductions()
@@ -197,24 +200,35 @@ def _wide(dtype: torch.dtype) -> torch.dtype | None:
 
 
 def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
-    """Summaries of small same-shaped, same-dtype floating tensors on one device."""
+    """Summaries of small same-shaped, same-dtype floating tensors on one device.
+
+    They are stacked a piece of at most `PIECE_BYTES` at a time: one big stack is a fresh allocation
+    the allocator maps anew (and the kernel zeroes page by page) on every call.
+    """
     name = dtype_name(dtype)
-    count = len(datas)
-    stacked = torch.stack(datas)
     numel = math.prod(shape)
-    rows = stacked.reshape(count, numel)
     wide = _wide(dtype)
-    lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
-    if wide is not None:
-        lows, highs = lows.to(wide), highs.to(wide)
-    means, norms = rows.mean(dim=1, dtype=wide), torch.linalg.vector_norm(rows, dim=1, dtype=wide)
-    stats = torch.stack((lows, highs, means, norms)).tolist()
+    step = max(1, PIECE_BYTES // max(1, numel * dtype.itemsize))
+    parts: list[torch.Tensor] = []
+    listed: list[Any] = []
+    for start in range(0, len(datas), step):
+        piece = datas[start : start + step]
+        stacked = torch.stack(piece)
+        rows = stacked.view(len(piece), numel)
+        lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
+        if wide is not None:
+            lows, highs = lows.to(wide), highs.to(wide)
+        means, norms = rows.mean(dim=1, dtype=wide), torch.linalg.vector_norm(rows, dim=1, dtype=wide)
+        parts.append(torch.stack((lows, highs, means, norms)))
+        if numel <= MAX_VALUES:
+            listed += stacked.tolist()
+    stats = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)).tolist()
     if numel > MAX_VALUES:
         return [
-            Value(shape=shape, dtype=name, min=low, max=high, mean=mean, norm=norm)
+            make_value(shape, name, None, low, high, mean, norm)
             for low, high, mean, norm in zip(*stats, strict=True)
         ]
     return [
-        shared(Value(shape, name, _freeze(listed), low, high, mean, norm))
-        for listed, low, high, mean, norm in zip(stacked.tolist(), *stats, strict=True)
+        shared(Value(shape, name, _freeze(values), low, high, mean, norm))
+        for values, low, high, mean, norm in zip(listed, *stats, strict=True)
     ]
