@@ -131,9 +131,11 @@ class GradBatch:
         if tensor.is_contiguous() or is_dense(tensor.shape, tensor.stride()):
             span = (tensor.data_ptr(), tensor.numel(), tensor.dtype, tensor.device)
             known = self._spans.get(span)
-            if known is not None and known[2] == version and known[1]() is not None:
-                self._views.append((slot, known[0], tuple(tensor.shape)))
-                return
+            if known is not None and known[2] == version:
+                first = known[1]()
+                if first is not None and first._version == version:  # both unchanged since it was taken
+                    self._views.append((slot, known[0], tuple(tensor.shape)))
+                    return
             self._spans[span] = (slot, weakref.ref(tensor), version)
         self._big.take(slot, tensor)
 
