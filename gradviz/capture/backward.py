@@ -1,11 +1,15 @@
 """Record backward step by step with hooks on every autograd Node: v in, vJ out, in run order.
 
-A pre-hook (``register_prehook``) sees the gradients a node receives (v) before it runs; a post-hook
-(``register_hook``) sees the vector-Jacobian products it sends to each ``next_functions`` slot (vJ).
-Hooks fire in the order the engine runs the nodes, which is the order a learner should see. Every hook
-is removed after the call, and every hook goes through the door (`gradviz.capture.door`): a fault in
-one is noted once, step recording stops, and autograd carries on. The gradients are summarised together
-when the call is over (`gradviz.capture.gradbatch`).
+A post-hook (``register_hook``) sees the gradients a node received (v) and the vector-Jacobian products
+it sends to each ``next_functions`` slot (vJ). Hooks fire in the order the engine runs the nodes, which
+is the order a learner should see. A pre-hook (``register_prehook``), which sees v before the node runs,
+is added only where v may change while it runs (a custom Function's backward may write into it, a user's
+post-accumulate-grad hook into a stolen ``.grad``), on the roots (a call that fails there ran no node),
+and where local Jacobians are computed. A built-in node never writes into its v, and its saved tensors
+are still there in its post-hook (the engine releases them after the hooks), so the saved-tensor check
+runs there. Every hook is removed after the call, and every hook goes through the door
+(`gradviz.capture.door`): a fault in one is noted once, step recording stops, and autograd carries
+on. The gradients are summarised together when the call is over (`gradviz.capture.gradbatch`).
 """
 
 from __future__ import annotations
@@ -16,14 +20,20 @@ from functools import partial
 from typing import Any
 
 import torch
+from torch.autograd.function import BackwardCFunction
 
 from gradviz.capture.door import Door, Part
 from gradviz.capture.gradbatch import GradBatch
 from gradviz.capture.isolation import isolated
 from gradviz.capture.jacobian import local_jacobians
+from gradviz.capture.records import record_maker
+from gradviz.capture.stopped import stopped_at
 from gradviz.model import Step, Value
 
-#: Called with (grad_fn, node id, v) just before a node runs; used to check its saved tensors.
+_make_step = record_maker(Step)
+
+#: Called with (grad_fn, node id, v) before a node's saved tensors are released: just before it runs, or
+#: in its post-hook when it has no pre-hook; used to check its saved tensors.
 NodeStartCallback = Callable[[Any, int, Sequence[torch.Tensor | None]], None]
 
 
@@ -33,9 +43,12 @@ class StepRecorder:
     Args:
         fns: The grad_fn objects, indexed by node id (from `graph.walk`).
         jacobians: Whether to compute local Jacobians of small nodes.
-        on_node_start: Called before each node runs.
+        on_node_start: Called for each node, before its saved tensors are released.
         part: The part of capture the hooks belong to (a fault switches it off); by default, one of
             a door of its own.
+        roots: Ids of the nodes backward starts from.
+        inputs: Ids of the nodes whose gradients were asked for (where a failed call stopped depends on
+            them).
     """
 
     def __init__(
@@ -45,8 +58,12 @@ class StepRecorder:
         jacobians: bool = True,
         on_node_start: NodeStartCallback | None = None,
         part: Part | None = None,
+        roots: Sequence[int] = (),
+        inputs: Sequence[int] = (),
     ) -> None:
         self._fns = fns
+        self._roots = roots
+        self._inputs = inputs
         self._jacobians = jacobians
         self._on_node_start = on_node_start
         self._part = part if part is not None else steps_part(Door())
@@ -56,9 +73,11 @@ class StepRecorder:
         # Per step in run order: node id, slots of v and vJ in `_grads`, local Jacobians.
         self._runs: list[tuple[int, tuple[int, ...], tuple[int, ...], tuple[Value | None, ...]]] = []
         self._steps: list[Step] | None = None
+        self._values: list[Value | None] = []  # every slot's summary, once `steps` were read
 
     def attach(self) -> None:
-        """Register a pre-hook and a post-hook on every node (none once a fault switched steps off)."""
+        """Register a post-hook on every node, and a pre-hook where one is needed (see the module's
+        docstring); none once a fault switched steps off."""
         part = self._part
         if not part.is_open:
             return
@@ -79,13 +98,31 @@ class StepRecorder:
                     part.fault(error)
 
         handles = self._handles
+        every, roots = self._jacobians, set(self._roots)
         for node_id, fn in enumerate(self._fns):
-            handles.append(fn.register_prehook(partial(before, node_id)))
+            if every or node_id in roots or _may_change_its_v(fn):
+                handles.append(fn.register_prehook(partial(before, node_id)))
             handles.append(fn.register_hook(partial(after, node_id)))
 
     def unfinished(self) -> int | None:
-        """The node whose pre-hook fired but whose post-hook did not: where a failed call stopped."""
-        return next(reversed(self._pending), None)
+        """Where a failed call stopped: the node whose pre-hook fired but whose post-hook did not, else
+        the node that was ready to run and did not finish (`gradviz.capture.stopped`)."""
+        started = next(reversed(self._pending), None)
+        if started is not None or not self._runs:  # no node ran: the engine failed before the roots
+            return started
+        return stopped_at(self._fns, {run[0] for run in self._runs}, self._inputs)
+
+    def failed(self) -> None:
+        """After the engine raised: check the saved tensors of the node it stopped at, if no pre-hook did
+        (they are still there: a failed node releases nothing)."""
+        node_id = None if self._pending else self.unfinished()
+        if node_id is None or self._on_node_start is None or not self._part.is_open:
+            return
+        try:
+            with isolated():
+                self._on_node_start(self._fns[node_id], node_id, ())
+        except Exception as error:
+            self._part.fault(error)
 
     def detach(self) -> None:
         """Remove every hook this recorder registered."""
@@ -93,24 +130,29 @@ class StepRecorder:
             handle.remove()
         self._handles.clear()
 
+    def slot_of(self, tensor: torch.Tensor | None) -> int:
+        """The slot of a gradient a hook took, still unchanged (see `GradBatch.slot_of`), else -1."""
+        return self._grads.slot_of(tensor) if self._steps is None else -1
+
+    def value_in(self, slot: int) -> Value | None:
+        """The summary in a slot (from `slot_of`), once `steps` were read."""
+        return self._values[slot] if 0 <= slot < len(self._values) else None
+
     @property
     def steps(self) -> list[Step]:
         """The steps recorded, in run order; the gradients are summarised (all together) when first asked."""
         if self._steps is None:
             self._steps = []
-            runs, self._runs = self._runs, []
+            runs = self._runs
             try:
-                values = self._grads.resolve()
+                self._values = self._grads.resolve()
+                values = [*self._values, None]  # slot -1, "no gradient", reads as None
             except Exception as error:  # the gradients themselves are unaffected
                 self._part.fault(error)
             else:
+                value = values.__getitem__
                 self._steps = [
-                    Step(
-                        node=node_id,
-                        grad_outputs=tuple(values[slot] if slot >= 0 else None for slot in incoming),
-                        grad_inputs=tuple(values[slot] if slot >= 0 else None for slot in outgoing),
-                        jacobians=jacobians,
-                    )
+                    _make_step(node_id, tuple(map(value, incoming)), tuple(map(value, outgoing)), jacobians)
                     for node_id, incoming, outgoing, jacobians in runs
                 ]
         return self._steps
@@ -126,7 +168,7 @@ class StepRecorder:
                 # raises the real error when it reaches the node, so the Jacobian is simply left out.
                 with contextlib.suppress(Exception):
                     jacobians = local_jacobians(fn, grad_outputs)
-        self._pending[node_id] = (tuple(map(self._grads.add, grad_outputs)), jacobians)
+            self._pending[node_id] = (tuple(map(self._grads.add, grad_outputs)), jacobians)
 
     def _after(
         self,
@@ -135,12 +177,26 @@ class StepRecorder:
         grad_outputs: Sequence[torch.Tensor | None],
     ) -> None:
         pending = self._pending.pop(node_id, None)
-        if pending is None:
-            incoming: tuple[int, ...] = tuple(map(self._grads.add, grad_outputs))
-            jacobians: tuple[Value | None, ...] = ()
-        else:
-            incoming, jacobians = pending
-        self._runs.append((node_id, incoming, tuple(map(self._grads.add, grad_inputs)), jacobians))
+        add = self._grads.add
+        with isolated():  # checking and copying are gradviz's own tensor work
+            if pending is None:
+                if self._on_node_start is not None:
+                    self._on_node_start(self._fns[node_id], node_id, grad_outputs)
+                incoming: tuple[int, ...] = tuple(map(add, grad_outputs))
+                jacobians: tuple[Value | None, ...] = ()
+            else:
+                incoming, jacobians = pending
+            self._runs.append((node_id, incoming, tuple(map(add, grad_inputs)), jacobians))
+
+
+def _may_change_its_v(fn: Any) -> bool:
+    """Whether a node's v may change while it runs: a custom Function's backward may write into it, and
+    a user's post-accumulate-grad hook into the ``.grad`` AccumulateGrad stole from it."""
+    if isinstance(fn, BackwardCFunction):
+        return True
+    if type(fn).__name__ != "AccumulateGrad":
+        return False
+    return getattr(fn.variable, "_post_accumulate_grad_hooks", None) is not None
 
 
 def steps_part(door: Door) -> Part:

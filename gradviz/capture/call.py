@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -13,8 +13,24 @@ from gradviz.capture.backward import StepRecorder
 from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import GraphWalk, root_node
 from gradviz.capture.names import NameMap
+from gradviz.capture.records import twin_of
 from gradviz.capture.summary import summarize_optional
 from gradviz.model import Api, BackwardCall, Graph, Location, Root, Value
+
+_Record = TypeVar("_Record")
+_twins: dict[type, Any] = {}
+
+
+def replaced(record: _Record, **changes: Any) -> _Record:
+    """``dataclasses.replace`` of a frozen slotted model record, made as `gradviz.capture.records` makes
+    records (a mutable twin given the frozen class): a captured call replaces two per leaf."""
+    cls = type(record)
+    twin = _twins.get(cls)
+    if twin is None:
+        twin = _twins[cls] = twin_of(cls)
+    made = twin(*[changes[name] if name in changes else getattr(record, name) for name in twin.__slots__])
+    made.__class__ = cls
+    return made  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -109,12 +125,17 @@ class CallPlan:
         """
         nodes = list(self.graph.nodes)
         leaves = [self.walked.fns[node_id].variable for node_id in self.leaf_ids]
-        grads = summarize_all([leaf.grad for leaf in leaves])
-        for node_id, leaf, grad in zip(self.leaf_ids, leaves, grads, strict=True):
+        recorder = self.steps
+        grads = [leaf.grad for leaf in leaves]
+        slots = [recorder.slot_of(grad) for grad in grads]  # .grad that is the v AccumulateGrad stole
+        fresh = summarize_all([grad if slot < 0 else None for grad, slot in zip(grads, slots, strict=True)])
+        steps = tuple(recorder.steps)
+        for node_id, leaf, slot, grad in zip(self.leaf_ids, leaves, slots, fresh, strict=True):
             tensor = nodes[node_id].tensor
             if tensor is not None:
-                tensor = dataclasses.replace(tensor, grad_after=grad, version=int(leaf._version))
-                nodes[node_id] = dataclasses.replace(nodes[node_id], tensor=tensor)
+                grad_after = grad if slot < 0 else recorder.value_in(slot)
+                tensor = replaced(tensor, grad_after=grad_after, version=int(leaf._version))
+                nodes[node_id] = replaced(nodes[node_id], tensor=tensor)
         results: tuple[Value | None, ...] = ()
         if self.arguments.api == "grad" and result is not None:
             results = tuple(summarize_all(list(result)))
@@ -123,7 +144,7 @@ class CallPlan:
             api=self.arguments.api,
             location=self.location,
             graph=dataclasses.replace(self.graph, nodes=tuple(nodes)),
-            steps=tuple(self.steps.steps),
+            steps=steps,
             retain_graph=self.arguments.retain_graph,
             create_graph=self.arguments.create_graph,
             inputs=self.arguments.input_ids(self.walked),

@@ -126,6 +126,7 @@ class CallCapture:
             with data_access_noted(self.recorder if self._saved_check is not None else None):
                 result = engine()
         except BaseException as exc:
+            plan.steps.failed()
             plan.steps.detach()
             self.finish(plan, None, error=exc)
             on_error(exc, plan.location)
@@ -179,12 +180,18 @@ class CallCapture:
             leaf_grads_after=dict(zip(leaf_ids, grads_before, strict=True)),
             tensor_id=recorder.tensor_id if recorder is not None else (lambda tensor: None),
         )
-        graph = describe(walked, context, engine_args.roots(walked, names))
+        roots = engine_args.roots(walked, names)
+        graph = describe(walked, context, roots)
         for node_id in leaf_ids:
             self._leaves.learn_label(walked.fns[node_id].variable, graph.nodes[node_id].tensor)
         jacobians = self._jacobians and worth_computing(len(walked.fns))
         steps = StepRecorder(
-            walked.fns, jacobians=jacobians, on_node_start=self._check_saved(index, graph), part=self._steps
+            walked.fns,
+            jacobians=jacobians,
+            on_node_start=self._check_saved(index, graph),
+            part=self._steps,
+            roots=[root.node for root in roots],
+            inputs=engine_args.input_ids(walked),
         )
         return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps)
 

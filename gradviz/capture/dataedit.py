@@ -79,7 +79,7 @@ class SavedTensorCheck:
         """Whether `check` may find anything on this node: it was fingerprinted, and an edit mark came since.
 
         Args:
-            grad_fn: The autograd Node about to run.
+            grad_fn: The autograd Node about to run (or that just ran).
         """
         origin = origin_of(grad_fn)
         if origin is None or not origin.fingerprints:
@@ -99,11 +99,12 @@ class SavedTensorCheck:
     ) -> list[Finding]:
         """Look for saved tensors of one node that changed without a version bump.
 
-        Call it from a backward pre-hook, before the node runs. It never raises: anything it cannot
-        read is left unchecked (autograd's own error, if any, follows).
+        Call it before the node's saved tensors are released: in a pre-hook, or in the post-hook of a
+        node that does not change them (the engine releases them after the hooks). It never raises:
+        anything it cannot read is left unchecked (autograd's own error, if any, follows).
 
         Args:
-            grad_fn: The autograd Node about to run.
+            grad_fn: The autograd Node about to run (or that just ran).
             node_name: Its name in the captured graph (``MulBackward0``).
             location: The line that created it, where known.
             call_index: The 1-based backward call this happens in.

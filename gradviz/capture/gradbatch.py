@@ -1,11 +1,12 @@
 """Summaries of one backward call's gradients, read back together after the call instead of one by one.
 
 A hook that summarised each gradient as it passed paid four reductions and four read-backs per tensor,
-most of it per-op overhead. Here a hook copies a small gradient and reduces a large one at once into
-one small tensor of four numbers; after the call, same-shaped small gradients are stacked and reduced
-once per shape, and every number is read back in one ``tolist()``. The small gradients are copied,
-not held: a held reference would make the engine copy where it now steals a gradient for ``.grad`` or
-adds into it in place, which a user's dispatch mode (and memory) would notice.
+most of it per-op overhead. Here a hook copies a small gradient and reduces a large one at once, its
+results read back later (`gradviz.capture.bigreduce`); after the call, same-shaped small gradients are
+stacked and reduced once per shape, and the numbers are read back a statistic at a time. The small
+gradients are copied, not held: a held reference would make the engine copy where it now steals a
+gradient for ``.grad`` or adds into it in place, which a user's dispatch mode (and memory) would notice.
+A view node's vJ over the same elements as a big gradient already taken is not reduced again.
 
 A gradient is known again by a plain weak reference held only until `GradBatch.resolve`, right after the
 engine call: no ``swap_tensors`` can meet it, so it need not be gradviz's one `TensorRef` per tensor, whose
@@ -21,7 +22,7 @@ from typing import Any
 
 import torch
 
-from gradviz.capture.extremes import extremes
+from gradviz.capture.bigreduce import BigReductions, is_dense, make_value
 from gradviz.capture.isolation import isolated
 from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
 from gradviz.capture.valuepool import shared
@@ -29,15 +30,13 @@ from gradviz.model import Value
 
 #: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.
 HOLD_BYTES = 8 * 1024 * 1024
-#: Gradients with at most this many elements are copied, then stacked; larger ones are reduced at once
-#: (copying them would cost more than the calls it saves).
+#: Gradients with at most this many elements are copied, then stacked (their values are kept when few);
+#: larger ones are reduced at once, for their statistics only (copying them would cost more).
 STACK_NUMEL = 4096
+#: Bytes of small tensors stacked at once: below the size the allocator would map fresh each time.
+PIECE_BYTES = 64 * 1024
 _FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 _detach = torch._C.TensorBase.detach
-
-#: A large tensor reduced, waiting to be read back: shape, dtype, element count, and one 1-D tensor of
-#: min, max, sum and 2-norm.
-_Reduced = tuple[tuple[int, ...], torch.dtype, int, torch.Tensor]
 
 
 class GradBatch:
@@ -55,45 +54,90 @@ class GradBatch:
         self._hold_bytes = hold_bytes
         self._held: list[tuple[int, torch.Tensor]] = []  # slot, a copy of the gradient as the hook saw it
         self._bytes = 0
-        self._reduced: list[tuple[int, _Reduced]] = []
+        self._big = BigReductions()
+        # Big dense gradients by their memory span: slot, tensor (weak), version; views found among them.
+        self._spans: dict[tuple[Any, ...], tuple[int, weakref.ref[torch.Tensor], int]] = {}
+        self._views: list[tuple[int, int, tuple[int, ...]]] = []  # slot, slot of the same elements, shape
         # By id: slot, tensor, version; weak, and only until `resolve` (see the module's docstring).
         self._seen: dict[int, tuple[int, weakref.ref[torch.Tensor], int]] = {}
         self._values: list[Value | None] = []
 
     def add(self, tensor: torch.Tensor | None) -> int:
-        """Take a gradient the engine handed to a hook; its slot number (-1 for None, "no gradient")."""
+        """Take a gradient the engine handed to a hook; its slot number (-1 for None, "no gradient").
+
+        Call it inside `isolated()`: the copies and reductions are gradviz's own ops.
+        """
         if tensor is None:
             return -1
         version = tensor._version
         seen = self._seen.get(id(tensor))
-        if seen is not None and seen[1]() is tensor and seen[2] == version:
+        if seen is not None and seen[2] == version and seen[1]() is tensor:
             return seen[0]
         slot = len(self._values)
         self._values.append(None)
         self._seen[id(tensor)] = (slot, weakref.ref(tensor), version)
         count = tensor.numel()
-        if not _batchable(tensor) or count == 0:
+        if tensor.dtype not in _FLOATS or count == 0 or tensor.layout != torch.strided or tensor.is_meta:
             self._values[slot] = summarize(tensor)
             return slot
-        with isolated():  # gradviz's own ops: no user mode sees them
-            if count > STACK_NUMEL:
-                self._reduced.append((slot, _reduce(_detach(tensor))))
-                return slot
-            copy = _detach(tensor).clone()
+        if tensor.requires_grad:  # a create_graph backward: the copy must not join the graph
+            tensor = _detach(tensor)
+        if count > STACK_NUMEL:
+            self._take_big(slot, tensor, version)
+            return slot
+        copy = tensor.clone()
         self._held.append((slot, copy))
         self._bytes += copy.nbytes
         if self._bytes > self._hold_bytes:
             self._summarise_held()
         return slot
 
+    def slot_of(self, tensor: torch.Tensor | None) -> int:
+        """The slot of a tensor taken before and unchanged since (by identity and version), else -1.
+
+        A leaf's ``.grad`` after the call is often the very v its AccumulateGrad received (the engine
+        steals v when ``.grad`` was None): its summary is then that v's. Ask before `resolve`.
+        """
+        if tensor is None:
+            return -1
+        seen = self._seen.get(id(tensor))
+        if seen is None or seen[2] != tensor._version or seen[1]() is not tensor:
+            return -1
+        return seen[0]
+
     def resolve(self) -> list[Value | None]:
         """Every slot's summary, by slot number; nothing is held afterwards."""
         self._seen.clear()
-        self._summarise_held()
-        reduced, self._reduced = self._reduced, []
-        for (slot, _), value in zip(reduced, _read_back([entry for _, entry in reduced]), strict=True):
-            self._values[slot] = value
-        return self._values
+        self._spans.clear()
+        values = self._values
+        with isolated():
+            self._summarise_held()
+            for slot, big in self._big.read():
+                values[slot] = big
+        for slot, source, shape in self._views:
+            value = values[source]
+            if value is not None and value.shape != shape:  # too big for its values: statistics only
+                value = make_value(shape, value.dtype, None, value.min, value.max, value.mean, value.norm)
+            values[slot] = value
+        self._views.clear()
+        return values
+
+    def _take_big(self, slot: int, tensor: torch.Tensor, version: int) -> None:
+        """Reduce a big gradient, unless it is a view of one already taken over the same elements.
+
+        A view node's vJ (``view``, ``t``, ``permute``, ``reshape``) is its v in another shape: the same
+        memory, and the same version counter, so an unchanged version means unchanged elements.
+        """
+        if tensor.is_contiguous() or is_dense(tensor.shape, tensor.stride()):
+            span = (tensor.data_ptr(), tensor.numel(), tensor.dtype, tensor.device)
+            known = self._spans.get(span)
+            if known is not None and known[2] == version:
+                first = known[1]()
+                if first is not None and first._version == version:  # both unchanged since it was taken
+                    self._views.append((slot, known[0], tuple(tensor.shape)))
+                    return
+            self._spans[span] = (slot, weakref.ref(tensor), version)
+        self._big.take(slot, tensor)
 
     def _summarise_held(self) -> None:
         held, self._held = self._held, []
@@ -134,11 +178,14 @@ def summarize_batch(tensors: Sequence[torch.Tensor]) -> list[Value]:
             else:
                 groups.setdefault((tensor.device, tensor.dtype, tuple(tensor.shape)), []).append(position)
         for (_, dtype, shape), positions in groups.items():
-            datas = [_detach(tensors[position]) for position in positions]
+            datas = [tensors[position] for position in positions]
+            datas = [_detach(data) if data.requires_grad else data for data in datas]
             for position, value in zip(positions, _group_values(datas, shape, dtype), strict=True):
                 out[position] = value
-        reduced = [_reduce(_detach(tensors[position])) for position in large]
-        for position, value in zip(large, _read_back(reduced), strict=True):
+        big = BigReductions()
+        for position in large:
+            big.take(position, _detach(tensors[position]))
+        for position, value in big.read():
             out[position] = value
     return [value for value in out if value is not None]
 
@@ -154,55 +201,36 @@ def _wide(dtype: torch.dtype) -> torch.dtype | None:
     return torch.float32 if dtype.itemsize < 4 else None
 
 
-def _reduce(data: torch.Tensor) -> _Reduced:
-    """Min, max, sum and 2-norm of one large floating tensor, stacked into one tensor (not read back yet).
-
-    Stacked here, not at the read-back: one small tensor per gradient to keep and to stack later, not four.
-    """
-    wide = _wide(data.dtype)
-    low, high = torch.aminmax(data) if data.is_contiguous() else extremes(data)
-    if wide is not None:
-        low, high = low.to(wide), high.to(wide)
-    stats = torch.stack((low, high, data.sum(dtype=wide), torch.linalg.vector_norm(data, dtype=wide)))
-    return tuple(data.shape), data.dtype, data.numel(), stats
-
-
-def _read_back(reduced: Sequence[_Reduced]) -> list[Value]:
-    """The summaries of reduced tensors, their numbers read back in one ``tolist()`` per device."""
-    by_kind: dict[tuple[Any, ...], list[int]] = {}
-    for position, (_, _, _, stats) in enumerate(reduced):
-        by_kind.setdefault((stats.device, stats.dtype), []).append(position)
-    out: list[Value | None] = [None] * len(reduced)
-    with isolated():
-        for positions in by_kind.values():
-            numbers = torch.stack([reduced[position][3] for position in positions]).tolist()
-            for (low, high, total, norm), position in zip(numbers, positions, strict=True):
-                shape, dtype, count, _ = reduced[position]
-                out[position] = Value(
-                    shape=shape, dtype=dtype_name(dtype), min=low, max=high, mean=total / count, norm=norm
-                )
-    return [value for value in out if value is not None]
-
-
 def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
-    """Summaries of small same-shaped, same-dtype floating tensors on one device."""
+    """Summaries of small same-shaped, same-dtype floating tensors on one device.
+
+    They are stacked a piece of at most `PIECE_BYTES` at a time: one big stack is a fresh allocation
+    the allocator maps anew (and the kernel zeroes page by page) on every call.
+    """
     name = dtype_name(dtype)
-    count = len(datas)
-    stacked = torch.stack(datas)
     numel = math.prod(shape)
-    rows = stacked.reshape(count, numel)
     wide = _wide(dtype)
-    lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
-    if wide is not None:
-        lows, highs = lows.to(wide), highs.to(wide)
-    means, norms = rows.mean(dim=1, dtype=wide), torch.linalg.vector_norm(rows, dim=1, dtype=wide)
-    stats = torch.stack((lows, highs, means, norms)).tolist()
+    step = max(1, PIECE_BYTES // max(1, numel * dtype.itemsize))
+    parts: list[torch.Tensor] = []
+    listed: list[Any] = []
+    for start in range(0, len(datas), step):
+        piece = datas[start : start + step]
+        stacked = torch.stack(piece)
+        rows = stacked.view(len(piece), numel)
+        lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
+        if wide is not None:
+            lows, highs = lows.to(wide), highs.to(wide)
+        means, norms = rows.mean(dim=1, dtype=wide), torch.linalg.vector_norm(rows, dim=1, dtype=wide)
+        parts.append(torch.stack((lows, highs, means, norms)))
+        if numel <= MAX_VALUES:
+            listed += stacked.tolist()
+    stats = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)).tolist()
     if numel > MAX_VALUES:
         return [
-            Value(shape=shape, dtype=name, min=low, max=high, mean=mean, norm=norm)
+            make_value(shape, name, None, low, high, mean, norm)
             for low, high, mean, norm in zip(*stats, strict=True)
         ]
     return [
-        shared(Value(shape, name, _freeze(listed), low, high, mean, norm))
-        for listed, low, high, mean, norm in zip(stacked.tolist(), *stats, strict=True)
+        shared(Value(shape, name, _freeze(values), low, high, mean, norm))
+        for values, low, high, mean, norm in zip(listed, *stats, strict=True)
     ]

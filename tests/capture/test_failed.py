@@ -242,3 +242,34 @@ def test_a_fault_while_recording_a_failed_call_leaves_the_users_error_alone(
     assert tracer.backward_calls == 1
     assert [finding.kind for finding in tracer.findings].count("capture_problem") == 1
     assert tracer.backwards == ()
+
+
+@pytest.mark.parametrize("grad_api", [False, True])
+def test_a_freed_graph_with_branches_names_the_ready_node_torch_stopped_at(grad_api: bool) -> None:
+    # Given: a graph whose branches are all ready once the sum ran, each needing freed saved tensors,
+    # run a second time (through backward, or through grad asking for one leaf only)
+    def build() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w = torch.tensor([0.5, 1.5], requires_grad=True)
+        v = torch.tensor([2.0, 3.0], requires_grad=True)
+        return w, v, ((w * w).exp() + (v * 3).sin() + (w * v).cos()).sum()
+
+    def again(y: torch.Tensor, w: torch.Tensor) -> object:
+        return torch.autograd.grad(y, [w]) if grad_api else y.backward()
+
+    w, _, y = build()
+    y.backward(retain_graph=False)
+    expected = torch_error(lambda: again(y, w))
+    stopped = running_node_in_plain_torch(y, lambda: again(y, w))
+
+    # When: the same two calls are traced without local Jacobians (as in a big graph: no pre-hooks then)
+    tracer = Tracer(jacobians=False)
+    with tracer:
+        w, _, y = build()
+        y.backward()
+    raised = traced_error(tracer, lambda: again(y, w))
+
+    # Then: the second call is recorded with torch's message and the node torch was running
+    assert str(raised) == str(expected)
+    second = tracer.backwards[1]
+    assert second.error is not None and second.error.node is not None
+    assert second.nodes[second.error.node].name == stopped

@@ -167,3 +167,77 @@ def test_captured_steps_match_torch_and_an_overwritten_v_shows_what_the_node_rec
     # And the v the custom node received is shown as received, before its backward overwrote it
     received = step_named(call, "DoublesInPlaceBackward").grad_outputs[0]
     assert received == summarize_all([torch.tensor([1.0, 10.0, 100.0])])[0]
+
+
+def test_views_of_a_big_gradient_read_as_torch_reads_them_each_in_its_own_shape() -> None:
+    # Given a big gradient, views of it over the same elements (as view and transpose nodes send them),
+    # a strided slice starting at the same address, and a view taken after the gradient changed in place
+    torch.manual_seed(0)
+    batch = GradBatch()
+    grad = torch.randn(64, 128)
+    before = grad.clone()
+    wide = torch.randn(128, 128)
+    slots = [batch.add(grad), batch.add(grad.t()), batch.add(grad.view(8, 1024)), batch.add(wide[:64])]
+    every_other = batch.add(wide[::2])  # same first address and size, other elements
+    grad.mul_(3)
+    changed = batch.add(grad.view(-1))
+    # When the call is over
+    values = batch.resolve()
+    # Then each reads as torch reads that tensor, in its own shape, with the values it had when taken
+    expected = [before, before.t(), before.view(8, 1024), wide[:64]]
+    for slot, tensor in zip(slots, expected, strict=True):
+        value = values[slot]
+        assert value is not None and agrees_with_torch(value, tensor)
+    assert values[every_other] is not None and agrees_with_torch(values[every_other], wide[::2])
+    assert values[changed] is not None and agrees_with_torch(values[changed], grad.view(-1))
+    assert values[changed].max == pytest.approx(3 * before.max().item())
+
+
+def test_many_big_gradients_read_back_in_pieces_keep_their_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a batch that reads its reductions back every three tensors
+    monkeypatch.setattr("gradviz.capture.bigreduce.HOLD_COUNT", 3)
+    torch.manual_seed(0)
+    batch = GradBatch()
+    tensors = [torch.randn(5000) * (index + 1) for index in range(10)] + [torch.randn(6000).half()]
+    # When they are all taken, then read
+    slots = [batch.add(tensor) for tensor in tensors]
+    values = batch.resolve()
+    # Then every summary is torch's
+    for slot, tensor in zip(slots, tensors, strict=True):
+        value = values[slot]
+        assert value is not None and agrees_with_torch(value, tensor)
+
+
+def leaf_named(call: BackwardCall, label: str) -> Any:
+    return next(node for node in call.graph.leaves if node.tensor is not None and node.tensor.label == label)
+
+
+@pytest.mark.parametrize("size", [3, 5000])
+def test_a_leaf_grad_after_reads_as_torch_when_stolen_added_into_or_changed_by_a_hook(size: int) -> None:
+    # Given leaves whose .grad is None (the engine steals v), already held (the engine adds into it), and
+    # None with a post-accumulate-grad hook that scales the stolen .grad in place
+    torch.manual_seed(0)
+    with Tracer(jacobians=False) as tracer:
+        fresh = torch.randn(size, requires_grad=True)
+        held = torch.randn(size, requires_grad=True)
+        held.grad = torch.ones(size)
+        hooked = torch.randn(size, requires_grad=True)
+
+        def scale(leaf: torch.Tensor) -> None:
+            assert leaf.grad is not None
+            leaf.grad.mul_(10)
+
+        hooked.register_post_accumulate_grad_hook(scale)
+        (fresh * held * hooked).sum().backward()
+    call = tracer.backwards[0]
+    # Then each leaf's .grad after the call is torch's, and the v each AccumulateGrad received is its own
+    with torch.no_grad():
+        sent = {"fresh": hooked * held, "held": hooked * fresh, "hooked": fresh * held}
+    for label, leaf in (("fresh", fresh), ("held", held), ("hooked", hooked)):
+        node = leaf_named(call, label)
+        assert leaf.grad is not None and node.tensor is not None and node.tensor.grad_after is not None
+        assert agrees_with_torch(node.tensor.grad_after, leaf.grad)
+        (step,) = [step for step in call.steps if step.node == node.id]
+        received = step.grad_outputs[0]
+        assert received is not None
+        assert agrees_with_torch(received, sent[label])
