@@ -1,9 +1,10 @@
 """Summaries of one backward call's gradients, read back together after the call instead of one by one.
 
 A hook that summarised each gradient as it passed paid four reductions and four read-backs per tensor,
-most of it per-op overhead. Here a hook copies a small gradient and reduces a large one at once into
-one small tensor of four numbers; after the call, same-shaped small gradients are stacked and reduced
-once per shape, and every number is read back in one ``tolist()``. The small gradients are copied,
+most of it per-op overhead. Here a hook copies a small gradient into a row of a buffer of its shape
+(`gradviz.capture.gradrows`) and reduces a large one at once into one small tensor of four numbers; a
+buffer is reduced once per statistic when it fills or the call ends, and the large ones' numbers are
+read back in one ``tolist()``. The small gradients are copied,
 not held: a held reference would make the engine copy where it now steals a gradient for ``.grad`` or
 adds into it in place, which a user's dispatch mode (and memory) would notice.
 
@@ -22,13 +23,14 @@ from typing import Any
 import torch
 
 from gradviz.capture.extremes import extremes
+from gradviz.capture.gradrows import BUFFER_BYTES, GradRows
 from gradviz.capture.isolation import isolated
 from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
 from gradviz.capture.valuepool import shared
 from gradviz.model import Value
 
-#: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.
-HOLD_BYTES = 8 * 1024 * 1024
+#: Buffers of small-gradient copies held at most (bytes), all shapes together: memory stays bounded.
+HOLD_BYTES = 4 * 1024 * 1024
 #: Gradients with at most this many elements are copied, then stacked; larger ones are reduced at once
 #: (copying them would cost more than the calls it saves).
 STACK_NUMEL = 4096
@@ -48,17 +50,15 @@ class GradBatch:
     reuse of a gradient's memory, adding into it in place or stealing it for ``.grad``, must not change).
 
     Args:
-        hold_bytes: Summarise the small copies held once they pass this many bytes.
+        hold_bytes: The buffers of small copies take at most this many bytes (`GradRows`).
     """
 
     def __init__(self, hold_bytes: int = HOLD_BYTES) -> None:
-        self._hold_bytes = hold_bytes
-        self._held: list[tuple[int, torch.Tensor]] = []  # slot, a copy of the gradient as the hook saw it
-        self._bytes = 0
         self._reduced: list[tuple[int, _Reduced]] = []
         # By id: slot, tensor, version; weak, and only until `resolve` (see the module's docstring).
         self._seen: dict[int, tuple[int, weakref.ref[torch.Tensor], int]] = {}
         self._values: list[Value | None] = []
+        self._rows = GradRows(self._values, _rows_values, hold_bytes)  # copies as the hooks saw them
 
     def add(self, tensor: torch.Tensor | None) -> int:
         """Take a gradient the engine handed to a hook; its slot number (-1 for None, "no gradient")."""
@@ -79,28 +79,18 @@ class GradBatch:
             if count > STACK_NUMEL:
                 self._reduced.append((slot, _reduce(_detach(tensor))))
                 return slot
-            copy = _detach(tensor).clone()
-        self._held.append((slot, copy))
-        self._bytes += copy.nbytes
-        if self._bytes > self._hold_bytes:
-            self._summarise_held()
+            self._rows.add(slot, _detach(tensor))
         return slot
 
     def resolve(self) -> list[Value | None]:
         """Every slot's summary, by slot number; nothing is held afterwards."""
         self._seen.clear()
-        self._summarise_held()
+        with isolated():
+            self._rows.flush()
         reduced, self._reduced = self._reduced, []
         for (slot, _), value in zip(reduced, _read_back([entry for _, entry in reduced]), strict=True):
             self._values[slot] = value
         return self._values
-
-    def _summarise_held(self) -> None:
-        held, self._held = self._held, []
-        self._bytes = 0
-        values = summarize_batch([copy for _, copy in held])
-        for (slot, _), value in zip(held, values, strict=True):
-            self._values[slot] = value
 
 
 def _batchable(tensor: torch.Tensor) -> bool:
@@ -185,12 +175,23 @@ def _read_back(reduced: Sequence[_Reduced]) -> list[Value]:
 
 
 def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
-    """Summaries of small same-shaped, same-dtype floating tensors on one device."""
-    name = dtype_name(dtype)
-    count = len(datas)
-    stacked = torch.stack(datas)
+    """Summaries of small same-shaped, same-dtype floating tensors on one device, a buffer's worth at a time.
+
+    Stacking a thousand leaf gradients at once took a block the C allocator then kept as free memory.
+    """
     numel = math.prod(shape)
-    rows = stacked.reshape(count, numel)
+    chunk = max(1, BUFFER_BYTES // max(1, numel * dtype.itemsize))
+    values: list[Value] = []
+    for start in range(0, len(datas), chunk):
+        part = datas[start : start + chunk]
+        values += _rows_values(torch.stack(part).reshape(len(part), numel), shape, dtype)
+    return values
+
+
+def _rows_values(rows: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
+    """Summaries of the rows of a contiguous 2-D tensor, each row one flattened tensor of this shape."""
+    name = dtype_name(dtype)
+    count, numel = rows.shape
     wide = _wide(dtype)
     lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
     if wide is not None:
@@ -204,5 +205,5 @@ def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torc
         ]
     return [
         shared(Value(shape, name, _freeze(listed), low, high, mean, norm))
-        for listed, low, high, mean, norm in zip(stacked.tolist(), *stats, strict=True)
+        for listed, low, high, mean, norm in zip(rows.view(count, *shape).tolist(), *stats, strict=True)
     ]
