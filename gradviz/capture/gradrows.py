@@ -19,7 +19,7 @@ import torch
 from gradviz.model import Value
 
 #: One buffer's bytes at most: it is summarised, in one reduction per statistic, each time it fills.
-BUFFER_BYTES = 1024 * 1024
+BUFFER_BYTES = 256 * 1024
 #: One buffer's rows at most (each row is a view made with the buffer; many tiny ones would cost more).
 BUFFER_ROWS = 256
 
