@@ -2,14 +2,14 @@
 
 Run through ``python benchmarks/bench_scale.py --only memory`` (this module holds that table).
 
-Each workload runs as a script of its own (4 training steps: forward, ``backward()``), once under plain
-``python`` and once under default ``gradviz trace`` (3 calls captured step by step), each in a fresh
-process whose own peak RSS is read (``ru_maxrss`` of a small launcher's child). Both sides start Python
-and import torch and the workload's builder; only the traced side imports gradviz. The extra RSS is split
-into:
+Each workload runs as a script of its own (4 training steps: forward, ``backward()``), under plain
+``python`` and under default ``gradviz trace`` (3 calls captured step by step), interleaved, medians of
+up to 3 runs, each in a fresh process whose own peak RSS is read (``ru_maxrss`` of a small launcher's
+child). Both sides start Python and import torch and the workload's builder; only the traced side imports
+gradviz. The extra RSS is split into:
 
 - start-up: ``gradviz trace`` on a script that only imports torch, against plain ``python`` on it
-  (gradviz's modules, the CLI), measured once;
+  (gradviz's modules, the CLI);
 - records: the Python objects a finished ``gradviz.trace()`` of the same 4 steps keeps (tracemalloc, in
   this process, after a warm-up trace so that no first import is counted);
 - the rest: what neither explains: memory used only during a captured call (hooks, summaries of the
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_scale import BIG_LEAF_SCRIPT, ROOT, Workload, run_process
+from bench_scale import BIG_LEAF_SCRIPT, ROOT, Run, Workload, _median_run, run_process
 
 WORKLOAD_SCRIPT = """\
 import sys
@@ -106,23 +106,34 @@ def records_mib(run: Callable[[], Any], steps: int) -> float:
     return kept / 2**20
 
 
-def start_up_mib(folder: Path) -> float:
+def _plain_and_traced(script: Path, out_dir: Path, repeat: int) -> tuple[Run, Run]:
+    """Medians of `repeat` runs of a script under plain python and under ``gradviz trace``, interleaved."""
+    trace = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--format", "dot", "--out", str(out_dir)]
+    plain_runs, traced_runs = [], []
+    for _ in range(repeat):
+        plain_runs.append(run_process([sys.executable, str(script)], script.parent))
+        traced_runs.append(run_process([*trace, str(script)], script.parent))
+    return _median_run(plain_runs), _median_run(traced_runs)
+
+
+def start_up_mib(folder: Path, repeat: int) -> float:
     """Peak RSS of ``gradviz trace`` over plain ``python`` on a script that only imports torch (MiB)."""
     script = folder / "start.py"
     script.write_text(START_SCRIPT)
-    plain = run_process([sys.executable, str(script)], folder)
-    trace = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--format", "dot", "--out"]
-    traced = run_process([*trace, str(folder / "start-out"), str(script)], folder)
+    plain, traced = _plain_and_traced(script, folder / "start-out", repeat)
     return traced.peak_mib - plain.peak_mib
 
 
 def _memory_row(
-    name: str, script: Path, out_dir: Path, largest: float, start_up: float, records: float | None
+    name: str,
+    script: Path,
+    out_dir: Path,
+    largest: float,
+    start_up: float,
+    records: float | None,
+    repeat: int,
 ) -> None:
-    folder = script.parent
-    plain = run_process([sys.executable, str(script)], folder)
-    trace = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--format", "dot", "--out"]
-    traced = run_process([*trace, str(out_dir), str(script)], folder)
+    plain, traced = _plain_and_traced(script, out_dir, repeat)
     size = (out_dir / "trace.json").stat().st_size / 1e6
     extra = traced.peak_mib - plain.peak_mib
     bound = MEMORY_SHARE * largest
@@ -138,7 +149,7 @@ def _memory_row(
     )
 
 
-def bench_workload_memory(chosen: list[Workload], steps: int = 4, big: bool = True) -> None:
+def bench_workload_memory(chosen: list[Workload], steps: int = 4, big: bool = True, repeat: int = 3) -> None:
     """Table 5: peak RSS of each workload as a script, plain python against default ``gradviz trace``.
 
     Each row says whether the extra RSS is within issue 8's bound, 10% of the graph's largest tensor, and
@@ -146,7 +157,10 @@ def bench_workload_memory(chosen: list[Workload], steps: int = 4, big: bool = Tr
     are a few KB, below what the Python objects of any record of them take, so their bound is out of
     reach by construction; the scripts with a 200 MB tensor are where it is meaningful.
     """
-    print(f"## peak RSS per workload: {steps} training steps as a script, plain against `gradviz trace`")
+    print(
+        f"## peak RSS per workload: {steps} training steps as a script, plain against `gradviz trace`, "
+        f"medians of {repeat}"
+    )
     print(
         f"| {'workload':38s} | {'plain MiB':>9s} | {'traced MiB':>10s} | {'extra MiB':>9s} "
         f"| {'start-up':>8s} | {'records':>7s} | {'rest':>6s} "
@@ -158,7 +172,7 @@ def bench_workload_memory(chosen: list[Workload], steps: int = 4, big: bool = Tr
     )
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
-        start_up = start_up_mib(folder)
+        start_up = start_up_mib(folder, repeat)
         for number, workload in enumerate(chosen):
             builder, call = BUILD_CALLS[workload.name]
             script = folder / f"workload-{number}.py"
@@ -166,15 +180,16 @@ def bench_workload_memory(chosen: list[Workload], steps: int = 4, big: bool = Tr
             script.write_text(WORKLOAD_SCRIPT.format(folder=here, builder=builder, call=call, steps=steps))
             largest = largest_tensor_mib(workload.run())
             records = records_mib(workload.run, steps)
-            _memory_row(workload.name, script, folder / f"out-{number}", largest, start_up, records)
+            out_dir = folder / f"out-{number}"
+            _memory_row(workload.name, script, out_dir, largest, start_up, records, repeat)
         for number, (name, (text, largest)) in enumerate(BIG_SCRIPTS.items() if big else ()):
             script = folder / f"big-{number}.py"
             script.write_text(text)
-            _memory_row(name, script, folder / f"big-out-{number}", largest, start_up, None)
+            _memory_row(name, script, folder / f"big-out-{number}", largest, start_up, None, 1)
     print(
         f"\nbound: {MEMORY_SHARE:.0%} of the largest tensor (issue 8). Peak RSS is the traced process itself "
-        "(`--format dot`: no layout engine child), one run each (about +-2 MiB).\n"
-        "start-up: `gradviz trace` of a script that only imports torch, over plain python (once). "
+        "(`--format dot`: no layout engine child); the 200 MB scripts run once.\n"
+        "start-up: `gradviz trace` of a script that only imports torch, over plain python. "
         "records: Python objects a finished gradviz.trace() of the same steps keeps (tracemalloc). "
         "rest: extra - start-up - records: memory used only during a captured call, and freed memory "
         "the allocators keep (peak RSS never goes back down)."

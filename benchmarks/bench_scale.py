@@ -563,7 +563,7 @@ def main() -> int:
     if args.only in (None, "memory"):
         from bench_memory import bench_workload_memory
 
-        bench_workload_memory(workloads(args.quick), big=not args.quick)
+        bench_workload_memory(workloads(args.quick), big=not args.quick, repeat=max(1, min(repeat, 3)))
     if args.only in (None, "scripts", "budget"):
         bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 5)))
     if args.only in (None, "scripts"):
