@@ -6,6 +6,7 @@ Run from the repository root::
     python benchmarks/bench_scale.py --quick     # small workloads, 2,000-step loop, 1 repeat
     python benchmarks/bench_scale.py --only graphs --repeat 7
     python benchmarks/bench_scale.py --only graphs --workloads mlp100,cnn,tf12 --repeat 5
+    python benchmarks/bench_scale.py --only memory --workloads mlp1000
 
 It prints, side by side in one process where that makes sense:
 
@@ -539,7 +540,7 @@ def main() -> int:
     parser.add_argument(
         "--workloads",
         type=lambda text: [name for name in text.split(",") if name],
-        help=f"comma-separated workloads for the graphs table ({', '.join(WORKLOADS)})",
+        help=f"comma-separated workloads for the graphs and memory tables ({', '.join(WORKLOADS)})",
     )
     args = parser.parse_args()
     unknown = [name for name in args.workloads or [] if name not in WORKLOADS]
@@ -563,7 +564,8 @@ def main() -> int:
     if args.only in (None, "memory"):
         from bench_memory import bench_workload_memory
 
-        bench_workload_memory(workloads(args.quick), big=not args.quick, repeat=max(1, min(repeat, 3)))
+        chosen, big = workloads(args.quick, args.workloads), not args.quick and not args.workloads
+        bench_workload_memory(chosen, big=big, repeat=max(1, min(repeat, 3)))
     if args.only in (None, "scripts", "budget"):
         bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 5)))
     if args.only in (None, "scripts"):

@@ -2,7 +2,7 @@
 
 A ``clone()`` per gradient made thousands of small allocations during a backward call; once they were
 summarised, the C allocator kept most of that memory as fragmented free space for the rest of the
-process (about 40 MiB on a 1000-layer MLP), and stacking the copies to reduce them allocated them all
+process (about 30 MiB on a 1000-layer MLP), and stacking the copies to reduce them allocated them all
 once more. Here each (device, dtype, shape) gets one buffer of rows: a gradient is copied into the next
 free row, and a full buffer is summarised where it lies (it already is the stack), then written again
 from its first row. Only the rows written take memory, so a small graph costs a page, not a buffer.
