@@ -6,6 +6,7 @@ Run from the repository root::
     python benchmarks/bench_scale.py --quick     # small workloads, 2,000-step loop, 1 repeat
     python benchmarks/bench_scale.py --only graphs --repeat 7
     python benchmarks/bench_scale.py --only graphs --workloads mlp100,cnn,tf12 --repeat 5
+    python benchmarks/bench_scale.py --only memory --workloads mlp1000
 
 It prints, side by side in one process where that makes sense:
 
@@ -22,7 +23,8 @@ It prints, side by side in one process where that makes sense:
    ``--only sizes``: trace.json per workload and for a chain of 25,000 multiplications with 3 captured
    calls (not timed), with what its 20 MB bound thinned or left out. ``--only memory``: peak RSS per
    workload and for two scripts holding a 200 MB tensor, each against issue 8's bound (plain + 10% of
-   the largest tensor), met or not.
+   the largest tensor), met or not, with the extra split into start-up, records and the rest
+   (``benchmarks/bench_memory.py``).
 
 3. Issue 8's cost targets (captured fwd+bwd / plain on the 12-layer transformer, the CNN and mlp100;
    whole scripts traced / plain) against this run's figures, one line each.
@@ -496,110 +498,6 @@ def bench_script(
     )
 
 
-WORKLOAD_SCRIPT = """\
-import sys
-sys.path.insert(0, {folder!r})
-import torch
-torch.set_num_threads(1)
-from bench_scale import {builder}
-run = {call}
-for _ in range({steps}):
-    run().backward()
-"""
-
-#: How the memory table's script builds each workload alone, by row label (it builds no other model).
-BUILD_CALLS = {
-    "tutorial chain": ("_tutorial", "_tutorial()"),
-    "MLP 100 layers (Linear 64 + ReLU)": ("_mlp", "_mlp(100)"),
-    "TransformerEncoder 2 layers (d=128)": ("_transformer", "_transformer(2)"),
-    "ResNet-like CNN (8 blocks, 32 ch)": ("_cnn", "_cnn(8)"),
-    "TransformerEncoder 12 layers": ("_transformer", "_transformer(12)"),
-    "MLP 1000 layers": ("_mlp", "_mlp(1000)"),
-}
-
-
-def largest_tensor_mib(loss: Any) -> float:
-    """The biggest tensor in a loss's graph (a leaf or a saved tensor), in MiB."""
-    from gradviz.capture.graph import walk
-    from gradviz.capture.saved import read_saved
-
-    sizes = [0]
-    for fn in walk([loss]).fns:
-        tensors = [fn.variable] if type(fn).__name__ == "AccumulateGrad" else [t for _, t in read_saved(fn)]
-        sizes.extend(t.numel() * t.element_size() for t in tensors)
-    return max(sizes) / 2**20
-
-
-BIG_TRANSPOSED_SCRIPT = """\
-import torch
-
-weight = torch.randn(5_000, 10_000, requires_grad=True)
-inputs = torch.randn(4, 10_000)
-loss = (inputs @ weight.t()).sum()
-loss.backward()
-print(float(weight.grad[0, 0]))
-"""
-
-#: Scripts whose graph holds one big tensor (its size in MiB): where issue 8's memory bound means most.
-BIG_SCRIPTS = {
-    "50M-float leaf (200 MB)": (BIG_LEAF_SCRIPT, 50_000_000 * 4 / 2**20),
-    "50M-float weight saved transposed": (BIG_TRANSPOSED_SCRIPT, 50_000_000 * 4 / 2**20),
-}
-#: Issue 8: peak RSS at most plain + this share of the largest tensor.
-MEMORY_SHARE = 0.10
-#: Peak RSS measured in this run, for the targets summary: (workload, extra MiB, bound MiB).
-MEMORY_RESULTS: list[tuple[str, float, float]] = []
-
-
-def _memory_row(name: str, script: Path, folder: Path, out_dir: Path, largest: float) -> None:
-    plain = run_process([sys.executable, str(script)], folder)
-    trace = [sys.executable, "-m", "gradviz", "trace", "--quiet", "--format", "dot", "--out"]
-    traced = run_process([*trace, str(out_dir), str(script)], folder)
-    size = (out_dir / "trace.json").stat().st_size / 1e6
-    extra = traced.peak_mib - plain.peak_mib
-    bound = MEMORY_SHARE * largest
-    met = "met" if extra <= bound else "NOT met"
-    MEMORY_RESULTS.append((name, extra, bound))
-    print(
-        f"| {name:38s} | {plain.peak_mib:9.0f} | {traced.peak_mib:10.0f} | {extra:9.0f} "
-        f"| {largest:18.2f} | {bound:10.2f} | {met:>7s} | {size:13.2f} |",
-        flush=True,
-    )
-
-
-def bench_workload_memory(chosen: list[Workload], steps: int = 4, big: bool = True) -> None:
-    """Table 5: peak RSS of each workload as a script, plain python against default ``gradviz trace``.
-
-    Each row says whether the extra RSS is within issue 8's bound, 10% of the graph's largest tensor. The
-    workloads' tensors are a few KB, below what the Python objects of any record of them take, so their
-    bound is out of reach by construction; the scripts with a 200 MB tensor are where it is meaningful.
-    """
-    print(f"## peak RSS per workload: {steps} training steps as a script, plain against `gradviz trace`")
-    print(
-        f"| {'workload':38s} | {'plain MiB':>9s} | {'traced MiB':>10s} | {'extra MiB':>9s} "
-        f"| {'largest tensor MiB':>18s} | {'bound MiB':>10s} | {'met':>7s} | {'trace.json MB':>13s} |"
-    )
-    print(f"|{'-' * 40}|{'-' * 11}|{'-' * 12}|{'-' * 11}|{'-' * 20}|{'-' * 12}|{'-' * 9}|{'-' * 15}|")
-    with tempfile.TemporaryDirectory() as temp:
-        folder = Path(temp)
-        for number, workload in enumerate(chosen):
-            builder, call = BUILD_CALLS[workload.name]
-            here = str(ROOT / "benchmarks")
-            script = folder / f"workload-{number}.py"
-            script.write_text(WORKLOAD_SCRIPT.format(folder=here, builder=builder, call=call, steps=steps))
-            largest = largest_tensor_mib(workload.run())
-            _memory_row(workload.name, script, folder, folder / f"out-{number}", largest)
-        for number, (name, (text, largest)) in enumerate(BIG_SCRIPTS.items() if big else ()):
-            script = folder / f"big-{number}.py"
-            script.write_text(text)
-            _memory_row(name, script, folder, folder / f"big-out-{number}", largest)
-    print(
-        f"\nbound: {MEMORY_SHARE:.0%} of the largest tensor (issue 8). Peak RSS is the traced process itself "
-        "(`--format dot`: no layout engine child)."
-    )
-    print()
-
-
 def bench_scripts(repeat: int, quick: bool) -> None:
     """Table 2: whole scripts, plain against traced, with peak RSS and trace.json size."""
     steps = 2_000 if quick else 10_000
@@ -642,7 +540,7 @@ def main() -> int:
     parser.add_argument(
         "--workloads",
         type=lambda text: [name for name in text.split(",") if name],
-        help=f"comma-separated workloads for the graphs table ({', '.join(WORKLOADS)})",
+        help=f"comma-separated workloads for the graphs and memory tables ({', '.join(WORKLOADS)})",
     )
     args = parser.parse_args()
     unknown = [name for name in args.workloads or [] if name not in WORKLOADS]
@@ -664,7 +562,10 @@ def main() -> int:
     if args.only in (None, "sizes"):
         bench_trace_sizes(workloads(args.quick), 4)
     if args.only in (None, "memory"):
-        bench_workload_memory(workloads(args.quick), big=not args.quick)
+        from bench_memory import bench_workload_memory
+
+        chosen, big = workloads(args.quick, args.workloads), not args.quick and not args.workloads
+        bench_workload_memory(chosen, big=big, repeat=max(1, min(repeat, 3)))
     if args.only in (None, "scripts", "budget"):
         bench_after_budget(2_000 if args.quick else 10_000, max(1, min(repeat, 5)))
     if args.only in (None, "scripts"):
@@ -676,14 +577,16 @@ def main() -> int:
 
 def print_targets() -> None:
     """Issue 8's cost targets against this run's figures, one line each."""
-    if not RESULTS and not MEMORY_RESULTS:
+    memory = sys.modules.get("bench_memory")
+    memory_results: list[tuple[str, float, float]] = memory.MEMORY_RESULTS if memory else []
+    if not RESULTS and not memory_results:
         return
     print("## cost targets (issue 8), this run")
     for what, measured, target in RESULTS:
         verdict = "" if not target else ("  met" if measured <= target else "  NOT met")
         limit = f" (target <= {target:.1f}x)" if target else ""
         print(f"{what}: {measured:.2f}x{limit}{verdict}")
-    for name, extra, bound in MEMORY_RESULTS:
+    for name, extra, bound in memory_results:
         verdict = "met" if extra <= bound else "NOT met"
         print(f"peak RSS over plain, {name}: {extra:+.0f} MiB (bound {bound:.2f} MiB)  {verdict}")
     print()

@@ -1,9 +1,9 @@
 """Summaries of one backward call's gradients, read back together after the call instead of one by one.
 
 A hook that summarised each gradient as it passed paid four reductions and four read-backs per tensor,
-most of it per-op overhead. Here a hook copies a small gradient and reduces a large one at once, its
-results read back later (`gradviz.capture.bigreduce`); after the call, same-shaped small gradients are
-stacked and reduced once per shape, and the numbers are read back a statistic at a time. The small
+most of it per-op overhead. Here a hook copies a small gradient into a row of a buffer of its shape
+(`gradviz.capture.gradrows`), reduced once per statistic when the buffer fills or the call ends, and
+reduces a large one at once, its results read back later (`gradviz.capture.bigreduce`). The small
 gradients are copied, not held: a held reference would make the engine copy where it now steals a
 gradient for ``.grad`` or adds into it in place, which a user's dispatch mode (and memory) would notice.
 A view node's vJ over the same elements as a big gradient already taken is not reduced again.
@@ -23,13 +23,14 @@ from typing import Any
 import torch
 
 from gradviz.capture.bigreduce import BigReductions, is_dense, make_value
+from gradviz.capture.gradrows import GradRows
 from gradviz.capture.isolation import isolated
 from gradviz.capture.summary import MAX_VALUES, _freeze, dtype_name, summarize
 from gradviz.capture.valuepool import shared
 from gradviz.model import Value
 
-#: Copies of small gradients held at most (bytes) before they are summarised: memory stays bounded.
-HOLD_BYTES = 8 * 1024 * 1024
+#: Buffers of small-gradient copies held at most (bytes), all shapes together: memory stays bounded.
+HOLD_BYTES = 4 * 1024 * 1024
 #: Gradients with at most this many elements are copied, then stacked (their values are kept when few);
 #: larger ones are reduced at once, for their statistics only (copying them would cost more).
 STACK_NUMEL = 4096
@@ -47,13 +48,10 @@ class GradBatch:
     reuse of a gradient's memory, adding into it in place or stealing it for ``.grad``, must not change).
 
     Args:
-        hold_bytes: Summarise the small copies held once they pass this many bytes.
+        hold_bytes: The buffers of small copies take at most this many bytes (`GradRows`).
     """
 
     def __init__(self, hold_bytes: int = HOLD_BYTES) -> None:
-        self._hold_bytes = hold_bytes
-        self._held: list[tuple[int, torch.Tensor]] = []  # slot, a copy of the gradient as the hook saw it
-        self._bytes = 0
         self._big = BigReductions()
         # Big dense gradients by their memory span: slot, tensor (weak), version; views found among them.
         self._spans: dict[tuple[Any, ...], tuple[int, weakref.ref[torch.Tensor], int]] = {}
@@ -61,6 +59,7 @@ class GradBatch:
         # By id: slot, tensor, version; weak, and only until `resolve` (see the module's docstring).
         self._seen: dict[int, tuple[int, weakref.ref[torch.Tensor], int]] = {}
         self._values: list[Value | None] = []
+        self._rows = GradRows(self._values, _rows_values, hold_bytes)  # copies as the hooks saw them
 
     def add(self, tensor: torch.Tensor | None) -> int:
         """Take a gradient the engine handed to a hook; its slot number (-1 for None, "no gradient").
@@ -85,11 +84,7 @@ class GradBatch:
         if count > STACK_NUMEL:
             self._take_big(slot, tensor, version)
             return slot
-        copy = tensor.clone()
-        self._held.append((slot, copy))
-        self._bytes += copy.nbytes
-        if self._bytes > self._hold_bytes:
-            self._summarise_held()
+        self._rows.add(slot, tensor)
         return slot
 
     def slot_of(self, tensor: torch.Tensor | None) -> int:
@@ -111,7 +106,7 @@ class GradBatch:
         self._spans.clear()
         values = self._values
         with isolated():
-            self._summarise_held()
+            self._rows.flush()
             for slot, big in self._big.read():
                 values[slot] = big
         for slot, source, shape in self._views:
@@ -138,13 +133,6 @@ class GradBatch:
                     return
             self._spans[span] = (slot, weakref.ref(tensor), version)
         self._big.take(slot, tensor)
-
-    def _summarise_held(self) -> None:
-        held, self._held = self._held, []
-        self._bytes = 0
-        values = summarize_batch([copy for _, copy in held])
-        for (slot, _), value in zip(held, values, strict=True):
-            self._values[slot] = value
 
 
 def _batchable(tensor: torch.Tensor) -> bool:
@@ -202,35 +190,36 @@ def _wide(dtype: torch.dtype) -> torch.dtype | None:
 
 
 def _group_values(datas: list[torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
-    """Summaries of small same-shaped, same-dtype floating tensors on one device.
+    """Summaries of small same-shaped, same-dtype floating tensors on one device, a piece at a time.
 
-    They are stacked a piece of at most `PIECE_BYTES` at a time: one big stack is a fresh allocation
-    the allocator maps anew (and the kernel zeroes page by page) on every call.
+    Pieces stay under `PIECE_BYTES`: one big stack of a thousand leaf gradients was a fresh mapping the
+    kernel zeroed page by page on every call, and a block the C allocator then kept as free memory.
     """
-    name = dtype_name(dtype)
     numel = math.prod(shape)
+    chunk = max(1, PIECE_BYTES // max(1, numel * dtype.itemsize))
+    values: list[Value] = []
+    for start in range(0, len(datas), chunk):
+        part = datas[start : start + chunk]
+        values += _rows_values(torch.stack(part).view(len(part), numel), shape, dtype)
+    return values
+
+
+def _rows_values(rows: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> list[Value]:
+    """Summaries of the rows of a contiguous 2-D tensor, each row one flattened tensor of this shape."""
+    name = dtype_name(dtype)
+    count, numel = rows.shape
     wide = _wide(dtype)
-    step = max(1, PIECE_BYTES // max(1, numel * dtype.itemsize))
-    parts: list[torch.Tensor] = []
-    listed: list[Any] = []
-    for start in range(0, len(datas), step):
-        piece = datas[start : start + step]
-        stacked = torch.stack(piece)
-        rows = stacked.view(len(piece), numel)
-        lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
-        if wide is not None:
-            lows, highs = lows.to(wide), highs.to(wide)
-        means, norms = rows.mean(dim=1, dtype=wide), torch.linalg.vector_norm(rows, dim=1, dtype=wide)
-        parts.append(torch.stack((lows, highs, means, norms)))
-        if numel <= MAX_VALUES:
-            listed += stacked.tolist()
-    stats = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)).tolist()
+    lows, highs = rows.amin(dim=1), rows.amax(dim=1)  # aminmax with a dim is many times slower on CPU
+    if wide is not None:
+        lows, highs = lows.to(wide), highs.to(wide)
+    means, norms = rows.mean(dim=1, dtype=wide), torch.linalg.vector_norm(rows, dim=1, dtype=wide)
+    stats = torch.stack((lows, highs, means, norms)).tolist()
     if numel > MAX_VALUES:
         return [
             make_value(shape, name, None, low, high, mean, norm)
             for low, high, mean, norm in zip(*stats, strict=True)
         ]
     return [
-        shared(Value(shape, name, _freeze(values), low, high, mean, norm))
-        for values, low, high, mean, norm in zip(listed, *stats, strict=True)
+        shared(Value(shape, name, _freeze(listed), low, high, mean, norm))
+        for listed, low, high, mean, norm in zip(rows.view(count, *shape).tolist(), *stats, strict=True)
     ]
