@@ -62,8 +62,14 @@ class _Roots:
         """``id(parameter)`` to the full path of the module that owns it (the first root wins)."""
         owner: dict[int, str] = {}
         for key, root in self.modules.items():
-            for name, parameter in root.named_parameters():
-                owner.setdefault(id(parameter), _join(self.prefix[key], name.rpartition(".")[0]))
+            prefix = self.prefix[key]
+            # What named_parameters() yields, in its order, in one pass over the modules.
+            for path, module in root.named_modules():
+                full = None
+                for parameter in module._parameters.values():
+                    if parameter is not None and id(parameter) not in owner:
+                        full = _join(prefix, path) if full is None else full
+                        owner[id(parameter)] = full
         return owner
 
     def type_of(self, path: str) -> str:

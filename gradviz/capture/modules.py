@@ -13,6 +13,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import torch
@@ -26,6 +27,7 @@ from gradviz.capture.records import record_maker
 
 _KEY = "gradviz.module"
 _sequence_nr = torch._C._autograd._get_sequence_nr
+_first = itemgetter(0)
 #: How deep outputs are searched for tensors: ``(out, (h, c))`` of an LSTM is two levels.
 _OUTPUT_DEPTH = 3
 
@@ -128,7 +130,7 @@ def tag_new_nodes(
         if jump is not None and jump[0] is fn:
             nexts: Any = jump[1]  # Node ids are reused: the entry holds its node
         else:
-            nexts = [next_fn for next_fn, _ in fn.next_functions]
+            nexts = map(_first, fn.next_functions)
         for next_fn in nexts:
             if next_fn is None:
                 continue
