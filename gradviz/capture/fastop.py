@@ -30,10 +30,12 @@ _PLAIN_VALUES = frozenset({int, float, bool, str, type(None), torch.dtype, torch
 
 #: Per torch function: its timeline name when it is an ordinary op (no mark, no quirk), else "".
 _plain_names: dict[Any, str] = {}
+#: What `plain_name` gives a call the timeline leaves out (``Tensor.backward``, attribute reads).
+SKIPPED = "<skipped>"
 
 
 def plain_name(func: Any, raw_access: frozenset[str]) -> str:
-    """The op's timeline name when it is an ordinary op, else ``""`` (cached per function).
+    """The op's timeline name when it is an ordinary op, `SKIPPED`, or ``""`` (cached per function).
 
     Args:
         func: The torch function the mode was handed.
@@ -42,7 +44,9 @@ def plain_name(func: Any, raw_access: frozenset[str]) -> str:
     name = _plain_names.get(func)
     if name is None:
         code, name = opkind.classify(func)
-        if code != opkind.OP or name in raw_access:
+        if code == opkind.SKIP:
+            name = SKIPPED
+        elif code != opkind.OP or name in raw_access:
             name = ""
         _plain_names[func] = name
     return name
