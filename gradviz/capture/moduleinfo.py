@@ -114,20 +114,23 @@ def module_paths(
         return [None] * len(fns), ()
     roots = _Roots(distinct, names)
     owners = roots.owners()
+    path_of = {id(call): roots.path(call) for call in distinct}  # a call's path, once per call
     paths: list[str | None] = []
     for fn, call in zip(fns, tags, strict=True):
         if call is not None:
-            paths.append(roots.path(call))
+            paths.append(path_of[id(call)])
         elif type(fn).__name__ == "AccumulateGrad":
             paths.append(owners.get(id(fn.variable)))
         else:
             paths.append(None)
     calls: dict[str, set[int]] = {}
     types: dict[str, str] = {}
+    walked: set[int] = set()
     for call in distinct:
         link: ModuleCall | None = call
-        while link is not None:
-            full = roots.path(link)
+        while link is not None and id(link) not in walked:  # the calls above a walked one are counted
+            walked.add(id(link))
+            full = path_of[id(link)] if id(link) in path_of else roots.path(link)
             if full is not None:
                 calls.setdefault(full, set()).add(id(link))
                 types.setdefault(full, link.type)
