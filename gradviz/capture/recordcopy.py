@@ -35,7 +35,12 @@ def replaced(record: _Record, **changes: Any) -> _Record:
     entry = _twins.get(cls)
     if entry is None:
         twin = twin_of(cls)
-        entry = _twins[cls] = (twin, attrgetter(*twin.__slots__))
+        slots = twin.__slots__
+        # attrgetter of one name gives the value itself, not a 1-tuple
+        entry = _twins[cls] = (
+            twin,
+            attrgetter(*slots) if len(slots) > 1 else lambda r: (getattr(r, slots[0]),),
+        )
     twin, values = entry
     copy = twin(*values(record))
     for name, value in changes.items():
