@@ -13,7 +13,6 @@ from gradviz.capture.backward import StepRecorder
 from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import GraphWalk, root_node
 from gradviz.capture.names import NameMap
-from gradviz.capture.recordcopy import replaced
 from gradviz.capture.summary import summarize_optional
 from gradviz.model import Api, BackwardCall, Graph, Location, Root, Value
 
@@ -114,8 +113,8 @@ class CallPlan:
         for node_id, leaf, grad in zip(self.leaf_ids, leaves, grads, strict=True):
             tensor = nodes[node_id].tensor
             if tensor is not None:
-                tensor = replaced(tensor, grad_after=grad, version=int(leaf._version))
-                nodes[node_id] = replaced(nodes[node_id], tensor=tensor)
+                tensor = dataclasses.replace(tensor, grad_after=grad, version=int(leaf._version))
+                nodes[node_id] = dataclasses.replace(nodes[node_id], tensor=tensor)
         results: tuple[Value | None, ...] = ()
         if self.arguments.api == "grad" and result is not None:
             results = tuple(summarize_all(list(result)))
