@@ -16,6 +16,8 @@ from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.timeline import TimelineMixin
 from gradviz.model import Location
 
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
 
 class TensorTagging(TimelineMixin):
     """Tensor ids and node origins on the timeline (mixed into `ForwardRecorder`)."""
@@ -29,7 +31,7 @@ class TensorTagging(TimelineMixin):
         found: list[int] = []
         get, unowned = self._ids.get, self._unowned
         for value in values:
-            if type(value) is torch.Tensor:  # the usual argument: no subclass, no list of tensors
+            if type(value) in _PLAIN:  # the usual argument: no subclass, no list of tensors
                 known = get(value)
                 found.append(self._adopt(value) if known is None or (unowned and known in unowned) else known)
                 continue

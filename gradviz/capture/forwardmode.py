@@ -18,6 +18,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind, warnsite
 from gradviz.capture.door import Part, UserCall
+from gradviz.capture.fastop import SKIPPED, plain_name
 from gradviz.capture.lazyprints import LazyPrints
 
 if TYPE_CHECKING:
@@ -52,6 +53,18 @@ class TimelineMode(TorchFunctionMode):
             if recorder._recording and not torch.compiler.is_compiling():
                 recorder._unseen(func, kwargs)  # a user op in a paused block may edit behind autograd
             return func(*args, **kwargs)
+        try:
+            name = plain_name(func, RAW_ACCESS)
+        except Exception:  # a function gradviz cannot classify: the general way reports it
+            name = ""
+        if name is SKIPPED:
+            return func(*args, **kwargs)
+        if len(recorder._raw) >= recorder._max_events:
+            name = ""  # only counted, the general way
+        if name and (not kwargs or (kwargs.get("inplace") is not True and kwargs.get("out") is None)):
+            result = func(*args, **kwargs)  # the user's exception, if any, is theirs, unchanged
+            recorder.plain_op(name, args, kwargs, result)
+            return result
         return recorder._part.through(UserCall(func, args, kwargs), recorder._call)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from gradviz.capture.isolation import isolated
-from gradviz.capture.origin import NodeOrigin, origin_of, set_origin, update_origin
+from gradviz.capture.origin import ORIGIN_KEY, NodeOrigin, origin_of, set_origin, update_origin
+from gradviz.capture.records import record_maker
 from gradviz.capture.saved import Fingerprint, FingerprintCache, fingerprints_of, read_saved, storage_of
 from gradviz.model import Location
 
@@ -25,6 +26,8 @@ from gradviz.model import Location
 PENDING_LIMIT = 2048
 #: Storages remembered for precise marks: beyond this many, every untracked write marks.
 STORAGE_LIMIT = 200_000
+_default_hooks = torch._C._autograd._top_saved_tensors_default_hooks
+_make_origin = record_maker(NodeOrigin)
 #: A nearby tensor, as the node's op left it: data address, shape, gradviz id.
 Nearby = tuple[int, tuple[int, ...], int]
 
@@ -94,11 +97,48 @@ class LazyPrints:
         if origin_of(grad_fn) is not None:
             return
         # Reading a saved tensor runs the user's unpack hook (checkpointing, offloading): leave those alone.
-        hooked = torch._C._autograd._top_saved_tensors_default_hooks(False) is not None
+        hooked = _default_hooks(False) is not None
         set_origin(grad_fn, NodeOrigin(event, location, tensor_id, readable=made_now and not hooked))
         if hooked:
             return
         pending = _Pending(grad_fn, nearby, not made_now)
+        if self.eager:
+            self._take(pending, self._cache)
+            return
+        self._nodes[id(grad_fn)] = pending
+        if len(self._nodes) > PENDING_LIMIT:
+            self.take()
+
+    def note_new(
+        self, grad_fn: Any, event: int, location: Location | None, made: int, output: Any, saves: bool
+    ) -> None:
+        """`note` for the node an op just made as its one plain output's grad_fn (`fastop`), in one pass.
+
+        Args:
+            grad_fn: The output's grad_fn.
+            event: Id of the op's event.
+            location: The op's line.
+            made: gradviz id of the output.
+            output: The output itself (its address and shape name a saved output later).
+            saves: Whether nodes of this type save tensors (`saved_names`).
+        """
+        metadata = grad_fn.metadata
+        if isinstance(metadata.get(ORIGIN_KEY), NodeOrigin):
+            return
+        if not saves:  # nothing to fingerprint (AddBackward0, TBackward0)
+            if ORIGIN_KEY not in metadata:
+                metadata[ORIGIN_KEY] = _make_origin(event, location, made)
+            return
+        hooked = _default_hooks(False) is not None
+        if ORIGIN_KEY not in metadata:
+            metadata[ORIGIN_KEY] = _make_origin(event, location, made, (), not hooked)
+        if hooked:
+            return
+        try:
+            nearby: tuple[Nearby, ...] = ((output.data_ptr(), output.shape, made),)
+        except RuntimeError:  # a tensor without data to point at (sparse): left unnamed
+            nearby = ()
+        pending = _Pending(grad_fn, nearby, False)
         if self.eager:
             self._take(pending, self._cache)
             return

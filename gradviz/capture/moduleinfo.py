@@ -62,8 +62,14 @@ class _Roots:
         """``id(parameter)`` to the full path of the module that owns it (the first root wins)."""
         owner: dict[int, str] = {}
         for key, root in self.modules.items():
-            for name, parameter in root.named_parameters():
-                owner.setdefault(id(parameter), _join(self.prefix[key], name.rpartition(".")[0]))
+            prefix = self.prefix[key]
+            # What named_parameters() yields, in its order, in one pass over the modules.
+            for path, module in root.named_modules():
+                full = None
+                for parameter in module._parameters.values():
+                    if parameter is not None and id(parameter) not in owner:
+                        full = _join(prefix, path) if full is None else full
+                        owner[id(parameter)] = full
         return owner
 
     def type_of(self, path: str) -> str:
@@ -108,20 +114,23 @@ def module_paths(
         return [None] * len(fns), ()
     roots = _Roots(distinct, names)
     owners = roots.owners()
+    path_of = {id(call): roots.path(call) for call in distinct}  # a call's path, once per call
     paths: list[str | None] = []
     for fn, call in zip(fns, tags, strict=True):
         if call is not None:
-            paths.append(roots.path(call))
+            paths.append(path_of[id(call)])
         elif type(fn).__name__ == "AccumulateGrad":
             paths.append(owners.get(id(fn.variable)))
         else:
             paths.append(None)
     calls: dict[str, set[int]] = {}
     types: dict[str, str] = {}
+    walked: set[int] = set()
     for call in distinct:
         link: ModuleCall | None = call
-        while link is not None:
-            full = roots.path(link)
+        while link is not None and id(link) not in walked:  # the calls above a walked one are counted
+            walked.add(id(link))
+            full = path_of[id(link)] if id(link) in path_of else roots.path(link)
             if full is not None:
                 calls.setdefault(full, set()).add(id(link))
                 types.setdefault(full, link.type)

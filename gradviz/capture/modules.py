@@ -13,6 +13,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import torch
@@ -20,8 +21,13 @@ from torch import nn
 
 from gradviz.capture.door import Door, Part
 from gradviz.capture.isolation import isolated
+from gradviz.capture.moduletree import ModuleTree, path_in
+from gradviz.capture.moduletree import module_tree as module_tree  # moduleinfo reads it here
+from gradviz.capture.records import record_maker
 
 _KEY = "gradviz.module"
+_sequence_nr = torch._C._autograd._get_sequence_nr
+_first = itemgetter(0)
 #: How deep outputs are searched for tensors: ``(out, (h, c))`` of an LSTM is two levels.
 _OUTPUT_DEPTH = 3
 
@@ -41,6 +47,10 @@ class ModuleCall:
     path: str
     type: str
     parent: ModuleCall | None
+
+
+#: Makes a `ModuleCall` in about half the time of its frozen ``__init__`` (one per module call).
+_make_call = record_maker(ModuleCall)
 
 
 def module_call_of(grad_fn: Any) -> ModuleCall | None:
@@ -65,49 +75,10 @@ def module_call_in(metadata: dict[str, Any]) -> ModuleCall | None:
     return call if isinstance(call, ModuleCall) else None
 
 
-@dataclass(frozen=True, slots=True)
-class ModuleTree:
-    """Paths and class names of every module under one root, by ``named_modules()``.
-
-    Attributes:
-        paths: ``id(module)`` to its path; valid while the root keeps its submodules.
-        types: Path to class name.
-        strangers: ids of modules called under the root that are not in its tree.
-    """
-
-    paths: dict[int, str]
-    types: dict[str, str]
-    strangers: set[int]
-
-
-_trees: weakref.WeakKeyDictionary[nn.Module, ModuleTree] = weakref.WeakKeyDictionary()
-
-
-def module_tree(root: nn.Module, *, fresh: bool = False) -> ModuleTree:
-    """The paths under `root`, cached per root (recomputed with `fresh`, after the model changed).
-
-    Args:
-        root: The outermost module.
-        fresh: Recompute rather than use the cache.
-
-    Returns:
-        Its module tree.
-    """
-    tree = None if fresh else _trees.get(root)
-    if tree is None:
-        paths: dict[int, str] = {}
-        types: dict[str, str] = {}
-        for path, module in root.named_modules():
-            paths[id(module)] = path
-            types[path] = type(module).__name__
-        tree = ModuleTree(paths, types, set())
-        _trees[root] = tree
-    return tree
-
-
 def _grad_fns(value: Any, depth: int = 0) -> list[Any]:
     if isinstance(value, torch.Tensor):
-        return [value.grad_fn] if value.grad_fn is not None else []
+        grad_fn = value.grad_fn
+        return [grad_fn] if grad_fn is not None else []
     if depth >= _OUTPUT_DEPTH:
         return []
     if isinstance(value, (tuple, list)):
@@ -141,8 +112,8 @@ def tag_new_nodes(
         How many nodes were tagged.
     """
     # AccumulateGrad nodes carry the largest sequence number; nodes made later than now cannot exist.
-    end = torch._C._autograd._get_sequence_nr()
-    seen = {id(fn) for fn in outputs}
+    end = _sequence_nr()
+    seen = set(map(id, outputs))
     pending: list[Any] = []  # nodes made during the call, not walked yet
     older: list[Any] = []  # where this walk stops: nodes made before the call (some twice)
     for fn in outputs:
@@ -159,7 +130,7 @@ def tag_new_nodes(
         if jump is not None and jump[0] is fn:
             nexts: Any = jump[1]  # Node ids are reused: the entry holds its node
         else:
-            nexts = [next_fn for next_fn, _ in fn.next_functions]
+            nexts = map(_first, fn.next_functions)
         for next_fn in nexts:
             if next_fn is None:
                 continue
@@ -188,7 +159,7 @@ class ModuleRecorder:
 
     def __init__(self, door: Door | None = None) -> None:
         self._part = (door or Door()).part("module paths", "later nodes carry no module path")
-        self._stack: list[tuple[nn.Module, ModuleCall, int]] = []
+        self._stack: list[tuple[nn.Module, ModuleCall, int, ModuleTree | None]] = []
         self._original: Any = None
         self._wrapper: Any = None
         self._thread: int | None = None
@@ -261,14 +232,21 @@ class ModuleRecorder:
     def _before(self, module: nn.Module) -> None:
         stack = self._stack
         if stack:
-            parent = stack[-1][1]
+            parent_module, parent, mark, tree = stack[-1]
             root = parent.root()
-            path = _path_in(root, module) if root is not None else None
+            if tree is None and root is not None:  # the first call below the outermost one
+                tree = module_tree(root)
+                stack[-1] = (parent_module, parent, mark, tree)
+            path = tree.paths.get(id(module)) if tree is not None else None
+            if path is None and root is not None:  # a submodule added since the tree was read, or a stranger
+                path = path_in(root, module)
+                tree = module_tree(root)
             # A module outside the outermost one's tree (kept in a plain list) counts as its caller.
-            call = parent if path is None else ModuleCall(parent.root, path, type(module).__name__, parent)
+            call = parent if path is None else _make_call(parent.root, path, type(module).__name__, parent)
         else:
-            call = ModuleCall(weakref.ref(module), "", type(module).__name__, None)
-        stack.append((module, call, torch._C._autograd._get_sequence_nr()))
+            call = _make_call(weakref.ref(module), "", type(module).__name__, None)
+            tree = None
+        stack.append((module, call, _sequence_nr(), tree))
 
     def _after(self, module: nn.Module, output: Any) -> None:
         stack = self._stack
@@ -281,15 +259,3 @@ class ModuleRecorder:
             tag_new_nodes(_grad_fns(output), entry[1], entry[2], self._frontiers)
         if not stack:
             self._frontiers.clear()  # the outermost call is done: no walk will jump again
-
-
-def _path_in(root: nn.Module, module: nn.Module) -> str | None:
-    tree = module_tree(root)
-    path = tree.paths.get(id(module))
-    if path is None and id(module) not in tree.strangers:
-        strangers = tree.strangers
-        tree = module_tree(root, fresh=True)  # a submodule added since the tree was read
-        path = tree.paths.get(id(module))
-        if path is None:
-            tree.strangers.update(strangers, (id(module),))
-    return path

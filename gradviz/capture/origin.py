@@ -11,7 +11,8 @@ from typing import Any
 
 from gradviz.model import Location
 
-_KEY = "gradviz"
+#: The key of a node's origin in its ``metadata`` dict.
+ORIGIN_KEY = _KEY = "gradviz"
 
 
 @dataclass(frozen=True, slots=True)

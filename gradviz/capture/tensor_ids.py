@@ -6,6 +6,7 @@ in the order tensors are first seen, and forgets a tensor as soon as Python free
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
@@ -14,11 +15,12 @@ from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 class TensorIds:
     """A weak map from live tensors to gradviz's sequential tensor ids."""
 
-    __slots__ = ("__weakref__", "_entries", "_next")
+    __slots__ = ("__weakref__", "_entries", "_me", "_next")
 
     def __init__(self) -> None:
         self._entries: dict[int, tuple[int, TensorRef[Any]]] = {}
         self._next = 0
+        self._me = weakref.ref(self)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -45,9 +47,7 @@ class TensorIds:
             return entry[0]
         number = self._next
         self._next = number + 1
-        handle = tensor_ref(tensor)
-        handle.watch(self)
-        self._entries[key] = (number, handle)
+        self._entries[key] = (number, tensor_ref(tensor, self._me))
         return number
 
     def _forget(self, key: int, handle: TensorRef[Any]) -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from functools import partial, wraps
 from typing import Any, Generic, Protocol, TypeVar
 
+import torch
 import torch.utils
 
 from gradviz.capture.door import Part, UserCall
@@ -28,6 +29,16 @@ from gradviz.capture.swaphooks import drop_empty_hook_dicts, drop_own_hook_dicts
 _TORCH_SWAP = torch.utils.swap_tensors  # torch's own, under any wrappers of nested traces
 
 _T = TypeVar("_T")
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+_function_modes, _dispatch_modes = torch._C._len_torch_function_stack, torch._C._len_torch_dispatch_stack
+
+
+def _hookless(obj: Any) -> bool:
+    """`hookless`, read directly for a plain tensor while no mode is on (inside gradviz's own handler)."""
+    if type(obj) not in _PLAIN or _function_modes() or _dispatch_modes():
+        return hookless(obj)
+    hooks = obj._backward_hooks is None and obj._post_accumulate_grad_hooks is None
+    return bool(obj.requires_grad and obj.grad_fn is None and hooks)
 
 
 class _Owner(Protocol):
@@ -43,7 +54,8 @@ class TensorRef(Generic[_T]):
 
     def __init__(self, obj: _T) -> None:
         self.key = id(obj)
-        self._hookless = hookless(obj)  # so that the dicts gradviz's hooks leave can be dropped at the end
+        # So that the dicts gradviz's hooks leave can be dropped at the end.
+        self._hookless = _hookless(obj)
         self._weak: weakref.ref[Any] | None = weakref.ref(obj, partial(_died, self.key))
         self._strong: Any = None
         self._owners: dict[int, weakref.ref[Any]] = {}
@@ -61,20 +73,24 @@ class TensorRef(Generic[_T]):
 _refs: dict[int, TensorRef[Any]] = {}
 
 
-def tensor_ref(obj: _T) -> TensorRef[_T]:
+def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None) -> TensorRef[_T]:
     """gradviz's one weak reference to `obj`, made the first time it is asked for.
 
     Args:
         obj: A live object that supports weak references (a tensor, mostly).
+        owner: A weak reference to an owner to tell once `obj` is freed (`TensorRef.watch`).
 
     Returns:
         Its `TensorRef`.
     """
-    handle = _refs.get(id(obj))
+    key = id(obj)
+    handle = _refs.get(key)
     if handle is None or handle() is not obj:
-        handle = _refs[id(obj)] = TensorRef(obj)
+        handle = _refs[key] = TensorRef(obj)
         if not _patches and not _kept:  # a reference taken with no trace in progress
             _keep()
+    if owner is not None:
+        handle._owners.setdefault(id(owner()), owner)
     return handle
 
 

@@ -280,3 +280,45 @@ def test_nodes_an_outer_module_makes_around_its_inner_calls_carry_its_path() -> 
             ("MulBackward0", "0"): 1,
         }
     )
+
+
+class Helper(nn.Module):
+    """Calls a module it keeps in a plain list (not a submodule), then its own head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.helpers = [nn.Tanh()]  # not registered: named_modules() does not list it
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.helpers[0](x))
+
+
+def test_a_module_outside_the_tree_counts_as_its_caller_and_a_submodule_added_later_gets_its_path() -> None:
+    # Given a model that calls an unregistered module, traced once
+    torch.manual_seed(0)
+    model = Helper()
+    x = torch.randn(4, 3, requires_grad=True)
+    with Tracer() as first:
+        model(x).sum().backward()
+
+    # When a submodule is added between two traced calls
+    model.head = nn.Sequential(nn.Linear(3, 2), nn.Sigmoid())
+    with Tracer() as second:
+        model(x).sum().backward()
+
+    # Then the unregistered Tanh's node carries its caller's path, and the new submodules their own
+    def paths(tracer: Tracer) -> dict[str, str | None]:
+        return {node.name: node.module for node in tracer.backwards[0].graph.nodes}
+
+    assert paths(first)["TanhBackward0"] == ""
+    assert paths(first)["AddmmBackward0"] == "head"
+    assert paths(second)["TanhBackward0"] == ""
+    assert paths(second)["AddmmBackward0"] == "head.0"
+    assert paths(second)["SigmoidBackward0"] == "head.1"
+    assert {info.path: info.type for info in second.backwards[0].graph.modules} == {
+        "": "Helper",
+        "head": "Sequential",
+        "head.0": "Linear",
+        "head.1": "Sigmoid",
+    }

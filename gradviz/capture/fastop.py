@@ -1,0 +1,135 @@
+"""The usual op on the timeline, recorded in one pass: a plain tensor out of plain tensors, grad mode on.
+
+Most of a forward pass is such ops (``linear``, ``relu``, ``add``): no quirk applies, no ``.data`` alias
+is about and no mode of the user's is on the stack, so gradviz's own reads (``grad_fn``, ``data_ptr``)
+reach nobody and need no `isolated` block. `PlainOps.plain_op` checks all of that and records the event
+as `ForwardRecorder._record_op` would; anything else goes the general way, through the door.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from gradviz.capture import opkind
+from gradviz.capture.isolation import isolated
+from gradviz.capture.lazyprints import LazyPrints
+from gradviz.capture.saved import FingerprintCache, saved_names
+from gradviz.capture.tensor_ids import TensorIds
+
+_Tensor = torch.Tensor
+_Parameter = torch.nn.Parameter
+_grad_enabled = torch.is_grad_enabled
+_inference_enabled = torch.is_inference_mode_enabled
+_function_modes = torch._C._len_torch_function_stack
+_dispatch_modes = torch._C._len_torch_dispatch_stack
+#: Arguments that are no tensor and hold none: nothing to name, nothing that could run user code.
+_PLAIN_VALUES = frozenset({int, float, bool, str, type(None), torch.dtype, torch.device, torch.Size})
+
+#: Per torch function: its timeline name when it is an ordinary op (no mark, no quirk), else "".
+_plain_names: dict[Any, str] = {}
+#: What `plain_name` gives a call the timeline leaves out (``Tensor.backward``, attribute reads).
+SKIPPED = "<skipped>"
+
+
+def plain_name(func: Any, raw_access: frozenset[str]) -> str:
+    """The op's timeline name when it is an ordinary op, `SKIPPED`, or ``""`` (cached per function).
+
+    Args:
+        func: The torch function the mode was handed.
+        raw_access: Names that reach memory behind the version counter (they set an edit mark).
+    """
+    name = _plain_names.get(func)
+    if name is None:
+        code, name = opkind.classify(func)
+        if code == opkind.SKIP:
+            name = SKIPPED
+        elif code != opkind.OP or name in raw_access:
+            name = ""
+        _plain_names[func] = name
+    return name
+
+
+def _plain_args(values: Any) -> bool:
+    """Whether every argument is a plain tensor (or Parameter), a list of them, or a plain value."""
+    for value in values:
+        kind = type(value)
+        if kind is _Tensor or kind is _Parameter or kind in _PLAIN_VALUES:
+            continue
+        if kind is not list and kind is not tuple:
+            return False
+        for item in value:
+            kind = type(item)
+            if not (kind is _Tensor or kind is _Parameter or kind in _PLAIN_VALUES):
+                return False
+    return True
+
+
+class PlainOps:
+    """The one-pass recording of the usual op (mixed into `ForwardRecorder`)."""
+
+    _ids: TensorIds
+    _lazy: LazyPrints
+    _prints: FingerprintCache
+    _alias_of: dict[int, Any]
+    _inference: bool
+    _raw: list[Any]
+    _location: Callable[..., Any]
+    births: Any
+    _ids_of: Callable[[Any], tuple[int, ...]]
+    _op_fault: Callable[[str, Exception], None]
+    _check_inference: Callable[[], None]
+    _record: Callable[..., None]
+    _part: Any
+
+    def plain_op(self, name: str, args: Any, kwargs: dict[str, Any], result: Any) -> None:
+        """Record an ordinary op that has just run (`plain_name`, no ``out=``, no ``inplace=True``).
+
+        A gradviz fault loses this op's event only, as in the general way; the user's result is theirs.
+        """
+        try:
+            if (
+                type(result) is _Tensor
+                and not self._alias_of
+                and not self._inference
+                and not self._lazy.eager
+                and _grad_enabled()
+                and not _inference_enabled()
+                and not _function_modes()
+                and not _dispatch_modes()
+                and _plain_args(args)
+                and (not kwargs or _plain_args(kwargs.values()))
+            ):
+                self._one_pass(name, args, kwargs, result)
+                return
+            with isolated():  # the user's modes below ours see their op, not gradviz's reading of it
+                self._check_inference()
+                self._record(opkind.OP, name, args, kwargs, result, None, None)
+        except Exception as error:  # this op's event is lost; the op itself is done
+            try:
+                self._op_fault(name, error)
+            except Exception as fault:
+                self._part.fault(fault)
+
+    def _one_pass(self, name: str, args: Any, kwargs: dict[str, Any], result: torch.Tensor) -> None:
+        location = self._location()
+        inputs = self._ids_of(args) + self._ids_of(list(kwargs.values())) if kwargs else self._ids_of(args)
+        made = self._ids.assign(result)
+        try:
+            grad_fn = result.grad_fn
+        except RuntimeError:  # a view whose history autograd cannot rebase (see `origin.grad_fn_of`)
+            grad_fn = None
+        if len(self._prints) > 4096:
+            self._prints.clear()
+        raw = self._raw
+        raw.append(
+            ("op", name, location, "enabled", inputs, (made,),
+             type(grad_fn).__name__ if grad_fn is not None else None, None, None, None, None)
+        )  # fmt: skip
+        event = len(raw) - 1
+        if not inputs:
+            self.births.note([result], event)
+        if grad_fn is not None:
+            self._lazy.note_new(grad_fn, event, location, made, result, bool(saved_names(grad_fn)))
