@@ -7,13 +7,18 @@ hook. Sizes and strides are left out: they restate the shapes already drawn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from gradviz.capture.unpack import tuple_reader
+
 #: Saved values that only restate a shape: not worth a line in the drawing.
 _SHAPES = ("_sym_sizes", "_sym_strides", "_sizes", "_strides", "_sym_numel", "_sym_argsize_0", "_argsize_0")
 _names_by_type: dict[type, tuple[str, ...]] = {}
+#: Per node type, a reader of its plain saved values as one tuple (``operator.attrgetter``, in C).
+_readers: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 _MAX_TEXT = 40
 #: Values that say nothing new: ``x + y`` saves ``alpha=1``.
 _DEFAULTS = frozenset({("alpha", "1")})
@@ -58,8 +63,11 @@ def saved_attributes(grad_fn: Any) -> tuple[tuple[str, str], ...]:
     names = attribute_names(grad_fn)
     if not names:
         return ()
+    reader = _readers.get(type(grad_fn))
+    if reader is None:
+        reader = _readers[type(grad_fn)] = tuple_reader(tuple(f"_saved_{name}" for name in names))
     try:
-        values = tuple(getattr(grad_fn, f"_saved_{name}") for name in names)
+        values = reader(grad_fn)
         types = tuple(map(type, values))
         # Types too: 2 == 2.0 == True read "2", "2.0", "True"; a float's text tells -0.0 from 0.0.
         floats = tuple(str(value) for value in values if type(value) is float) if float in types else ()

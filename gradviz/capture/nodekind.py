@@ -6,12 +6,14 @@ tensors (a SavedVariable, or a list of them), the others plain values (Pow's exp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from gradviz.capture.saved import saved_names
+from gradviz.capture.unpack import tuple_reader
 
 #: The name a custom ``autograd.Function`` node's saved tensors get, as `saved_names` gives it.
 CUSTOM_SAVED = "saved_tensors"
@@ -26,11 +28,13 @@ class NodeKind:
         accumulate: Whether it is ``AccumulateGrad`` (its leaf is ``grad_fn.variable``).
         saved: ``(attribute, name)`` per saved value that holds tensors, in `saved_names` order
             (``("_saved_self", "self")``); ``(CUSTOM_SAVED, CUSTOM_SAVED)`` for a custom Function.
+        read: Reads a node's `saved` attributes as one tuple, in that order (None for a custom Function).
     """
 
     name: str
     accumulate: bool
     saved: tuple[tuple[str, str], ...]
+    read: Callable[[Any], tuple[Any, ...]] | None = field(default=None, compare=False)
 
 
 _kinds: dict[type, NodeKind] = {}
@@ -62,4 +66,4 @@ def _find_kind(grad_fn: Any) -> NodeKind:
     tensors = tuple(
         (f"_saved_{saved}", saved) for saved in saved_names(grad_fn) if f"_raw_saved_{saved}" in found
     )
-    return NodeKind(name, False, tensors)
+    return NodeKind(name, False, tensors, tuple_reader(tuple(attribute for attribute, _ in tensors)))

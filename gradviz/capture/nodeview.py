@@ -146,17 +146,14 @@ class SavedTensors:
 
     @staticmethod
     def _read(grad_fn: Any, kind: NodeKind) -> list[tuple[str, torch.Tensor]]:
+        if kind.read is None:  # a custom Function: its saved_tensors
+            items = grad_fn.saved_tensors
+            return [
+                (f"{CUSTOM_SAVED}[{at}]", item) for at, item in enumerate(items) if isinstance(item, _Tensor)
+            ]
         found: list[tuple[str, torch.Tensor]] = []
-        for attribute, name in kind.saved:
-            if attribute == CUSTOM_SAVED:
-                items = grad_fn.saved_tensors
-                found.extend(
-                    (f"{CUSTOM_SAVED}[{index}]", item)
-                    for index, item in enumerate(items)
-                    if isinstance(item, _Tensor)
-                )
-                continue
-            value = getattr(grad_fn, attribute)
+        # All of a node's saved values in one C call; a freed graph raises RuntimeError, as getattr does.
+        for (_, name), value in zip(kind.saved, kind.read(grad_fn), strict=True):
             if isinstance(value, _Tensor):
                 found.append((name, value))
             elif isinstance(value, (tuple, list)):  # e.g. the inputs of stack() or cat()

@@ -9,10 +9,13 @@ tensors and never calls such a node.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 _RAW = "_raw_saved_"
 _raw_names_by_type: dict[type, tuple[str, ...]] = {}
+_raw_readers: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 
 
 def _raw_names(grad_fn: Any) -> tuple[str, ...]:
@@ -22,6 +25,23 @@ def _raw_names(grad_fn: Any) -> tuple[str, ...]:
         names = tuple(attr for attr in dir(grad_fn) if attr.startswith(_RAW))
         _raw_names_by_type[kind] = names
     return names
+
+
+def tuple_reader(attributes: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function reading these attributes of an object as one tuple, in one C call (``attrgetter``).
+
+    Args:
+        attributes: Attribute names, possibly none.
+
+    Returns:
+        The reader; it raises what ``getattr`` raises.
+    """
+    if not attributes:
+        return lambda _: ()
+    if len(attributes) == 1:
+        single = operator.attrgetter(attributes[0])
+        return lambda target: (single(target),)
+    return operator.attrgetter(*attributes)
 
 
 def has_unpack_hook(grad_fn: Any) -> bool:
@@ -36,9 +56,11 @@ def has_unpack_hook(grad_fn: Any) -> bool:
         True when a saved tensor was packed with hooks; also True when that cannot be told, so that
         the caller leaves the node alone.
     """
+    reader = _raw_readers.get(type(grad_fn))
+    if reader is None:
+        reader = _raw_readers[type(grad_fn)] = tuple_reader(_raw_names(grad_fn))
     try:
-        for name in _raw_names(grad_fn):
-            raw = getattr(grad_fn, name)
+        for raw in reader(grad_fn):
             if isinstance(raw, (tuple, list)):  # e.g. a custom Function's saved tensors
                 for item in raw:
                     if getattr(item, "unpack_hook", None) is not None:
