@@ -61,4 +61,8 @@ def _mean(total: float, count: int, single: bool) -> float:
     """
     if not single:
         return total / count
-    return _float32(total / _float32(count))
+    # Counts up to 2**24 are float32 numbers already.
+    return _float32(total / (count if count <= _EXACT_COUNT else _float32(count)))
+
+
+_EXACT_COUNT = 1 << 24

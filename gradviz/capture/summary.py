@@ -176,6 +176,7 @@ def summarize_many(tensors: list[torch.Tensor | None]) -> list[Value | None]:
 def _summarize_small(group: list[tuple[int, torch.Tensor]], out: list[Value | None]) -> None:
     """Values and statistics of small tensors of one dtype, from one ``tolist()`` of them all."""
     flat = torch.cat([data if data.dim() == 1 else data.reshape(-1) for _, data in group]).tolist()
+    dtype = dtype_name(group[0][1].dtype)  # one dtype per group
     start = 0
     for position, data in group:
         shape = tuple(data.shape)
@@ -183,8 +184,8 @@ def _summarize_small(group: list[tuple[int, torch.Tensor]], out: list[Value | No
         listed = flat[start:end]
         start = end
         low, high, mean, norm = _stats(listed)
-        values = _nest(listed, shape)
-        out[position] = shared(make_value(shape, dtype_name(data.dtype), values, low, high, mean, norm))
+        values = tuple(listed) if len(shape) == 1 else _nest(listed, shape)
+        out[position] = shared(make_value(shape, dtype, values, low, high, mean, norm))
 
 
 def _nest(flat: list[Any], shape: tuple[int, ...]) -> Nested:
