@@ -67,7 +67,9 @@ def saved_value(tensor: torch.Tensor) -> Value:
                 _shaped.clear()
             value = _shaped[key] = Value(tuple(shape), dtype_name(tensor.dtype))
         return value
-    return make_value(tuple(shape), dtype_name(tensor.dtype), _freeze(_tolist(tensor)))
+    listed = _tolist(tensor)
+    values = tuple(listed) if len(shape) == 1 else _freeze(listed)  # 1-D: most small saved tensors
+    return make_value(tuple(shape), dtype_name(tensor.dtype), values)
 
 
 def _output_info(metadata: Any, tensor_id: int | None) -> TensorInfo:
