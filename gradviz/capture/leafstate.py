@@ -156,13 +156,13 @@ class LeafState:
     listed: bool = False
 
     def arrive(self, arrival: Arrival) -> None:
-        """Add a call's arrival; only the last keeps its gradient (what explain reads), so a script that
-        never empties ``.grad`` keeps a few bytes per call, not a copy of the gradient."""
+        """Add a call's arrival. Explain reads the calls since ``.grad`` was last empty and the last one's
+        gradient, so a held ``.grad`` drops the gradient of the arrival before: a script that never
+        empties ``.grad`` keeps a few bytes per call, not a copy of the gradient."""
         arrivals = self.arrivals
-        if (
-            not arrival.held and len(arrivals) > 1
-        ):  # a fresh start: explain reads the calls since, and the one before
-            del arrivals[:-1]
-        if arrivals and arrivals[-1].grad is not None:
+        if not arrival.held:
+            if len(arrivals) > 1:
+                del arrivals[:-1]
+        elif arrivals and arrivals[-1].grad is not None:
             arrivals[-1] = arrivals[-1]._replace(grad=None)
         arrivals.append(arrival)
