@@ -16,8 +16,9 @@ from gradviz.capture.records import record_maker
 from gradviz.capture.summary import dtype_name
 from gradviz.model import Value
 
-#: Results held at most before they are read back (a few hundred bytes each): memory stays bounded.
-HOLD_COUNT = 2048
+#: Results held at most before they are read back: each 0-dim result is a tensor of about 1 KB, so
+#: holding those of a whole big model (2048) raised the peak by about 5 MiB.
+HOLD_COUNT = 256
 
 _HALF = frozenset({torch.float16, torch.bfloat16})
 _vector_norm = torch.linalg.vector_norm
