@@ -13,7 +13,6 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import torch
@@ -27,7 +26,6 @@ from gradviz.capture.records import record_maker
 
 _KEY = "gradviz.module"
 _sequence_nr = torch._C._autograd._get_sequence_nr
-_first = itemgetter(0)
 #: How deep outputs are searched for tensors: ``(out, (h, c))`` of an LSTM is two levels.
 _OUTPUT_DEPTH = 3
 
@@ -120,25 +118,31 @@ def tag_new_nodes(
         (pending if mark <= fn._sequence_nr() < end else older).append(fn)
     single = len(outputs) == 1 and bool(pending)
     tagged = 0
+    key, stop, walk, add = _KEY, older.append, pending.append, seen.add
+    jumps = frontiers.pop if frontiers else None  # no inner call finished: no jump to look for
     while pending:
         fn = pending.pop()
         metadata = fn.metadata
-        if _KEY not in metadata:
-            metadata[_KEY] = call
+        if key not in metadata:
+            metadata[key] = call
             tagged += 1
-        jump = frontiers.pop(id(fn), None) if frontiers else None
-        if jump is not None and jump[0] is fn:
-            nexts: Any = jump[1]  # Node ids are reused: the entry holds its node
-        else:
-            nexts = map(_first, fn.next_functions)
-        for next_fn in nexts:
+        jump = jumps(id(fn), None) if jumps is not None else None
+        if jump is not None and jump[0] is fn:  # Node ids are reused: the entry holds its node
+            for next_fn in jump[1]:
+                if not mark <= next_fn._sequence_nr() < end:
+                    stop(next_fn)
+                elif id(next_fn) not in seen:
+                    add(id(next_fn))
+                    walk(next_fn)
+            continue
+        for next_fn, _ in fn.next_functions:
             if next_fn is None:
                 continue
             if not mark <= next_fn._sequence_nr() < end:
-                older.append(next_fn)
+                stop(next_fn)
             elif id(next_fn) not in seen:
-                seen.add(id(next_fn))
-                pending.append(next_fn)
+                add(id(next_fn))
+                walk(next_fn)
     if frontiers is not None and single:
         frontiers[id(outputs[0])] = (outputs[0], older)
     return tagged
