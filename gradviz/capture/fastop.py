@@ -1,9 +1,10 @@
-"""The usual op on the timeline, recorded in one pass: a plain tensor out of plain tensors, grad mode on.
+"""The usual op on the timeline, recorded in one pass: plain tensors in and out, grad mode on.
 
 Most of a forward pass is such ops (``linear``, ``relu``, ``add``): no quirk applies, no ``.data`` alias
 is about and no mode of the user's is on the stack, so gradviz's own reads (``grad_fn``, ``data_ptr``)
 reach nobody and need no `isolated` block. `PlainOps.plain_op` checks all of that and records the event
-as `ForwardRecorder._record_op` would; anything else goes the general way, through the door.
+as `ForwardRecorder._record` would, for one tensor out, several in a tuple (attention's ``(out, None)``,
+``chunk``) or a plain value (``dim()``: no event); anything else goes the general way, through the door.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from gradviz.capture import opkind
 from gradviz.capture.isolation import isolated
 from gradviz.capture.lazyprints import LazyPrints
+from gradviz.capture.origin import grad_fn_of
 from gradviz.capture.saved import FingerprintCache, saved_names
 from gradviz.capture.tensor_ids import TensorIds
 
@@ -67,6 +69,29 @@ def _plain_args(values: Any) -> bool:
     return True
 
 
+_ONE, _SEVERAL, _NONE = "one", "several", "none"
+
+
+def _is_tensor(value: Any) -> bool:
+    return type(value) is _Tensor
+
+
+def _shape_of(result: Any) -> str:
+    """`_ONE` plain tensor, `_SEVERAL` in a tuple or list (with Nones), `_NONE` for a plain value, else ""."""
+    kind = type(result)
+    if kind is _Tensor:
+        return _ONE
+    if kind is tuple or kind is list or kind.__module__ == "torch.return_types":  # max(dim=...), sort
+        found = False
+        for item in result:
+            if type(item) is _Tensor:
+                found = True
+            elif item is not None:
+                return ""
+        return _SEVERAL if found else ""
+    return _NONE if kind in _PLAIN_VALUES else ""
+
+
 class PlainOps:
     """The one-pass recording of the usual op (mixed into `ForwardRecorder`)."""
 
@@ -83,6 +108,7 @@ class PlainOps:
     _check_inference: Callable[[], None]
     _record: Callable[..., None]
     _part: Any
+    _tag: Callable[..., None]
 
     def plain_op(self, name: str, args: Any, kwargs: dict[str, Any], result: Any) -> None:
         """Record an ordinary op that has just run (`plain_name`, no ``out=``, no ``inplace=True``).
@@ -90,8 +116,9 @@ class PlainOps:
         A gradviz fault loses this op's event only, as in the general way; the user's result is theirs.
         """
         try:
+            shape = _shape_of(result)
             if (
-                type(result) is _Tensor
+                shape
                 and not self._alias_of
                 and not self._inference
                 and not self._lazy.eager
@@ -102,8 +129,11 @@ class PlainOps:
                 and _plain_args(args)
                 and (not kwargs or _plain_args(kwargs.values()))
             ):
-                self._one_pass(name, args, kwargs, result)
-                return
+                if shape is _ONE:
+                    self._one_pass(name, args, kwargs, result)
+                elif shape is _SEVERAL:
+                    self._several(name, args, kwargs, list(filter(_is_tensor, result)))
+                return  # _NONE: a plain value out (``Tensor.dim``): the general way records nothing either
             with isolated():  # the user's modes below ours see their op, not gradviz's reading of it
                 self._check_inference()
                 self._record(opkind.OP, name, args, kwargs, result, None, None)
@@ -112,6 +142,26 @@ class PlainOps:
                 self._op_fault(name, error)
             except Exception as fault:
                 self._part.fault(fault)
+
+    def _several(self, name: str, args: Any, kwargs: dict[str, Any], outputs: list[torch.Tensor]) -> None:
+        """`_one_pass` for plain tensors out in a tuple (``chunk``, ``multi_head_attention_forward``)."""
+        location = self._location()
+        inputs = self._ids_of(args) + self._ids_of(list(kwargs.values())) if kwargs else self._ids_of(args)
+        assign = self._ids.assign
+        made = tuple([assign(tensor) for tensor in outputs])
+        grad_fn = grad_fn_of(outputs[0])
+        if len(self._prints) > 4096:
+            self._prints.clear()
+        raw = self._raw
+        raw.append(
+            ("op", name, location, "enabled", inputs, made,
+             type(grad_fn).__name__ if grad_fn is not None else None, None, None, None, None)
+        )  # fmt: skip
+        event = len(raw) - 1
+        if not inputs:
+            self.births.note(outputs, event)
+        if grad_fn is not None:
+            self._tag(grad_fn, event, location, outputs, made)
 
     def _one_pass(self, name: str, args: Any, kwargs: dict[str, Any], result: torch.Tensor) -> None:
         location = self._location()

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from gradviz.capture import fastop
 from gradviz.capture.lazyprints import LazyPrints
 from gradviz.capture.session import Tracer
 
@@ -64,6 +65,59 @@ def test_the_one_pass_records_the_same_timeline_and_graph_as_the_general_way(
     ]
     outputs = {"AddmmBackward0", "ReluBackward0", "CatBackward0", "MeanBackward0"}
     assert all(n.location is not None for n in fast_call.graph.nodes if n.name in outputs)
+    assert torch.equal(fast_loss, slow_loss)
+    assert all(torch.equal(a, b) for a, b in zip(fast_grads, slow_grads, strict=True))
+
+
+def attention_and_pieces() -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Ops with several outputs (attention's tuple, chunk, max with dim) and with a plain value out (dim)."""
+    torch.manual_seed(0)
+    attention = nn.MultiheadAttention(8, 2, batch_first=True)
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    out, _ = attention(x, x, x, need_weights=False)
+    first, second = out.chunk(2, dim=-1)
+    biggest, _ = torch.max(first * second, dim=1)
+    loss = biggest.sum() / out.dim()
+    loss.backward()
+    return loss.detach(), [x.grad.clone()] + [p.grad.clone() for p in attention.parameters()]  # type: ignore[union-attr]
+
+
+def test_ops_with_several_outputs_or_a_plain_value_record_the_same_as_the_general_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given: attention, chunk, max(dim) and dim() traced the usual way (several outputs in one pass)
+    shape_of = fastop._shape_of
+    shapes: list[str] = []
+
+    def counted(result: Any) -> str:
+        shapes.append(shape_of(result))  # read before the op's line: the line stays the user's
+        return shapes[-1]
+
+    monkeypatch.setattr(fastop, "_shape_of", counted)
+    with Tracer(max_backward=None) as fast:
+        fast_loss, fast_grads = attention_and_pieces()
+    assert shapes.count(fastop._SEVERAL) >= 3  # attention's (out, None), chunk, max(dim=...)
+    assert fastop._NONE in shapes  # dim()
+
+    # When: the same code is traced with every op sent the general way
+    monkeypatch.setattr("gradviz.capture.forwardmode.plain_name", lambda func, raw_access: "")
+    with Tracer(max_backward=None) as slow:
+        slow_loss, slow_grads = attention_and_pieces()
+
+    # Then: the same events and the same nodes, origins and modules; the numbers are torch's
+    def events(tracer: Tracer) -> list[tuple[Any, ...]]:
+        return [
+            (e.kind, e.op, e.location, e.grad_mode, e.inputs, e.outputs, e.grad_fn) for e in tracer.events
+        ]
+
+    assert events(fast) == events(slow)
+    several = [e for e in fast.events if len(e.outputs) > 1]
+    assert {"Tensor.chunk", "max"} <= {e.op for e in several}
+    assert "F.multi_head_attention_forward" in {e.op for e in fast.events}
+    (fast_call,), (slow_call,) = fast.backwards, slow.backwards
+    assert [(n.name, n.location, n.event, n.module) for n in fast_call.graph.nodes] == [
+        (n.name, n.location, n.event, n.module) for n in slow_call.graph.nodes
+    ]
     assert torch.equal(fast_loss, slow_loss)
     assert all(torch.equal(a, b) for a, b in zip(fast_grads, slow_grads, strict=True))
 
