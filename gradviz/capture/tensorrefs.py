@@ -24,6 +24,7 @@ import torch
 import torch.utils
 
 from gradviz.capture.door import Part, UserCall
+from gradviz.capture.isolation import isolated
 from gradviz.capture.swaphooks import drop_empty_hook_dicts, drop_own_hook_dicts, hookless
 
 _TORCH_SWAP = torch.utils.swap_tensors  # torch's own, under any wrappers of nested traces
@@ -37,8 +38,13 @@ def _hookless(obj: Any) -> bool:
     """`hookless`, read directly for a plain tensor while no mode is on (inside gradviz's own handler)."""
     if type(obj) not in _PLAIN or _function_modes() or _dispatch_modes():
         return hookless(obj)
-    hooks = obj._backward_hooks is None and obj._post_accumulate_grad_hooks is None
-    return bool(obj.requires_grad and obj.grad_fn is None and hooks)
+    # An op's output (a grad_fn, the usual case) is settled by the first two reads.
+    return bool(
+        obj.requires_grad
+        and obj.grad_fn is None
+        and obj._backward_hooks is None
+        and obj._post_accumulate_grad_hooks is None
+    )
 
 
 class _Owner(Protocol):
@@ -89,6 +95,9 @@ def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None) -> TensorRef[_T]:
         handle = _refs[key] = TensorRef(obj)
         if not _patches and not _kept:  # a reference taken with no trace in progress
             _keep()
+        if owner is not None:
+            handle._owners[id(owner())] = owner
+        return handle
     if owner is not None:
         handle._owners.setdefault(id(owner()), owner)
     return handle
@@ -289,7 +298,8 @@ class SwapPatch:
 
 
 def _drop_left_hook_dicts() -> None:
-    for handle in list(_refs.values()):
-        obj = handle()
-        if handle._hookless and obj is not None:
-            drop_empty_hook_dicts(obj)
+    with isolated():  # once for all: each drop would otherwise take the modes off and put them back
+        for handle in list(_refs.values()):
+            obj = handle()
+            if handle._hookless and obj is not None:
+                drop_empty_hook_dicts(obj)
