@@ -19,7 +19,15 @@ import torch
 from gradviz.capture.isolation import isolated
 from gradviz.capture.origin import ORIGIN_KEY, NodeOrigin, origin_of, set_origin, update_origin
 from gradviz.capture.records import record_maker
-from gradviz.capture.saved import Fingerprint, FingerprintCache, fingerprints_of, read_saved, storage_of
+from gradviz.capture.saved import (
+    Fingerprint,
+    FingerprintCache,
+    fingerprints_of,
+    read_names,
+    read_saved,
+    saved_names,
+    storage_of,
+)
 from gradviz.model import Location
 
 #: Nodes waiting for a mark: beyond this many, they are fingerprinted at once (a held node holds its graph).
@@ -205,11 +213,40 @@ class LazyPrints:
             self.take()
 
 
+#: Per node type: the saved attributes that may hold a tensor (``stride``, ``eps``, sizes never do).
+_tensor_names: dict[type, tuple[str, ...]] = {}
+
+
 def _saved_storages(pending: _Pending) -> frozenset[int]:
+    grad_fn = pending.grad_fn
+    names = _tensor_names.get(type(grad_fn))
     try:
-        pairs = read_saved(pending.grad_fn, probe=pending.probe)
+        if names is None or pending.probe:
+            pairs = read_saved(grad_fn, probe=pending.probe)
+            if not pending.probe:  # made now with no hooks pushed: reading every attribute runs no user code
+                _learn_tensor_names(grad_fn)
+        else:
+            with isolated():
+                pairs = read_names(grad_fn, names)
     except Exception:  # freed or changed in place: never fingerprinted, so never compared
         return frozenset()
     found = {storage_of(tensor) for _, tensor in pairs}
     found.discard(None)
     return frozenset(found)  # type: ignore[arg-type]
+
+
+def _learn_tensor_names(grad_fn: Any) -> None:
+    """Note which of the node type's saved attributes can hold a tensor (a None may be an absent one)."""
+    names = saved_names(grad_fn)
+    if "saved_tensors" in names:  # a custom Function: read as torch gives them
+        return
+    kept: list[str] = []
+    with isolated():
+        for name in names:
+            value = getattr(grad_fn, "_saved_" + name)
+            if isinstance(value, (tuple, list)):
+                if not value or any(item is None or isinstance(item, torch.Tensor) for item in value):
+                    kept.append(name)
+            elif value is None or isinstance(value, torch.Tensor):
+                kept.append(name)
+    _tensor_names[type(grad_fn)] = tuple(kept)

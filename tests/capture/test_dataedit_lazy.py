@@ -110,6 +110,31 @@ def test_a_write_into_a_saved_tensor_through_an_untracked_view_is_a_mark() -> No
         recorder.stop()
 
 
+def test_a_write_into_what_a_later_node_of_the_same_kind_saved_is_a_mark() -> None:
+    # Given a convolution (its node saves input and weight among sizes and strides) read by an untracked
+    # write elsewhere, then a second convolution whose saved input has an untracked alias
+    recorder = ForwardRecorder()
+    recorder.start()
+    try:
+        weight = torch.randn(2, 1, 3, 3, requires_grad=True)
+        first = torch.conv2d(torch.randn(1, 1, 5, 5), weight, padding=1)
+        torch.zeros(2).add_(1)  # shares no memory with a saved tensor: no mark
+        hidden = first[:, :1] * 2
+        alias = hidden.detach()
+        second = torch.conv2d(hidden, weight, padding=1)
+        made = origin_of(second.grad_fn)
+        torch.zeros(2).add_(1)
+        assert made is not None and not recorder.may_have_edited(made.event)
+        # When the alias (the second convolution's saved input) is written in place
+        alias.add_(1)
+        # Then the second convolution's node may have been edited, as the first one's would have been
+        assert recorder.may_have_edited(made.event)
+        fingerprinted = origin_of(second.grad_fn)
+        assert fingerprinted is not None and "input" in dict(fingerprinted.fingerprints)
+    finally:
+        recorder.stop()
+
+
 def test_a_data_edit_between_two_backward_calls_of_a_retained_graph_is_reported() -> None:
     with Tracer() as tracer:
         w = torch.tensor([2.0, 3.0], requires_grad=True)
