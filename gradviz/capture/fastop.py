@@ -28,7 +28,9 @@ _inference_enabled = torch.is_inference_mode_enabled
 _function_modes = torch._C._len_torch_function_stack
 _dispatch_modes = torch._C._len_torch_dispatch_stack
 #: Arguments that are no tensor and hold none: nothing to name, nothing that could run user code.
-_PLAIN_VALUES = frozenset({int, float, bool, str, type(None), torch.dtype, torch.device, torch.Size})
+_PLAIN_VALUES = frozenset(
+    {int, float, bool, str, type(None), torch.dtype, torch.device, torch.Size, slice, type(Ellipsis)}
+)
 
 #: Per torch function: its timeline name when it is an ordinary op (no mark, no quirk), else "".
 _plain_names: dict[Any, str] = {}

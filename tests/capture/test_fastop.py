@@ -70,12 +70,12 @@ def test_the_one_pass_records_the_same_timeline_and_graph_as_the_general_way(
 
 
 def attention_and_pieces() -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Ops with several outputs (attention's tuple, chunk, max with dim) and with a plain value out (dim)."""
+    """Ops with several outputs (attention, chunk, max with dim), a plain value out (dim), slices in."""
     torch.manual_seed(0)
-    attention = nn.MultiheadAttention(8, 2, batch_first=True)
-    x = torch.randn(2, 5, 8, requires_grad=True)
+    attention = nn.MultiheadAttention(9, 3, batch_first=True)
+    x = torch.randn(2, 5, 9, requires_grad=True)
     out, _ = attention(x, x, x, need_weights=False)
-    first, second = out.chunk(2, dim=-1)
+    first, second = out[..., 1:].chunk(2, dim=-1)  # indexing: slices and an Ellipsis
     biggest, _ = torch.max(first * second, dim=1)
     loss = biggest.sum() / out.dim()
     loss.backward()
@@ -93,13 +93,25 @@ def test_ops_with_several_outputs_or_a_plain_value_record_the_same_as_the_genera
         shapes.append(shape_of(result))  # read before the op's line: the line stays the user's
         return shapes[-1]
 
+    plain_args = fastop._plain_args
+    sliced: list[bool] = []
+
+    def judged(values: Any) -> bool:
+        verdict = plain_args(values)
+        if any(type(value) is tuple and any(item is Ellipsis for item in value) for value in values):
+            sliced.append(verdict)
+        return verdict
+
     monkeypatch.setattr(fastop, "_shape_of", counted)
+    monkeypatch.setattr(fastop, "_plain_args", judged)
     with Tracer(max_backward=None) as fast:
         fast_loss, fast_grads = attention_and_pieces()
+    assert sliced == [True]  # out[..., 1:] went the one-pass way
     assert shapes.count(fastop._SEVERAL) >= 3  # attention's (out, None), chunk, max(dim=...)
     assert fastop._NONE in shapes  # dim()
 
     # When: the same code is traced with every op sent the general way
+    monkeypatch.setattr(fastop, "_plain_args", plain_args)
     monkeypatch.setattr("gradviz.capture.forwardmode.plain_name", lambda func, raw_access: "")
     with Tracer(max_backward=None) as slow:
         slow_loss, slow_grads = attention_and_pieces()
@@ -113,7 +125,7 @@ def test_ops_with_several_outputs_or_a_plain_value_record_the_same_as_the_genera
     assert events(fast) == events(slow)
     several = [e for e in fast.events if len(e.outputs) > 1]
     assert {"Tensor.chunk", "max"} <= {e.op for e in several}
-    assert "F.multi_head_attention_forward" in {e.op for e in fast.events}
+    assert {"F.multi_head_attention_forward", "Tensor.__getitem__"} <= {e.op for e in fast.events}
     (fast_call,), (slow_call,) = fast.backwards, slow.backwards
     assert [(n.name, n.location, n.event, n.module) for n in fast_call.graph.nodes] == [
         (n.name, n.location, n.event, n.module) for n in slow_call.graph.nodes
