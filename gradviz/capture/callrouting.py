@@ -117,8 +117,7 @@ class CallRouting:
             self._recorder.recording = False
 
     def _count(self, engine: UserCall) -> Any:
-        # The call's number is read after the engine: a backward inside it (a hook's) is counted first.
-        return count_call(engine, lambda: self.backward_calls, self._leaves, self._book, self._book_part)
+        return count_call(engine, self, self._leaves, self._book, self._book_part)
 
 
 def _no_engine(*args: Any, **kwargs: Any) -> Any:

@@ -126,18 +126,26 @@ class LedgerBook(ForwardEdits):
     def counted_arrivals(self, reached: Sequence[tuple[torch.Tensor, Any, bool, Any]]) -> None:
         """The leaves a counted call added into: (leaf, -, whether ``.grad`` held a gradient before,
         ``.grad`` after) each; small ones get entries."""
-        for leaf, _, held, after in reached:
-            if leaf.numel() <= SMALL:
-                self._arrival(leaf, held, after)
-
-    def _arrival(self, leaf: torch.Tensor, held: bool, after: Value | Snapshot | None) -> None:
-        """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
-        slot = self._slot(leaf)
-        values = before, now = self._value_of(leaf, slot)
-        if self.calls > HEAD_CALLS:  # its entries are made if the call is among the last few
-            self._tail.arrival(self.calls, slot.ref, held, slot.grad_after, after, values)
+        calls = self.calls
+        for leaf, state, held, after in reached:
+            if leaf.numel() > SMALL:
+                continue
+            slot = state.book  # the leaf's slot, kept on its ledger state: no lookup per call
+            if slot is None:
+                slot = state.book = self._slot(leaf)
+            if calls <= HEAD_CALLS:
+                self._arrival(leaf, held, after, slot)
+                continue
+            # Past the head: the entries are made if the call is among the last few (see _value_of).
+            known, moved = slot.value, mark(leaf)
+            if known is None or slot.mark != moved:
+                slot.value, slot.mark = read(leaf), moved
+            self._tail.arrival(calls, slot.ref, held, slot.grad_after, after, (known, slot.value))
             slot.grad_after = after
-            return
+
+    def _arrival(self, leaf: torch.Tensor, held: bool, after: Value | Snapshot | None, slot: _Small) -> None:
+        """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
+        before, now = self._value_of(leaf, slot)
         if before is not None and now != before:  # updated since the last call: by hand, past the budget
             self._add("update", leaf, f"updated {PAST}", None, before, now, call=self.calls - 1)
         last = slot.grad_after
@@ -180,16 +188,17 @@ class LedgerBook(ForwardEdits):
             if leaf.numel() <= SMALL and len(self._kept) < KEPT:
                 self._kept.append(leaf)
 
-    def step_starting(self, params: Sequence[torch.Tensor]) -> None:
-        """Before ``optimizer.step()``: the small parameters' values (`params` are the small ones)."""
+    def slots(self, params: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, _Small]]:
+        """Each small parameter with its slot, for `step_starting` (an optimizer's caller keeps them)."""
+        return [(param, self._slot(param)) for param in params]
+
+    def step_starting(self, params: Sequence[tuple[torch.Tensor, _Small]]) -> None:
+        """Before ``optimizer.step()``: the small parameters' values (as `slots` gives them)."""
         self.in_step = True
         if len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS:
             self._stepping = []
             return
-        stepping = self._stepping = []
-        for param in params:
-            slot = self._slot(param)
-            stepping.append((param, slot, self._value_of(param, slot)[1]))
+        self._stepping = [(param, slot, self._value_of(param, slot)[1]) for param, slot in params]
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter (unchanged ones too: the loop

@@ -25,9 +25,10 @@ class OptimizerWatch:
         self._seen: weakref.WeakSet[torch.optim.Optimizer] = weakref.WeakSet()
         self._handle: Any = None
 
-    def start(self) -> None:
-        """Register the hook."""
-        self._handle = register_optimizer_step_post_hook(self._stepped)
+    def start(self, *, hook: bool = True) -> None:
+        """Register the hook; with `hook` False, someone else's post-hook calls `stepped` instead."""
+        if hook:
+            self._handle = register_optimizer_step_post_hook(self.stepped)
 
     def stop(self) -> None:
         """Remove the hook; the optimizers seen stay known."""
@@ -35,7 +36,8 @@ class OptimizerWatch:
             self._handle.remove()
             self._handle = None
 
-    def _stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """After an ``optimizer.step()`` (torch's post-hook arguments): note the optimizer, tell `on_step`."""
         self._seen.add(optimizer)
         if self._on_step is not None:
             self._on_step(optimizer, args, kwargs)
