@@ -34,6 +34,8 @@ class StepWatch:
         self._part = part
         self._also = also
         self._handles: list[Any] = []
+        # The optimizer of the last step, its parameter count and small parameters (the usual loop has one).
+        self._last: tuple[weakref.ref[torch.optim.Optimizer], int, list[Any]] | None = None
         # Per optimizer: its parameter count when last looked at, and its small parameters then (with
         # their slots in the book).
         self._small: weakref.WeakKeyDictionary[torch.optim.Optimizer, tuple[int, list[Any]]] = (
@@ -43,7 +45,7 @@ class StepWatch:
     def start(self) -> None:
         """Register the hooks."""
         self._handles = [
-            register_optimizer_step_pre_hook(self._part.hook(self._before)),
+            register_optimizer_step_pre_hook(self._before),
             register_optimizer_step_post_hook(self._after),
         ]
 
@@ -54,16 +56,28 @@ class StepWatch:
         self._handles = []
 
     def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self._book.step_starting(self._small_params(optimizer))  # isolated by the part's hook wrapper
+        part = self._part  # what `Part.hook` does, inlined: this runs at every step
+        if part.is_open:
+            try:
+                with isolated():
+                    self._book.step_starting(self._small_params(optimizer))
+            except Exception as error:
+                part.fault(error)
 
     def _small_params(self, optimizer: torch.optim.Optimizer) -> list[Any]:
         """The optimizer's parameters of at most `SMALL` elements with their slots (found again when their
         count moves)."""
-        count = sum(len(group["params"]) for group in optimizer.param_groups)
+        groups = optimizer.param_groups
+        one = len(groups) == 1
+        count = len(groups[0]["params"]) if one else sum(len(group["params"]) for group in groups)
+        last = self._last
+        if last is not None and last[0]() is optimizer and last[1] == count:
+            return last[2]
         known = self._small.get(optimizer)
         if known is None or known[0] != count:
             small = [param for param in params_of(optimizer) if param.numel() <= SMALL]
             known = self._small[optimizer] = (count, self._book.slots(small))
+        self._last = (weakref.ref(optimizer), count, known[1])
         return known[1]
 
     def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:

@@ -76,7 +76,8 @@ class Judge:
         # Generators: each is read only when needed (a new optimizer, a carried-over gradient), not per step.
         if self._cuts is not None:
             self._cuts.optimizer_stepped(params_of(optimizer), optimizer)
-        self._leaves.stepped(params_of(optimizer), lambda: user_location(self._root))
+        if self._leaves.carrying:  # else no parameter can hold a carried-over gradient: nothing to judge
+            self._leaves.stepped(params_of(optimizer), lambda: user_location(self._root))
 
     def findings(
         self, found: Sequence[Finding], calls: Sequence[BackwardCall], events: Sequence[Event]
