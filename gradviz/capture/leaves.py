@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Arrival", "LeafLedger", "leaves_part"]
 
+_new = tuple.__new__  # an `Arrival` made without its Python-level __new__ (one per leaf and call)
+
 
 def leaves_part(door: Door) -> Part:
     """The part of capture that following leaves is: a fault in reading them switches it off."""
@@ -262,7 +264,7 @@ class LeafLedger:
             arrivals = state.arrivals  # LeafState.arrive for an arrival into an empty .grad, inlined
             if len(arrivals) > 1:
                 del arrivals[:-1]
-            arrivals.append(Arrival(call_index, False, updated, grad, False))
+            arrivals.append(_new(Arrival, (call_index, False, updated, grad, False)))
         if reached and self.on_settled is not None:
             self.on_settled(reached)
         return self.findings[before:]

@@ -18,7 +18,7 @@ import torch
 
 from gradviz.capture.isolation import isolated
 from gradviz.capture.ledgeredits import SMALL, ForwardEdits
-from gradviz.capture.ledgertail import HEAD_CALLS, LATER, PAST, TAIL_CALLS, Raw, Tail
+from gradviz.capture.ledgertail import ARRIVAL, HEAD_CALLS, LATER, PAST, TAIL_CALLS, Raw, Tail
 from gradviz.capture.ledgervalues import loss_of, mark, nonzero, read, shown
 from gradviz.capture.summary import Snapshot, snapshot
 from gradviz.capture.tensorrefs import TensorMap, tensor_ref
@@ -127,6 +127,7 @@ class LedgerBook(ForwardEdits):
         """The leaves a counted call added into: (leaf, -, whether ``.grad`` held a gradient before,
         ``.grad`` after) each; small ones get entries."""
         calls = self.calls
+        bucket = None
         for leaf, state, held, after in reached:
             if leaf.numel() > SMALL:
                 continue
@@ -137,10 +138,16 @@ class LedgerBook(ForwardEdits):
                 self._arrival(leaf, held, after, slot)
                 continue
             # Past the head: the entries are made if the call is among the last few (see _value_of).
-            known, moved = slot.value, mark(leaf)
+            known = slot.value
+            try:
+                moved: object = (leaf._version, leaf.data_ptr())
+            except RuntimeError:  # a tensor without storage (see `mark`)
+                moved = object()
             if known is None or slot.mark != moved:
                 slot.value, slot.mark = read(leaf), moved
-            self._tail.arrival(calls, slot.ref, held, slot.grad_after, after, (known, slot.value))
+            if bucket is None:
+                bucket = self._tail.bucket(calls)
+            bucket.append((ARRIVAL, slot.ref, held, slot.grad_after, after, (known, slot.value)))
             slot.grad_after = after
 
     def _arrival(self, leaf: torch.Tensor, held: bool, after: Value | Snapshot | None, slot: _Small) -> None:
@@ -198,7 +205,20 @@ class LedgerBook(ForwardEdits):
         if len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS:
             self._stepping = []
             return
-        self._stepping = [(param, slot, self._value_of(param, slot)[1]) for param, slot in params]
+        if self.calls <= HEAD_CALLS:
+            self._stepping = [(param, slot, self._value_of(param, slot)[1]) for param, slot in params]
+            return
+        stepping = self._stepping = []
+        for param, slot in params:  # _value_of past the head, inlined: values are read when they moved
+            known = slot.value
+            try:
+                moved: object = (param._version, param.data_ptr())
+            except RuntimeError:  # a tensor without storage (see `mark`)
+                moved = object()
+            if known is None or slot.mark != moved:
+                known = slot.value = read(param)
+                slot.mark = moved
+            stepping.append((param, slot, known))
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter (unchanged ones too: the loop
@@ -211,7 +231,10 @@ class LedgerBook(ForwardEdits):
         if self.calls > HEAD_CALLS:  # the values the step left: read once here, reused at the next call
             updates = []
             for param, slot, before in stepping:
-                moved = mark(param)
+                try:
+                    moved: object = (param._version, param.data_ptr())
+                except RuntimeError:  # a tensor without storage (see `mark`)
+                    moved = object()
                 if slot.mark != moved or slot.value is None:
                     slot.value, slot.mark = read(param), moved
                 updates.append((slot.ref, before, slot.value))

@@ -13,6 +13,13 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 StepCallback = Callable[[torch.optim.Optimizer, Any, Any], None]
 
 
+def _none() -> None:
+    return None
+
+
+_NONE: Any = _none  # called like a dead weak reference
+
+
 class OptimizerWatch:
     """Registers one global step post-hook while started; keeps the optimizers weakly.
 
@@ -24,6 +31,7 @@ class OptimizerWatch:
         self._on_step = on_step
         self._seen: weakref.WeakSet[torch.optim.Optimizer] = weakref.WeakSet()
         self._handle: Any = None
+        self._last: weakref.ref[Any] = _NONE
 
     def start(self, *, hook: bool = True) -> None:
         """Register the hook; with `hook` False, someone else's post-hook calls `stepped` instead."""
@@ -38,7 +46,9 @@ class OptimizerWatch:
 
     def stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """After an ``optimizer.step()`` (torch's post-hook arguments): note the optimizer, tell `on_step`."""
-        self._seen.add(optimizer)
+        if optimizer is not self._last():  # the usual loop steps one optimizer: added once
+            self._seen.add(optimizer)
+            self._last = weakref.ref(optimizer)
         if self._on_step is not None:
             self._on_step(optimizer, args, kwargs)
 
