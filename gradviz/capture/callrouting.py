@@ -62,7 +62,8 @@ class CallRouting:
         try:
             recorder = self._recorder
             if self._capture_over and (recorder is None or not recorder.recording):
-                return self._count(engine)  # the timeline records nothing now: no pause needed
+                # The timeline records nothing now: no pause needed.
+                return count_call(engine, self, self._leaves, self._book, self._book_part)
             with self.paused():
                 if self._capture.part.is_open and (
                     self.max_backward is None or len(self._capture.backwards) < self.max_backward

@@ -134,7 +134,12 @@ class Follower:
                 continue  # not reached: accumulating replaces .grad or adds into it in place
             numel, state, held = grad.numel(), followed.state, followed.held
             if numel <= SMALL:  # values, as when captured (sparse: no values)
-                found.append((leaf, state, held, read(grad) if grad.layout is _STRIDED else summarize(grad)))
+                dtype, strided = grad.dtype, grad.layout is _STRIDED
+                if strided and grad.is_cpu and dtype in _NAMES:  # `read`, inlined for the usual gradient
+                    shot: Snapshot | Value = Snapshot(tuple(grad.shape), _NAMES[dtype], grad.tolist(), True)
+                else:
+                    shot = read(grad) if strided else summarize(grad)
+                found.append((leaf, state, held, shot))
             elif numel <= LISTED_NORM and grad.is_cpu and grad.layout is _STRIDED and grad.dtype in _NAMES:
                 found.append((leaf, state, held, ListedNorm(grad)))
             else:

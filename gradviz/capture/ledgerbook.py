@@ -121,7 +121,12 @@ class LedgerBook(ForwardEdits):
     def counted(self, index: int, roots: Sequence[Any]) -> None:
         """A call past the capture budget: its loss (the caller is isolated)."""
         self.calls = index
-        self._add("backward", None, "backward", None, None, None, loss_of(roots), captured=False)
+        loss = loss_of(roots)
+        if index > HEAD_CALLS:  # what _add keeps past the head, appended here (once per call)
+            raw: Raw = ("backward", None, LATER, "backward", None, index, None, None, loss, False)
+            self._tail.bucket(index).append(raw)
+            return
+        self._add("backward", None, "backward", None, None, None, loss, captured=False)
 
     def counted_arrivals(self, reached: Sequence[tuple[torch.Tensor, Any, bool, Any]]) -> None:
         """The leaves a counted call added into: (leaf, -, whether ``.grad`` held a gradient before,
