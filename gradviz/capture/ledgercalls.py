@@ -11,7 +11,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradviz.capture.door import Part
-from gradviz.capture.isolation import isolated
+from gradviz.capture.isolation import isolating
 from gradviz.capture.ledgerbook import SMALL, LedgerBook
 from gradviz.capture.optimizers import StepCallback, params_of
 from gradviz.model import BackwardCall, LedgerEntry
@@ -59,7 +59,7 @@ class StepWatch:
         part = self._part  # what `Part.hook` does, inlined: this runs at every step
         if part.is_open:
             try:
-                with isolated():
+                with isolating():
                     self._book.step_starting(self._small_params(optimizer))
             except Exception as error:
                 part.fault(error)
@@ -81,7 +81,7 @@ class StepWatch:
         return known[1]
 
     def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        with isolated():  # one isolation for both: the guarded hook inside finds it on
+        with isolating():  # one isolation for both: the guarded hook inside finds it on
             if self._also is not None:
                 self._also(optimizer, args, kwargs)
             part = self._part

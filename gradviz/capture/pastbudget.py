@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gradviz.capture.door import Part, UserCall
-from gradviz.capture.isolation import isolated
+from gradviz.capture.isolation import isolating
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.ledgerbook import LedgerBook
 
@@ -34,14 +34,14 @@ def count_call(
     """
     part = leaves.part
     if part.is_open:
-        with isolated():  # reading each .grad is gradviz's own tensor work
+        with isolating():  # reading each .grad is gradviz's own tensor work
             try:
                 leaves.before_call()
             except Exception as error:
                 part.fault(error)
     result = engine()
     index = routing.backward_calls
-    with isolated():
+    with isolating():
         if book_part.is_open:
             try:
                 book.counted(index, engine.args[0])
