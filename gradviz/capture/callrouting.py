@@ -62,7 +62,8 @@ class CallRouting:
         try:
             recorder = self._recorder
             if self._capture_over and (recorder is None or not recorder.recording):
-                return self._count(engine)  # the timeline records nothing now: no pause needed
+                # The timeline records nothing now: no pause needed.
+                return count_call(engine, self, self._leaves, self._book, self._book_part)
             with self.paused():
                 if self._capture.part.is_open and (
                     self.max_backward is None or len(self._capture.backwards) < self.max_backward
@@ -117,8 +118,7 @@ class CallRouting:
             self._recorder.recording = False
 
     def _count(self, engine: UserCall) -> Any:
-        # The call's number is read after the engine: a backward inside it (a hook's) is counted first.
-        return count_call(engine, lambda: self.backward_calls, self._leaves, self._book, self._book_part)
+        return count_call(engine, self, self._leaves, self._book, self._book_part)
 
 
 def _no_engine(*args: Any, **kwargs: Any) -> Any:

@@ -27,6 +27,7 @@ SMALL = 8
 #: A real gradient of at most this many elements on the CPU is copied as a list; its norm is taken when shown.
 LISTED_NORM = 64
 _LISTED = (torch.float32, torch.float64)
+_NAMES = {dtype: dtype_name(dtype) for dtype in _LISTED}
 _STRIDED = torch.strided
 
 #: One call's arrival: the leaf, its state, whether ``.grad`` held a gradient before, ``.grad`` after.
@@ -57,8 +58,10 @@ class ListedNorm(NormRead):
     __slots__ = ("_listed", "_torch_dtype")
 
     def __init__(self, grad: torch.Tensor) -> None:
-        super().__init__(tuple(grad.shape), dtype_name(grad.dtype), None)
-        self._torch_dtype = grad.dtype
+        # NormRead's and Snapshot's fields set here directly: one of these is made per leaf and call.
+        dtype = self._torch_dtype = grad.dtype
+        self.shape, self.dtype, self.listed, self.numeric = tuple(grad.shape), _NAMES[dtype], None, True
+        self._value, self.norm = None, None
         self._listed: Any = grad.tolist()
 
     @property
@@ -131,13 +134,13 @@ class Follower:
                 continue  # not reached: accumulating replaces .grad or adds into it in place
             numel, state, held = grad.numel(), followed.state, followed.held
             if numel <= SMALL:  # values, as when captured (sparse: no values)
-                found.append((leaf, state, held, read(grad) if grad.layout is _STRIDED else summarize(grad)))
-            elif (
-                numel <= LISTED_NORM
-                and grad.dtype in _LISTED
-                and grad.device.type == "cpu"
-                and grad.layout is _STRIDED
-            ):
+                dtype, strided = grad.dtype, grad.layout is _STRIDED
+                if strided and grad.is_cpu and dtype in _NAMES:  # `read`, inlined for the usual gradient
+                    shot: Snapshot | Value = Snapshot(tuple(grad.shape), _NAMES[dtype], grad.tolist(), True)
+                else:
+                    shot = read(grad) if strided else summarize(grad)
+                found.append((leaf, state, held, shot))
+            elif numel <= LISTED_NORM and grad.is_cpu and grad.layout is _STRIDED and grad.dtype in _NAMES:
                 found.append((leaf, state, held, ListedNorm(grad)))
             else:
                 big.append(len(found))

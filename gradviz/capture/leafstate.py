@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -154,6 +154,8 @@ class LeafState:
     uncaptured: int = 0
     grad: Value | Snapshot | None = None
     listed: bool = False
+    #: The ledger book's record of this leaf, kept here so a call past the budget finds it without a lookup.
+    book: Any = None
 
     def arrive(self, arrival: Arrival) -> None:
         """Add a call's arrival. Explain reads the calls since ``.grad`` was last empty and the last one's

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Arrival", "LeafLedger", "leaves_part"]
 
+_new = tuple.__new__  # an `Arrival` made without its Python-level __new__ (one per leaf and call)
+
 
 def leaves_part(door: Door) -> Part:
     """The part of capture that following leaves is: a fault in reading them switches it off."""
@@ -169,6 +171,11 @@ class LeafLedger:
             )
         return self.findings[before:]
 
+    @property
+    def carrying(self) -> bool:
+        """Whether any leaf may hold a carried-over gradient (`stepped` has something to look at)."""
+        return self._carrying
+
     def stepped(self, params: Iterable[torch.Tensor], where: Callable[[], Location | None]) -> list[Finding]:
         """After ``optimizer.step()``: a warning for each parameter it updated with a carried-over gradient.
 
@@ -251,9 +258,13 @@ class LeafLedger:
                 self._arrive(leaf, held, call_index, None, grad, False, state)
                 continue
             # A fresh .grad with nothing carried: the rule only moves the print (version and address).
-            now, seen = (leaf._version, leaf.data_ptr(), ()), state.seen
-            state.seen = now
-            state.arrive(Arrival(call_index, False, seen is not None and now[:2] != seen[:2], grad, False))
+            version, address, seen = leaf._version, leaf.data_ptr(), state.seen
+            state.seen = (version, address, ())
+            updated = seen is not None and (seen[0] != version or seen[1] != address)
+            arrivals = state.arrivals  # LeafState.arrive for an arrival into an empty .grad, inlined
+            if len(arrivals) > 1:
+                del arrivals[:-1]
+            arrivals.append(_new(Arrival, (call_index, False, updated, grad, False)))
         if reached and self.on_settled is not None:
             self.on_settled(reached)
         return self.findings[before:]

@@ -18,7 +18,7 @@ import torch
 
 from gradviz.capture.isolation import isolated
 from gradviz.capture.ledgeredits import SMALL, ForwardEdits
-from gradviz.capture.ledgertail import HEAD_CALLS, LATER, PAST, TAIL_CALLS, Raw, Tail
+from gradviz.capture.ledgertail import ARRIVAL, HEAD_CALLS, LATER, PAST, TAIL_CALLS, Raw, Tail
 from gradviz.capture.ledgervalues import loss_of, mark, nonzero, read, shown
 from gradviz.capture.summary import Snapshot, snapshot
 from gradviz.capture.tensorrefs import TensorMap, tensor_ref
@@ -121,23 +121,43 @@ class LedgerBook(ForwardEdits):
     def counted(self, index: int, roots: Sequence[Any]) -> None:
         """A call past the capture budget: its loss (the caller is isolated)."""
         self.calls = index
-        self._add("backward", None, "backward", None, None, None, loss_of(roots), captured=False)
+        loss = loss_of(roots)
+        if index > HEAD_CALLS:  # what _add keeps past the head, appended here (once per call)
+            raw: Raw = ("backward", None, LATER, "backward", None, index, None, None, loss, False)
+            self._tail.bucket(index).append(raw)
+            return
+        self._add("backward", None, "backward", None, None, None, loss, captured=False)
 
     def counted_arrivals(self, reached: Sequence[tuple[torch.Tensor, Any, bool, Any]]) -> None:
         """The leaves a counted call added into: (leaf, -, whether ``.grad`` held a gradient before,
         ``.grad`` after) each; small ones get entries."""
-        for leaf, _, held, after in reached:
-            if leaf.numel() <= SMALL:
-                self._arrival(leaf, held, after)
-
-    def _arrival(self, leaf: torch.Tensor, held: bool, after: Value | Snapshot | None) -> None:
-        """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
-        slot = self._slot(leaf)
-        values = before, now = self._value_of(leaf, slot)
-        if self.calls > HEAD_CALLS:  # its entries are made if the call is among the last few
-            self._tail.arrival(self.calls, slot.ref, held, slot.grad_after, after, values)
+        calls = self.calls
+        bucket = None
+        for leaf, state, held, after in reached:
+            if leaf.numel() > SMALL:
+                continue
+            slot = state.book  # the leaf's slot, kept on its ledger state: no lookup per call
+            if slot is None:
+                slot = state.book = self._slot(leaf)
+            if calls <= HEAD_CALLS:
+                self._arrival(leaf, held, after, slot)
+                continue
+            # Past the head: the entries are made if the call is among the last few (see _value_of).
+            known = slot.value
+            try:
+                moved: object = (leaf._version, leaf.data_ptr())
+            except RuntimeError:  # a tensor without storage (see `mark`)
+                moved = object()
+            if known is None or slot.mark != moved:
+                slot.value, slot.mark = read(leaf), moved
+            if bucket is None:
+                bucket = self._tail.bucket(calls)
+            bucket.append((ARRIVAL, slot.ref, held, slot.grad_after, after, (known, slot.value)))
             slot.grad_after = after
-            return
+
+    def _arrival(self, leaf: torch.Tensor, held: bool, after: Value | Snapshot | None, slot: _Small) -> None:
+        """A counted call added into a small leaf's ``.grad``: its entry, and a zeroing seen by its effect."""
+        before, now = self._value_of(leaf, slot)
         if before is not None and now != before:  # updated since the last call: by hand, past the budget
             self._add("update", leaf, f"updated {PAST}", None, before, now, call=self.calls - 1)
         last = slot.grad_after
@@ -180,16 +200,30 @@ class LedgerBook(ForwardEdits):
             if leaf.numel() <= SMALL and len(self._kept) < KEPT:
                 self._kept.append(leaf)
 
-    def step_starting(self, params: Sequence[torch.Tensor]) -> None:
-        """Before ``optimizer.step()``: the small parameters' values (`params` are the small ones)."""
+    def slots(self, params: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, _Small]]:
+        """Each small parameter with its slot, for `step_starting` (an optimizer's caller keeps them)."""
+        return [(param, self._slot(param)) for param in params]
+
+    def step_starting(self, params: Sequence[tuple[torch.Tensor, _Small]]) -> None:
+        """Before ``optimizer.step()``: the small parameters' values (as `slots` gives them)."""
         self.in_step = True
         if len(self._raw) >= MAX_ENTRIES and self.calls <= HEAD_CALLS:
             self._stepping = []
             return
+        if self.calls <= HEAD_CALLS:
+            self._stepping = [(param, slot, self._value_of(param, slot)[1]) for param, slot in params]
+            return
         stepping = self._stepping = []
-        for param in params:
-            slot = self._slot(param)
-            stepping.append((param, slot, self._value_of(param, slot)[1]))
+        for param, slot in params:  # _value_of past the head, inlined: values are read when they moved
+            known = slot.value
+            try:
+                moved: object = (param._version, param.data_ptr())
+            except RuntimeError:  # a tensor without storage (see `mark`)
+                moved = object()
+            if known is None or slot.mark != moved:
+                known = slot.value = read(param)
+                slot.mark = moved
+            stepping.append((param, slot, known))
 
     def step_done(self) -> None:
         """After ``optimizer.step()``: one update entry per small parameter (unchanged ones too: the loop
@@ -202,7 +236,10 @@ class LedgerBook(ForwardEdits):
         if self.calls > HEAD_CALLS:  # the values the step left: read once here, reused at the next call
             updates = []
             for param, slot, before in stepping:
-                moved = mark(param)
+                try:
+                    moved: object = (param._version, param.data_ptr())
+                except RuntimeError:  # a tensor without storage (see `mark`)
+                    moved = object()
                 if slot.mark != moved or slot.value is None:
                     slot.value, slot.mark = read(param), moved
                 updates.append((slot.ref, before, slot.value))

@@ -11,33 +11,42 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradviz.capture.door import Part
+from gradviz.capture.isolation import isolating
 from gradviz.capture.ledgerbook import SMALL, LedgerBook
-from gradviz.capture.optimizers import params_of
+from gradviz.capture.optimizers import StepCallback, params_of
 from gradviz.model import BackwardCall, LedgerEntry
 
 
 class StepWatch:
     """torch's global optimizer step pre- and post-hooks, telling the book each step's updates.
 
+    One post-hook serves every watcher of a step: `also` (the Judge's, guarded by its own part) is called
+    first, then the book is told, each fault switching off only its own part.
+
     Args:
         book: The ledger.
         part: The part of capture the hooks belong to (a fault switches them off).
+        also: Called after each step before the book is told; it must not raise (a `Part.hook`).
     """
 
-    def __init__(self, book: LedgerBook, part: Part) -> None:
+    def __init__(self, book: LedgerBook, part: Part, also: StepCallback | None = None) -> None:
         self._book = book
         self._part = part
+        self._also = also
         self._handles: list[Any] = []
-        # Per optimizer: its parameter count when last looked at, and its small parameters then.
-        self._small: weakref.WeakKeyDictionary[torch.optim.Optimizer, tuple[int, list[torch.Tensor]]] = (
+        # The optimizer of the last step, its parameter count and small parameters (the usual loop has one).
+        self._last: tuple[weakref.ref[torch.optim.Optimizer], int, list[Any]] | None = None
+        # Per optimizer: its parameter count when last looked at, and its small parameters then (with
+        # their slots in the book).
+        self._small: weakref.WeakKeyDictionary[torch.optim.Optimizer, tuple[int, list[Any]]] = (
             weakref.WeakKeyDictionary()
         )
 
     def start(self) -> None:
         """Register the hooks."""
         self._handles = [
-            register_optimizer_step_pre_hook(self._part.hook(self._before)),
-            register_optimizer_step_post_hook(self._part.hook(self._after)),
+            register_optimizer_step_pre_hook(self._before),
+            register_optimizer_step_post_hook(self._after),
         ]
 
     def stop(self) -> None:
@@ -47,19 +56,40 @@ class StepWatch:
         self._handles = []
 
     def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self._book.step_starting(self._small_params(optimizer))  # isolated by the part's hook wrapper
+        part = self._part  # what `Part.hook` does, inlined: this runs at every step
+        if part.is_open:
+            try:
+                with isolating():
+                    self._book.step_starting(self._small_params(optimizer))
+            except Exception as error:
+                part.fault(error)
 
-    def _small_params(self, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
-        """The optimizer's parameters of at most `SMALL` elements (found again when their count moves)."""
-        count = sum(len(group["params"]) for group in optimizer.param_groups)
+    def _small_params(self, optimizer: torch.optim.Optimizer) -> list[Any]:
+        """The optimizer's parameters of at most `SMALL` elements with their slots (found again when their
+        count moves)."""
+        groups = optimizer.param_groups
+        one = len(groups) == 1
+        count = len(groups[0]["params"]) if one else sum(len(group["params"]) for group in groups)
+        last = self._last
+        if last is not None and last[0]() is optimizer and last[1] == count:
+            return last[2]
         known = self._small.get(optimizer)
         if known is None or known[0] != count:
             small = [param for param in params_of(optimizer) if param.numel() <= SMALL]
-            known = self._small[optimizer] = (count, small)
+            known = self._small[optimizer] = (count, self._book.slots(small))
+        self._last = (weakref.ref(optimizer), count, known[1])
         return known[1]
 
     def _after(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self._book.step_done()
+        with isolating():  # one isolation for both: the guarded hook inside finds it on
+            if self._also is not None:
+                self._also(optimizer, args, kwargs)
+            part = self._part
+            if part.is_open:
+                try:
+                    self._book.step_done()
+                except Exception as error:
+                    part.fault(error)
 
 
 def with_ledger(calls: Sequence[BackwardCall], ledger: Sequence[LedgerEntry]) -> tuple[BackwardCall, ...]:

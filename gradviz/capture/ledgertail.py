@@ -33,7 +33,9 @@ Raw = tuple[
     LedgerKind, "Ref | None", "str | None", str, "Location | None", int, Recorded, Recorded, Recorded, bool
 ]
 
-_ARRIVAL, _STEP = "arrival", "step"
+#: The tag of a raw arrival in a call's bucket (see `Tail.arrival`).
+ARRIVAL = "arrival"
+_STEP = "step"
 
 
 class Tail:
@@ -42,7 +44,8 @@ class Tail:
     def __init__(self) -> None:
         self._calls: deque[tuple[int, list[Any]]] = deque(maxlen=TAIL_CALLS)
 
-    def _bucket(self, call: int) -> list[Any]:
+    def bucket(self, call: int) -> list[Any]:
+        """The raw reads of this call (a new call's list lets the oldest call kept drop out)."""
         calls = self._calls
         if not calls or calls[-1][0] != call:  # the first read of a call: the oldest call kept drops out
             calls.append((call, []))
@@ -50,7 +53,7 @@ class Tail:
 
     def entry(self, call: int, raw: Raw) -> None:
         """An entry made in full (a loss, a zeroing or update seen on the timeline)."""
-        self._bucket(call).append(raw)
+        self.bucket(call).append(raw)
 
     def arrival(
         self,
@@ -63,17 +66,17 @@ class Tail:
     ) -> None:
         """A call added into a small leaf's ``.grad``: what it held before (`last`) and after, and the leaf's
         values when last read and now."""
-        self._bucket(call).append((_ARRIVAL, leaf, held, last, after, values))
+        self.bucket(call).append((ARRIVAL, leaf, held, last, after, values))
 
     def step(self, call: int, where: Location | None, updates: list[tuple[Ref, Snapshot, Snapshot]]) -> None:
         """An ``optimizer.step()``: each small parameter's values before and after."""
-        self._bucket(call).append((_STEP, where, updates))
+        self.bucket(call).append((_STEP, where, updates))
 
     def raws(self) -> Iterator[Raw]:
         """The kept calls' entries, in order."""
         for call, bucket in self._calls:
             for item in bucket:
-                if item[0] == _ARRIVAL:
+                if item[0] == ARRIVAL:
                     yield from _arrival_entries(call, *item[1:])
                 elif item[0] == _STEP:
                     for leaf, before, after in item[2]:

@@ -7,10 +7,12 @@ from typing import Any
 
 import torch
 
-from gradviz.capture.summary import _DTYPE_NAMES, Snapshot, _flat, dtype_name, snapshot
+from gradviz.capture.summary import Snapshot, _flat, dtype_name, snapshot
 from gradviz.model import Value
 
 _STRIDED = torch.strided
+#: Per dtype: its short name, and whether its values are numbers with statistics (not complex).
+_KINDS: dict[torch.dtype, tuple[str, bool]] = {}
 
 
 def read(tensor: torch.Tensor) -> Snapshot:
@@ -18,8 +20,10 @@ def read(tensor: torch.Tensor) -> Snapshot:
     if tensor.layout is not _STRIDED or tensor.is_meta:
         return snapshot(tensor)
     dtype = tensor.dtype  # read at every step past the budget: the name from the cache, no call
-    name = _DTYPE_NAMES.get(dtype) or dtype_name(dtype)
-    return Snapshot(tuple(tensor.shape), name, tensor.tolist(), not dtype.is_complex)
+    kind = _KINDS.get(dtype)
+    if kind is None:
+        kind = _KINDS[dtype] = (dtype_name(dtype), not dtype.is_complex)
+    return Snapshot(tuple(tensor.shape), kind[0], tensor.tolist(), kind[1])
 
 
 def shown(value: Value | Snapshot | None) -> Value | None:

@@ -13,6 +13,13 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 StepCallback = Callable[[torch.optim.Optimizer, Any, Any], None]
 
 
+def _none() -> None:
+    return None
+
+
+_NONE: Any = _none  # called like a dead weak reference
+
+
 class OptimizerWatch:
     """Registers one global step post-hook while started; keeps the optimizers weakly.
 
@@ -24,10 +31,12 @@ class OptimizerWatch:
         self._on_step = on_step
         self._seen: weakref.WeakSet[torch.optim.Optimizer] = weakref.WeakSet()
         self._handle: Any = None
+        self._last: weakref.ref[Any] = _NONE
 
-    def start(self) -> None:
-        """Register the hook."""
-        self._handle = register_optimizer_step_post_hook(self._stepped)
+    def start(self, *, hook: bool = True) -> None:
+        """Register the hook; with `hook` False, someone else's post-hook calls `stepped` instead."""
+        if hook:
+            self._handle = register_optimizer_step_post_hook(self.stepped)
 
     def stop(self) -> None:
         """Remove the hook; the optimizers seen stay known."""
@@ -35,8 +44,11 @@ class OptimizerWatch:
             self._handle.remove()
             self._handle = None
 
-    def _stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self._seen.add(optimizer)
+    def stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """After an ``optimizer.step()`` (torch's post-hook arguments): note the optimizer, tell `on_step`."""
+        if optimizer is not self._last():  # the usual loop steps one optimizer: added once
+            self._seen.add(optimizer)
+            self._last = weakref.ref(optimizer)
         if self._on_step is not None:
             self._on_step(optimizer, args, kwargs)
 

@@ -97,7 +97,6 @@ class Tracer(CallRouting):
             if self._recorder is not None
             else self._door.part("ledger", "later steps are left out of the ledger")
         )
-        self._steps = StepWatch(self._book, self._book_part)
         if self._recorder is not None:
             self._recorder.book = self._book
         self._engine = EnginePatch()
@@ -111,6 +110,8 @@ class Tracer(CallRouting):
             source_root,
             judge_part(self._door),
         )
+        # One optimizer post-hook for the Judge and the ledger (torch calls each hook through a Python loop).
+        self._steps = StepWatch(self._book, self._book_part, also=self._judge.step_hook)
         self._modules = ModuleRecorder(self._door)
         self._watch = Watch(self._recorder) if self._recorder is not None else None
         self._in_backward = False
@@ -124,7 +125,7 @@ class Tracer(CallRouting):
         self._swaps.install()
         warnsite.install()
         _active.append(self)
-        self._judge.start()
+        self._judge.start(hook=False)
         self._steps.start()
         self._modules.start()
         recorder = self._recorder

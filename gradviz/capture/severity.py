@@ -19,7 +19,7 @@ from gradviz.capture.cuts import Cut, CutLedger
 from gradviz.capture.door import Door, Part
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.location import user_location
-from gradviz.capture.optimizers import OptimizerWatch, params_of
+from gradviz.capture.optimizers import OptimizerWatch, StepCallback, params_of
 from gradviz.model import BackwardCall, Event, Finding, Location, Overlay
 
 #: Kinds of finding the forward recorder makes for cuts; the judged versions replace them.
@@ -54,9 +54,14 @@ class Judge:
             cuts.guard = self.part.hook
         self._closed = False
 
-    def start(self) -> None:
-        """Watch optimizer steps."""
-        self._optimizers.start()
+    def start(self, *, hook: bool = True) -> None:
+        """Watch optimizer steps; with `hook` False, through `step_hook` called from another post-hook."""
+        self._optimizers.start(hook=hook)
+
+    @property
+    def step_hook(self) -> StepCallback:
+        """What torch's optimizer step post-hook calls, for a caller that registers one hook for several."""
+        return self._optimizers.stepped
 
     def stop(self) -> None:
         """Stop watching: remove every hook, and judge updates made after the last gradient."""
@@ -71,7 +76,8 @@ class Judge:
         # Generators: each is read only when needed (a new optimizer, a carried-over gradient), not per step.
         if self._cuts is not None:
             self._cuts.optimizer_stepped(params_of(optimizer), optimizer)
-        self._leaves.stepped(params_of(optimizer), lambda: user_location(self._root))
+        if self._leaves.carrying:  # else no parameter can hold a carried-over gradient: nothing to judge
+            self._leaves.stepped(params_of(optimizer), lambda: user_location(self._root))
 
     def findings(
         self, found: Sequence[Finding], calls: Sequence[BackwardCall], events: Sequence[Event]

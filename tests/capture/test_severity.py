@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.session import Tracer
 from gradviz.model import Finding
 
@@ -274,6 +276,24 @@ def test_a_forgotten_zero_grad_warns_after_the_capture_budget_too() -> None:
     assert tracer.backward_calls == 6 and len(tracer.backwards) == 1
     (found,) = warnings_of(tracer)
     assert (found.kind, found.count) == ("accumulation", 4) and "backward call 2" in found.message
+
+
+def test_a_fault_in_the_ledgers_step_bookkeeping_leaves_the_forgotten_zero_grad_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given: the ledger and the Judge share one optimizer post-hook, and the ledger's part of it fails
+    def broken(self: LedgerBook) -> None:
+        raise RuntimeError("ledger fault")
+
+    monkeypatch.setattr(LedgerBook, "step_done", broken)
+    # When: a loop that never zeroes .grad runs past the budget
+    tracer = _train(zero=False, accumulate=1, iterations=6, max_backward=1)
+    # Then: the Judge still sees the step that used old gradients, and the fault is one capture problem
+    (found,) = warnings_of(tracer)
+    assert (found.kind, found.count) == ("accumulation", 4) and "backward call 2" in found.message
+    assert found.location is not None and found.location.code == "opt.step()"
+    problems = [f.message for f in tracer.findings if f.kind == "capture_problem"]
+    assert len(problems) == 1 and "ledger fault" in problems[0]
 
 
 def test_a_forgotten_zero_grad_with_a_manual_data_update_warns() -> None:
