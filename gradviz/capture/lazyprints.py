@@ -109,13 +109,7 @@ class LazyPrints:
         set_origin(grad_fn, NodeOrigin(event, location, tensor_id, readable=made_now and not hooked))
         if hooked:
             return
-        pending = _Pending(grad_fn, nearby, not made_now)
-        if self.eager:
-            self._take(pending, self._cache)
-            return
-        self._nodes[id(grad_fn)] = pending
-        if len(self._nodes) > PENDING_LIMIT:
-            self.take()
+        self._wait(_Pending(grad_fn, nearby, not made_now))
 
     def note_new(
         self, grad_fn: Any, event: int, location: Location | None, made: int, output: Any, saves: bool
@@ -146,11 +140,14 @@ class LazyPrints:
             nearby: tuple[Nearby, ...] = ((output.data_ptr(), output.shape, made),)
         except RuntimeError:  # a tensor without data to point at (sparse): left unnamed
             nearby = ()
-        pending = _Pending(grad_fn, nearby, False)
+        self._wait(_Pending(grad_fn, nearby, False))
+
+    def _wait(self, pending: _Pending) -> None:
+        """Let a node wait for its fingerprints until an edit mark (now when eager or too many wait)."""
         if self.eager:
             self._take(pending, self._cache)
             return
-        self._nodes[id(grad_fn)] = pending
+        self._nodes[id(pending.grad_fn)] = pending
         if len(self._nodes) > PENDING_LIMIT:
             self.take()
 
