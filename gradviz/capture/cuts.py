@@ -21,7 +21,7 @@ import torch
 from gradviz.capture.location import user_frame
 from gradviz.capture.names import collect_names
 from gradviz.capture.origin import grad_fn_of
-from gradviz.capture.tensorrefs import TensorMap
+from gradviz.capture.tensormap import TensorMap
 from gradviz.capture.wording import assigned_name, detached_name
 from gradviz.model import GradMode, Location
 

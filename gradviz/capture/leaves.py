@@ -36,7 +36,7 @@ from gradviz.capture.leafstate import (
 )
 from gradviz.capture.ledgervalues import shown
 from gradviz.capture.summary import Snapshot
-from gradviz.capture.tensorrefs import TensorMap
+from gradviz.capture.tensormap import TensorMap
 from gradviz.capture.wording import at
 from gradviz.model import BackwardCall, Finding, LeafSummary, Location, TensorInfo, Value
 

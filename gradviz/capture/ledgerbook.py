@@ -21,7 +21,8 @@ from gradviz.capture.ledgeredits import SMALL, ForwardEdits
 from gradviz.capture.ledgertail import ARRIVAL, HEAD_CALLS, LATER, PAST, TAIL_CALLS, Raw, Tail
 from gradviz.capture.ledgervalues import loss_of, mark, nonzero, read, shown
 from gradviz.capture.summary import Snapshot, snapshot
-from gradviz.capture.tensorrefs import TensorMap, tensor_ref
+from gradviz.capture.tensormap import TensorMap
+from gradviz.capture.tensorrefs import tensor_ref
 from gradviz.model import BackwardCall, LedgerEntry, LedgerKind, Location, Value
 
 __all__ = ["HEAD_CALLS", "SMALL", "TAIL_CALLS", "LedgerBook", "shown"]

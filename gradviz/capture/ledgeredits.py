@@ -13,7 +13,8 @@ import torch
 
 from gradviz.capture.ledgerwords import ZEROING, update_how, zero_grad_how, zero_grad_owner, zeroing_how
 from gradviz.capture.summary import Snapshot, snapshot, summarize
-from gradviz.capture.tensorrefs import TensorMap, TensorRef, tensor_ref
+from gradviz.capture.tensormap import TensorMap
+from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.model import LedgerKind, Location, Value
 
 #: Leaves with at most this many elements get update entries with their values.
