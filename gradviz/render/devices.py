@@ -204,7 +204,7 @@ def call_lines(graph: Graph) -> list[str]:
     lines = []
     if shows_devices(graph):
         lines.append(f"devices: {', '.join(_facts(graph).devices)}")
-    counts: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = {}
     for node in graph.nodes:
         move = move_of(graph, node)
         if move is None:
@@ -212,10 +212,10 @@ def call_lines(graph: Graph) -> list[str]:
         assert node.tensor is not None
         name = f" ({node.tensor.label})" if node.tensor.label else ""
         where = f" at {node.location}" if node.location is not None else _made_inside(graph, move)
-        line = f"{TO_COPY}{name}{where}: copy {move.forward}, grad back {move.back}"
-        counts[line] = counts.get(line, 0) + 1
+        said = (f"{TO_COPY}{name}{where}", f": copy {move.forward}, grad back {move.back}")
+        counts[said] = counts.get(said, 0) + 1
     # Autocast casts each op's inputs below Python, so a mixed-precision call repeats one move many times.
-    lines.extend(line if n == 1 else line.replace(":", f" x{n}:", 1) for line, n in counts.items())
+    lines.extend(f"{copy}{f' x{n}' if n > 1 else ''}{move}" for (copy, move), n in counts.items())
     return lines
 
 

@@ -245,3 +245,21 @@ def test_a_half_cast_without_source_lines_is_not_called_autocast() -> None:
 
     # Then
     assert "copy float32 -> float16" in text and "autocast" not in text
+
+
+def test_one_line_of_the_script_casting_twice_is_counted_after_its_location() -> None:
+    # Given: a loop in the forward pass casts at one line of the script twice
+    w = torch.randn(3, requires_grad=True)
+    with gradviz.trace() as t:
+        total = torch.zeros((), dtype=torch.float64)
+        for _ in range(2):
+            total = total + w.double().sum()
+        total.backward()
+
+    # When
+    text = summarize(t.result(), [], None)
+
+    # Then: the count follows the whole location (file:line), which stays readable
+    assert w.grad is not None and w.grad.tolist() == [2.0, 2.0, 2.0]
+    counted = r"ToCopyBackward0 at \S+:\d+ x2: copy float32 -> float64, grad back float64 -> float32$"
+    assert re.search(counted, text, re.M)
