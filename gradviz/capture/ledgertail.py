@@ -55,19 +55,6 @@ class Tail:
         """An entry made in full (a loss, a zeroing or update seen on the timeline)."""
         self.bucket(call).append(raw)
 
-    def arrival(
-        self,
-        call: int,
-        leaf: Ref,
-        held: bool,
-        last: Recorded,
-        after: Recorded,
-        values: tuple[Snapshot | None, Snapshot],
-    ) -> None:
-        """A call added into a small leaf's ``.grad``: what it held before (`last`) and after, and the leaf's
-        values when last read and now."""
-        self.bucket(call).append((ARRIVAL, leaf, held, last, after, values))
-
     def step(self, call: int, where: Location | None, updates: list[tuple[Ref, Snapshot, Snapshot]]) -> None:
         """An ``optimizer.step()``: each small parameter's values before and after."""
         self.bucket(call).append((_STEP, where, updates))
