@@ -20,6 +20,7 @@ from gradviz.capture import opkind, quirks
 from gradviz.capture.births import Births
 from gradviz.capture.door import Door, UserCall, describe
 from gradviz.capture.fastop import PlainOps
+from gradviz.capture.fastwrite import UntrackedWrites
 from gradviz.capture.forwardgrad import GradAccess
 from gradviz.capture.forwardids import TensorTagging
 from gradviz.capture.forwardmode import ANY_TIME, RAW_ACCESS, ModeControl, TimelineMode
@@ -50,7 +51,7 @@ def _version_of(tensor: torch.Tensor) -> tuple[int, bool]:
         return tensor._version, tensor.requires_grad
 
 
-class ForwardRecorder(ModeControl, TensorTagging, GradAccess, PlainOps):
+class ForwardRecorder(ModeControl, TensorTagging, GradAccess, PlainOps, UntrackedWrites):
     """Records the forward timeline while started; see the module docstring.
 
     Args:

@@ -19,6 +19,7 @@ from torch.overrides import TorchFunctionMode
 from gradviz.capture import opkind, warnsite
 from gradviz.capture.door import Part, UserCall
 from gradviz.capture.fastop import SKIPPED, plain_name
+from gradviz.capture.fastwrite import NOT_TAKEN, write_name
 from gradviz.capture.lazyprints import LazyPrints
 
 if TYPE_CHECKING:
@@ -55,16 +56,21 @@ class TimelineMode(TorchFunctionMode):
             return func(*args, **kwargs)
         try:
             name = plain_name(func, RAW_ACCESS)
+            write = "" if name else write_name(func, RAW_ACCESS)
         except Exception:  # a function gradviz cannot classify: the general way reports it
-            name = ""
+            name = write = ""
         if name is SKIPPED:
             return func(*args, **kwargs)
         if len(recorder._raw) >= recorder._max_events:
-            name = ""  # only counted, the general way
+            name = write = ""  # only counted, the general way
         if name and (not kwargs or (kwargs.get("inplace") is not True and kwargs.get("out") is None)):
             result = func(*args, **kwargs)  # the user's exception, if any, is theirs, unchanged
             recorder.plain_op(name, args, kwargs, result)
             return result
+        if write:  # an in-place op: in one pass when it writes a plain tensor autograd does not track
+            result = recorder.untracked_write(write, func, args, kwargs)
+            if result is not NOT_TAKEN:
+                return result
         return recorder._part.through(UserCall(func, args, kwargs), recorder._call)
 
 
