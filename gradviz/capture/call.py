@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
@@ -13,24 +13,9 @@ from gradviz.capture.backward import StepRecorder
 from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import GraphWalk, root_node
 from gradviz.capture.names import NameMap
-from gradviz.capture.records import twin_of
+from gradviz.capture.records import make_node, make_tensor_info
 from gradviz.capture.summary import summarize_optional
-from gradviz.model import Api, BackwardCall, Graph, Location, Root, Value
-
-_Record = TypeVar("_Record")
-_twins: dict[type, Any] = {}
-
-
-def replaced(record: _Record, **changes: Any) -> _Record:
-    """``dataclasses.replace`` of a frozen slotted model record, made as `gradviz.capture.records` makes
-    records (a mutable twin given the frozen class): a captured call replaces two per leaf."""
-    cls = type(record)
-    twin = _twins.get(cls)
-    if twin is None:
-        twin = _twins[cls] = twin_of(cls)
-    made = twin(*[changes[name] if name in changes else getattr(record, name) for name in twin.__slots__])
-    made.__class__ = cls
-    return made  # type: ignore[no-any-return]
+from gradviz.model import Api, BackwardCall, Graph, Location, Node, Root, Value
 
 
 @dataclass(frozen=True)
@@ -76,6 +61,35 @@ class EngineArguments:
             if node_id is not None:
                 ids.append(node_id)
         return tuple(ids)
+
+
+def _with_leaf_after(node: Node, grad_after: Value | None, version: int) -> Node:
+    """A leaf's node with its ``.grad`` after the call and its version (`replaced`, field by field)."""
+    info: Any = node.tensor
+    tensor = make_tensor_info(
+        info.label,
+        info.shape,
+        info.dtype,
+        info.device,
+        info.requires_grad,
+        info.is_leaf,
+        info.retains_grad,
+        info.grad_before,
+        grad_after,
+        int(version),
+        info.id,
+    )
+    return make_node(
+        node.id,
+        node.name,
+        node.location,
+        tensor,
+        node.saved,
+        node.event,
+        node.module,
+        node.freed_by,
+        node.attributes,
+    )
 
 
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str, default: Any) -> Any:
@@ -124,18 +138,19 @@ class CallPlan:
             The captured call.
         """
         nodes = list(self.graph.nodes)
-        leaves = [self.walked.fns[node_id].variable for node_id in self.leaf_ids]
+        fns = self.walked.fns
+        leaves = [fns[node_id].variable for node_id in self.leaf_ids]
         recorder = self.steps
         grads = [leaf.grad for leaf in leaves]
-        slots = [recorder.slot_of(grad) for grad in grads]  # .grad that is the v AccumulateGrad stole
+        slot_of = recorder.slot_of
+        slots = [slot_of(grad) for grad in grads]  # .grad that is the v AccumulateGrad stole
         fresh = summarize_all([grad if slot < 0 else None for grad, slot in zip(grads, slots, strict=True)])
         steps = tuple(recorder.steps)
+        value_in = recorder.value_in
         for node_id, leaf, slot, grad in zip(self.leaf_ids, leaves, slots, fresh, strict=True):
-            tensor = nodes[node_id].tensor
-            if tensor is not None:
-                grad_after = grad if slot < 0 else recorder.value_in(slot)
-                tensor = replaced(tensor, grad_after=grad_after, version=int(leaf._version))
-                nodes[node_id] = replaced(nodes[node_id], tensor=tensor)
+            node = nodes[node_id]
+            if node.tensor is not None:
+                nodes[node_id] = _with_leaf_after(node, grad if slot < 0 else value_in(slot), leaf._version)
         results: tuple[Value | None, ...] = ()
         if self.arguments.api == "grad" and result is not None:
             results = tuple(summarize_all(list(result)))

@@ -14,6 +14,7 @@ from torch import nn
 
 from gradviz.capture.modules import ModuleCall, module_call_of, module_tree
 from gradviz.capture.names import NameMap
+from gradviz.capture.nodekind import NodeKind, kind_of
 from gradviz.model import ModuleInfo
 
 
@@ -94,7 +95,10 @@ def _parents(path: str, *, relative: bool) -> list[str]:
 
 
 def module_paths(
-    fns: Sequence[Any], names: NameMap, tags: Sequence[ModuleCall | None] | None = None
+    fns: Sequence[Any],
+    names: NameMap,
+    tags: Sequence[ModuleCall | None] | None = None,
+    kinds: Sequence[NodeKind] | None = None,
 ) -> tuple[list[str | None], tuple[ModuleInfo, ...]]:
     """Each node's module path, and the modules of the graph with their class and call count.
 
@@ -102,6 +106,7 @@ def module_paths(
         fns: The graph's grad_fns, by node id (AccumulateGrad nodes get the module owning the leaf).
         names: The user's names, to tell several outermost modules apart.
         tags: Each node's `module_call_of` (None for AccumulateGrad nodes), when already read.
+        kinds: Each node's `NodeKind`, when already found.
 
     Returns:
         A path (or None) per node, and one `ModuleInfo` per path used and per parent of one, in
@@ -115,14 +120,17 @@ def module_paths(
     roots = _Roots(distinct, names)
     owners = roots.owners()
     path_of = {id(call): roots.path(call) for call in distinct}  # a call's path, once per call
+    if kinds is None:
+        kinds = [kind_of(fn) for fn in fns]
     paths: list[str | None] = []
-    for fn, call in zip(fns, tags, strict=True):
+    add = paths.append
+    for fn, call, kind in zip(fns, tags, kinds, strict=True):
         if call is not None:
-            paths.append(path_of[id(call)])
-        elif type(fn).__name__ == "AccumulateGrad":
-            paths.append(owners.get(id(fn.variable)))
+            add(path_of[id(call)])
+        elif kind.accumulate:
+            add(owners.get(id(fn.variable)))
         else:
-            paths.append(None)
+            add(None)
     calls: dict[str, set[int]] = {}
     types: dict[str, str] = {}
     walked: set[int] = set()
@@ -137,10 +145,16 @@ def module_paths(
             link = link.parent
     relative = len(roots.modules) == 1
     ordered: dict[str, None] = {}
-    for path in paths:
-        if path is not None and path not in ordered:
-            for parent in _parents(path, relative=relative):
-                ordered.setdefault(parent, None)
+    for path in dict.fromkeys(paths):
+        if path is None or path in ordered:
+            continue
+        parent, dot, _ = path.rpartition(".")
+        # Each path went in after all of its parents: one whose parent is in has them all in already.
+        if (parent in ordered) if dot else (relative and path and "" in ordered):
+            ordered[path] = None
+            continue
+        for parent in _parents(path, relative=relative):
+            ordered.setdefault(parent, None)
     modules = tuple(
         ModuleInfo(path=path, type=types.get(path) or roots.type_of(path), calls=len(calls.get(path, ())))
         for path in ordered

@@ -72,17 +72,14 @@ def saved_value(tensor: torch.Tensor) -> Value:
     return make_value(tuple(shape), dtype_name(tensor.dtype), values)
 
 
-def _output_info(metadata: Any, tensor_id: int | None) -> TensorInfo:
-    """The tensor a node produced, from autograd's ``_input_metadata`` (the gradient it will receive)."""
-    shape, dtype, device = tuple(metadata.shape), metadata.dtype, metadata.device
+def _output_info(key: tuple[Any, ...], tensor_id: int | None) -> TensorInfo:
+    """The tensor a node produced, from ``(shape, dtype, device)`` of autograd's ``_input_metadata``."""
+    shape, dtype, device = key[0], dtype_name(key[1]), device_name(key[2])
     if tensor_id is not None:  # a traced tensor's own record: nothing to share
-        return make_tensor_info(None, shape, dtype_name(dtype), device_name(device), id=tensor_id)
-    key = (shape, dtype, device)
-    info = _outputs.get(key)
-    if info is None:
-        if len(_outputs) > _MAX_SHARED:
-            _outputs.clear()
-        info = _outputs[key] = TensorInfo(None, shape, dtype_name(dtype), device_name(device))
+        return make_tensor_info(None, shape, dtype, device, True, False, False, None, None, None, tensor_id)
+    if len(_outputs) > _MAX_SHARED:
+        _outputs.clear()
+    info = _outputs[key] = TensorInfo(None, shape, dtype, device)
     return info
 
 
@@ -191,16 +188,17 @@ def describe_nodes(
     kinds = [kind_of(fn) for fn in fns]
     origins: list[NodeOrigin | None] = []
     tags: list[ModuleCall | None] = []
+    add_origin, add_tag = origins.append, tags.append
     for fn, kind in zip(fns, kinds, strict=True):
         try:
             metadata = fn.metadata
         except (AttributeError, RuntimeError):
-            origins.append(None)
-            tags.append(None)
+            add_origin(None)
+            add_tag(None)
             continue
-        origins.append(origin_in(metadata))
-        tags.append(None if kind.accumulate else module_call_in(metadata))
-    module_of, modules = module_paths(fns, names, tags)
+        add_origin(origin_in(metadata))
+        add_tag(None if kind.accumulate else module_call_in(metadata))
+    module_of, modules = module_paths(fns, names, tags, kinds)
     leaf_of = {id(fn.variable): node_id for node_id, fn in enumerate(fns) if kinds[node_id].accumulate}
     grads_before, grads_after = context.leaf_grads_before, context.leaf_grads_after
     name_of = names.name_of
@@ -214,6 +212,7 @@ def describe_nodes(
     read = SavedTensors(names, source)
     include_saved = context.include_saved
     tensor_id = context.tensor_id
+    outputs = _outputs
     nodes: list[Node] = []
     append = nodes.append
     for node_id, fn in enumerate(fns):
@@ -222,6 +221,10 @@ def describe_nodes(
         saved: tuple[SavedTensor, ...] = ()
         attributes: tuple[tuple[str, str], ...] = ()
         info: TensorInfo | None
+        if origin is not None:
+            made, location, event = origin.tensor_id, origin.location, origin.event
+        else:
+            made = location = event = None
         if kind.accumulate:
             leaf = fn.variable
             after = grads_after[node_id] if node_id in grads_after else summarize_optional(leaf.grad)
@@ -233,19 +236,25 @@ def describe_nodes(
                 tensor_id=tensor_id(leaf),
             )
         else:
-            made = origin.tensor_id if origin is not None else None
-            named = named_fns.get(id(fn))
+            named = named_fns.get(id(fn)) if named_fns else None
             if named is not None:
                 info = tensor_info(named[0], named[1], tensor_id=made)
             else:
                 # _input_metadata describes the gradients this node receives, i.e. the tensors it produced.
                 metadata = getattr(fn, "_input_metadata", None)
-                info = _output_info(metadata[0], made) if metadata else None
+                if not metadata:
+                    info = None
+                else:
+                    first = metadata[0]
+                    key = (tuple(first.shape), first.dtype, first.device)
+                    info = outputs.get(key) if made is None else None
+                    if info is None:
+                        info = _output_info(key, made)
             if include_saved:
                 if kind.saved:
                     saved = read(fn, kind, origin)
-                attributes = saved_attributes(fn)
-        location, event = (None, None) if origin is None else (origin.location, origin.event)
+                if kind.plain:
+                    attributes = saved_attributes(fn)
         append(
             make_node(node_id, kind.name, location, info, saved, event, module_of[node_id], None, attributes)
         )
