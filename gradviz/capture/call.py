@@ -127,6 +127,8 @@ class CallPlan:
     graph: Graph
     leaf_ids: list[int]
     steps: StepRecorder
+    #: The leaf ledger's state of each leaf, in `leaf_ids` order (`LeafLedger.learn_labels`).
+    leaf_states: list[Any] = dataclasses.field(default_factory=list)
 
     def to_call(self, result: Any) -> BackwardCall:
         """The finished record, reading each leaf's ``.grad`` now that the call has run.

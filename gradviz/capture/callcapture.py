@@ -172,7 +172,8 @@ class CallCapture:
         walked = walk(t_outputs)
         names = collect_names(frame)
         leaf_ids = [node_id for node_id, fn in enumerate(walked.fns) if type(fn).__name__ == "AccumulateGrad"]
-        grads_before = summarize_all([walked.fns[node_id].variable.grad for node_id in leaf_ids])
+        leaves = [walked.fns[node_id].variable for node_id in leaf_ids]
+        grads_before = summarize_all([leaf.grad for leaf in leaves])
         context = WalkContext(
             names=names,
             leaf_grads_before=dict(zip(leaf_ids, grads_before, strict=True)),
@@ -182,8 +183,10 @@ class CallCapture:
         )
         roots = engine_args.roots(walked, names)
         graph = describe(walked, context, roots)
-        for node_id in leaf_ids:
-            self._leaves.learn_label(walked.fns[node_id].variable, graph.nodes[node_id].tensor)
+        states = self._leaves.learn_labels(
+            [walked.fns[node_id].variable for node_id in leaf_ids],
+            [graph.nodes[node_id].tensor for node_id in leaf_ids],
+        )
         jacobians = self._jacobians and worth_computing(len(walked.fns))
         steps = StepRecorder(
             walked.fns,
@@ -193,7 +196,7 @@ class CallCapture:
             roots=[root.node for root in roots],
             inputs=engine_args.input_ids(walked),
         )
-        return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps)
+        return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps, states)
 
     def _check_saved(self, index: int, graph: Graph) -> NodeStartCallback | None:
         check, part = self._saved_check, self._saved

@@ -26,6 +26,8 @@ _SAMPLE = 8
 SAMPLED_CALLS = 50
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
+_as_strided = torch._C.TensorBase.as_strided
+_FLOAT32, _STRIDED = torch.float32, torch.strided
 
 
 def value_print(leaf: torch.Tensor, *, sampled: bool = True) -> ValuePrint:
@@ -60,33 +62,33 @@ def value_prints(leaves: Sequence[torch.Tensor]) -> list[ValuePrint]:
     batched: list[tuple[int, int, int]] = []  # position, offset into the samples, count
     samples: list[torch.Tensor] = []
     offset = 0
-    for leaf in leaves:
-        data = _detach(leaf)
-        count = data.numel()
-        if (
-            not count
-            or data.dtype != torch.float32
-            or not data.is_cpu  # one device per batch: others are read one by one
-            or data.layout != torch.strided
-            or not data.is_contiguous()
-        ):
-            prints.append(value_print(leaf))
-            continue
-        if count > _SAMPLE:
-            # The same elements as value_print's data.reshape(-1)[::step][:_SAMPLE], as one view.
-            step = count // _SAMPLE
-            view = torch.as_strided(data, (_SAMPLE,), (step,), data.storage_offset())
-        else:
-            view = data.view(-1)
-        batched.append((len(prints), offset, view.numel()))
-        offset += view.numel()
-        samples.append(view)
-        prints.append((int(leaf._version), data.data_ptr(), ()))
+    with torch.no_grad():  # the views below join no graph, as views of a detached leaf would not
+        for leaf in leaves:
+            count = leaf.numel()
+            if (
+                not count
+                or leaf.dtype != _FLOAT32
+                or not leaf.is_cpu  # one device per batch: others are read one by one
+                or leaf.layout != _STRIDED
+                or not leaf.is_contiguous()
+            ):
+                prints.append(value_print(leaf))
+                continue
+            if count > _SAMPLE:
+                # The same elements as value_print's data.reshape(-1)[::step][:_SAMPLE], as one view.
+                view = _as_strided(leaf, (_SAMPLE,), (count // _SAMPLE,), leaf.storage_offset())
+                taken = _SAMPLE
+            else:
+                view, taken = leaf.view(-1), count
+            batched.append((len(prints), offset, taken))
+            offset += taken
+            samples.append(view)
+            prints.append((int(leaf._version), leaf.data_ptr(), ()))
     if samples:
         numbers = torch.cat(samples).tolist()
-        for position, start, count in batched:
+        for position, start, taken in batched:
             version, address, _ = prints[position]  # type: ignore[misc]
-            prints[position] = (version, address, tuple(numbers[start : start + count]))
+            prints[position] = (version, address, tuple(numbers[start : start + taken]))
     return [print_ for print_ in prints if print_ is not None]
 
 
