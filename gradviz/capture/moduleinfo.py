@@ -62,15 +62,17 @@ class _Roots:
     def owners(self) -> dict[int, str]:
         """``id(parameter)`` to the full path of the module that owns it (the first root wins)."""
         owner: dict[int, str] = {}
+        setdefault = owner.setdefault
         for key, root in self.modules.items():
             prefix = self.prefix[key]
             # What named_parameters() yields, in its order, in one pass over the modules.
             for path, module in root.named_modules():
-                full = None
-                for parameter in module._parameters.values():
-                    if parameter is not None and id(parameter) not in owner:
-                        full = _join(prefix, path) if full is None else full
-                        owner[id(parameter)] = full
+                parameters = module._parameters
+                if parameters:
+                    full = _join(prefix, path)
+                    for parameter in parameters.values():
+                        if parameter is not None:
+                            setdefault(id(parameter), full)
         return owner
 
     def type_of(self, path: str) -> str:
@@ -114,34 +116,41 @@ def module_paths(
     """
     if tags is None:
         tags = [None if type(fn).__name__ == "AccumulateGrad" else module_call_of(fn) for fn in fns]
-    distinct = list({id(call): call for call in tags if call is not None}.values())
+    # ModuleCall compares by identity: the calls themselves are the keys.
+    first_seen = dict.fromkeys(tags)
+    first_seen.pop(None, None)
+    distinct: list[ModuleCall] = list(first_seen)  # type: ignore[arg-type]
     if not distinct:
         return [None] * len(fns), ()
     roots = _Roots(distinct, names)
     owners = roots.owners()
-    path_of = {id(call): roots.path(call) for call in distinct}  # a call's path, once per call
+    path_of = {call: roots.path(call) for call in distinct}  # a call's path, once per call
     if kinds is None:
         kinds = [kind_of(fn) for fn in fns]
     paths: list[str | None] = []
     add = paths.append
     for fn, call, kind in zip(fns, tags, kinds, strict=True):
         if call is not None:
-            add(path_of[id(call)])
+            add(path_of[call])
         elif kind.accumulate:
             add(owners.get(id(fn.variable)))
         else:
             add(None)
-    calls: dict[str, set[int]] = {}
+    calls: dict[str, set[ModuleCall]] = {}
     types: dict[str, str] = {}
-    walked: set[int] = set()
+    walked: set[ModuleCall] = set()
     for call in distinct:
         link: ModuleCall | None = call
-        while link is not None and id(link) not in walked:  # the calls above a walked one are counted
-            walked.add(id(link))
-            full = path_of[id(link)] if id(link) in path_of else roots.path(link)
+        while link is not None and link not in walked:  # the calls above a walked one are counted
+            walked.add(link)
+            full = path_of[link] if link in path_of else roots.path(link)
             if full is not None:
-                calls.setdefault(full, set()).add(id(link))
-                types.setdefault(full, link.type)
+                found = calls.get(full)
+                if found is None:
+                    calls[full] = {link}
+                    types[full] = link.type
+                else:
+                    found.add(link)
             link = link.parent
     relative = len(roots.modules) == 1
     ordered: dict[str, None] = {}

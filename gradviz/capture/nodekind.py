@@ -6,7 +6,7 @@ tensors (a SavedVariable, or a list of them), the others plain values (Pow's exp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,19 @@ def kind_of(grad_fn: Any) -> NodeKind:
     if kind is None:
         kind = _kinds[type(grad_fn)] = _find_kind(grad_fn)
     return kind
+
+
+def kinds_of(grad_fns: Sequence[Any]) -> list[NodeKind]:
+    """`kind_of` each node, in order.
+
+    Args:
+        grad_fns: Autograd Nodes.
+
+    Returns:
+        Their kinds.
+    """
+    get = _kinds.get
+    return [get(type(grad_fn)) or kind_of(grad_fn) for grad_fn in grad_fns]
 
 
 def _find_kind(grad_fn: Any) -> NodeKind:

@@ -16,7 +16,7 @@ from gradviz.capture.attributes import saved_attributes
 from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.modules import ModuleCall, module_call_in
 from gradviz.capture.names import NameMap
-from gradviz.capture.nodekind import CUSTOM_SAVED, NodeKind, kind_of
+from gradviz.capture.nodekind import CUSTOM_SAVED, NodeKind, kinds_of
 from gradviz.capture.origin import NodeOrigin, origin_in
 from gradviz.capture.records import make_node, make_saved, make_tensor_info, make_value
 from gradviz.capture.summary import MAX_VALUES, dtype_name, summarize_optional
@@ -129,17 +129,12 @@ class SavedTensors:
         except RuntimeError:
             # Saved tensors are freed by the first backward without retain_graph; reading them then raises.
             return ()
-        seen = self._seen
+        seen, source, name_of = self._seen, self._source, self._names.name_of
         records = []
         for name, tensor in pairs:
             entry = seen.get(id(tensor))
             if entry is None or entry[0] is not tensor:
-                entry = seen[id(tensor)] = (
-                    tensor,
-                    saved_value(tensor),
-                    self._source(tensor),
-                    self._names.name_of(tensor),
-                )
+                entry = seen[id(tensor)] = (tensor, saved_value(tensor), source(tensor), name_of(tensor))
             records.append(make_saved(name, entry[1], entry[2], entry[3]))
         return tuple(records)
 
@@ -185,7 +180,7 @@ def describe_nodes(
     """
     names: NameMap = context.names
     named_fns = names.grad_fn_names()
-    kinds = [kind_of(fn) for fn in fns]
+    kinds = kinds_of(fns)
     origins: list[NodeOrigin | None] = []
     tags: list[ModuleCall | None] = []
     add_origin, add_tag = origins.append, tags.append
@@ -228,12 +223,18 @@ def describe_nodes(
         if kind.accumulate:
             leaf = fn.variable
             after = grads_after[node_id] if node_id in grads_after else summarize_optional(leaf.grad)
-            info = tensor_info(
-                leaf,
+            info = make_tensor_info(  # tensor_info(leaf, ...), spelt out: one per leaf of every call
                 name_of(leaf),
-                grad_before=grads_before.get(node_id),
-                grad_after=after,
-                tensor_id=tensor_id(leaf),
+                tuple(leaf.shape),
+                dtype_name(leaf.dtype),
+                device_name(leaf.device),
+                bool(leaf.requires_grad),
+                bool(leaf.is_leaf),
+                bool(leaf.retains_grad),
+                grads_before.get(node_id),
+                after,
+                int(leaf._version),
+                tensor_id(leaf),
             )
         else:
             named = named_fns.get(id(fn)) if named_fns else None
