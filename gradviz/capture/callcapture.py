@@ -8,7 +8,7 @@ that is within the capture budget to `CallCapture.capture`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,33 @@ if TYPE_CHECKING:
 
 #: Told about an exception the engine raised, with the line of the call.
 ErrorNoter = Callable[[BaseException, "Location | None"], Any]
+
+
+class _NamesById(Mapping[int, "str | None"]):
+    """The user's names of a graph's tensors by gradviz id, gathered when first asked (only a saved
+    tensor edited through ``.data`` asks)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+        self._names: dict[int, str | None] | None = None
+
+    def _found(self) -> dict[int, str | None]:
+        if self._names is None:
+            self._names = {
+                node.tensor.id: node.tensor.label
+                for node in self._graph.nodes
+                if node.tensor is not None and node.tensor.id is not None and node.tensor.label
+            }
+        return self._names
+
+    def __getitem__(self, tensor_id: int) -> str | None:
+        return self._found()[tensor_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._found())
+
+    def __len__(self) -> int:
+        return len(self._found())
 
 
 class CallCapture:
@@ -203,11 +230,7 @@ class CallCapture:
         if check is None or not part.is_open:
             return None
 
-        names_by_id = {
-            node.tensor.id: node.tensor.label
-            for node in graph.nodes
-            if node.tensor is not None and node.tensor.id is not None and node.tensor.label
-        }
+        names_by_id = _NamesById(graph)
 
         effects = self._effects = {}
 
