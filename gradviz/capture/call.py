@@ -63,8 +63,20 @@ class EngineArguments:
         return tuple(ids)
 
 
-def _with_leaf_after(node: Node, grad_after: Value | None, version: int) -> Node:
-    """A leaf's node with its ``.grad`` after the call and its version (`replaced`, field by field)."""
+def with_leaf_after(node: Node, grad_after: Value | None, version: int) -> Node:
+    """A leaf's node with its ``.grad`` after the call and its version.
+
+    ``dataclasses.replace`` of the node and of its tensor, spelt out field by field: a captured call
+    replaces two records per leaf.
+
+    Args:
+        node: An AccumulateGrad node whose `Node.tensor` is set.
+        grad_after: The leaf's ``.grad`` after the call.
+        version: The leaf's ``_version`` after the call.
+
+    Returns:
+        The new node.
+    """
     info: Any = node.tensor
     tensor = make_tensor_info(
         info.label,
@@ -152,7 +164,7 @@ class CallPlan:
         for node_id, leaf, slot, grad in zip(self.leaf_ids, leaves, slots, fresh, strict=True):
             node = nodes[node_id]
             if node.tensor is not None:
-                nodes[node_id] = _with_leaf_after(node, grad if slot < 0 else value_in(slot), leaf._version)
+                nodes[node_id] = with_leaf_after(node, grad if slot < 0 else value_in(slot), leaf._version)
         results: tuple[Value | None, ...] = ()
         if self.arguments.api == "grad" and result is not None:
             results = tuple(summarize_all(list(result)))
