@@ -27,6 +27,7 @@ SAMPLED_CALLS = 50
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
 _as_strided = torch._C.TensorBase.as_strided
+_new = tuple.__new__  # an `Arrival` made without its Python-level __new__
 _FLOAT32, _STRIDED = torch.float32, torch.strided
 
 
@@ -168,5 +169,6 @@ class LeafState:
             if len(arrivals) > 1:
                 del arrivals[:-1]
         elif arrivals and arrivals[-1].grad is not None:
-            arrivals[-1] = arrivals[-1]._replace(grad=None)
+            call, held, updated, _, captured = arrivals[-1]
+            arrivals[-1] = _new(Arrival, (call, held, updated, None, captured))  # _replace(grad=None)
         arrivals.append(arrival)
