@@ -51,7 +51,7 @@ def value_print(leaf: torch.Tensor, *, sampled: bool = True) -> ValuePrint:
 
 
 def value_prints(leaves: Sequence[torch.Tensor]) -> list[ValuePrint]:
-    """`value_print` of each leaf (sampled); the samples of dense float32 leaves are read back at once.
+    """`value_print` of each leaf (sampled), read with as few tensor ops as it allows.
 
     Args:
         leaves: The leaves of one captured call.
@@ -59,38 +59,28 @@ def value_prints(leaves: Sequence[torch.Tensor]) -> list[ValuePrint]:
     Returns:
         Their prints, in order: the same as `value_print` gives one by one.
     """
-    prints: list[ValuePrint | None] = []
-    batched: list[tuple[int, int, int]] = []  # position, offset into the samples, count
-    samples: list[torch.Tensor] = []
-    offset = 0
+    prints: list[ValuePrint] = []
+    append = prints.append
     with torch.no_grad():  # the views below join no graph, as views of a detached leaf would not
         for leaf in leaves:
             count = leaf.numel()
             if (
                 not count
                 or leaf.dtype != _FLOAT32
-                or not leaf.is_cpu  # one device per batch: others are read one by one
+                or not leaf.is_cpu
                 or leaf.layout != _STRIDED
                 or not leaf.is_contiguous()
             ):
-                prints.append(value_print(leaf))
+                append(value_print(leaf))
                 continue
             if count > _SAMPLE:
                 # The same elements as value_print's data.reshape(-1)[::step][:_SAMPLE], as one view.
                 view = _as_strided(leaf, (_SAMPLE,), (count // _SAMPLE,), leaf.storage_offset())
-                taken = _SAMPLE
             else:
-                view, taken = leaf.view(-1), count
-            batched.append((len(prints), offset, taken))
-            offset += taken
-            samples.append(view)
-            prints.append((int(leaf._version), leaf.data_ptr(), ()))
-    if samples:
-        numbers = torch.cat(samples).tolist()
-        for position, start, taken in batched:
-            version, address, _ = prints[position]  # type: ignore[misc]
-            prints[position] = (version, address, tuple(numbers[start : start + taken]))
-    return [print_ for print_ in prints if print_ is not None]
+                view = leaf.view(-1)
+            # A few float32 elements in CPU memory: reading each view is cheaper than joining them first.
+            append((int(leaf._version), leaf.data_ptr(), tuple(view.tolist())))
+    return prints
 
 
 def changed(now: ValuePrint, then: ValuePrint) -> bool:
