@@ -17,7 +17,7 @@ from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.modules import ModuleCall, module_call_in
 from gradviz.capture.names import NameMap
 from gradviz.capture.nodekind import CUSTOM_SAVED, NodeKind, kinds_of
-from gradviz.capture.origin import NodeOrigin, origin_in
+from gradviz.capture.origin import ORIGIN_KEY, NodeOrigin
 from gradviz.capture.records import make_node, make_saved, make_tensor_info, make_value
 from gradviz.capture.summary import MAX_VALUES, dtype_name, summarize_optional
 from gradviz.capture.unpack import has_unpack_hook
@@ -191,7 +191,8 @@ def describe_nodes(
             add_origin(None)
             add_tag(None)
             continue
-        add_origin(origin_in(metadata))
+        origin = metadata.get(ORIGIN_KEY)  # origin_in(metadata), inline: once per node
+        add_origin(origin if isinstance(origin, NodeOrigin) else None)
         add_tag(None if kind.accumulate else module_call_in(metadata))
     module_of, modules = module_paths(fns, names, tags, kinds)
     leaf_of = {id(fn.variable): node_id for node_id, fn in enumerate(fns) if kinds[node_id].accumulate}
