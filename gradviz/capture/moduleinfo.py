@@ -15,7 +15,11 @@ from torch import nn
 from gradviz.capture.modules import ModuleCall, module_call_of, module_tree
 from gradviz.capture.names import NameMap
 from gradviz.capture.nodekind import NodeKind, kind_of
+from gradviz.capture.records import record_maker
 from gradviz.model import ModuleInfo
+
+#: Makes a `ModuleInfo` without its frozen ``__init__`` (one per module of every captured graph).
+_make_info = record_maker(ModuleInfo)
 
 
 def _join(prefix: str, path: str) -> str:
@@ -165,7 +169,6 @@ def module_paths(
         for parent in _parents(path, relative=relative):
             ordered.setdefault(parent, None)
     modules = tuple(
-        ModuleInfo(path=path, type=types.get(path) or roots.type_of(path), calls=len(calls.get(path, ())))
-        for path in ordered
+        _make_info(path, types.get(path) or roots.type_of(path), len(calls.get(path, ()))) for path in ordered
     )
     return paths, modules
