@@ -12,6 +12,7 @@ import torch
 from gradviz.capture.backward import StepRecorder
 from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import GraphWalk, root_node
+from gradviz.capture.leafstate import LeafState
 from gradviz.capture.names import NameMap
 from gradviz.capture.records import make_node, make_tensor_info
 from gradviz.capture.summary import summarize_optional
@@ -140,7 +141,7 @@ class CallPlan:
     leaf_ids: list[int]
     steps: StepRecorder
     #: The leaf ledger's state of each leaf, in `leaf_ids` order (`LeafLedger.learn_labels`).
-    leaf_states: list[Any] = dataclasses.field(default_factory=list)
+    leaf_states: list[LeafState] = dataclasses.field(default_factory=list)
 
     def to_call(self, result: Any) -> BackwardCall:
         """The finished record, reading each leaf's ``.grad`` now that the call has run.

@@ -176,7 +176,7 @@ class LeafLedger:
         ran = {step.node for step in call.steps}
         before = len(self.findings)
         nodes, fns = call.graph.nodes, plan.walked.fns
-        states = plan.leaf_states or [None] * len(plan.leaf_ids)
+        states: Sequence[LeafState | None] = plan.leaf_states or [None] * len(plan.leaf_ids)
         reached = [
             (fns[node_id].variable, info, state)
             for node_id, state in zip(plan.leaf_ids, states, strict=True)
