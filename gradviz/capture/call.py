@@ -5,32 +5,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
 from gradviz.capture.backward import StepRecorder
 from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import GraphWalk, root_node
+from gradviz.capture.leafstate import LeafState
 from gradviz.capture.names import NameMap
-from gradviz.capture.records import twin_of
+from gradviz.capture.records import make_node, make_tensor_info
 from gradviz.capture.summary import summarize_optional
-from gradviz.model import Api, BackwardCall, Graph, Location, Root, Value
-
-_Record = TypeVar("_Record")
-_twins: dict[type, Any] = {}
-
-
-def replaced(record: _Record, **changes: Any) -> _Record:
-    """``dataclasses.replace`` of a frozen slotted model record, made as `gradviz.capture.records` makes
-    records (a mutable twin given the frozen class): a captured call replaces two per leaf."""
-    cls = type(record)
-    twin = _twins.get(cls)
-    if twin is None:
-        twin = _twins[cls] = twin_of(cls)
-    made = twin(*[changes[name] if name in changes else getattr(record, name) for name in twin.__slots__])
-    made.__class__ = cls
-    return made  # type: ignore[no-any-return]
+from gradviz.model import Api, BackwardCall, Graph, Location, Node, Root, Value
 
 
 @dataclass(frozen=True)
@@ -78,6 +64,47 @@ class EngineArguments:
         return tuple(ids)
 
 
+def with_leaf_after(node: Node, grad_after: Value | None, version: int) -> Node:
+    """A leaf's node with its ``.grad`` after the call and its version.
+
+    ``dataclasses.replace`` of the node and of its tensor, spelt out field by field: a captured call
+    replaces two records per leaf.
+
+    Args:
+        node: An AccumulateGrad node whose `Node.tensor` is set.
+        grad_after: The leaf's ``.grad`` after the call.
+        version: The leaf's ``_version`` after the call.
+
+    Returns:
+        The new node.
+    """
+    info: Any = node.tensor
+    tensor = make_tensor_info(
+        info.label,
+        info.shape,
+        info.dtype,
+        info.device,
+        info.requires_grad,
+        info.is_leaf,
+        info.retains_grad,
+        info.grad_before,
+        grad_after,
+        int(version),
+        info.id,
+    )
+    return make_node(
+        node.id,
+        node.name,
+        node.location,
+        tensor,
+        node.saved,
+        node.event,
+        node.module,
+        node.freed_by,
+        node.attributes,
+    )
+
+
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str, default: Any) -> Any:
     if len(args) > position:
         return args[position]
@@ -113,6 +140,8 @@ class CallPlan:
     graph: Graph
     leaf_ids: list[int]
     steps: StepRecorder
+    #: The leaf ledger's state of each leaf, in `leaf_ids` order (`LeafLedger.learn_labels`).
+    leaf_states: list[LeafState] = dataclasses.field(default_factory=list)
 
     def to_call(self, result: Any) -> BackwardCall:
         """The finished record, reading each leaf's ``.grad`` now that the call has run.
@@ -124,18 +153,19 @@ class CallPlan:
             The captured call.
         """
         nodes = list(self.graph.nodes)
-        leaves = [self.walked.fns[node_id].variable for node_id in self.leaf_ids]
+        fns = self.walked.fns
+        leaves = [fns[node_id].variable for node_id in self.leaf_ids]
         recorder = self.steps
         grads = [leaf.grad for leaf in leaves]
-        slots = [recorder.slot_of(grad) for grad in grads]  # .grad that is the v AccumulateGrad stole
+        slot_of = recorder.slot_of
+        slots = [slot_of(grad) for grad in grads]  # .grad that is the v AccumulateGrad stole
         fresh = summarize_all([grad if slot < 0 else None for grad, slot in zip(grads, slots, strict=True)])
         steps = tuple(recorder.steps)
+        value_in = recorder.value_in
         for node_id, leaf, slot, grad in zip(self.leaf_ids, leaves, slots, fresh, strict=True):
-            tensor = nodes[node_id].tensor
-            if tensor is not None:
-                grad_after = grad if slot < 0 else recorder.value_in(slot)
-                tensor = replaced(tensor, grad_after=grad_after, version=int(leaf._version))
-                nodes[node_id] = replaced(nodes[node_id], tensor=tensor)
+            node = nodes[node_id]
+            if node.tensor is not None:
+                nodes[node_id] = with_leaf_after(node, grad if slot < 0 else value_in(slot), leaf._version)
         results: tuple[Value | None, ...] = ()
         if self.arguments.api == "grad" and result is not None:
             results = tuple(summarize_all(list(result)))

@@ -8,7 +8,7 @@ that is within the capture budget to `CallCapture.capture`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,33 @@ if TYPE_CHECKING:
 
 #: Told about an exception the engine raised, with the line of the call.
 ErrorNoter = Callable[[BaseException, "Location | None"], Any]
+
+
+class _NamesById(Mapping[int, "str | None"]):
+    """The user's names of a graph's tensors by gradviz id, gathered when first asked (only a saved
+    tensor edited through ``.data`` asks)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+        self._names: dict[int, str | None] | None = None
+
+    def _found(self) -> dict[int, str | None]:
+        if self._names is None:
+            self._names = {
+                node.tensor.id: node.tensor.label
+                for node in self._graph.nodes
+                if node.tensor is not None and node.tensor.id is not None and node.tensor.label
+            }
+        return self._names
+
+    def __getitem__(self, tensor_id: int) -> str | None:
+        return self._found()[tensor_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._found())
+
+    def __len__(self) -> int:
+        return len(self._found())
 
 
 class CallCapture:
@@ -172,7 +199,8 @@ class CallCapture:
         walked = walk(t_outputs)
         names = collect_names(frame)
         leaf_ids = [node_id for node_id, fn in enumerate(walked.fns) if type(fn).__name__ == "AccumulateGrad"]
-        grads_before = summarize_all([walked.fns[node_id].variable.grad for node_id in leaf_ids])
+        leaves = [walked.fns[node_id].variable for node_id in leaf_ids]
+        grads_before = summarize_all([leaf.grad for leaf in leaves])
         context = WalkContext(
             names=names,
             leaf_grads_before=dict(zip(leaf_ids, grads_before, strict=True)),
@@ -182,8 +210,10 @@ class CallCapture:
         )
         roots = engine_args.roots(walked, names)
         graph = describe(walked, context, roots)
-        for node_id in leaf_ids:
-            self._leaves.learn_label(walked.fns[node_id].variable, graph.nodes[node_id].tensor)
+        states = self._leaves.learn_labels(
+            [walked.fns[node_id].variable for node_id in leaf_ids],
+            [graph.nodes[node_id].tensor for node_id in leaf_ids],
+        )
         jacobians = self._jacobians and worth_computing(len(walked.fns))
         steps = StepRecorder(
             walked.fns,
@@ -193,18 +223,14 @@ class CallCapture:
             roots=[root.node for root in roots],
             inputs=engine_args.input_ids(walked),
         )
-        return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps)
+        return CallPlan(index, location, engine_args, walked, graph, leaf_ids, steps, states)
 
     def _check_saved(self, index: int, graph: Graph) -> NodeStartCallback | None:
         check, part = self._saved_check, self._saved
         if check is None or not part.is_open:
             return None
 
-        names_by_id = {
-            node.tensor.id: node.tensor.label
-            for node in graph.nodes
-            if node.tensor is not None and node.tensor.id is not None and node.tensor.label
-        }
+        names_by_id = _NamesById(graph)
 
         effects = self._effects = {}
 

@@ -26,6 +26,9 @@ _SAMPLE = 8
 SAMPLED_CALLS = 50
 
 ValuePrint = tuple[int, int, tuple[float, ...]]
+_as_strided = torch._C.TensorBase.as_strided
+_new = tuple.__new__  # an `Arrival` made without its Python-level __new__
+_FLOAT32, _STRIDED = torch.float32, torch.strided
 
 
 def value_print(leaf: torch.Tensor, *, sampled: bool = True) -> ValuePrint:
@@ -48,7 +51,7 @@ def value_print(leaf: torch.Tensor, *, sampled: bool = True) -> ValuePrint:
 
 
 def value_prints(leaves: Sequence[torch.Tensor]) -> list[ValuePrint]:
-    """`value_print` of each leaf (sampled); the samples of dense float32 leaves are read back at once.
+    """`value_print` of each leaf (sampled), read with as few tensor ops as it allows.
 
     Args:
         leaves: The leaves of one captured call.
@@ -56,38 +59,28 @@ def value_prints(leaves: Sequence[torch.Tensor]) -> list[ValuePrint]:
     Returns:
         Their prints, in order: the same as `value_print` gives one by one.
     """
-    prints: list[ValuePrint | None] = []
-    batched: list[tuple[int, int, int]] = []  # position, offset into the samples, count
-    samples: list[torch.Tensor] = []
-    offset = 0
-    for leaf in leaves:
-        data = _detach(leaf)
-        count = data.numel()
-        if (
-            not count
-            or data.dtype != torch.float32
-            or not data.is_cpu  # one device per batch: others are read one by one
-            or data.layout != torch.strided
-            or not data.is_contiguous()
-        ):
-            prints.append(value_print(leaf))
-            continue
-        if count > _SAMPLE:
-            # The same elements as value_print's data.reshape(-1)[::step][:_SAMPLE], as one view.
-            step = count // _SAMPLE
-            view = torch.as_strided(data, (_SAMPLE,), (step,), data.storage_offset())
-        else:
-            view = data.view(-1)
-        batched.append((len(prints), offset, view.numel()))
-        offset += view.numel()
-        samples.append(view)
-        prints.append((int(leaf._version), data.data_ptr(), ()))
-    if samples:
-        numbers = torch.cat(samples).tolist()
-        for position, start, count in batched:
-            version, address, _ = prints[position]  # type: ignore[misc]
-            prints[position] = (version, address, tuple(numbers[start : start + count]))
-    return [print_ for print_ in prints if print_ is not None]
+    prints: list[ValuePrint] = []
+    append = prints.append
+    with torch.no_grad():  # the views below join no graph, as views of a detached leaf would not
+        for leaf in leaves:
+            count = leaf.numel()
+            if (
+                not count
+                or leaf.dtype != _FLOAT32
+                or not leaf.is_cpu
+                or leaf.layout != _STRIDED
+                or not leaf.is_contiguous()
+            ):
+                append(value_print(leaf))
+                continue
+            if count > _SAMPLE:
+                # The same elements as value_print's data.reshape(-1)[::step][:_SAMPLE], as one view.
+                view = _as_strided(leaf, (_SAMPLE,), (count // _SAMPLE,), leaf.storage_offset())
+            else:
+                view = leaf.view(-1)
+            # A few float32 elements in CPU memory: reading each view is cheaper than joining them first.
+            append((int(leaf._version), leaf.data_ptr(), tuple(view.tolist())))
+    return prints
 
 
 def changed(now: ValuePrint, then: ValuePrint) -> bool:
@@ -166,5 +159,6 @@ class LeafState:
             if len(arrivals) > 1:
                 del arrivals[:-1]
         elif arrivals and arrivals[-1].grad is not None:
-            arrivals[-1] = arrivals[-1]._replace(grad=None)
+            call, held, updated, _, captured = arrivals[-1]
+            arrivals[-1] = _new(Arrival, (call, held, updated, None, captured))  # _replace(grad=None)
         arrivals.append(arrival)

@@ -16,7 +16,7 @@ leaf following off (`gradviz.capture.door`), and backward carries on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -92,6 +92,22 @@ class LeafLedger:
         """Remember a leaf of a captured call and its name (None if it has none), for later calls."""
         self._state(leaf, info.label if info is not None else None)
 
+    def learn_labels(
+        self, leaves: Sequence[torch.Tensor], infos: Sequence[TensorInfo | None]
+    ) -> list[LeafState]:
+        """`learn_label` for each leaf of a captured call; their states, in order (for
+        `accumulation_findings`)."""
+        states, get = [], self._states.get
+        for leaf, info in zip(leaves, infos, strict=True):
+            label = info.label if info is not None else None
+            state: LeafState | None = get(leaf)
+            if state is None:
+                state = self._states[leaf] = LeafState(label=label)
+            elif state.label is None and label is not None:
+                state.label = label
+            states.append(state)
+        return states
+
     def label(self, leaf: torch.Tensor) -> str | None:
         """The name learnt for a leaf, where one was."""
         state: LeafState | None = self._states.get(leaf)
@@ -132,7 +148,7 @@ class LeafLedger:
                 state.carried_calls.append(call)
             self._note_summed(state.label, tuple(leaf.shape), call, where)
         state.seen = now
-        state.arrive(Arrival(call, held, updated, after, captured))
+        state.arrive(_new(Arrival, (call, held, updated, after, captured)))
 
     def _used_carried(self, leaf: torch.Tensor, state: LeafState, by: str, where: Location | None) -> None:
         """An update used a carried-over gradient: one warning per update, naming every leaf it hit."""
@@ -159,16 +175,17 @@ class LeafLedger:
             return []
         ran = {step.node for step in call.steps}
         before = len(self.findings)
+        nodes, fns = call.graph.nodes, plan.walked.fns
+        states: Sequence[LeafState | None] = plan.leaf_states or [None] * len(plan.leaf_ids)
         reached = [
-            (node_id, info)
-            for node_id in plan.leaf_ids
-            if node_id in ran and (info := call.graph.nodes[node_id].tensor) is not None
+            (fns[node_id].variable, info, state)
+            for node_id, state in zip(plan.leaf_ids, states, strict=True)
+            if node_id in ran and (info := nodes[node_id].tensor) is not None
         ]
-        leaves = [plan.walked.fns[node_id].variable for node_id, _ in reached]
-        for leaf, (_, info), now in zip(leaves, reached, value_prints(leaves), strict=True):
-            self._arrive(
-                leaf, is_nonzero(info.grad_before), call.index, call.location, info.grad_after, True, now=now
-            )
+        index, location, arrive = call.index, call.location, self._arrive
+        prints = value_prints([leaf for leaf, _, _ in reached])
+        for (leaf, info, state), now in zip(reached, prints, strict=True):
+            arrive(leaf, is_nonzero(info.grad_before), index, location, info.grad_after, True, state, now)
         return self.findings[before:]
 
     @property

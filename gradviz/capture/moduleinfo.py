@@ -14,7 +14,12 @@ from torch import nn
 
 from gradviz.capture.modules import ModuleCall, module_call_of, module_tree
 from gradviz.capture.names import NameMap
+from gradviz.capture.nodekind import NodeKind, kind_of
+from gradviz.capture.records import record_maker
 from gradviz.model import ModuleInfo
+
+#: Makes a `ModuleInfo` without its frozen ``__init__`` (one per module of every captured graph).
+_make_info = record_maker(ModuleInfo)
 
 
 def _join(prefix: str, path: str) -> str:
@@ -61,15 +66,17 @@ class _Roots:
     def owners(self) -> dict[int, str]:
         """``id(parameter)`` to the full path of the module that owns it (the first root wins)."""
         owner: dict[int, str] = {}
+        setdefault = owner.setdefault
         for key, root in self.modules.items():
             prefix = self.prefix[key]
             # What named_parameters() yields, in its order, in one pass over the modules.
             for path, module in root.named_modules():
-                full = None
-                for parameter in module._parameters.values():
-                    if parameter is not None and id(parameter) not in owner:
-                        full = _join(prefix, path) if full is None else full
-                        owner[id(parameter)] = full
+                parameters = module._parameters
+                if parameters:
+                    full = _join(prefix, path)
+                    for parameter in parameters.values():
+                        if parameter is not None:
+                            setdefault(id(parameter), full)
         return owner
 
     def type_of(self, path: str) -> str:
@@ -94,7 +101,10 @@ def _parents(path: str, *, relative: bool) -> list[str]:
 
 
 def module_paths(
-    fns: Sequence[Any], names: NameMap, tags: Sequence[ModuleCall | None] | None = None
+    fns: Sequence[Any],
+    names: NameMap,
+    tags: Sequence[ModuleCall | None] | None = None,
+    kinds: Sequence[NodeKind] | None = None,
 ) -> tuple[list[str | None], tuple[ModuleInfo, ...]]:
     """Each node's module path, and the modules of the graph with their class and call count.
 
@@ -102,6 +112,7 @@ def module_paths(
         fns: The graph's grad_fns, by node id (AccumulateGrad nodes get the module owning the leaf).
         names: The user's names, to tell several outermost modules apart.
         tags: Each node's `module_call_of` (None for AccumulateGrad nodes), when already read.
+        kinds: Each node's `NodeKind`, when already found.
 
     Returns:
         A path (or None) per node, and one `ModuleInfo` per path used and per parent of one, in
@@ -109,40 +120,55 @@ def module_paths(
     """
     if tags is None:
         tags = [None if type(fn).__name__ == "AccumulateGrad" else module_call_of(fn) for fn in fns]
-    distinct = list({id(call): call for call in tags if call is not None}.values())
+    # ModuleCall compares by identity: the calls themselves are the keys.
+    first_seen = dict.fromkeys(tags)
+    first_seen.pop(None, None)
+    distinct: list[ModuleCall] = list(first_seen)  # type: ignore[arg-type]
     if not distinct:
         return [None] * len(fns), ()
     roots = _Roots(distinct, names)
     owners = roots.owners()
-    path_of = {id(call): roots.path(call) for call in distinct}  # a call's path, once per call
+    path_of = {call: roots.path(call) for call in distinct}  # a call's path, once per call
+    if kinds is None:
+        kinds = [kind_of(fn) for fn in fns]
     paths: list[str | None] = []
-    for fn, call in zip(fns, tags, strict=True):
+    add = paths.append
+    for fn, call, kind in zip(fns, tags, kinds, strict=True):
         if call is not None:
-            paths.append(path_of[id(call)])
-        elif type(fn).__name__ == "AccumulateGrad":
-            paths.append(owners.get(id(fn.variable)))
+            add(path_of[call])
+        elif kind.accumulate:
+            add(owners.get(id(fn.variable)))
         else:
-            paths.append(None)
-    calls: dict[str, set[int]] = {}
+            add(None)
+    calls: dict[str, set[ModuleCall]] = {}
     types: dict[str, str] = {}
-    walked: set[int] = set()
+    walked: set[ModuleCall] = set()
     for call in distinct:
         link: ModuleCall | None = call
-        while link is not None and id(link) not in walked:  # the calls above a walked one are counted
-            walked.add(id(link))
-            full = path_of[id(link)] if id(link) in path_of else roots.path(link)
+        while link is not None and link not in walked:  # the calls above a walked one are counted
+            walked.add(link)
+            full = path_of[link] if link in path_of else roots.path(link)
             if full is not None:
-                calls.setdefault(full, set()).add(id(link))
-                types.setdefault(full, link.type)
+                found = calls.get(full)
+                if found is None:
+                    calls[full] = {link}
+                    types[full] = link.type
+                else:
+                    found.add(link)
             link = link.parent
     relative = len(roots.modules) == 1
     ordered: dict[str, None] = {}
-    for path in paths:
-        if path is not None and path not in ordered:
-            for parent in _parents(path, relative=relative):
-                ordered.setdefault(parent, None)
+    for path in dict.fromkeys(paths):
+        if path is None or path in ordered:
+            continue
+        parent, dot, _ = path.rpartition(".")
+        # Each path went in after all of its parents: one whose parent is in has them all in already.
+        if (parent in ordered) if dot else (relative and path and "" in ordered):
+            ordered[path] = None
+            continue
+        for parent in _parents(path, relative=relative):
+            ordered.setdefault(parent, None)
     modules = tuple(
-        ModuleInfo(path=path, type=types.get(path) or roots.type_of(path), calls=len(calls.get(path, ())))
-        for path in ordered
+        _make_info(path, types.get(path) or roots.type_of(path), len(calls.get(path, ()))) for path in ordered
     )
     return paths, modules

@@ -6,12 +6,13 @@ tensors (a SavedVariable, or a list of them), the others plain values (Pow's exp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from gradviz.capture.attributes import attribute_names
 from gradviz.capture.saved import saved_names
 from gradviz.capture.unpack import tuple_reader
 
@@ -29,12 +30,14 @@ class NodeKind:
         saved: ``(attribute, name)`` per saved value that holds tensors, in `saved_names` order
             (``("_saved_self", "self")``); ``(CUSTOM_SAVED, CUSTOM_SAVED)`` for a custom Function.
         read: Reads a node's `saved` attributes as one tuple, in that order (None for a custom Function).
+        plain: Whether it saves plain values (`gradviz.capture.attributes.attribute_names`).
     """
 
     name: str
     accumulate: bool
     saved: tuple[tuple[str, str], ...]
     read: Callable[[Any], tuple[Any, ...]] | None = field(default=None, compare=False)
+    plain: bool = False
 
 
 _kinds: dict[type, NodeKind] = {}
@@ -55,15 +58,29 @@ def kind_of(grad_fn: Any) -> NodeKind:
     return kind
 
 
+def kinds_of(grad_fns: Sequence[Any]) -> list[NodeKind]:
+    """`kind_of` each node, in order.
+
+    Args:
+        grad_fns: Autograd Nodes.
+
+    Returns:
+        Their kinds.
+    """
+    get = _kinds.get
+    return [get(type(grad_fn)) or kind_of(grad_fn) for grad_fn in grad_fns]
+
+
 def _find_kind(grad_fn: Any) -> NodeKind:
     name = type(grad_fn).__name__
     if name == "AccumulateGrad":
         return NodeKind(name, True, ())
+    plain = bool(attribute_names(grad_fn))
     if isinstance(grad_fn, torch.autograd.function.BackwardCFunction):
-        return NodeKind(name, False, ((CUSTOM_SAVED, CUSTOM_SAVED),))
+        return NodeKind(name, False, ((CUSTOM_SAVED, CUSTOM_SAVED),), plain=plain)
     found = set(dir(grad_fn))
     # A value with no _raw_saved_ twin is a plain value (a number, dims), never a tensor.
     tensors = tuple(
         (f"_saved_{saved}", saved) for saved in saved_names(grad_fn) if f"_raw_saved_{saved}" in found
     )
-    return NodeKind(name, False, tensors, tuple_reader(tuple(attribute for attribute, _ in tensors)))
+    return NodeKind(name, False, tensors, tuple_reader(tuple(attribute for attribute, _ in tensors)), plain)

@@ -16,8 +16,8 @@ from gradviz.capture.attributes import saved_attributes
 from gradviz.capture.moduleinfo import module_paths
 from gradviz.capture.modules import ModuleCall, module_call_in
 from gradviz.capture.names import NameMap
-from gradviz.capture.nodekind import CUSTOM_SAVED, NodeKind, kind_of
-from gradviz.capture.origin import NodeOrigin, origin_in
+from gradviz.capture.nodekind import CUSTOM_SAVED, NodeKind, kinds_of
+from gradviz.capture.origin import ORIGIN_KEY, NodeOrigin
 from gradviz.capture.records import make_node, make_saved, make_tensor_info, make_value
 from gradviz.capture.summary import MAX_VALUES, dtype_name, summarize_optional
 from gradviz.capture.unpack import has_unpack_hook
@@ -72,17 +72,14 @@ def saved_value(tensor: torch.Tensor) -> Value:
     return make_value(tuple(shape), dtype_name(tensor.dtype), values)
 
 
-def _output_info(metadata: Any, tensor_id: int | None) -> TensorInfo:
-    """The tensor a node produced, from autograd's ``_input_metadata`` (the gradient it will receive)."""
-    shape, dtype, device = tuple(metadata.shape), metadata.dtype, metadata.device
+def _output_info(key: tuple[Any, ...], tensor_id: int | None) -> TensorInfo:
+    """The tensor a node produced, from ``(shape, dtype, device)`` of autograd's ``_input_metadata``."""
+    shape, dtype, device = key[0], dtype_name(key[1]), device_name(key[2])
     if tensor_id is not None:  # a traced tensor's own record: nothing to share
-        return make_tensor_info(None, shape, dtype_name(dtype), device_name(device), id=tensor_id)
-    key = (shape, dtype, device)
-    info = _outputs.get(key)
-    if info is None:
-        if len(_outputs) > _MAX_SHARED:
-            _outputs.clear()
-        info = _outputs[key] = TensorInfo(None, shape, dtype_name(dtype), device_name(device))
+        return make_tensor_info(None, shape, dtype, device, True, False, False, None, None, None, tensor_id)
+    if len(_outputs) > _MAX_SHARED:
+        _outputs.clear()
+    info = _outputs[key] = TensorInfo(None, shape, dtype, device)
     return info
 
 
@@ -132,17 +129,12 @@ class SavedTensors:
         except RuntimeError:
             # Saved tensors are freed by the first backward without retain_graph; reading them then raises.
             return ()
-        seen = self._seen
+        seen, source, name_of = self._seen, self._source, self._names.name_of
         records = []
         for name, tensor in pairs:
             entry = seen.get(id(tensor))
             if entry is None or entry[0] is not tensor:
-                entry = seen[id(tensor)] = (
-                    tensor,
-                    saved_value(tensor),
-                    self._source(tensor),
-                    self._names.name_of(tensor),
-                )
+                entry = seen[id(tensor)] = (tensor, saved_value(tensor), source(tensor), name_of(tensor))
             records.append(make_saved(name, entry[1], entry[2], entry[3]))
         return tuple(records)
 
@@ -188,19 +180,21 @@ def describe_nodes(
     """
     names: NameMap = context.names
     named_fns = names.grad_fn_names()
-    kinds = [kind_of(fn) for fn in fns]
+    kinds = kinds_of(fns)
     origins: list[NodeOrigin | None] = []
     tags: list[ModuleCall | None] = []
+    add_origin, add_tag = origins.append, tags.append
     for fn, kind in zip(fns, kinds, strict=True):
         try:
             metadata = fn.metadata
         except (AttributeError, RuntimeError):
-            origins.append(None)
-            tags.append(None)
+            add_origin(None)
+            add_tag(None)
             continue
-        origins.append(origin_in(metadata))
-        tags.append(None if kind.accumulate else module_call_in(metadata))
-    module_of, modules = module_paths(fns, names, tags)
+        origin = metadata.get(ORIGIN_KEY)  # origin_in(metadata), inline: once per node
+        add_origin(origin if isinstance(origin, NodeOrigin) else None)
+        add_tag(None if kind.accumulate else module_call_in(metadata))
+    module_of, modules = module_paths(fns, names, tags, kinds)
     leaf_of = {id(fn.variable): node_id for node_id, fn in enumerate(fns) if kinds[node_id].accumulate}
     grads_before, grads_after = context.leaf_grads_before, context.leaf_grads_after
     name_of = names.name_of
@@ -214,6 +208,7 @@ def describe_nodes(
     read = SavedTensors(names, source)
     include_saved = context.include_saved
     tensor_id = context.tensor_id
+    outputs = _outputs
     nodes: list[Node] = []
     append = nodes.append
     for node_id, fn in enumerate(fns):
@@ -222,30 +217,46 @@ def describe_nodes(
         saved: tuple[SavedTensor, ...] = ()
         attributes: tuple[tuple[str, str], ...] = ()
         info: TensorInfo | None
+        if origin is not None:
+            made, location, event = origin.tensor_id, origin.location, origin.event
+        else:
+            made = location = event = None
         if kind.accumulate:
             leaf = fn.variable
             after = grads_after[node_id] if node_id in grads_after else summarize_optional(leaf.grad)
-            info = tensor_info(
-                leaf,
+            info = make_tensor_info(  # tensor_info(leaf, ...), spelt out: one per leaf of every call
                 name_of(leaf),
-                grad_before=grads_before.get(node_id),
-                grad_after=after,
-                tensor_id=tensor_id(leaf),
+                tuple(leaf.shape),
+                dtype_name(leaf.dtype),
+                device_name(leaf.device),
+                bool(leaf.requires_grad),
+                bool(leaf.is_leaf),
+                bool(leaf.retains_grad),
+                grads_before.get(node_id),
+                after,
+                int(leaf._version),
+                tensor_id(leaf),
             )
         else:
-            made = origin.tensor_id if origin is not None else None
-            named = named_fns.get(id(fn))
+            named = named_fns.get(id(fn)) if named_fns else None
             if named is not None:
                 info = tensor_info(named[0], named[1], tensor_id=made)
             else:
                 # _input_metadata describes the gradients this node receives, i.e. the tensors it produced.
                 metadata = getattr(fn, "_input_metadata", None)
-                info = _output_info(metadata[0], made) if metadata else None
+                if not metadata:
+                    info = None
+                else:
+                    first = metadata[0]
+                    key = (tuple(first.shape), first.dtype, first.device)
+                    info = outputs.get(key) if made is None else None
+                    if info is None:
+                        info = _output_info(key, made)
             if include_saved:
                 if kind.saved:
                     saved = read(fn, kind, origin)
-                attributes = saved_attributes(fn)
-        location, event = (None, None) if origin is None else (origin.location, origin.event)
+                if kind.plain:
+                    attributes = saved_attributes(fn)
         append(
             make_node(node_id, kind.name, location, info, saved, event, module_of[node_id], None, attributes)
         )

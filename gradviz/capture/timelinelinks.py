@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from gradviz.capture.overlay import overlays_for
-from gradviz.model import BackwardCall, Event, Graph
+from gradviz.capture.records import make_node
+from gradviz.model import BackwardCall, Event, Graph, Location, Node
 
 
 def with_timeline(call: BackwardCall, events: Sequence[Event], born: Mapping[int, int]) -> BackwardCall:
@@ -48,5 +49,28 @@ def with_leaf_lines(graph: Graph, events: Sequence[Event], born: Mapping[int, in
     for tensor_id, event in found.items():
         node_id = wanted[tensor_id]
         # Only the line: Node.event marks ops of this graph, and a leaf may be made long before them.
-        nodes[node_id] = dataclasses.replace(nodes[node_id], location=event.location)
+        nodes[node_id] = with_location(nodes[node_id], event.location)
     return dataclasses.replace(graph, nodes=tuple(nodes))
+
+
+def with_location(node: Node, location: Location | None) -> Node:
+    """``dataclasses.replace(node, location=location)``, spelt out field by field (one per leaf per call).
+
+    Args:
+        node: A node.
+        location: Its new line.
+
+    Returns:
+        The new node.
+    """
+    return make_node(
+        node.id,
+        node.name,
+        location,
+        node.tensor,
+        node.saved,
+        node.event,
+        node.module,
+        node.freed_by,
+        node.attributes,
+    )

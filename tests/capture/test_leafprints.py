@@ -17,6 +17,7 @@ def test_prints_read_together_equal_prints_read_one_by_one() -> None:
         torch.randn(4, dtype=torch.float64),
         torch.randn(8),
         torch.randn(17, requires_grad=True),
+        torch.randn(2, 3, requires_grad=True),  # every element, of a leaf autograd tracks
         torch.randn(3, 4)[1:],
         torch.randint(0, 5, (20,)),
     ]
