@@ -283,7 +283,7 @@ def test_a_fault_in_the_ledgers_step_bookkeeping_leaves_the_forgotten_zero_grad_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given: the ledger and the Judge share one optimizer post-hook, and the ledger's part of it fails
-    def broken(self: LedgerBook) -> None:
+    def broken(self: LedgerBook, frame: object = None) -> None:
         raise RuntimeError("ledger fault")
 
     monkeypatch.setattr(LedgerBook, "step_done", broken)
