@@ -4,7 +4,7 @@ Just before each such call reaches the engine, every followed leaf's ``.grad`` i
 version, whether it held a non-zero gradient); once the engine is done, a ``.grad`` that is another
 tensor, or the same one with a new version, is one the call added into. Read once the engine is done,
 not as the gradient accumulates: DDP all-reduces the gradients in a callback at the end of backward.
-No hook is put on the leaves; leaves are held by weak reference only.
+No hook is put on the leaves; leaves are held by weak reference, and strongly only while a call runs.
 """
 
 from __future__ import annotations
