@@ -51,7 +51,23 @@ class CallRouting:
         original = self._engine.original or _no_engine
         if not self._engine.active:  # reached through someone's wrapper of ours, after tracing
             return original(t_outputs, *args, **kwargs)
-        return self._capture.part.through(UserCall(original, (t_outputs, *args), kwargs), self._backward)
+        engine = UserCall(original, (t_outputs, *args), kwargs)
+        recorder = self._recorder
+        if self._in_backward or not self._capture_over or (recorder is not None and recorder.recording):
+            return self._capture.part.through(engine, self._backward)
+        # Past the budget with the timeline off: `through` and `_backward` inlined (every step of a loop).
+        self.backward_calls += 1
+        self._in_backward = True
+        try:
+            return count_call(engine, self, self._leaves, self._book, self._book_part)
+        except Exception as error:
+            if error is engine.error:  # the user's own exception, from their call
+                engine.error = None
+                raise
+            fault = error
+        finally:
+            self._in_backward = False
+        return self._capture.part.recover(engine, fault)
 
     def _backward(self, engine: UserCall) -> Any:
         self.backward_calls += 1

@@ -4,7 +4,7 @@ Just before each such call reaches the engine, every followed leaf's ``.grad`` i
 version, whether it held a non-zero gradient); once the engine is done, a ``.grad`` that is another
 tensor, or the same one with a new version, is one the call added into. Read once the engine is done,
 not as the gradient accumulates: DDP all-reduces the gradients in a callback at the end of backward.
-No hook is put on the leaves; leaves are held by weak reference only.
+No hook is put on the leaves; leaves are held by weak reference, and strongly only while a call runs.
 """
 
 from __future__ import annotations
@@ -78,11 +78,12 @@ class ListedNorm(NormRead):
 class _Followed:
     """A followed leaf, and its ``.grad`` as the current call found it."""
 
-    __slots__ = ("held", "old", "ref", "state", "version")
+    __slots__ = ("held", "leaf", "old", "ref", "state", "version")
 
     def __init__(self, ref: TensorRef[torch.Tensor], state: LeafState) -> None:
         self.ref = ref
         self.state = state
+        self.leaf: torch.Tensor | None = None  # held during the call only, as `old` is
         self.old: torch.Tensor | None = None
         self.version = 0
         self.held = False
@@ -100,14 +101,20 @@ class Follower:
         self._followed.extend(_Followed(tensor_ref(leaf), state) for leaf, state in leaves)
 
     def clear(self) -> None:
-        """Follow nothing more (the gradients noted are let go)."""
+        """Follow nothing more (the leaves and gradients noted are let go)."""
         self._followed.clear()
+        self._ready = False
+
+    def let_go(self) -> None:
+        """The call failed: let go of the leaves and gradients noted before it (no `reached` follows)."""
+        for followed in self._followed:
+            followed.leaf = followed.old = None
         self._ready = False
 
     def before_call(self) -> None:
         """Before a call reaches the engine: each followed ``.grad``, and whether it held a gradient."""
         for followed in self._followed:
-            leaf = followed.ref()
+            leaf = followed.leaf = followed.ref()
             old = leaf.grad if leaf is not None else None
             followed.old = old
             if old is None:
@@ -126,7 +133,7 @@ class Follower:
         big: list[int] = []
         for followed in self._followed:
             old, followed.old = followed.old, None  # let go of the old gradient (it may be big)
-            leaf = followed.ref()
+            leaf, followed.leaf = followed.leaf, None
             if leaf is None:
                 continue
             grad = leaf.grad

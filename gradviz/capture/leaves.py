@@ -261,6 +261,10 @@ class LeafLedger:
         if self._following:
             self._follower.before_call()
 
+    def failed(self) -> None:
+        """An uncaptured call raised: nothing to settle, and nothing noted before it is held any more."""
+        self._follower.let_go()
+
     def settle(self, call_index: int) -> list[Finding]:
         """After an uncaptured call: feed the ledger with the leaves it added into; returns new warnings."""
         before = len(self.findings)

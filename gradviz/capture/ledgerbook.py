@@ -33,7 +33,8 @@ KEPT = 64
 MAX_ENTRIES = 2000
 
 LabelOf = Callable[[torch.Tensor], "str | None"]
-Where = Callable[[], "Location | None"]
+#: The user's line now; given a frame, the line at or above it.
+Where = Callable[..., "Location | None"]
 
 
 class _Small:
@@ -226,14 +227,18 @@ class LedgerBook(ForwardEdits):
                 slot.mark = moved
             stepping.append((param, slot, known))
 
-    def step_done(self) -> None:
+    def step_done(self, frame: Any = None) -> None:
         """After ``optimizer.step()``: one update entry per small parameter (unchanged ones too: the loop
-        table shows every step seen)."""
+        table shows every step seen).
+
+        Args:
+            frame: Where to look up the user's line from (the hook's caller; by default, this call's).
+        """
         self.in_step = False
         stepping, self._stepping = self._stepping, []
         if not stepping:
             return
-        where = self._where()
+        where = self._where(frame) if frame is not None else self._where()
         if self.calls > HEAD_CALLS:  # the values the step left: read once here, reused at the next call
             updates = []
             for param, slot, before in stepping:

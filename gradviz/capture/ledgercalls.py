@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -86,8 +87,8 @@ class StepWatch:
                 self._also(optimizer, args, kwargs)
             part = self._part
             if part.is_open:
-                try:
-                    self._book.step_done()
+                try:  # the user's line is looked up from torch's step wrapper, this hook's caller
+                    self._book.step_done(sys._getframe(1))
                 except Exception as error:
                     part.fault(error)
 

@@ -25,7 +25,7 @@ class ForwardEdits:
     """What the forward recorder tells the ledger (mixed into `LedgerBook`, which keeps the entries)."""
 
     _label_of: Callable[[torch.Tensor], str | None]
-    _where: Callable[[], Location | None]
+    _where: Callable[..., Location | None]
     _grads: dict[int, TensorRef[torch.Tensor]]  # data_ptr of a .grad read -> its leaf
     _leaves: TensorMap
     _by_ptr: dict[int, TensorRef[torch.Tensor]]

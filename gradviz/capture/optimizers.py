@@ -17,7 +17,8 @@ def _none() -> None:
     return None
 
 
-_NONE: Any = _none  # called like a dead weak reference
+#: Called like a dead weak reference.
+NONE: Any = _none
 
 
 class OptimizerWatch:
@@ -31,7 +32,7 @@ class OptimizerWatch:
         self._on_step = on_step
         self._seen: weakref.WeakSet[torch.optim.Optimizer] = weakref.WeakSet()
         self._handle: Any = None
-        self._last: weakref.ref[Any] = _NONE
+        self._last: weakref.ref[Any] = NONE
 
     def start(self, *, hook: bool = True) -> None:
         """Register the hook; with `hook` False, someone else's post-hook calls `stepped` instead."""
@@ -46,11 +47,15 @@ class OptimizerWatch:
 
     def stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """After an ``optimizer.step()`` (torch's post-hook arguments): note the optimizer, tell `on_step`."""
+        self.note(optimizer)
+        if self._on_step is not None:
+            self._on_step(optimizer, args, kwargs)
+
+    def note(self, optimizer: torch.optim.Optimizer) -> None:
+        """Note an optimizer that stepped (`stepped` without telling `on_step`)."""
         if optimizer is not self._last():  # the usual loop steps one optimizer: added once
             self._seen.add(optimizer)
             self._last = weakref.ref(optimizer)
-        if self._on_step is not None:
-            self._on_step(optimizer, args, kwargs)
 
     @property
     def seen(self) -> bool:

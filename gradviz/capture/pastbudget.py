@@ -39,7 +39,14 @@ def count_call(
                 leaves.before_call()
             except Exception as error:
                 part.fault(error)
-    result = engine()
+    try:
+        result = engine()
+    except BaseException:
+        try:  # the user's error goes on unchanged; the leaves noted for the call are let go
+            leaves.failed()
+        except Exception as error:
+            part.fault(error)
+        raise
     index = routing.backward_calls
     with isolating():
         if book_part.is_open:

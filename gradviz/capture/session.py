@@ -275,5 +275,5 @@ def _always(part: Part, cleanup: Callable[[], None]) -> None:
         part.fault(error, what="could not clean up")
 
 
-def _nowhere() -> Location | None:
+def _nowhere(frame: object = None) -> Location | None:
     return None

@@ -10,6 +10,7 @@ turns it into findings on demand.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Sequence
 
 import torch
@@ -19,7 +20,7 @@ from gradviz.capture.cuts import Cut, CutLedger
 from gradviz.capture.door import Door, Part
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.location import user_location
-from gradviz.capture.optimizers import OptimizerWatch, StepCallback, params_of
+from gradviz.capture.optimizers import NONE, OptimizerWatch, StepCallback, params_of
 from gradviz.model import BackwardCall, Event, Finding, Location, Overlay
 
 #: Kinds of finding the forward recorder makes for cuts; the judged versions replace them.
@@ -50,6 +51,7 @@ class Judge:
         self._root = root
         self.part = part if part is not None else judge_part(Door())
         self._optimizers = OptimizerWatch(self.part.hook(self._stepped))
+        self._cut_told: weakref.ref[torch.optim.Optimizer] = NONE  # the optimizer last told to the cuts
         if cuts is not None:
             cuts.guard = self.part.hook
         self._closed = False
@@ -60,8 +62,18 @@ class Judge:
 
     @property
     def step_hook(self) -> StepCallback:
-        """What torch's optimizer step post-hook calls, for a caller that registers one hook for several."""
-        return self._optimizers.stepped
+        """What torch's optimizer step post-hook calls, for a caller that registers one hook for several and
+        calls it inside `isolating()` (it must not raise: a fault switches this part off)."""
+        return self._step_isolated
+
+    def _step_isolated(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        self._optimizers.note(optimizer)
+        part = self.part  # `Part.hook`'s guard, inlined: the caller already isolates the step
+        if part.is_open:
+            try:
+                self._stepped(optimizer)
+            except Exception as error:
+                part.fault(error)
 
     def stop(self) -> None:
         """Stop watching: remove every hook, and judge updates made after the last gradient."""
@@ -74,8 +86,9 @@ class Judge:
 
     def _stepped(self, optimizer: torch.optim.Optimizer, args: object = None, kwargs: object = None) -> None:
         # Generators: each is read only when needed (a new optimizer, a carried-over gradient), not per step.
-        if self._cuts is not None:
+        if self._cuts is not None and optimizer is not self._cut_told():  # the cuts know it already
             self._cuts.optimizer_stepped(params_of(optimizer), optimizer)
+            self._cut_told = weakref.ref(optimizer)
         if self._leaves.carrying:  # else no parameter can hold a carried-over gradient: nothing to judge
             self._leaves.stepped(params_of(optimizer), lambda: user_location(self._root))
 

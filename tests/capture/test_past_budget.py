@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 import torch
 from torch import nn
@@ -108,3 +110,26 @@ def test_a_gradient_of_a_few_dozen_elements_past_the_budget_shows_torchs_norm() 
     assert followed.calls == 58
     assert followed.grad_after is not None and followed.grad_after.values is None
     assert followed.grad_after.norm == pytest.approx(float(torch.linalg.vector_norm(weight.grad)), rel=1e-6)
+
+
+def _fail_past_the_budget() -> tuple[weakref.ref[torch.Tensor], str]:
+    """Two calls and a third that fails in the engine; the weight is dropped on return."""
+    w = torch.randn(16, requires_grad=True)  # bigger than the small leaves the ledger keeps to the end
+    (w * 2).sum().backward()
+    loss = (w.exp() * 2).sum()
+    loss.backward()
+    try:
+        loss.backward()  # through the freed graph
+    except RuntimeError as error:  # its traceback holds the graph, and so the weight: kept apart
+        return weakref.ref(w), str(error)
+    raise AssertionError("torch accepted a second backward through a freed graph")
+
+
+def test_a_call_that_fails_past_the_budget_leaves_no_leaf_held_by_gradviz() -> None:
+    with Tracer(max_backward=1) as tracer:
+        # When: the third call, past the budget, fails in the engine, and the user drops the weight
+        gone, message = _fail_past_the_budget()
+        # Then: torch's error reached the user, and gradviz does not keep the weight alive
+        assert "backward through the graph a second time" in message
+        assert gone() is None
+    assert tracer.backward_calls == 3

@@ -9,6 +9,7 @@ from torch import nn
 
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.session import Tracer
+from gradviz.capture.severity import Judge
 from gradviz.model import Finding
 
 
@@ -282,7 +283,7 @@ def test_a_fault_in_the_ledgers_step_bookkeeping_leaves_the_forgotten_zero_grad_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given: the ledger and the Judge share one optimizer post-hook, and the ledger's part of it fails
-    def broken(self: LedgerBook) -> None:
+    def broken(self: LedgerBook, frame: object = None) -> None:
         raise RuntimeError("ledger fault")
 
     monkeypatch.setattr(LedgerBook, "step_done", broken)
@@ -294,6 +295,22 @@ def test_a_fault_in_the_ledgers_step_bookkeeping_leaves_the_forgotten_zero_grad_
     assert found.location is not None and found.location.code == "opt.step()"
     problems = [f.message for f in tracer.findings if f.kind == "capture_problem"]
     assert len(problems) == 1 and "ledger fault" in problems[0]
+
+
+def test_a_fault_in_the_judges_step_hook_leaves_the_ledgers_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given: the Judge's part of the shared optimizer post-hook fails
+    def broken(self: Judge, optimizer: torch.optim.Optimizer) -> None:
+        raise RuntimeError("judge fault")
+
+    monkeypatch.setattr(Judge, "_stepped", broken)
+    # When: a loop that never zeroes .grad runs past the budget
+    tracer = _train(zero=False, accumulate=1, iterations=6, max_backward=1)
+    # Then: the fault is one capture problem, and the ledger still has every step's update, at its line
+    problems = [f.message for f in tracer.findings if f.kind == "capture_problem"]
+    assert len(problems) == 1 and problems[0].startswith("severity: RuntimeError: judge fault")
+    updates = [e for e in tracer.result().ledger if e.kind == "update" and e.how == "optimizer.step()"]
+    assert sorted({e.call for e in updates}) == [1, 2, 3, 4, 5, 6]
+    assert all(e.location is not None and e.location.code == "opt.step()" for e in updates)
 
 
 def test_a_forgotten_zero_grad_with_a_manual_data_update_warns() -> None:
