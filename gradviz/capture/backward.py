@@ -24,13 +24,13 @@ from torch.autograd.function import BackwardCFunction
 
 from gradviz.capture.door import Door, Part
 from gradviz.capture.gradbatch import GradBatch
-from gradviz.capture.isolation import isolated
+from gradviz.capture.isolation import isolated, isolating
 from gradviz.capture.jacobian import local_jacobians
-from gradviz.capture.records import record_maker
+from gradviz.capture.records import twin_of
 from gradviz.capture.stopped import stopped_at
 from gradviz.model import Step, Value
 
-_make_step = record_maker(Step)
+_StepTwin = twin_of(Step)
 
 #: Called with (grad_fn, node id, v) before a node's saved tensors are released: just before it runs, or
 #: in its post-hook when it has no pre-hook; used to check its saved tensors.
@@ -82,18 +82,20 @@ class StepRecorder:
         if not part.is_open:
             return
 
+        start, finish = self._before, self._after
+
         # One guard per kind of hook, not per node: these run once per node of every captured call.
         def before(node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
             if part.is_open:
                 try:
-                    self._before(node_id, grad_outputs)
+                    start(node_id, grad_outputs)
                 except Exception as error:
                     part.fault(error)
 
         def after(node_id: int, grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
             if part.is_open:
                 try:
-                    self._after(node_id, grad_inputs, grad_outputs)
+                    finish(node_id, grad_inputs, grad_outputs)
                 except Exception as error:
                     part.fault(error)
 
@@ -150,17 +152,13 @@ class StepRecorder:
             except Exception as error:  # the gradients themselves are unaffected
                 self._part.fault(error)
             else:
-                value = values.__getitem__
-                self._steps = [
-                    _make_step(node_id, tuple(map(value, incoming)), tuple(map(value, outgoing)), jacobians)
-                    for node_id, incoming, outgoing, jacobians in runs
-                ]
+                self._steps = _make_steps(runs, values)
         return self._steps
 
     def _before(self, node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
         fn = self._fns[node_id]
         jacobians: tuple[Value | None, ...] = ()
-        with isolated():  # gradviz's own tensor work: no user mode sees it
+        with isolating():  # gradviz's own tensor work: no user mode sees it
             if self._on_node_start is not None:
                 self._on_node_start(fn, node_id, grad_outputs)
             if self._jacobians:
@@ -176,9 +174,9 @@ class StepRecorder:
         grad_inputs: Sequence[torch.Tensor | None],
         grad_outputs: Sequence[torch.Tensor | None],
     ) -> None:
-        pending = self._pending.pop(node_id, None)
+        pending = self._pending.pop(node_id, None) if self._pending else None
         add = self._grads.add
-        with isolated():  # checking and copying are gradviz's own tensor work
+        with isolating():  # checking and copying are gradviz's own tensor work
             if pending is None:
                 if self._on_node_start is not None:
                     self._on_node_start(self._fns[node_id], node_id, grad_outputs)
@@ -187,6 +185,30 @@ class StepRecorder:
             else:
                 incoming, jacobians = pending
             self._runs.append((node_id, incoming, tuple(map(add, grad_inputs)), jacobians))
+
+
+def _make_steps(
+    runs: list[tuple[int, tuple[int, ...], tuple[int, ...], tuple[Value | None, ...]]],
+    values: list[Value | None],
+) -> list[Step]:
+    """The steps, each gradient's slot read as its summary (slot -1, the last, as None).
+
+    Equal slot tuples give one tuple of summaries: a node's v is often the vJ the node before it sent.
+    """
+    value = values.__getitem__
+    made: dict[tuple[int, ...], tuple[Value | None, ...]] = {(): ()}
+    steps = []
+    for node_id, incoming, outgoing, jacobians in runs:
+        grad_outputs = made.get(incoming)
+        if grad_outputs is None:
+            grad_outputs = made[incoming] = tuple(map(value, incoming))
+        grad_inputs = made.get(outgoing)
+        if grad_inputs is None:
+            grad_inputs = made[outgoing] = tuple(map(value, outgoing))
+        step = _StepTwin(node_id, grad_outputs, grad_inputs, jacobians)
+        step.__class__ = Step  # made as `gradviz.capture.records` makes records: one per node run
+        steps.append(step)
+    return steps
 
 
 def _may_change_its_v(fn: Any) -> bool:

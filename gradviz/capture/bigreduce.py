@@ -21,6 +21,7 @@ from gradviz.model import Value
 HOLD_COUNT = 256
 
 _HALF = frozenset({torch.float16, torch.bfloat16})
+_FLOAT32 = torch.float32
 _vector_norm = torch.linalg.vector_norm
 _aminmax = torch.aminmax
 #: ``Value(...)``, made quickly: one per big gradient.
@@ -36,28 +37,34 @@ class BigReductions:
         self._count = 0
         self._found: list[tuple[int, Value]] = []
 
-    def take(self, slot: int, tensor: torch.Tensor) -> None:
+    def take(
+        self, slot: int, tensor: torch.Tensor, *, count: int | None = None, contiguous: bool | None = None
+    ) -> None:
         """Reduce one tensor now: later changes to it do not matter. Call it inside `isolated()`.
 
         Args:
             slot: The number its summary is given back under.
             tensor: A dense, strided, non-empty float16, bfloat16, float32 or float64 tensor that does
                 not require grad.
+            count: Its number of elements, where the caller has it already.
+            contiguous: Whether it is contiguous, where the caller has it already.
         """
         dtype = tensor.dtype
         key = (dtype, tensor.device)
         results = self._kinds.get(key)
         if results is None:
             results = self._kinds[key] = _Results(dtype)
-        if tensor.is_contiguous():
+        if count is None:
+            count = tensor.numel()
+        if contiguous if contiguous is not None else tensor.is_contiguous():
             low, high = _aminmax(tensor)
         elif is_dense(tensor.shape, tensor.stride()):  # aminmax would copy a transposed tensor whole first
-            low, high = _aminmax(torch.as_strided(tensor, (tensor.numel(),), (1,)))
+            low, high = _aminmax(torch.as_strided(tensor, (count,), (1,)))
         else:
             low, high = extremes(tensor)
-        wide = torch.float32 if dtype in _HALF else None
+        wide = _FLOAT32 if dtype in _HALF else None
         total, norm = tensor.sum(dtype=wide), _vector_norm(tensor, dtype=wide)
-        results.add(slot, tensor.shape, tensor.numel(), low, high, total, norm)
+        results.add(slot, tensor.shape, count, low, high, total, norm)
         self._count += 1
         if self._count >= HOLD_COUNT:
             self._read_held()
@@ -109,12 +116,15 @@ class _Results:
             torch.stack(parts).tolist() for parts in (self._lows, self._highs, self._sums, self._norms)
         )
         name = self._name
-        return [
-            (slot, make_value(tuple(shape), name, None, low, high, total / count, norm))
-            for (slot, shape, count), low, high, total, norm in zip(
-                self._taken, lows, highs, sums, norms, strict=True
-            )
-        ]
+        shapes: dict[torch.Size, tuple[int, ...]] = {}  # one tuple per shape, however many gradients have it
+        found = []
+        taken = zip(self._taken, lows, highs, sums, norms, strict=True)
+        for (slot, shape, count), low, high, total, norm in taken:
+            kept = shapes.get(shape)
+            if kept is None:
+                kept = shapes[shape] = tuple(shape)
+            found.append((slot, make_value(kept, name, None, low, high, total / count, norm)))
+        return found
 
 
 def is_dense(shape: torch.Size, strides: tuple[int, ...]) -> bool:

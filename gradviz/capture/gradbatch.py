@@ -38,6 +38,8 @@ STACK_NUMEL = 4096
 PIECE_BYTES = 64 * 1024
 _FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
 _detach = torch._C.TensorBase.detach
+_STRIDED = torch.strided
+_ref = weakref.ref
 
 
 class GradBatch:
@@ -69,22 +71,24 @@ class GradBatch:
         if tensor is None:
             return -1
         version = tensor._version
-        seen = self._seen.get(id(tensor))
+        key = id(tensor)
+        seen = self._seen.get(key)
         if seen is not None and seen[2] == version and seen[1]() is tensor:
             return seen[0]
-        slot = len(self._values)
-        self._values.append(None)
-        self._seen[id(tensor)] = (slot, weakref.ref(tensor), version)
+        values = self._values
+        slot = len(values)
+        values.append(None)
+        self._seen[key] = (slot, _ref(tensor), version)
         count = tensor.numel()
-        if tensor.dtype not in _FLOATS or count == 0 or tensor.layout != torch.strided or tensor.is_meta:
-            self._values[slot] = summarize(tensor)
+        if tensor.dtype not in _FLOATS or count == 0 or tensor.layout is not _STRIDED or tensor.is_meta:
+            values[slot] = summarize(tensor)
             return slot
         if tensor.requires_grad:  # a create_graph backward: the copy must not join the graph
             tensor = _detach(tensor)
         if count > STACK_NUMEL:
-            self._take_big(slot, tensor, version)
-            return slot
-        self._rows.add(slot, tensor)
+            self._take_big(slot, tensor, version, count)
+        else:
+            self._rows.add(slot, tensor)
         return slot
 
     def slot_of(self, tensor: torch.Tensor | None) -> int:
@@ -117,22 +121,23 @@ class GradBatch:
         self._views.clear()
         return values
 
-    def _take_big(self, slot: int, tensor: torch.Tensor, version: int) -> None:
+    def _take_big(self, slot: int, tensor: torch.Tensor, version: int, count: int) -> None:
         """Reduce a big gradient, unless it is a view of one already taken over the same elements.
 
         A view node's vJ (``view``, ``t``, ``permute``, ``reshape``) is its v in another shape: the same
         memory, and the same version counter, so an unchanged version means unchanged elements.
         """
-        if tensor.is_contiguous() or is_dense(tensor.shape, tensor.stride()):
-            span = (tensor.data_ptr(), tensor.numel(), tensor.dtype, tensor.device)
+        contiguous = tensor.is_contiguous()
+        if contiguous or is_dense(tensor.shape, tensor.stride()):
+            span = (tensor.data_ptr(), count, tensor.dtype, tensor.device)
             known = self._spans.get(span)
             if known is not None and known[2] == version:
                 first = known[1]()
                 if first is not None and first._version == version:  # both unchanged since it was taken
                     self._views.append((slot, known[0], tuple(tensor.shape)))
                     return
-            self._spans[span] = (slot, weakref.ref(tensor), version)
-        self._big.take(slot, tensor)
+            self._spans[span] = (slot, _ref(tensor), version)
+        self._big.take(slot, tensor, count=count, contiguous=contiguous)
 
 
 def _batchable(tensor: torch.Tensor) -> bool:
@@ -219,7 +224,8 @@ def _rows_values(rows: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype)
             make_value(shape, name, None, low, high, mean, norm)
             for low, high, mean, norm in zip(*stats, strict=True)
         ]
+    freeze = tuple if len(shape) == 1 else _freeze  # a row of a 1-D shape lists flat numbers
     return [
-        shared(Value(shape, name, _freeze(listed), low, high, mean, norm))
+        shared(make_value(shape, name, freeze(listed), low, high, mean, norm))
         for listed, low, high, mean, norm in zip(rows.view(count, *shape).tolist(), *stats, strict=True)
     ]

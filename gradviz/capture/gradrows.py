@@ -30,13 +30,24 @@ RowsSummary = Callable[[torch.Tensor, tuple[int, ...], torch.dtype], list[Value]
 class _Buffer:
     """Rows of one shape and dtype on one device, and the slot each written row belongs to."""
 
-    __slots__ = ("data", "rows", "shape", "slots")
+    __slots__ = ("capacity", "data", "rows", "shape", "shaped", "slots")
 
     def __init__(self, data: torch.Tensor, shape: tuple[int, ...]) -> None:
         self.data = data  # (capacity, numel); torch.empty: pages are only taken when a row is written
-        self.rows = data.view(data.shape[0], *shape).unbind(0)  # one view per row, made once
+        self.capacity = data.shape[0]
+        self.shaped = data.view(self.capacity, *shape)
+        # One view per row, made once, as rows are first needed: a view costs about as much as a copy, and
+        # most buffers of a small graph (a bias, a scalar) fill a few of their hundreds of rows.
+        self.rows: list[torch.Tensor] = []
         self.shape = shape
         self.slots: list[int] = []
+
+    def next_row(self) -> torch.Tensor:
+        """The first row not written yet (the buffer is not full)."""
+        written, rows = len(self.slots), self.rows
+        if written == len(rows):
+            rows += self.shaped[written : written + max(8, written)].unbind(0)
+        return rows[written]
 
 
 class GradRows:
@@ -64,9 +75,10 @@ class GradRows:
         buffer = self._buffers.get(key)
         if buffer is None:
             buffer = self._buffers[key] = self._new(data)
-        buffer.rows[len(buffer.slots)].copy_(data)
-        buffer.slots.append(slot)
-        if len(buffer.slots) == len(buffer.rows):
+        buffer.next_row().copy_(data)
+        slots = buffer.slots
+        slots.append(slot)
+        if len(slots) == buffer.capacity:
             self._summarise_buffer(buffer)
 
     @property
