@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from gradviz.capture.bigreduce import is_dense
+from gradviz.capture.summary import MAX_VALUES
 from gradviz.model import Value
 
 #: One buffer's bytes at most: it is summarised, in one reduction per statistic, each time it fills.
@@ -30,7 +32,7 @@ RowsSummary = Callable[[torch.Tensor, tuple[int, ...], torch.dtype], list[Value]
 class _Buffer:
     """Rows of one shape and dtype on one device, and the slot each written row belongs to."""
 
-    __slots__ = ("capacity", "data", "rows", "shape", "shaped", "slots")
+    __slots__ = ("capacity", "data", "keeps_values", "rows", "shape", "shaped", "slots")
 
     def __init__(self, data: torch.Tensor, shape: tuple[int, ...]) -> None:
         self.data = data  # (capacity, numel); torch.empty: pages are only taken when a row is written
@@ -40,6 +42,7 @@ class _Buffer:
         # most buffers of a small graph (a bias, a scalar) fill a few of their hundreds of rows.
         self.rows: list[torch.Tensor] = []
         self.shape = shape
+        self.keeps_values = math.prod(shape) <= MAX_VALUES  # rows read back in their own order
         self.slots: list[int] = []
 
     def next_row(self) -> torch.Tensor:
@@ -75,7 +78,11 @@ class GradRows:
         buffer = self._buffers.get(key)
         if buffer is None:
             buffer = self._buffers[key] = self._new(data)
-        buffer.next_row().copy_(data)
+        row = buffer.next_row()
+        if data.is_contiguous() or buffer.keeps_values or not is_dense(data.shape, data.stride()):
+            row.copy_(data)
+        else:  # a transposed vJ, copied as it lies in memory: torch reduces it in that order too
+            row.view(-1).copy_(torch.as_strided(data, (row.numel(),), (1,)))
         slots = buffer.slots
         slots.append(slot)
         if len(slots) == buffer.capacity:

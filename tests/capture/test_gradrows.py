@@ -65,3 +65,20 @@ def test_a_thousand_same_shaped_leaf_gradients_summarise_in_parts_as_torch_reads
     values = summarize_batch(tensors)
     # Then each is summarised as when it is summarised alone
     assert values == summaries_of(tensors)
+
+
+def test_a_transposed_gradient_reads_as_torch_reduces_it_in_memory_order() -> None:
+    # Given the vJ a Linear's TBackward0 sends: 64x64, transposed, too many elements to keep values
+    torch.manual_seed(2)
+    tensors = [torch.randn(64, 64).t() for _ in range(50)]
+    batch = GradBatch()
+    slots = [batch.add(tensor) for tensor in tensors]
+    # When the call is over
+    values = batch.resolve()
+    # Then norm, sum-based mean, min and max are torch's own, bit for bit (torch reduces in memory order)
+    for slot, tensor in zip(slots, tensors, strict=True):
+        value = values[slot]
+        assert value is not None and value.values is None
+        assert value.norm == torch.linalg.vector_norm(tensor).item()
+        assert value.mean == tensor.mean().item()
+        assert (value.min, value.max) == (tensor.min().item(), tensor.max().item())
