@@ -32,28 +32,31 @@ _PLAIN_VALUES = frozenset(
     {int, float, bool, str, type(None), torch.dtype, torch.device, torch.Size, slice, type(Ellipsis)}
 )
 
-#: Per torch function: its timeline name when it is an ordinary op (no mark, no quirk), else "".
-_plain_names: dict[Any, str] = {}
-#: What `plain_name` gives a call the timeline leaves out (``Tensor.backward``, attribute reads).
+#: Per torch function: its names as an ordinary op and as an in-place write (see `op_names`).
+_op_names: dict[Any, tuple[str, str]] = {}
+#: What `op_names` gives a call the timeline leaves out (``Tensor.backward``, attribute reads).
 SKIPPED = "<skipped>"
 
 
-def plain_name(func: Any, raw_access: frozenset[str]) -> str:
-    """The op's timeline name when it is an ordinary op, `SKIPPED`, or ``""`` (cached per function).
+def op_names(func: Any, raw_access: frozenset[str]) -> tuple[str, str]:
+    """The op's timeline name as an ordinary op (or `SKIPPED`), and as an in-place write that reaches no
+    raw memory; ``""`` where it is not that kind (cached per function).
 
     Args:
         func: The torch function the mode was handed.
         raw_access: Names that reach memory behind the version counter (they set an edit mark).
     """
-    name = _plain_names.get(func)
-    if name is None:
+    names = _op_names.get(func)
+    if names is None:
         code, name = opkind.classify(func)
         if code == opkind.SKIP:
-            name = SKIPPED
-        elif code != opkind.OP or name in raw_access:
-            name = ""
-        _plain_names[func] = name
-    return name
+            names = (SKIPPED, "")
+        elif name in raw_access or code not in (opkind.OP, opkind.INPLACE):
+            names = ("", "")
+        else:
+            names = (name, "") if code == opkind.OP else ("", name)
+        _op_names[func] = names
+    return names
 
 
 def _plain_args(values: Any) -> bool:
@@ -113,7 +116,7 @@ class PlainOps:
     _tag: Callable[..., None]
 
     def plain_op(self, name: str, args: Any, kwargs: dict[str, Any], result: Any) -> None:
-        """Record an ordinary op that has just run (`plain_name`, no ``out=``, no ``inplace=True``).
+        """Record an ordinary op that has just run (`op_names`, no ``out=``, no ``inplace=True``).
 
         A gradviz fault loses this op's event only, as in the general way; the user's result is theirs.
         """

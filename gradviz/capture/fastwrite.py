@@ -35,26 +35,8 @@ _dispatch_modes = torch._C._len_torch_dispatch_stack
 #: An edit mark meaning "anything may have changed" (`forwardmode.ANY_TIME`, which imports this module).
 _ANY_TIME = sys.maxsize
 
-#: Per torch function: its timeline name when it is an in-place op that reaches no raw memory, else "".
-_write_names: dict[Any, str] = {}
 #: What `UntrackedWrites.untracked_write` returns when the call is not its kind: the general way takes it.
 NOT_TAKEN: Any = object()
-
-
-def write_name(func: Any, raw_access: frozenset[str]) -> str:
-    """The timeline name of an in-place op (``"Tensor.add_"``), or ``""`` (cached per function).
-
-    Args:
-        func: The torch function the mode was handed.
-        raw_access: Names that reach memory behind the version counter (they go the general way).
-    """
-    name = _write_names.get(func)
-    if name is None:
-        code, name = opkind.classify(func)
-        if code != opkind.INPLACE or name in raw_access:
-            name = ""
-        _write_names[func] = name
-    return name
 
 
 class UntrackedWrites:
@@ -80,7 +62,7 @@ class UntrackedWrites:
         """Run and record an in-place op on a plain tensor autograd does not track, or return `NOT_TAKEN`.
 
         Args:
-            name: The op's timeline name (`write_name`).
+            name: The op's timeline name (the second of `fastop.op_names`).
             func: The user's call.
             args: Its positional arguments; the first is the tensor written.
             kwargs: Its keyword arguments.

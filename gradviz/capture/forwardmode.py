@@ -18,8 +18,8 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind, warnsite
 from gradviz.capture.door import Part, UserCall
-from gradviz.capture.fastop import SKIPPED, plain_name
-from gradviz.capture.fastwrite import NOT_TAKEN, write_name
+from gradviz.capture.fastop import SKIPPED, op_names
+from gradviz.capture.fastwrite import NOT_TAKEN
 from gradviz.capture.lazyprints import LazyPrints
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ class TimelineMode(TorchFunctionMode):
                 recorder._unseen(func, kwargs)  # a user op in a paused block may edit behind autograd
             return func(*args, **kwargs)
         try:
-            name = plain_name(func, RAW_ACCESS)
-            write = "" if name else write_name(func, RAW_ACCESS)
+            name, write = op_names(func, RAW_ACCESS)
         except Exception:  # a function gradviz cannot classify: the general way reports it
             name = write = ""
         if name is SKIPPED:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from gradviz.capture.door import UserCall
+from gradviz.capture.fastop import op_names
 from gradviz.capture.session import Tracer
 from gradviz.render.json import to_json
 
@@ -44,9 +45,14 @@ def training_steps() -> dict[str, Any]:
     }
 
 
+def ordinary_ops_only(func: Any, raw_access: frozenset[str]) -> tuple[str, str]:
+    """`op_names` with no in-place write taken in one pass: each goes the general way, through the door."""
+    return op_names(func, raw_access)[0], ""
+
+
 def traced(monkeypatch: pytest.MonkeyPatch | None) -> tuple[Tracer, dict[str, Any]]:
     if monkeypatch is not None:  # every in-place op goes the general way, through the door
-        monkeypatch.setattr("gradviz.capture.forwardmode.write_name", lambda func, raw_access: "")
+        monkeypatch.setattr("gradviz.capture.forwardmode.op_names", ordinary_ops_only)
     with Tracer(max_backward=None) as tracer:
         values = training_steps()
     return tracer, values
@@ -119,7 +125,7 @@ def write_behind_a_saved_tensor(monkeypatch: pytest.MonkeyPatch | None) -> tuple
     x = torch.tensor([3.0, 4.0])
     alias = x.data  # made before tracing: the timeline never saw it
     if monkeypatch is not None:
-        monkeypatch.setattr("gradviz.capture.forwardmode.write_name", lambda func, raw_access: "")
+        monkeypatch.setattr("gradviz.capture.forwardmode.op_names", ordinary_ops_only)
     with Tracer(max_backward=None) as tracer:
         y = (w * x).sum()  # MulBackward0 saves x for w's gradient
         alias.add_(1)  # an untracked write to x's memory: x's version counter does not move
