@@ -15,10 +15,16 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from gradviz.capture import opkind
-from gradviz.capture.fastop import _plain_args
+from gradviz.capture.fastop import (  # the same fast names as the one pass for ordinary ops
+    _dispatch_modes,
+    _function_modes,
+    _grad_enabled,
+    _inference_enabled,
+    _Parameter,
+    _plain_args,
+    _Tensor,
+)
 from gradviz.capture.isolation import isolated, isolating
 from gradviz.capture.lazyprints import LazyPrints
 from gradviz.capture.tensor_ids import TensorIds
@@ -26,12 +32,6 @@ from gradviz.capture.tensor_ids import TensorIds
 if TYPE_CHECKING:
     from gradviz.capture.ledgerbook import LedgerBook
 
-_Tensor = torch.Tensor
-_Parameter = torch.nn.Parameter
-_grad_enabled = torch.is_grad_enabled
-_inference_enabled = torch.is_inference_mode_enabled
-_function_modes = torch._C._len_torch_function_stack
-_dispatch_modes = torch._C._len_torch_dispatch_stack
 #: An edit mark meaning "anything may have changed" (`forwardmode.ANY_TIME`, which imports this module).
 _ANY_TIME = sys.maxsize
 
