@@ -49,6 +49,14 @@ class _Small:
         self.grad_after: Value | Snapshot | None = None
 
 
+def _fresh(slot: _Small, leaf: torch.Tensor) -> Snapshot:
+    """A small leaf's values now, read again only when its `mark` moved since the slot's last read."""
+    moved = mark(leaf)
+    if slot.value is None or slot.mark != moved:
+        slot.value, slot.mark = read(leaf), moved
+    return slot.value
+
+
 class LedgerBook(ForwardEdits):
     """Collects `LedgerEntry` items while tracing.
 
@@ -146,12 +154,7 @@ class LedgerBook(ForwardEdits):
                 continue
             # Past the head: the entries are made if the call is among the last few (see _value_of).
             known = slot.value
-            try:
-                moved: object = (leaf._version, leaf.data_ptr())
-            except RuntimeError:  # a tensor without storage (see `mark`)
-                moved = object()
-            if known is None or slot.mark != moved:
-                slot.value, slot.mark = read(leaf), moved
+            _fresh(slot, leaf)
             if bucket is None:
                 bucket = self._tail.bucket(calls)
             bucket.append((ARRIVAL, slot.ref, held, slot.grad_after, after, (known, slot.value)))
@@ -216,16 +219,8 @@ class LedgerBook(ForwardEdits):
             self._stepping = [(param, slot, self._value_of(param, slot)[1]) for param, slot in params]
             return
         stepping = self._stepping = []
-        for param, slot in params:  # _value_of past the head, inlined: values are read when they moved
-            known = slot.value
-            try:
-                moved: object = (param._version, param.data_ptr())
-            except RuntimeError:  # a tensor without storage (see `mark`)
-                moved = object()
-            if known is None or slot.mark != moved:
-                known = slot.value = read(param)
-                slot.mark = moved
-            stepping.append((param, slot, known))
+        for param, slot in params:  # as _value_of past the head: values are read when they moved
+            stepping.append((param, slot, _fresh(slot, param)))
 
     def step_done(self, frame: Any = None) -> None:
         """After ``optimizer.step()``: one update entry per small parameter (unchanged ones too: the loop
@@ -242,13 +237,7 @@ class LedgerBook(ForwardEdits):
         if self.calls > HEAD_CALLS:  # the values the step left: read once here, reused at the next call
             updates = []
             for param, slot, before in stepping:
-                try:
-                    moved: object = (param._version, param.data_ptr())
-                except RuntimeError:  # a tensor without storage (see `mark`)
-                    moved = object()
-                if slot.mark != moved or slot.value is None:
-                    slot.value, slot.mark = read(param), moved
-                updates.append((slot.ref, before, slot.value))
+                updates.append((slot.ref, before, _fresh(slot, param)))
             self._tail.step(self.calls, where, updates)
             return
         for param, slot, before in stepping:
