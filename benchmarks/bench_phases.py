@@ -33,7 +33,7 @@ PHASES = (
     ("gradviz.capture.callcapture", "CallCapture._capture", "capture"),
     ("gradviz.capture.callcapture", "CallCapture.plan", "plan"),
     ("gradviz.capture.callcapture", "walk", "plan.walk"),
-    ("gradviz.capture.callcapture", "summarize_all", "plan.leaf_grads_before"),
+    ("gradviz.capture.callcapture", "leaf_grad_values", "plan.leaf_grads_before"),
     ("gradviz.capture.callcapture", "describe", "plan.describe"),
     ("gradviz.capture.backward", "StepRecorder.attach", "attach"),
     ("gradviz.capture.backward", "StepRecorder.detach", "detach"),

@@ -12,6 +12,7 @@ import torch
 from gradviz.capture.backward import StepRecorder
 from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import GraphWalk, root_node
+from gradviz.capture.leafgrads import leaf_grad_values
 from gradviz.capture.leafstate import LeafState
 from gradviz.capture.names import NameMap
 from gradviz.capture.records import make_node, make_tensor_info
@@ -159,7 +160,8 @@ class CallPlan:
         grads = [leaf.grad for leaf in leaves]
         slot_of = recorder.slot_of
         slots = [slot_of(grad) for grad in grads]  # .grad that is the v AccumulateGrad stole
-        fresh = summarize_all([grad if slot < 0 else None for grad, slot in zip(grads, slots, strict=True)])
+        unread = [grad if slot < 0 else None for grad, slot in zip(grads, slots, strict=True)]
+        fresh = leaf_grad_values(unread)
         steps = tuple(recorder.steps)
         value_in = recorder.value_in
         for node_id, leaf, slot, grad in zip(self.leaf_ids, leaves, slots, fresh, strict=True):

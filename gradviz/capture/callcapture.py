@@ -19,10 +19,10 @@ from gradviz.capture.dataedit import SavedTensorCheck, data_access_noted
 from gradviz.capture.door import Door, UserCall
 from gradviz.capture.editeffect import EditEffect, with_effects
 from gradviz.capture.entry import call_error
-from gradviz.capture.gradbatch import summarize_all
 from gradviz.capture.graph import WalkContext, collector_paused, describe, walk
 from gradviz.capture.isolation import isolated
 from gradviz.capture.jacobian import worth_computing
+from gradviz.capture.leafgrads import leaf_grad_values
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.names import collect_names
@@ -200,7 +200,7 @@ class CallCapture:
         names = collect_names(frame)
         leaf_ids = [node_id for node_id, fn in enumerate(walked.fns) if type(fn).__name__ == "AccumulateGrad"]
         leaves = [walked.fns[node_id].variable for node_id in leaf_ids]
-        grads_before = summarize_all([leaf.grad for leaf in leaves])
+        grads_before = leaf_grad_values([leaf.grad for leaf in leaves])
         context = WalkContext(
             names=names,
             leaf_grads_before=dict(zip(leaf_ids, grads_before, strict=True)),

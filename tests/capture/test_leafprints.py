@@ -19,6 +19,8 @@ def test_prints_read_together_equal_prints_read_one_by_one() -> None:
         torch.randn(17, requires_grad=True),
         torch.randn(2, 3, requires_grad=True),  # every element, of a leaf autograd tracks
         torch.randn(3, 4)[1:],
+        torch.randn(10, 12)[2:],  # sampled, from an offset into its storage
+        -torch.zeros(9),  # -0.0 sampled, stacked with the others
         torch.randint(0, 5, (20,)),
     ]
     assert value_prints(leaves) == [value_print(leaf) for leaf in leaves]
