@@ -18,7 +18,10 @@ def test_leaf_grads_read_together_equal_summarize_all() -> None:
         torch.randn(64),  # values kept
         torch.randn(3, dtype=torch.float64),
         torch.randn(70, 70).t(),  # big, transposed
-        torch.randn(5000),  # big, contiguous
+        torch.randn(5000),  # big, contiguous: norms of all of them in one call
+        torch.randn(80, 80, dtype=torch.float64),
+        torch.randn(6000) * 3,
+        torch.full((4100,), float("inf")),
         torch.randn(4, 4, dtype=torch.float16),
         torch.tensor([float("nan"), 1.0, -0.0]),
         torch.zeros(0),
