@@ -82,9 +82,7 @@ class StepRecorder:
         if not part.is_open:
             return
 
-        start = self._before
-        pending_of, runs, fns, on_node_start = self._pending, self._runs, self._fns, self._on_node_start
-        add = self._grads.add
+        start, finish = self._before, self._after
 
         # One guard per kind of hook, not per node: these run once per node of every captured call.
         def before(node_id: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
@@ -94,23 +92,12 @@ class StepRecorder:
                 except Exception as error:
                     part.fault(error)
 
-        # The post-hook's work is written out here, not called: it runs once per node run.
         def after(node_id: int, grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
-            if not part.is_open:
-                return
-            try:
-                with isolating():  # checking and copying are gradviz's own tensor work
-                    pending = pending_of.pop(node_id, None) if pending_of else None
-                    if pending is None:
-                        if on_node_start is not None:
-                            on_node_start(fns[node_id], node_id, grad_outputs)
-                        incoming: tuple[int, ...] = tuple(map(add, grad_outputs))
-                        jacobians: tuple[Value | None, ...] = ()
-                    else:
-                        incoming, jacobians = pending
-                    runs.append((node_id, incoming, tuple(map(add, grad_inputs)), jacobians))
-            except Exception as error:
-                part.fault(error)
+            if part.is_open:
+                try:
+                    finish(node_id, grad_inputs, grad_outputs)
+                except Exception as error:
+                    part.fault(error)
 
         handles = self._handles
         every, roots = self._jacobians, set(self._roots)
@@ -180,6 +167,24 @@ class StepRecorder:
                 with contextlib.suppress(Exception):
                     jacobians = local_jacobians(fn, grad_outputs)
             self._pending[node_id] = (tuple(map(self._grads.add, grad_outputs)), jacobians)
+
+    def _after(
+        self,
+        node_id: int,
+        grad_inputs: Sequence[torch.Tensor | None],
+        grad_outputs: Sequence[torch.Tensor | None],
+    ) -> None:
+        pending = self._pending.pop(node_id, None) if self._pending else None
+        add = self._grads.add
+        with isolating():  # checking and copying are gradviz's own tensor work
+            if pending is None:
+                if self._on_node_start is not None:
+                    self._on_node_start(self._fns[node_id], node_id, grad_outputs)
+                incoming: tuple[int, ...] = tuple(map(add, grad_outputs))
+                jacobians: tuple[Value | None, ...] = ()
+            else:
+                incoming, jacobians = pending
+            self._runs.append((node_id, incoming, tuple(map(add, grad_inputs)), jacobians))
 
 
 def _make_steps(
