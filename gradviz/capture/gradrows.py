@@ -144,6 +144,8 @@ class GradRows:
         slots, buffer.slots = buffer.slots, []
         if not slots:
             return
-        values = self._summarise(buffer.data[: len(slots)], buffer.shape, buffer.data.dtype)
+        data = buffer.data
+        rows = data if len(slots) == buffer.capacity else data[: len(slots)]  # a full one is read whole
+        values = self._summarise(rows, buffer.shape, data.dtype)
         for slot, value in zip(slots, values, strict=True):
             self._values[slot] = value
