@@ -6,7 +6,8 @@ most of it per-op overhead. Here a hook copies a small gradient into a row of a 
 reduces a large one at once, its results read back later (`gradviz.capture.bigreduce`). The small
 gradients are copied, not held: a held reference would make the engine copy where it now steals a
 gradient for ``.grad`` or adds into it in place, which a user's dispatch mode (and memory) would notice.
-A view node's vJ over the same elements as a big gradient already taken is not reduced again.
+A view node's vJ over the same elements as a gradient already taken (too many to list its values) is
+not reduced or copied again.
 
 A gradient is known again by a plain weak reference held only until `GradBatch.resolve`, right after the
 engine call: no ``swap_tensors`` can meet it, so it need not be gradviz's one `TensorRef` per tensor, whose
