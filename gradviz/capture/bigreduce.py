@@ -62,8 +62,10 @@ class BigReductions:
             low, high = _aminmax(torch.as_strided(tensor, (count,), (1,)))
         else:
             low, high = extremes(tensor)
-        wide = _FLOAT32 if dtype in _HALF else None
-        total, norm = tensor.sum(dtype=wide), _vector_norm(tensor, dtype=wide)
+        if dtype in _HALF:  # half precision accumulates in float32, as `summarize` reads it
+            total, norm = tensor.sum(dtype=_FLOAT32), _vector_norm(tensor, dtype=_FLOAT32)
+        else:  # the same ops without a keyword: torch parses no argument it does not need
+            total, norm = tensor.sum(), _vector_norm(tensor)
         results.add(slot, tensor.shape, count, low, high, total, norm)
         self._count += 1
         if self._count >= HOLD_COUNT:

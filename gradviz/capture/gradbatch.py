@@ -6,7 +6,8 @@ most of it per-op overhead. Here a hook copies a small gradient into a row of a 
 reduces a large one at once, its results read back later (`gradviz.capture.bigreduce`). The small
 gradients are copied, not held: a held reference would make the engine copy where it now steals a
 gradient for ``.grad`` or adds into it in place, which a user's dispatch mode (and memory) would notice.
-A view node's vJ over the same elements as a big gradient already taken is not reduced again.
+A view node's vJ over the same elements as a gradient already taken (too many to list its values) is
+not reduced or copied again.
 
 A gradient is known again by a plain weak reference held only until `GradBatch.resolve`, right after the
 engine call: no ``swap_tensors`` can meet it, so it need not be gradviz's one `TensorRef` per tensor, whose
@@ -55,7 +56,8 @@ class GradBatch:
 
     def __init__(self, hold_bytes: int = HOLD_BYTES) -> None:
         self._big = BigReductions()
-        # Big dense gradients by their memory span: slot, tensor (weak), version; views found among them.
+        # Dense gradients too many to keep values of, by memory span: slot, tensor (weak), version; views
+        # found among them.
         self._spans: dict[tuple[Any, ...], tuple[int, weakref.ref[torch.Tensor], int]] = {}
         self._views: list[tuple[int, int, tuple[int, ...]]] = []  # slot, slot of the same elements, shape
         # By id: slot, tensor, version; weak, and only until `resolve` (see the module's docstring).
@@ -85,10 +87,15 @@ class GradBatch:
             return slot
         if tensor.requires_grad:  # a create_graph backward: the copy must not join the graph
             tensor = _detach(tensor)
-        if count > STACK_NUMEL:
-            self._take_big(slot, tensor, version, count)
-        else:
+        if count <= MAX_VALUES:  # its values are kept, in its own shape: copied whatever else was taken
             self._rows.add(slot, tensor)
+        elif count <= STACK_NUMEL:
+            if not self._is_view(slot, tensor, version, count, tensor.is_contiguous()):
+                self._rows.add(slot, tensor)
+        else:
+            contiguous = tensor.is_contiguous()
+            if not self._is_view(slot, tensor, version, count, contiguous):
+                self._big.take(slot, tensor, count=count, contiguous=contiguous)
         return slot
 
     def slot_of(self, tensor: torch.Tensor | None) -> int:
@@ -121,23 +128,25 @@ class GradBatch:
         self._views.clear()
         return values
 
-    def _take_big(self, slot: int, tensor: torch.Tensor, version: int, count: int) -> None:
-        """Reduce a big gradient, unless it is a view of one already taken over the same elements.
+    def _is_view(self, slot: int, tensor: torch.Tensor, version: int, count: int, contiguous: bool) -> bool:
+        """Whether a gradient is a view of one already taken over the same elements, its summary then
+        that one's (in its own shape); if not, it is noted as taken. Its values must not be kept.
 
         A view node's vJ (``view``, ``t``, ``permute``, ``reshape``) is its v in another shape: the same
-        memory, and the same version counter, so an unchanged version means unchanged elements.
+        memory, and the same version counter, so an unchanged version means unchanged elements. Either
+        is reduced (or copied) in memory order when it fills its span, so both read the same numbers.
         """
-        contiguous = tensor.is_contiguous()
-        if contiguous or is_dense(tensor.shape, tensor.stride()):
-            span = (tensor.data_ptr(), count, tensor.dtype, tensor.device)
-            known = self._spans.get(span)
-            if known is not None and known[2] == version:
-                first = known[1]()
-                if first is not None and first._version == version:  # both unchanged since it was taken
-                    self._views.append((slot, known[0], tuple(tensor.shape)))
-                    return
-            self._spans[span] = (slot, _ref(tensor), version)
-        self._big.take(slot, tensor, count=count, contiguous=contiguous)
+        if not contiguous and not is_dense(tensor.shape, tensor.stride()):
+            return False
+        span = (tensor.data_ptr(), count, tensor.dtype, tensor.device)
+        known = self._spans.get(span)
+        if known is not None and known[2] == version:
+            first = known[1]()
+            if first is not None and first._version == version:  # both unchanged since it was taken
+                self._views.append((slot, known[0], tuple(tensor.shape)))
+                return True
+        self._spans[span] = (slot, _ref(tensor), version)
+        return False
 
 
 def _batchable(tensor: torch.Tensor) -> bool:

@@ -32,7 +32,17 @@ RowsSummary = Callable[[torch.Tensor, tuple[int, ...], torch.dtype], list[Value]
 class _Buffer:
     """Rows of one shape and dtype on one device, and the slot each written row belongs to."""
 
-    __slots__ = ("capacity", "data", "keeps_values", "rows", "shape", "shaped", "slots")
+    __slots__ = (
+        "capacity",
+        "data",
+        "flipped",
+        "keeps_values",
+        "rows",
+        "shape",
+        "shaped",
+        "slots",
+        "transposed",
+    )
 
     def __init__(self, data: torch.Tensor, shape: tuple[int, ...]) -> None:
         self.data = data  # (capacity, numel); torch.empty: pages are only taken when a row is written
@@ -41,16 +51,31 @@ class _Buffer:
         # One view per row, made once, as rows are first needed: a view costs about as much as a copy, and
         # most buffers of a small graph (a bias, a scalar) fill a few of their hundreds of rows.
         self.rows: list[torch.Tensor] = []
+        self.flipped: torch.Tensor | None = None  # the rows with a transpose's strides, once needed
+        self.transposed: list[torch.Tensor] = []  # views of its rows, made as those of `rows` are
         self.shape = shape
         self.keeps_values = math.prod(shape) <= MAX_VALUES  # rows read back in their own order
         self.slots: list[int] = []
 
     def next_row(self) -> torch.Tensor:
         """The first row not written yet (the buffer is not full)."""
-        written, rows = len(self.slots), self.rows
-        if written == len(rows):
-            rows += self.shaped[written : written + max(8, written)].unbind(0)
-        return rows[written]
+        return _row(self.rows, self.shaped, len(self.slots))
+
+    def next_transposed_row(self) -> torch.Tensor:
+        """The first row not written yet, strided as a transpose of a 2-D shape: a transposed tensor
+        copied into it lands in its own memory order (the buffer's rows are 2-D, and it is not full)."""
+        if self.flipped is None:
+            rows, cols = self.shape
+            self.flipped = self.data.view(self.capacity, cols, rows).transpose(1, 2)
+        return _row(self.transposed, self.flipped, len(self.slots))
+
+
+def _row(views: list[torch.Tensor], rows: torch.Tensor, written: int) -> torch.Tensor:
+    """Row `written` of `rows`, from `views`, which gets a few more views of rows when it lacks it."""
+    made = len(views)
+    if written >= made:
+        views += rows[made : max(written + 1, made + max(8, made))].unbind(0)
+    return views[written]
 
 
 class GradRows:
@@ -78,11 +103,16 @@ class GradRows:
         buffer = self._buffers.get(key)
         if buffer is None:
             buffer = self._buffers[key] = self._new(data)
-        row = buffer.next_row()
-        if data.is_contiguous() or buffer.keeps_values or not is_dense(data.shape, data.stride()):
-            row.copy_(data)
+        if data.is_contiguous() or buffer.keeps_values:
+            buffer.next_row().copy_(data)
         else:  # a transposed vJ, copied as it lies in memory: torch reduces it in that order too
-            row.view(-1).copy_(torch.as_strided(data, (row.numel(),), (1,)))
+            strides = data.stride()
+            if len(strides) == 2 and strides == (1, buffer.shape[0]):  # a Linear's TBackward0 vJ
+                buffer.next_transposed_row().copy_(data)
+            elif is_dense(data.shape, strides):
+                buffer.next_row().view(-1).copy_(torch.as_strided(data, (data.numel(),), (1,)))
+            else:
+                buffer.next_row().copy_(data)
         slots = buffer.slots
         slots.append(slot)
         if len(slots) == buffer.capacity:
@@ -114,6 +144,8 @@ class GradRows:
         slots, buffer.slots = buffer.slots, []
         if not slots:
             return
-        values = self._summarise(buffer.data[: len(slots)], buffer.shape, buffer.data.dtype)
+        data = buffer.data
+        rows = data if len(slots) == buffer.capacity else data[: len(slots)]  # a full one is read whole
+        values = self._summarise(rows, buffer.shape, data.dtype)
         for slot, value in zip(slots, values, strict=True):
             self._values[slot] = value

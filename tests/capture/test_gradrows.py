@@ -82,3 +82,50 @@ def test_a_transposed_gradient_reads_as_torch_reduces_it_in_memory_order() -> No
         assert value.norm == torch.linalg.vector_norm(tensor).item()
         assert value.mean == tensor.mean().item()
         assert (value.min, value.max) == (tensor.min().item(), tensor.max().item())
+
+
+def exactly_torchs(value: Value | None, tensor: torch.Tensor) -> bool:
+    """The summary's shape and statistics are torch's own for this tensor, bit for bit."""
+    assert value is not None and value.shape == tuple(tensor.shape)
+    return (value.min, value.max, value.mean, value.norm) == (
+        tensor.min().item(),
+        tensor.max().item(),
+        tensor.mean().item(),
+        torch.linalg.vector_norm(tensor).item(),
+    )
+
+
+def test_non_square_transposed_gradients_and_their_views_read_as_torch_reads_each_in_its_own_shape() -> None:
+    # Given the vJs a Linear(32, 64) sends backward: its weight's gradient transposed (32x64 over
+    # 64x32 memory), then TBackward0's vJ, the same memory in the other shape; more of them than a
+    # buffer has rows, and one whose memory changed in place before its view was taken
+    torch.manual_seed(3)
+    batch = GradBatch()
+    grads = [torch.randn(64, 32).t() for _ in range(40)]
+    slots = [(batch.add(grad), batch.add(grad.t())) for grad in grads]
+    changed = torch.randn(64, 32).t()
+    first = batch.add(changed)
+    before = changed.clone()
+    changed.mul_(-2)
+    later = batch.add(changed.t())
+    # When the call is over
+    values = batch.resolve()
+    # Then each reads as torch reads it in its own shape, and the changed one with its new numbers
+    for grad, (slot, view_slot) in zip(grads, slots, strict=True):
+        assert exactly_torchs(values[slot], grad) and exactly_torchs(values[view_slot], grad.t())
+    assert exactly_torchs(values[first], before) and exactly_torchs(values[later], changed.t())
+    assert values[later] is not None and values[later].max == -2 * before.min().item()
+
+
+def test_a_small_gradient_and_its_transpose_keep_their_values_each_in_its_own_order() -> None:
+    # Given a gradient small enough to show its values, and its transpose (a TBackward0's vJ)
+    grad = torch.arange(12.0).view(3, 4)
+    batch = GradBatch()
+    slots = [batch.add(grad), batch.add(grad.t())]
+    # When the call is over
+    values = batch.resolve()
+    # Then each lists its own values, as torch lists them
+    assert [values[slot].values for slot in slots if values[slot] is not None] == [
+        tuple(map(tuple, grad.tolist())),
+        tuple(map(tuple, grad.t().tolist())),
+    ]
