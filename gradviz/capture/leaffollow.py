@@ -114,9 +114,13 @@ class Follower:
     def before_call(self) -> None:
         """Before a call reaches the engine: each followed ``.grad``, and whether it held a gradient."""
         for followed in self._followed:
-            leaf = followed.leaf = followed.ref()
-            old = leaf.grad if leaf is not None else None
-            followed.old = old
+            ref = followed.ref  # `TensorRef.__call__`, inlined (every leaf at every step)
+            leaf = ref._strong
+            if leaf is None:
+                weak = ref._weak
+                leaf = weak() if weak is not None else None
+            followed.leaf = leaf
+            old = followed.old = leaf.grad if leaf is not None else None
             if old is None:
                 followed.held = False
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -100,7 +101,8 @@ class Tracer(CallRouting):
         if self._recorder is not None:
             self._recorder.book = self._book
         self._engine = EnginePatch()
-        self._entries = EntryPatch(lambda: self.backward_calls, self._failed_before_engine)
+        # The call count read twice a call by the entry wrapper: a C-level getattr, not a Python lambda.
+        self._entries = EntryPatch(partial(getattr, self, "backward_calls"), self._failed_before_engine)
         self._swaps = SwapPatch(
             self._door.part("tensor swaps", "a swapped tensor may be kept alive"), self._swapped
         )
