@@ -41,12 +41,24 @@ Nearby = tuple[int, tuple[int, ...], int]
 
 
 class _Pending:
-    __slots__ = ("grad_fn", "nearby", "probe", "storages")
+    """A node waiting for its fingerprints, with the tensors near it: `nearby`, or for the usual op's node
+    (`LazyPrints.note_new`) its one output's address, shape and id kept flat (fewer objects per node)."""
 
-    def __init__(self, grad_fn: Any, nearby: tuple[Nearby, ...], probe: bool) -> None:
+    __slots__ = ("grad_fn", "made", "nearby", "probe", "ptr", "shape", "storages")
+
+    def __init__(
+        self,
+        grad_fn: Any,
+        nearby: tuple[Nearby, ...] | None,
+        probe: bool,
+        ptr: int = 0,
+        shape: tuple[int, ...] = (),
+        made: int = 0,
+    ) -> None:
         self.grad_fn = grad_fn
         self.nearby = nearby
         self.probe = probe
+        self.ptr, self.shape, self.made = ptr, shape, made
         self.storages: frozenset[int] | None = None
 
 
@@ -137,10 +149,10 @@ class LazyPrints:
         if hooked:
             return
         try:
-            nearby: tuple[Nearby, ...] = ((output.data_ptr(), output.shape, made),)
+            pending = _Pending(grad_fn, None, False, output.data_ptr(), output.shape, made)
         except RuntimeError:  # a tensor without data to point at (sparse): left unnamed
-            nearby = ()
-        self._wait(_Pending(grad_fn, nearby, False))
+            pending = _Pending(grad_fn, (), False)
+        self._wait(pending)
 
     def _wait(self, pending: _Pending) -> None:
         """Let a node wait for its fingerprints until an edit mark (now when eager or too many wait)."""
@@ -163,7 +175,11 @@ class LazyPrints:
 
     def _take(self, pending: _Pending, cache: FingerprintCache) -> None:
         grad_fn = pending.grad_fn
-        near = [_Near(*item) for item in pending.nearby]
+        nearby = pending.nearby
+        if nearby is None:
+            near = [_Near(pending.ptr, pending.shape, pending.made)]
+        else:
+            near = [_Near(*item) for item in nearby]
         prints: tuple[tuple[str, Fingerprint], ...] = ()
         # Unreadable saved tensors (freed, or changed in place since): the node stays without the check.
         with contextlib.suppress(Exception):
