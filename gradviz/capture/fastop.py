@@ -75,6 +75,9 @@ def _plain_args(values: Any) -> bool:
 
 
 _ONE, _SEVERAL, _NONE = "one", "several", "none"
+#: gradviz's frames between the user's torch call and the line lookup: `_one_pass` (or `_several`),
+#: `plain_op` and the mode's ``__torch_function__``.
+_OWN_FRAMES = 3
 
 
 def _is_tensor(value: Any) -> bool:
@@ -150,7 +153,7 @@ class PlainOps:
 
     def _several(self, name: str, args: Any, kwargs: dict[str, Any], outputs: list[torch.Tensor]) -> None:
         """`_one_pass` for plain tensors out in a tuple (``chunk``, ``multi_head_attention_forward``)."""
-        location = self._location()
+        location = self._location(None, _OWN_FRAMES)
         inputs = self._ids_of(args) + self._ids_of(list(kwargs.values())) if kwargs else self._ids_of(args)
         assign = self._ids.assign
         made = tuple([assign(tensor) for tensor in outputs])
@@ -169,13 +172,14 @@ class PlainOps:
             self._tag(grad_fn, event, location, outputs, made)
 
     def _one_pass(self, name: str, args: Any, kwargs: dict[str, Any], result: torch.Tensor) -> None:
-        location = self._location()
+        location = self._location(None, _OWN_FRAMES)
         inputs = self._ids_of(args) + self._ids_of(list(kwargs.values())) if kwargs else self._ids_of(args)
-        made = self._ids.assign(result)
         try:
             grad_fn = result.grad_fn
         except RuntimeError:  # a view whose history autograd cannot rebase (see `origin.grad_fn_of`)
             grad_fn = None
+        # An output with a grad_fn is no hookless leaf: its reference need not read it again.
+        made = self._ids.assign(result, False if grad_fn is not None else None)
         if len(self._prints) > 4096:
             self._prints.clear()
         raw = self._raw

@@ -152,7 +152,13 @@ class LazyPrints:
             pending = _Pending(grad_fn, None, False, output.data_ptr(), output.shape, made)
         except RuntimeError:  # a tensor without data to point at (sparse): left unnamed
             pending = _Pending(grad_fn, (), False)
-        self._wait(pending)
+        if self.eager:  # `_wait`, inline: once per op that saves tensors
+            self._take(pending, self._cache)
+            return
+        nodes = self._nodes
+        nodes[id(grad_fn)] = pending
+        if len(nodes) > PENDING_LIMIT:
+            self.take()
 
     def _wait(self, pending: _Pending) -> None:
         """Let a node wait for its fingerprints until an edit mark (now when eager or too many wait)."""

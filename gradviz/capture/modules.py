@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from gradviz.capture.door import Door, Part
-from gradviz.capture.isolation import isolated
+from gradviz.capture.isolation import isolating
 from gradviz.capture.moduletree import ModuleTree, path_in
 from gradviz.capture.moduletree import module_tree as module_tree  # moduleinfo reads it here
 from gradviz.capture.records import record_maker
@@ -228,7 +228,7 @@ class ModuleRecorder:
         if not self._part.is_open:
             return
         try:
-            with isolated():  # reading grad_fn is a torch call no mode of the user's should see
+            with isolating():  # reading grad_fn is a torch call no mode of the user's should see
                 self._after(module, output)
         except Exception as error:
             self._part.fault(error)

@@ -37,11 +37,12 @@ class TensorIds:
                 return self._numbers[key]
         return None
 
-    def assign(self, tensor: Any) -> int:
+    def assign(self, tensor: Any, hookless: bool | None = None) -> int:
         """The tensor's id, giving it the next free one the first time it is seen.
 
         Args:
             tensor: A live tensor (anything that supports weak references).
+            hookless: Whether it is a leaf without hook dicts, when the caller knows (`TensorRef`).
 
         Returns:
             Its sequential id.
@@ -54,7 +55,7 @@ class TensorIds:
                 return self._numbers[key]
         number = self._next
         self._next = number + 1
-        self._refs[key] = tensor_ref(tensor, self._me)
+        self._refs[key] = tensor_ref(tensor, self._me, hookless)
         self._numbers[key] = number
         return number
 

@@ -73,10 +73,10 @@ class TensorRef(Generic[_T]):
 
     __slots__ = ("__weakref__", "_hookless", "_more", "_owner", "_strong", "_weak", "key")
 
-    def __init__(self, obj: _T) -> None:
+    def __init__(self, obj: _T, hookless: bool | None = None) -> None:
         self.key = id(obj)
         # So that the dicts gradviz's hooks leave can be dropped at the end.
-        self._hookless = _hookless(obj)
+        self._hookless = _hookless(obj) if hookless is None else hookless
         self._weak: weakref.ref[Any] | None = _keyed_ref(obj, self.key)
         self._strong: Any = None
         self._owner: weakref.ref[Any] | None = None
@@ -114,12 +114,13 @@ class TensorRef(Generic[_T]):
 _refs: dict[int, TensorRef[Any]] = {}
 
 
-def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None) -> TensorRef[_T]:
+def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None, hookless: bool | None = None) -> TensorRef[_T]:
     """gradviz's one weak reference to `obj`, made the first time it is asked for.
 
     Args:
         obj: A live object that supports weak references (a tensor, mostly).
         owner: A weak reference to an owner to tell once `obj` is freed (`TensorRef.watch`).
+        hookless: Whether `obj` is a leaf without hook dicts, when the caller knows (else read here).
 
     Returns:
         Its `TensorRef`.
@@ -127,7 +128,7 @@ def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None) -> TensorRef[_T]:
     key = id(obj)
     handle = _refs.get(key)
     if handle is None or handle() is not obj:
-        handle = _refs[key] = TensorRef(obj)
+        handle = _refs[key] = TensorRef(obj, hookless)
         if not _patches and not _kept:  # a reference taken with no trace in progress
             _keep()
         if owner is not None:
