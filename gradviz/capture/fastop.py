@@ -34,6 +34,8 @@ _PLAIN_VALUES = frozenset(
 
 #: Per torch function: its names as an ordinary op and as an in-place write (see `op_names`).
 _op_names: dict[Any, tuple[str, str]] = {}
+#: The names `op_names` found for a function already, or None.
+cached_names = _op_names.get
 #: What `op_names` gives a call the timeline leaves out (``Tensor.backward``, attribute reads).
 SKIPPED = "<skipped>"
 
@@ -124,7 +126,7 @@ class PlainOps:
         A gradviz fault loses this op's event only, as in the general way; the user's result is theirs.
         """
         try:
-            shape = _shape_of(result)
+            shape = _ONE if type(result) is _Tensor else _shape_of(result)
             if (
                 shape
                 and not self._alias_of

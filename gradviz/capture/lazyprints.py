@@ -18,7 +18,7 @@ import torch
 
 from gradviz.capture.isolation import isolated
 from gradviz.capture.origin import ORIGIN_KEY, NodeOrigin, origin_of, set_origin, update_origin
-from gradviz.capture.records import record_maker
+from gradviz.capture.records import twin_of
 from gradviz.capture.saved import (
     Fingerprint,
     FingerprintCache,
@@ -35,7 +35,8 @@ PENDING_LIMIT = 2048
 #: Storages remembered for precise marks: beyond this many, every untracked write marks.
 STORAGE_LIMIT = 200_000
 _default_hooks = torch._C._autograd._top_saved_tensors_default_hooks
-_make_origin = record_maker(NodeOrigin)
+#: `NodeOrigin`'s mutable twin: filled, then given the frozen class (`records.record_maker`, inlined).
+_OriginTwin = twin_of(NodeOrigin)
 #: A nearby tensor, as the node's op left it: data address, shape, gradviz id.
 Nearby = tuple[int, tuple[int, ...], int]
 
@@ -141,11 +142,15 @@ class LazyPrints:
             return
         if not saves:  # nothing to fingerprint (AddBackward0, TBackward0)
             if ORIGIN_KEY not in metadata:
-                metadata[ORIGIN_KEY] = _make_origin(event, location, made)
+                origin = _OriginTwin(event, location, made)
+                origin.__class__ = NodeOrigin
+                metadata[ORIGIN_KEY] = origin
             return
         hooked = _default_hooks(False) is not None
-        if ORIGIN_KEY not in metadata:
-            metadata[ORIGIN_KEY] = _make_origin(event, location, made, (), not hooked)
+        if ORIGIN_KEY not in metadata:  # a frozen NodeOrigin, made as record_maker makes one
+            origin = _OriginTwin(event, location, made, (), not hooked)
+            origin.__class__ = NodeOrigin
+            metadata[ORIGIN_KEY] = origin
         if hooked:
             return
         try:

@@ -77,7 +77,9 @@ class TensorRef(Generic[_T]):
         self.key = id(obj)
         # So that the dicts gradviz's hooks leave can be dropped at the end.
         self._hookless = _hookless(obj) if hookless is None else hookless
-        self._weak: weakref.ref[Any] | None = _keyed_ref(obj, self.key)
+        weak = _KeyedRef(obj, _died)  # `_keyed_ref`, inline: once per tensor the timeline meets
+        weak.key = self.key
+        self._weak: weakref.ref[Any] | None = weak
         self._strong: Any = None
         self._owner: weakref.ref[Any] | None = None
         self._more: dict[int, weakref.ref[Any]] | None = None
