@@ -59,8 +59,7 @@ class _KeyedRef(weakref.ref):  # type: ignore[type-arg]
 
 
 def _keyed_ref(obj: Any, key: int) -> _KeyedRef:
-    ref = _KeyedRef(obj, _died)
-    ref.key = key
+    (ref := _KeyedRef(obj, _died)).key = key
     return ref
 
 
@@ -68,17 +67,15 @@ class TensorRef(Generic[_T]):
     """The one weak reference gradviz holds to a live object; call it for the object (None once freed)."""
 
     # One shared reference, not none: ids alone are reused by the next tensor, and a swap keeps objects.
-    # The first owner has its own slot: most objects have one, and a dict each would double the garbage
-    # collector's work per recorded tensor.
+    # The first owner has a slot of its own: most objects have one (a dict each is garbage to collect).
 
     __slots__ = ("__weakref__", "_hookless", "_more", "_owner", "_strong", "_weak", "key")
 
     def __init__(self, obj: _T, hookless: bool | None = None) -> None:
-        self.key = id(obj)
-        # So that the dicts gradviz's hooks leave can be dropped at the end.
-        self._hookless = _hookless(obj) if hookless is None else hookless
+        self.key = weak_key = id(obj)
+        self._hookless = _hookless(obj) if hookless is None else hookless  # to drop gradviz's hook dicts
         weak = _KeyedRef(obj, _died)  # `_keyed_ref`, inline: once per tensor the timeline meets
-        weak.key = self.key
+        weak.key = weak_key
         self._weak: weakref.ref[Any] | None = weak
         self._strong: Any = None
         self._owner: weakref.ref[Any] | None = None
