@@ -34,6 +34,8 @@ _PLAIN_VALUES = frozenset(
 
 #: Per torch function: its names as an ordinary op and as an in-place write (see `op_names`).
 _op_names: dict[Any, tuple[str, str]] = {}
+#: The names `op_names` found for a function already, or None.
+cached_names = _op_names.get
 #: What `op_names` gives a call the timeline leaves out (``Tensor.backward``, attribute reads).
 SKIPPED = "<skipped>"
 
@@ -75,6 +77,9 @@ def _plain_args(values: Any) -> bool:
 
 
 _ONE, _SEVERAL, _NONE = "one", "several", "none"
+#: gradviz's frames between the user's torch call and the line lookup: `_one_pass` (or `_several`),
+#: `plain_op` and the mode's ``__torch_function__``.
+_OWN_FRAMES = 3
 
 
 def _is_tensor(value: Any) -> bool:
@@ -121,7 +126,7 @@ class PlainOps:
         A gradviz fault loses this op's event only, as in the general way; the user's result is theirs.
         """
         try:
-            shape = _shape_of(result)
+            shape = _ONE if type(result) is _Tensor else _shape_of(result)
             if (
                 shape
                 and not self._alias_of
@@ -150,7 +155,7 @@ class PlainOps:
 
     def _several(self, name: str, args: Any, kwargs: dict[str, Any], outputs: list[torch.Tensor]) -> None:
         """`_one_pass` for plain tensors out in a tuple (``chunk``, ``multi_head_attention_forward``)."""
-        location = self._location()
+        location = self._location(None, _OWN_FRAMES)
         inputs = self._ids_of(args) + self._ids_of(list(kwargs.values())) if kwargs else self._ids_of(args)
         assign = self._ids.assign
         made = tuple([assign(tensor) for tensor in outputs])
@@ -169,13 +174,14 @@ class PlainOps:
             self._tag(grad_fn, event, location, outputs, made)
 
     def _one_pass(self, name: str, args: Any, kwargs: dict[str, Any], result: torch.Tensor) -> None:
-        location = self._location()
+        location = self._location(None, _OWN_FRAMES)
         inputs = self._ids_of(args) + self._ids_of(list(kwargs.values())) if kwargs else self._ids_of(args)
-        made = self._ids.assign(result)
         try:
             grad_fn = result.grad_fn
         except RuntimeError:  # a view whose history autograd cannot rebase (see `origin.grad_fn_of`)
             grad_fn = None
+        # An output with a grad_fn is no hookless leaf: its reference need not read it again.
+        made = self._ids.assign(result, False if grad_fn is not None else None)
         if len(self._prints) > 4096:
             self._prints.clear()
         raw = self._raw

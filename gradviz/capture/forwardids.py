@@ -29,10 +29,17 @@ class TensorTagging(TimelineMixin):
 
     def _ids_of(self, values: Sequence[Any]) -> tuple[int, ...]:
         found: list[int] = []
-        get, unowned = self._ids.get, self._unowned
+        ids, unowned = self._ids, self._unowned
+        get, refs, numbers = ids.get, ids._refs, ids._numbers
         for value in values:
             if type(value) in _PLAIN:  # the usual argument: no subclass, no list of tensors
-                known = get(value)
+                # `TensorIds.get`, read inline: for every tensor argument of every op
+                handle = refs.get(id(value))
+                known = None
+                if handle is not None:
+                    weak = handle._weak
+                    if (weak() if weak is not None else handle._strong) is value:
+                        known = numbers[id(value)]
                 found.append(self._adopt(value) if known is None or (unowned and known in unowned) else known)
                 continue
             for tensor in _tensors(value):

@@ -18,7 +18,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import opkind, warnsite
 from gradviz.capture.door import Part, UserCall
-from gradviz.capture.fastop import SKIPPED, op_names
+from gradviz.capture.fastop import SKIPPED, cached_names, op_names
 from gradviz.capture.fastwrite import NOT_TAKEN
 from gradviz.capture.lazyprints import LazyPrints
 
@@ -54,10 +54,14 @@ class TimelineMode(TorchFunctionMode):
             if recorder._recording and not torch.compiler.is_compiling():
                 recorder._unseen(func, kwargs)  # a user op in a paused block may edit behind autograd
             return func(*args, **kwargs)
-        try:
-            name, write = op_names(func, RAW_ACCESS)
-        except Exception:  # a function gradviz cannot classify: the general way reports it
-            name = write = ""
+        names = cached_names(func)  # `op_names`' cache, read without a call of ours: once per op
+        if names is not None:
+            name, write = names
+        else:
+            try:
+                name, write = op_names(func, RAW_ACCESS)
+            except Exception:  # a function gradviz cannot classify: the general way reports it
+                name = write = ""
         if name is SKIPPED:
             return func(*args, **kwargs)
         if len(recorder._raw) >= recorder._max_events:

@@ -18,7 +18,7 @@ import torch
 
 from gradviz.capture.isolation import isolated
 from gradviz.capture.origin import ORIGIN_KEY, NodeOrigin, origin_of, set_origin, update_origin
-from gradviz.capture.records import record_maker
+from gradviz.capture.records import twin_of
 from gradviz.capture.saved import (
     Fingerprint,
     FingerprintCache,
@@ -35,18 +35,31 @@ PENDING_LIMIT = 2048
 #: Storages remembered for precise marks: beyond this many, every untracked write marks.
 STORAGE_LIMIT = 200_000
 _default_hooks = torch._C._autograd._top_saved_tensors_default_hooks
-_make_origin = record_maker(NodeOrigin)
+#: `NodeOrigin`'s mutable twin: filled, then given the frozen class (`records.record_maker`, inlined).
+_OriginTwin = twin_of(NodeOrigin)
 #: A nearby tensor, as the node's op left it: data address, shape, gradviz id.
 Nearby = tuple[int, tuple[int, ...], int]
 
 
 class _Pending:
-    __slots__ = ("grad_fn", "nearby", "probe", "storages")
+    """A node waiting for its fingerprints, with the tensors near it: `nearby`, or for the usual op's node
+    (`LazyPrints.note_new`) its one output's address, shape and id kept flat (fewer objects per node)."""
 
-    def __init__(self, grad_fn: Any, nearby: tuple[Nearby, ...], probe: bool) -> None:
+    __slots__ = ("grad_fn", "made", "nearby", "probe", "ptr", "shape", "storages")
+
+    def __init__(
+        self,
+        grad_fn: Any,
+        nearby: tuple[Nearby, ...] | None,
+        probe: bool,
+        ptr: int = 0,
+        shape: tuple[int, ...] = (),
+        made: int = 0,
+    ) -> None:
         self.grad_fn = grad_fn
         self.nearby = nearby
         self.probe = probe
+        self.ptr, self.shape, self.made = ptr, shape, made
         self.storages: frozenset[int] | None = None
 
 
@@ -129,18 +142,28 @@ class LazyPrints:
             return
         if not saves:  # nothing to fingerprint (AddBackward0, TBackward0)
             if ORIGIN_KEY not in metadata:
-                metadata[ORIGIN_KEY] = _make_origin(event, location, made)
+                origin = _OriginTwin(event, location, made)
+                origin.__class__ = NodeOrigin
+                metadata[ORIGIN_KEY] = origin
             return
         hooked = _default_hooks(False) is not None
-        if ORIGIN_KEY not in metadata:
-            metadata[ORIGIN_KEY] = _make_origin(event, location, made, (), not hooked)
+        if ORIGIN_KEY not in metadata:  # a frozen NodeOrigin, made as record_maker makes one
+            origin = _OriginTwin(event, location, made, (), not hooked)
+            origin.__class__ = NodeOrigin
+            metadata[ORIGIN_KEY] = origin
         if hooked:
             return
         try:
-            nearby: tuple[Nearby, ...] = ((output.data_ptr(), output.shape, made),)
+            pending = _Pending(grad_fn, None, False, output.data_ptr(), output.shape, made)
         except RuntimeError:  # a tensor without data to point at (sparse): left unnamed
-            nearby = ()
-        self._wait(_Pending(grad_fn, nearby, False))
+            pending = _Pending(grad_fn, (), False)
+        if self.eager:  # `_wait`, inline: once per op that saves tensors
+            self._take(pending, self._cache)
+            return
+        nodes = self._nodes
+        nodes[id(grad_fn)] = pending
+        if len(nodes) > PENDING_LIMIT:
+            self.take()
 
     def _wait(self, pending: _Pending) -> None:
         """Let a node wait for its fingerprints until an edit mark (now when eager or too many wait)."""
@@ -163,7 +186,11 @@ class LazyPrints:
 
     def _take(self, pending: _Pending, cache: FingerprintCache) -> None:
         grad_fn = pending.grad_fn
-        near = [_Near(*item) for item in pending.nearby]
+        nearby = pending.nearby
+        if nearby is None:
+            near = [_Near(pending.ptr, pending.shape, pending.made)]
+        else:
+            near = [_Near(*item) for item in nearby]
         prints: tuple[tuple[str, Fingerprint], ...] = ()
         # Unreadable saved tensors (freed, or changed in place since): the node stays without the check.
         with contextlib.suppress(Exception):

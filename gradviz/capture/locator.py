@@ -29,16 +29,22 @@ class Locator:
         # code object is kept with its entry, so its id is not reused while the entry lives.
         self._locations: dict[tuple[int, int], tuple[CodeType, Location]] = {}
 
-    def here(self, frame: Any = None) -> Location | None:
+    def here(self, frame: Any = None, skip: int = 0) -> Location | None:
         """The user's line that led to the current call, or None when only library frames are on the stack.
 
         Args:
             frame: Where to start looking (default: the caller's frame).
+            skip: Without `frame`, how many of gradviz's own frames above the caller to pass over unread
+                (reading a frame makes a frame object, which the timeline's hot path avoids).
 
         Returns:
             The innermost user line at or above ``frame``.
         """
-        frame = frame if frame is not None else sys._getframe(1)
+        if frame is None:
+            try:
+                frame = sys._getframe(1 + skip)
+            except ValueError:  # nothing above the frames skipped, which are gradviz's own
+                return None
         internal = self._internal
         while frame is not None:
             code = frame.f_code

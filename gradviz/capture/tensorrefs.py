@@ -51,20 +51,35 @@ class _Owner(Protocol):
     def _forget(self, key: int, handle: TensorRef[Any]) -> None: ...
 
 
+class _KeyedRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that carries its object's id, so its callback needs no ``partial`` around it."""
+
+    __slots__ = ("key",)
+    key: int
+
+
+def _keyed_ref(obj: Any, key: int) -> _KeyedRef:
+    (ref := _KeyedRef(obj, _died)).key = key
+    return ref
+
+
 class TensorRef(Generic[_T]):
     """The one weak reference gradviz holds to a live object; call it for the object (None once freed)."""
 
     # One shared reference, not none: ids alone are reused by the next tensor, and a swap keeps objects.
+    # The first owner has a slot of its own: most objects have one (a dict each is garbage to collect).
 
-    __slots__ = ("__weakref__", "_hookless", "_owners", "_strong", "_weak", "key")
+    __slots__ = ("__weakref__", "_hookless", "_more", "_owner", "_strong", "_weak", "key")
 
-    def __init__(self, obj: _T) -> None:
-        self.key = id(obj)
-        # So that the dicts gradviz's hooks leave can be dropped at the end.
-        self._hookless = _hookless(obj)
-        self._weak: weakref.ref[Any] | None = weakref.ref(obj, partial(_died, self.key))
+    def __init__(self, obj: _T, hookless: bool | None = None) -> None:
+        self.key = weak_key = id(obj)
+        self._hookless = _hookless(obj) if hookless is None else hookless  # to drop gradviz's hook dicts
+        weak = _KeyedRef(obj, _died)  # `_keyed_ref`, inline: once per tensor the timeline meets
+        weak.key = weak_key
+        self._weak: weakref.ref[Any] | None = weak
         self._strong: Any = None
-        self._owners: dict[int, weakref.ref[Any]] = {}
+        self._owner: weakref.ref[Any] | None = None
+        self._more: dict[int, weakref.ref[Any]] | None = None
 
     def __call__(self) -> _T | None:
         if self._strong is not None:
@@ -73,18 +88,38 @@ class TensorRef(Generic[_T]):
 
     def watch(self, owner: _Owner) -> None:
         """Have ``owner._forget(key, self)`` called once the object is freed (owner held weakly)."""
-        self._owners.setdefault(id(owner), weakref.ref(owner))
+        self._add_owner(owner, None)
+
+    def _add_owner(self, owner: Any, ref: weakref.ref[Any] | None) -> None:
+        """Note `owner` (held through `ref`, made here when None) unless it is noted already."""
+        first = self._owner
+        if first is None:
+            self._owner = ref if ref is not None else weakref.ref(owner)
+        elif first() is not owner:
+            more = self._more
+            if more is None:
+                more = self._more = {}
+            if id(owner) not in more:
+                more[id(owner)] = ref if ref is not None else weakref.ref(owner)
+
+    def owners(self) -> list[Any]:
+        """The owners still alive, in the order they were noted."""
+        refs = [self._owner] if self._owner is not None else []
+        if self._more:
+            refs += self._more.values()
+        return [owner for ref in refs if (owner := ref()) is not None]
 
 
 _refs: dict[int, TensorRef[Any]] = {}
 
 
-def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None) -> TensorRef[_T]:
+def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None, hookless: bool | None = None) -> TensorRef[_T]:
     """gradviz's one weak reference to `obj`, made the first time it is asked for.
 
     Args:
         obj: A live object that supports weak references (a tensor, mostly).
         owner: A weak reference to an owner to tell once `obj` is freed (`TensorRef.watch`).
+        hookless: Whether `obj` is a leaf without hook dicts, when the caller knows (else read here).
 
     Returns:
         Its `TensorRef`.
@@ -92,26 +127,25 @@ def tensor_ref(obj: _T, owner: weakref.ref[Any] | None = None) -> TensorRef[_T]:
     key = id(obj)
     handle = _refs.get(key)
     if handle is None or handle() is not obj:
-        handle = _refs[key] = TensorRef(obj)
+        handle = _refs[key] = TensorRef(obj, hookless)
         if not _patches and not _kept:  # a reference taken with no trace in progress
             _keep()
         if owner is not None:
-            handle._owners[id(owner())] = owner
+            handle._owner = owner
         return handle
     if owner is not None:
-        handle._owners.setdefault(id(owner()), owner)
+        handle._add_owner(owner(), owner)
     return handle
 
 
-def _died(key: int, weak: weakref.ref[Any]) -> None:
+def _died(weak: _KeyedRef) -> None:
+    key = weak.key
     handle = _refs.get(key)
     if handle is None or handle._weak is not weak:
         return
     del _refs[key]
-    for owner_ref in list(handle._owners.values()):
-        owner = owner_ref()
-        if owner is not None:
-            owner._forget(key, handle)
+    for owner in handle.owners():
+        owner._forget(key, handle)
     if not _refs:
         _unkeep()
 
@@ -142,7 +176,7 @@ def lifted(*objs: Any) -> Iterator[None]:
 def relink(handles: list[TensorRef[Any]]) -> None:
     """Make each lifted handle's weak reference again (the object is the same Python object as before)."""
     for handle in handles:
-        handle._weak = weakref.ref(handle._strong, partial(_died, handle.key))
+        handle._weak = _keyed_ref(handle._strong, handle.key)
         handle._strong = None
 
 

@@ -33,6 +33,7 @@ def writes_only(func: Any, raw_access: frozenset[str]) -> tuple[str, str]:
 def traced(monkeypatch: pytest.MonkeyPatch | None) -> tuple[Tracer, torch.Tensor, list[torch.Tensor]]:
     if monkeypatch is not None:  # every op goes the general way, through the door
         monkeypatch.setattr("gradviz.capture.forwardmode.op_names", writes_only)
+        monkeypatch.setattr("gradviz.capture.forwardmode.cached_names", lambda func: None)  # ask op_names
     with Tracer(max_backward=None) as tracer:
         loss, grads = forward_and_backward()
     return tracer, loss, grads
@@ -118,6 +119,7 @@ def test_ops_with_several_outputs_or_a_plain_value_record_the_same_as_the_genera
     # When: the same code is traced with every op sent the general way
     monkeypatch.setattr(fastop, "_plain_args", plain_args)
     monkeypatch.setattr("gradviz.capture.forwardmode.op_names", writes_only)
+    monkeypatch.setattr("gradviz.capture.forwardmode.cached_names", lambda func: None)  # ask op_names
     with Tracer(max_backward=None) as slow:
         slow_loss, slow_grads = attention_and_pieces()
 

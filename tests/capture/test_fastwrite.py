@@ -53,6 +53,7 @@ def ordinary_ops_only(func: Any, raw_access: frozenset[str]) -> tuple[str, str]:
 def traced(monkeypatch: pytest.MonkeyPatch | None) -> tuple[Tracer, dict[str, Any]]:
     if monkeypatch is not None:  # every in-place op goes the general way, through the door
         monkeypatch.setattr("gradviz.capture.forwardmode.op_names", ordinary_ops_only)
+        monkeypatch.setattr("gradviz.capture.forwardmode.cached_names", lambda func: None)  # ask op_names
     with Tracer(max_backward=None) as tracer:
         values = training_steps()
     return tracer, values
@@ -126,6 +127,7 @@ def write_behind_a_saved_tensor(monkeypatch: pytest.MonkeyPatch | None) -> tuple
     alias = x.data  # made before tracing: the timeline never saw it
     if monkeypatch is not None:
         monkeypatch.setattr("gradviz.capture.forwardmode.op_names", ordinary_ops_only)
+        monkeypatch.setattr("gradviz.capture.forwardmode.cached_names", lambda func: None)  # ask op_names
     with Tracer(max_backward=None) as tracer:
         y = (w * x).sum()  # MulBackward0 saves x for w's gradient
         alias.add_(1)  # an untracked write to x's memory: x's version counter does not move
