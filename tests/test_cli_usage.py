@@ -138,3 +138,20 @@ def test_bad_input_gives_one_line_and_the_documented_status(
     if argv[:1] in (["render"], ["tui"]) and status == 2 and "cannot write" not in says:
         # a bad option value names the help to read, as argparse's own errors do
         assert lines[0].endswith(f"(try 'gradviz {argv[0]} --help')")
+
+
+def test_a_module_that_cannot_be_found_leaves_no_output_folder_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    # Given a working folder with one empty folder the user made, and none of gradviz's
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+
+    # When -m names no module, once with the default output folder and once under the user's folder
+    default = main(["trace", "-m", "gradviz_no_such_module"])
+    chosen = main(["trace", "--out", "mine/deeper/out", "-m", "gradviz_no_such_module"])
+
+    # Then both fail with the one line, and only the user's own (empty) folder is left
+    assert default == chosen == 2
+    assert capsys.readouterr().err.count("gradviz: no module named gradviz_no_such_module") == 2
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*")) == ["mine"]

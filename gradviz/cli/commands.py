@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from gradviz.cli.options import (
     DEFAULT_OUT,
     add_output_options,
+    folder_for_run,
     load_trace,
     parse_max_backward,
     rank_folder,
@@ -82,12 +83,13 @@ exit status: the script's own (sys.exit code; 1 after an uncaught exception)."""
 
         if args.module:
             stem, root = args.script, os.getcwd()
-            out_dir = writable_folder(rank_folder(args.out or os.path.join(DEFAULT_OUT, stem)))
 
             def runner(tracer: ExceptionNoter) -> int:
                 return run_module(args.script, args.args, tracer)
 
-            return traced_run(runner, args, args.script, root, out_dir)
+            # The module is looked up once the run starts: a name that finds none leaves no folder behind.
+            with folder_for_run(rank_folder(args.out or os.path.join(DEFAULT_OUT, stem))) as out_dir:
+                return traced_run(runner, args, args.script, root, out_dir)
         script = load_script(args.script)
         out_dir = writable_folder(rank_folder(args.out or os.path.join(DEFAULT_OUT, Path(args.script).stem)))
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,35 @@ def writable_folder(path: str) -> Path:
     except OSError as exc:
         raise UsageError(f"cannot write to {path}: {exc.strerror or exc}") from None
     return folder
+
+
+@contextlib.contextmanager
+def folder_for_run(path: str) -> Iterator[Path]:
+    """`writable_folder`, for a run whose bad input shows only once it starts (``-m`` with no such module).
+
+    Args:
+        path: The output folder.
+
+    Yields:
+        The folder as a Path.
+
+    Raises:
+        UsageError: When it cannot be created or written to, or when the run raises one; then the folders
+            made here are taken back while they are still empty.
+    """
+    made = []
+    missing = Path(path)
+    while not missing.exists() and missing != missing.parent:
+        made.append(missing)  # deepest first
+        missing = missing.parent
+    folder = writable_folder(path)
+    try:
+        yield folder
+    except UsageError:
+        for part in made:
+            with contextlib.suppress(OSError):  # not empty, or gone: left as it is
+                part.rmdir()
+        raise
 
 
 def rank_folder(folder: str, environ: Mapping[str, str] = os.environ) -> str:
