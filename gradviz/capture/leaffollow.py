@@ -114,12 +114,7 @@ class Follower:
     def before_call(self) -> None:
         """Before a call reaches the engine: each followed ``.grad``, and whether it held a gradient."""
         for followed in self._followed:
-            ref = followed.ref  # `TensorRef.__call__`, inlined (every leaf at every step)
-            leaf = ref._strong
-            if leaf is None:
-                weak = ref._weak
-                leaf = weak() if weak is not None else None
-            followed.leaf = leaf
+            leaf = followed.leaf = followed.ref()
             old = followed.old = leaf.grad if leaf is not None else None
             if old is None:
                 followed.held = False

@@ -51,10 +51,7 @@ class _Small:
 
 def _fresh(slot: _Small, leaf: torch.Tensor) -> Snapshot:
     """A small leaf's values now, read again only when its `mark` moved since the slot's last read."""
-    try:  # `mark`, inlined: this runs for every small parameter three times a step past the budget
-        moved: object = (leaf._version, leaf.data_ptr())
-    except RuntimeError:  # a tensor without storage: never the same
-        moved = object()
+    moved = mark(leaf)
     value = slot.value
     if value is None or slot.mark != moved:
         value = slot.value = read(leaf)

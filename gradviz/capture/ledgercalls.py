@@ -60,19 +60,8 @@ class StepWatch:
         part = self._part  # what `Part.hook` does, inlined: this runs at every step
         if part.is_open:
             try:
-                last = self._last  # `_small_params`' answer for the optimizer of the last step, inlined
-                groups = optimizer.param_groups
                 with isolating():  # finding the small parameters reads them: gradviz's own tensor work
-                    if (
-                        last is not None
-                        and last[0]() is optimizer
-                        and len(groups) == 1
-                        and last[1] == len(groups[0]["params"])
-                    ):
-                        small = last[2]
-                    else:
-                        small = self._small_params(optimizer)
-                    self._book.step_starting(small)
+                    self._book.step_starting(self._small_params(optimizer))
             except Exception as error:
                 part.fault(error)
 
