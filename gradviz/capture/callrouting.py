@@ -11,6 +11,7 @@ from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.door import Part, UserCall
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.forward import ForwardRecorder
+from gradviz.capture.functransform import in_transform
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.location import frame_location, user_frame
@@ -49,7 +50,7 @@ class CallRouting:
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         original = self._engine.original or _no_engine
-        if not self._engine.active:  # reached through someone's wrapper of ours, after tracing
+        if not self._engine.active or in_transform():  # after tracing; or torch.func's own grad call
             return original(t_outputs, *args, **kwargs)
         engine = UserCall(original, (t_outputs, *args), kwargs)
         recorder = self._recorder
@@ -106,6 +107,8 @@ class CallRouting:
 
     def _failed_before_engine(self, call: UserCall, error: BaseException) -> None:
         """A call that raised before reaching the engine: counted, and recorded when within the budget."""
+        if in_transform():  # torch.func's own call, as in `_intercept`
+            return
         self.backward_calls += 1
         self._capture.part.run(lambda: self._record_failed(call, error))
 
