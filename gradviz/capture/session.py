@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from gradviz.capture import warnsite
+from gradviz.capture import anomalystack, warnsite
 from gradviz.capture.assembly import build_trace, gather_findings
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.callrouting import CallRouting
@@ -126,6 +126,7 @@ class Tracer(CallRouting):
         self._entries.install()
         self._swaps.install()
         warnsite.install()
+        anomalystack.install()
         _active.append(self)
         self._judge.start(hook=False)
         self._steps.start()
@@ -164,6 +165,7 @@ class Tracer(CallRouting):
             self._entries.restore()
             self._swaps.restore()
             warnsite.uninstall()
+            anomalystack.uninstall()
             stop_sharing(self._shared_values)
             if self in _active:
                 _active.remove(self)
