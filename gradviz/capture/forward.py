@@ -245,10 +245,13 @@ class ForwardRecorder(ModeControl, TensorTagging, GradAccess, PlainOps, Untracke
             self._tag(grad_fn, event, location, [result], (made,))
 
     def _grad_switch(self, call: UserCall) -> Any:
+        before = torch.is_grad_enabled()
         result = call()
         args = call.args
         enabled = bool(args[0]) if args else torch.is_grad_enabled()
-        self._user_grad = enabled
+        # torch's own no_grad inside a custom Function's forward (reentrant checkpoint) switches nothing
+        if enabled != before:
+            self._user_grad = enabled
         op, detail = opkind.grad_switch_name(sys._getframe(2))
         self._append(("grad_mode", op, self._location(), "enabled" if enabled else "no_grad", (), (),
                       None, None, None, enabled, detail))  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils.checkpoint import checkpoint
 
 from gradviz.capture.forward import TORCH_NO_GRAD, ForwardRecorder
 from gradviz.capture.origin import origin_of
@@ -370,6 +371,23 @@ def test_results_are_identical_with_and_without_recording() -> None:
     assert traced_losses == plain_losses
     assert all(torch.equal(a, b) for a, b in zip(plain_params, traced_params, strict=True))
     assert any(e.kind == "data_write" for e in recorder.events)
+
+
+def test_no_grad_inside_a_custom_functions_forward_is_torchs_own(rec: ForwardRecorder) -> None:
+    # Given: reentrant checkpointing, whose Function.forward runs the block under `with torch.no_grad()`
+    # while torch has turned grad off already; backward recomputes it with grad
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 3)
+    x = torch.randn(2, 3, requires_grad=True)
+    checkpoint(lambda h: torch.tanh(layer(h)), x, use_reentrant=True).sum().backward()
+    rec.stop()
+
+    # Then: the gradient is torch's, and nothing is said to be cut from the graph
+    (want,) = torch.autograd.grad(torch.tanh(layer(x)).sum(), x)
+    assert x.grad is not None and torch.equal(x.grad, want)
+    inside = [event.detail for event in rec.events if event.op in ("F.linear", "tanh")]
+    assert inside == [TORCH_NO_GRAD, TORCH_NO_GRAD]
+    assert [finding.kind for finding in rec.findings] == []
 
 
 def test_no_grad_and_detach_of_tensors_that_require_grad_are_findings_once_per_line(
