@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.door import Part, UserCall
 from gradviz.capture.engine import EnginePatch
@@ -49,7 +51,9 @@ class CallRouting:
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         original = self._engine.original or _no_engine
-        if not self._engine.active:  # reached through someone's wrapper of ours, after tracing
+        # Reached through someone's wrapper of ours after tracing, or torch.compile's AOTAutograd tracing
+        # the joint graph on fake tensors: not the user's call.
+        if not self._engine.active or torch.compiler.is_compiling():
             return original(t_outputs, *args, **kwargs)
         engine = UserCall(original, (t_outputs, *args), kwargs)
         recorder = self._recorder

@@ -19,6 +19,8 @@ DISPATCH_FILE = os.path.join("torch", "overrides.py")
 GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _RUNNER_FILES = (f"{os.sep}runpy.py", "<frozen ")
 _STDLIB_MARKERS = ("<frozen ", f"{os.sep}runpy.py", f"{os.sep}contextlib.py", f"{os.sep}functools.py")
+#: The code torch.fx generates for a graph (torch.compile runs it): torch's, not the user's.
+_GENERATED = "<eval_with_key>"
 
 
 def is_runner_frame(filename: str) -> bool:
@@ -45,7 +47,7 @@ def tracer_frames(names: list[str]) -> set[int]:
 
 def is_internal(filename: str) -> bool:
     """Whether a frame's file belongs to torch, gradviz or the Python runtime rather than the user."""
-    return filename.startswith((_TORCH_DIR, GRADVIZ_DIR)) or any(
+    return filename.startswith((_TORCH_DIR, GRADVIZ_DIR, _GENERATED)) or any(
         marker in filename for marker in _STDLIB_MARKERS
     )
 

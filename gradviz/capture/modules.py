@@ -212,10 +212,10 @@ class ModuleRecorder:
 
     def _enter(self, module: nn.Module) -> bool:
         if (
-            self._wrapper is None  # stopped, but still in a chain of wrappers someone else restored
+            torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there (asked first)
+            or self._wrapper is None  # stopped, but still in a chain of wrappers someone else restored
             or not self._part.is_open
             or threading.get_ident() != self._thread
-            or torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there
         ):
             return False
         try:
