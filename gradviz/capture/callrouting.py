@@ -131,7 +131,7 @@ class CallRouting:
             return
         self._capture_over = True
         self._leaves.part.run(self._leaves.follow)
-        self._modules.stop()
+        self._modules.stop(pausing=True)
         if self._recorder is not None:
             if self._watch is not None:
                 self._recorder._part.run(self._watch.begin)
