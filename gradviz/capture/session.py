@@ -19,6 +19,7 @@ from gradviz.capture.door import Door, Part
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
+from gradviz.capture.jittrace import JitTracePatch
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.ledgercalls import StepWatch
@@ -103,6 +104,7 @@ class Tracer(CallRouting):
         self._engine = EnginePatch()
         # The call count read twice a call by the entry wrapper: a C-level getattr, not a Python lambda.
         self._entries = EntryPatch(partial(getattr, self, "backward_calls"), self._failed_before_engine)
+        self._jit = JitTracePatch(partial(getattr, self, "_recorder"))
         self._swaps = SwapPatch(
             self._door.part("tensor swaps", "a swapped tensor may be kept alive"), self._swapped
         )
@@ -125,6 +127,7 @@ class Tracer(CallRouting):
         self._engine.install(self._intercept)
         self._entries.install()
         self._swaps.install()
+        self._jit.install()
         warnsite.install()
         anomalystack.install()
         _active.append(self)
@@ -164,6 +167,7 @@ class Tracer(CallRouting):
             self._engine.restore()
             self._entries.restore()
             self._swaps.restore()
+            self._jit.restore()
             warnsite.uninstall()
             anomalystack.uninstall()
             stop_sharing(self._shared_values)
