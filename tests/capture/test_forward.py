@@ -390,6 +390,34 @@ def test_no_grad_inside_a_custom_functions_forward_is_torchs_own(rec: ForwardRec
     assert [finding.kind for finding in rec.findings] == []
 
 
+def test_enable_grad_block_inside_a_custom_functions_forward_ends_where_torch_had_grad_off(
+    rec: ForwardRecorder,
+) -> None:
+    # Given: a custom Function whose forward differentiates something inside `with torch.enable_grad()`
+    class Smoothed(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+            with torch.enable_grad():
+                z = x.detach().requires_grad_()
+                (slope,) = torch.autograd.grad(z.tanh().sum(), z)
+            ctx.save_for_backward(slope)
+            return x * slope
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            (slope,) = ctx.saved_tensors
+            return grad * slope
+
+    x = torch.tensor([0.5, -1.0], requires_grad=True)
+    Smoothed.apply(x).sum().backward()
+    rec.stop()
+
+    # Then: the op after the block runs with grad off by torch itself, as before the block: no cut
+    assert x.grad is not None and torch.allclose(x.grad, 1 - x.detach().tanh() ** 2)
+    assert [event.detail for event in rec.events if event.op == "Tensor.mul"] == [TORCH_NO_GRAD]
+    assert [finding.kind for finding in rec.findings if finding.kind == "no_grad"] == []
+
+
 def test_no_grad_and_detach_of_tensors_that_require_grad_are_findings_once_per_line(
     rec: ForwardRecorder,
 ) -> None:
