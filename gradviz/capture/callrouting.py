@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.door import Part, UserCall
 from gradviz.capture.engine import EnginePatch
@@ -50,7 +52,9 @@ class CallRouting:
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         original = self._engine.original or _no_engine
-        if not self._engine.active or in_transform():  # after tracing; or torch.func's own grad call
+        # Reached through someone's wrapper of ours after tracing; torch.func's own grad call; or
+        # torch.compile's AOTAutograd tracing the joint graph on fake tensors: not the user's call.
+        if not self._engine.active or in_transform() or torch.compiler.is_compiling():
             return original(t_outputs, *args, **kwargs)
         engine = UserCall(original, (t_outputs, *args), kwargs)
         recorder = self._recorder
@@ -130,7 +134,7 @@ class CallRouting:
             return
         self._capture_over = True
         self._leaves.part.run(self._leaves.follow)
-        self._modules.stop()
+        self._modules.stop(pausing=True)
         if self._recorder is not None:
             if self._watch is not None:
                 self._recorder._part.run(self._watch.begin)

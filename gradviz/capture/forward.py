@@ -39,6 +39,8 @@ from gradviz.model import Finding, GradMode, Location
 __all__ = ["TORCH_NO_GRAD", "ForwardRecorder", "latest_recorder"]
 
 _latest: weakref.ref[ForwardRecorder] | None = None
+#: Nested grad-mode blocks followed; deeper ones (or ends never seen) fall back to the switch alone.
+_MAX_BLOCKS = 64
 
 
 def latest_recorder() -> ForwardRecorder | None:
@@ -85,6 +87,8 @@ class ForwardRecorder(ModeControl, TensorTagging, GradAccess, PlainOps, Untracke
         # gradviz id of a .data alias (or a view of one) -> the tensor it is the .data of
         self._alias_of: dict[int, tuple[int, TensorRef[torch.Tensor]]] = {}
         self._user_grad = True
+        # `_user_grad` at each open no_grad/enable_grad block's start: its end puts that back
+        self._grad_blocks: list[bool] = []
         self._inference = False
         # ids of tensors made inside a custom Function's forward: apply() may give them a grad_fn later
         self._unowned: dict[int, Location | None] = {}
@@ -247,11 +251,21 @@ class ForwardRecorder(ModeControl, TensorTagging, GradAccess, PlainOps, Untracke
             self._tag(grad_fn, event, location, [result], (made,))
 
     def _grad_switch(self, call: UserCall) -> Any:
+        before = torch.is_grad_enabled()
         result = call()
         args = call.args
         enabled = bool(args[0]) if args else torch.is_grad_enabled()
-        self._user_grad = enabled
         op, detail = opkind.grad_switch_name(sys._getframe(2))
+        blocks = self._grad_blocks
+        if detail == "exit" and op != "set_grad_enabled" and blocks:
+            # The block's end: grad as before it, off by torch's own doing inside a custom Function too.
+            self._user_grad = blocks.pop()
+        else:
+            if detail == "enter" and len(blocks) < _MAX_BLOCKS:
+                blocks.append(self._user_grad)
+            # torch's own no_grad inside a custom Function's forward (reentrant checkpoint) switches nothing
+            if enabled != before:
+                self._user_grad = enabled
         self._append(("grad_mode", op, self._location(), "enabled" if enabled else "no_grad", (), (),
                       None, None, None, enabled, detail))  # fmt: skip
         return result

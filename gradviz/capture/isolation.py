@@ -5,7 +5,9 @@ the user pushed (a FLOP counter, an op logger) must see the same aten ops with a
 ``TorchFunctionMode`` of theirs the same calls. Inside `isolated()` both kinds of mode are taken off the
 stack (``DisableTorchFunction``, and torch's own ``_disable_current_modes`` when a dispatch mode is
 active) and put back afterwards. Wrapped numbers then also stay tensors: a dispatch mode turns a saved
-scalar such as the 2 of ``x * 2`` into a Python int.
+scalar such as the 2 of ``x * 2`` into a Python int. While the user's profiler runs, the block's ops are
+not recorded either (``_enable_record_function(False)``, per thread): their ``key_averages()`` lists their
+own ops only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from torch.utils._python_dispatch import _disable_current_modes
 _disable_torch_function = torch._C.DisableTorchFunction
 _all_disabled = torch._C._is_torch_function_all_disabled
 _dispatch_modes = torch._C._len_torch_dispatch_stack
+_profiling = torch._C._autograd._profiler_enabled
+_record_functions = torch._C._autograd._enable_record_function
 
 
 def in_isolation() -> bool:
@@ -29,10 +33,11 @@ def in_isolation() -> bool:
 class isolated:
     """Context manager: the block's torch calls reach no user mode. Cheap when no dispatch mode is on."""
 
-    __slots__ = ("_dispatch", "_function")
+    __slots__ = ("_dispatch", "_function", "_unrecorded")
 
     def __enter__(self) -> None:
         self._dispatch: Any = None
+        self._unrecorded = False
         # Inside a block already (torch function all off, dispatch modes popped): nothing more to do.
         if _all_disabled() and not _dispatch_modes():
             self._function: Any = None
@@ -42,6 +47,9 @@ class isolated:
         if _dispatch_modes():  # the user's TorchDispatchModes (export's pre-dispatch modes are not theirs)
             self._dispatch = _disable_current_modes()
             self._dispatch.__enter__()
+        if _profiling():  # the user's torch.profiler: gradviz's ops stay out of their profile
+            _record_functions(False)
+            self._unrecorded = True
 
     def __exit__(
         self,
@@ -51,6 +59,8 @@ class isolated:
     ) -> None:
         if self._function is None:
             return
+        if self._unrecorded:
+            _record_functions(True)
         try:
             if self._dispatch is not None:
                 self._dispatch.__exit__(exc_type, exc, traceback)
@@ -59,10 +69,10 @@ class isolated:
 
 
 def isolating() -> Any:
-    """`isolated()` for a hot path: torch's own context manager alone while no dispatch mode is on (the
-    usual case), which costs no Python-level enter and exit.
+    """`isolated()` for a hot path: torch's own context manager alone while no dispatch mode and no
+    profiler is on (the usual case), which costs no Python-level enter and exit.
 
     Returns:
         A context manager with `isolated`'s effect.
     """
-    return isolated() if _dispatch_modes() else _disable_torch_function()
+    return isolated() if _dispatch_modes() or _profiling() else _disable_torch_function()

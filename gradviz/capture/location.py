@@ -17,12 +17,37 @@ _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 DISPATCH_FILE = os.path.join("torch", "overrides.py")
 #: The gradviz package's own folder: its frames are never the user's.
 GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_RUNNER_FILES = (f"{os.sep}runpy.py", "<frozen ")
 _STDLIB_MARKERS = ("<frozen ", f"{os.sep}runpy.py", f"{os.sep}contextlib.py", f"{os.sep}functools.py")
+#: The code torch.fx generates for a graph (torch.compile runs it): torch's, not the user's.
+_GENERATED = "<eval_with_key>"
+
+
+def is_runner_frame(filename: str) -> bool:
+    """Whether a frame belongs to what runs the user's script: gradviz, or Python's ``runpy``."""
+    return filename.startswith(GRADVIZ_DIR) or any(marker in filename for marker in _RUNNER_FILES)
+
+
+def tracer_frames(names: list[str]) -> set[int]:
+    """Which frames of a stack (outermost first) exist only because gradviz traces it.
+
+    Args:
+        names: The frames' file names, outermost first.
+
+    Returns:
+        The indices of gradviz's frames, and of torch's hand-over of a call to gradviz's mode (the
+        dispatcher in ``torch/overrides.py`` and the torch frame that called it).
+    """
+    hidden = {i for i, name in enumerate(names) if name.startswith(GRADVIZ_DIR)}
+    for i, name in enumerate(names):
+        if name.endswith(DISPATCH_FILE) and i + 1 in hidden:
+            hidden.update({i, i - 1})
+    return hidden
 
 
 def is_internal(filename: str) -> bool:
     """Whether a frame's file belongs to torch, gradviz or the Python runtime rather than the user."""
-    return filename.startswith((_TORCH_DIR, GRADVIZ_DIR)) or any(
+    return filename.startswith((_TORCH_DIR, GRADVIZ_DIR, _GENERATED)) or any(
         marker in filename for marker in _STDLIB_MARKERS
     )
 

@@ -26,6 +26,7 @@ from gradviz.capture.records import twin_of
 
 _KEY = "gradviz.module"
 _sequence_nr = torch._C._autograd._get_sequence_nr
+_profiling = torch._C._autograd._profiler_enabled
 #: How deep outputs are searched for tensors: ``(out, (h, c))`` of an LSTM is two levels.
 _OUTPUT_DEPTH = 3
 
@@ -167,6 +168,8 @@ class ModuleRecorder:
         self._stack: list[tuple[nn.Module, ModuleCall, int, ModuleTree | None]] = []
         self._original: Any = None
         self._wrapper: Any = None
+        self._tagging = False
+        self._profiled = False
         self._thread: int | None = None
         self._frontiers: Frontiers = {}
 
@@ -188,36 +191,49 @@ class ModuleRecorder:
         original = self._original = nn.Module.__dict__["__call__"]
         enter, leave = self._enter, self._leave
 
-        def __call__(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
-            if not enter(module):
-                return original(module, *args, **kwargs)
+        # Named `self` as in torch's own: torch.profiler's with_stack=True reads the module from that local.
+        def __call__(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+            if not enter(self):
+                return original(self, *args, **kwargs)
             try:
-                output = original(module, *args, **kwargs)
+                output = original(self, *args, **kwargs)
             except BaseException:
-                leave(module, None)
+                leave(self, None)
                 raise
-            leave(module, output)
+            leave(self, output)
             return output
 
         self._wrapper = __call__
+        self._tagging = True
         nn.Module.__call__ = __call__  # type: ignore[method-assign]
 
-    def stop(self) -> None:
-        """Put ``nn.Module.__call__`` back (unless someone wrapped ours since); tags stay on their nodes."""
+    def stop(self, *, pausing: bool = False) -> None:
+        """Stop tagging and put ``nn.Module.__call__`` back (unless someone wrapped ours since); tags stay.
+
+        Args:
+            pausing: Capture is over but the trace goes on. torch's profiler knows module calls by the
+                code of the first ``nn.Module.__call__`` it saw, for the rest of the process: a wrapper it
+                has seen stays in place, passing calls through, until the trace ends.
+        """
+        self._tagging = False
+        self._stack.clear()
+        self._frontiers.clear()
+        if pausing and self._profiled:
+            return
         if self._wrapper is not None and nn.Module.__dict__.get("__call__") is self._wrapper:
             nn.Module.__call__ = self._original  # type: ignore[method-assign]
         self._wrapper = None
-        self._stack.clear()
-        self._frontiers.clear()
 
     def _enter(self, module: nn.Module) -> bool:
         if (
-            self._wrapper is None  # stopped, but still in a chain of wrappers someone else restored
+            torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there (asked first)
+            or not self._tagging  # stopped, but still in a chain of wrappers someone else restored
             or not self._part.is_open
             or threading.get_ident() != self._thread
-            or torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there
         ):
             return False
+        if not self._profiled:
+            self._profiled = _profiling()
         try:
             self._before(module)  # no torch call: nothing a mode of the user's could see
         except Exception as error:  # a module path is lost; the user's forward runs as it would

@@ -19,10 +19,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gradviz.capture.location import DISPATCH_FILE, GRADVIZ_DIR
+from gradviz.capture.location import is_runner_frame, tracer_frames
 from gradviz.errors import UsageError
-
-_RUNNER_FILES = (os.sep + "runpy.py", "<frozen ")
 
 #: Exit status of a run stopped by Ctrl-C, as a shell reports it (128 + SIGINT).
 INTERRUPTED = 130
@@ -201,7 +199,7 @@ def _exit_status(code: object) -> int:
 def _print_traceback(exc: BaseException) -> None:
     """Print the traceback as Python would at top level, from the script's first frame on."""
     tb = exc.__traceback__
-    while tb is not None and _is_runner_frame(tb.tb_frame.f_code.co_filename):
+    while tb is not None and is_runner_frame(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
     tb = _without_tracer_frames(tb)
     chained = exc.__cause__ or exc.__context__
@@ -223,19 +221,11 @@ def _without_tracer_frames(tb: types.TracebackType | None) -> types.TracebackTyp
     while tb is not None:
         entries.append(tb)
         tb = tb.tb_next
-    names = [entry.tb_frame.f_code.co_filename for entry in entries]
-    hidden = {i for i, name in enumerate(names) if name.startswith(GRADVIZ_DIR)}
-    for i, name in enumerate(names):
-        if name.endswith(DISPATCH_FILE) and i + 1 in hidden:
-            hidden.update({i, i - 1})  # the dispatcher, and the torch frame that handed over to it
+    hidden = tracer_frames([entry.tb_frame.f_code.co_filename for entry in entries])
     kept = [entry for i, entry in enumerate(entries) if i not in hidden]
     for entry, following in zip(kept, [*kept[1:], None], strict=True):
         entry.tb_next = following
     return kept[0] if kept else None
-
-
-def _is_runner_frame(filename: str) -> bool:
-    return filename.startswith(GRADVIZ_DIR) or any(marker in filename for marker in _RUNNER_FILES)
 
 
 def _flush() -> None:

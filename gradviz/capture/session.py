@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from gradviz.capture import warnsite
+from gradviz.capture import anomalystack, warnsite
 from gradviz.capture.assembly import build_trace, gather_findings
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.callrouting import CallRouting
@@ -19,6 +19,7 @@ from gradviz.capture.door import Door, Part
 from gradviz.capture.engine import EnginePatch
 from gradviz.capture.entry import EntryPatch
 from gradviz.capture.forward import ForwardRecorder
+from gradviz.capture.jittrace import JitTracePatch
 from gradviz.capture.leaves import LeafLedger, leaves_part
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.ledgercalls import StepWatch
@@ -103,6 +104,7 @@ class Tracer(CallRouting):
         self._engine = EnginePatch()
         # The call count read twice a call by the entry wrapper: a C-level getattr, not a Python lambda.
         self._entries = EntryPatch(partial(getattr, self, "backward_calls"), self._failed_before_engine)
+        self._jit = JitTracePatch(partial(getattr, self, "_recorder"))
         self._swaps = SwapPatch(
             self._door.part("tensor swaps", "a swapped tensor may be kept alive"), self._swapped
         )
@@ -125,7 +127,9 @@ class Tracer(CallRouting):
         self._engine.install(self._intercept)
         self._entries.install()
         self._swaps.install()
+        self._jit.install()
         warnsite.install()
+        anomalystack.install()
         _active.append(self)
         self._judge.start(hook=False)
         self._steps.start()
@@ -163,7 +167,9 @@ class Tracer(CallRouting):
             self._engine.restore()
             self._entries.restore()
             self._swaps.restore()
+            self._jit.restore()
             warnsite.uninstall()
+            anomalystack.uninstall()
             stop_sharing(self._shared_values)
             if self in _active:
                 _active.remove(self)

@@ -151,7 +151,8 @@ class Watch:
         """Whether the mode is off and the user's line (two frames up) was seen under `PER_LINE` times."""
         recorder = self._recorder
         if (
-            (recorder._mode is not None and recorder.recording)
+            torch.compiler.is_compiling()  # Dynamo traces the marker: nothing of ours in the user's graph
+            or (recorder._mode is not None and recorder.recording)
             or in_isolation()
             or not recorder._part.is_open
             or threading.get_ident() != self._thread

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils.checkpoint import checkpoint
 
 from gradviz.capture.forward import TORCH_NO_GRAD, ForwardRecorder
 from gradviz.capture.origin import origin_of
@@ -392,6 +393,51 @@ def test_results_are_identical_with_and_without_recording() -> None:
     assert traced_losses == plain_losses
     assert all(torch.equal(a, b) for a, b in zip(plain_params, traced_params, strict=True))
     assert any(e.kind == "data_write" for e in recorder.events)
+
+
+def test_no_grad_inside_a_custom_functions_forward_is_torchs_own(rec: ForwardRecorder) -> None:
+    # Given: reentrant checkpointing, whose Function.forward runs the block under `with torch.no_grad()`
+    # while torch has turned grad off already; backward recomputes it with grad
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 3)
+    x = torch.randn(2, 3, requires_grad=True)
+    checkpoint(lambda h: torch.tanh(layer(h)), x, use_reentrant=True).sum().backward()
+    rec.stop()
+
+    # Then: the gradient is torch's, and nothing is said to be cut from the graph
+    (want,) = torch.autograd.grad(torch.tanh(layer(x)).sum(), x)
+    assert x.grad is not None and torch.equal(x.grad, want)
+    inside = [event.detail for event in rec.events if event.op in ("F.linear", "tanh")]
+    assert inside == [TORCH_NO_GRAD, TORCH_NO_GRAD]
+    assert [finding.kind for finding in rec.findings] == []
+
+
+def test_enable_grad_block_inside_a_custom_functions_forward_ends_where_torch_had_grad_off(
+    rec: ForwardRecorder,
+) -> None:
+    # Given: a custom Function whose forward differentiates something inside `with torch.enable_grad()`
+    class Smoothed(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+            with torch.enable_grad():
+                z = x.detach().requires_grad_()
+                (slope,) = torch.autograd.grad(z.tanh().sum(), z)
+            ctx.save_for_backward(slope)
+            return x * slope
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            (slope,) = ctx.saved_tensors
+            return grad * slope
+
+    x = torch.tensor([0.5, -1.0], requires_grad=True)
+    Smoothed.apply(x).sum().backward()
+    rec.stop()
+
+    # Then: the op after the block runs with grad off by torch itself, as before the block: no cut
+    assert x.grad is not None and torch.allclose(x.grad, 1 - x.detach().tanh() ** 2)
+    assert [event.detail for event in rec.events if event.op == "Tensor.mul"] == [TORCH_NO_GRAD]
+    assert [finding.kind for finding in rec.findings if finding.kind == "no_grad"] == []
 
 
 def test_no_grad_and_detach_of_tensors_that_require_grad_are_findings_once_per_line(

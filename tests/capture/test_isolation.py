@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -82,3 +83,22 @@ def test_user_function_mode_below_gradviz_sees_the_same_calls() -> None:
 
     # Then: gradviz's reading of each op (grad_fn, _version, summaries) never reaches the user's mode
     assert traced.calls == plain.calls
+
+
+def profiled_ops(tracing: AbstractContextManager[object]) -> dict[str, int]:
+    """How often each op and autograd event ran in a training step, by the user's torch.profiler."""
+    with tracing, torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        training_step()
+    return {event.key: event.count for event in prof.key_averages()}
+
+
+@pytest.mark.parametrize("max_backward", [None, 0], ids=["captured", "past-the-budget"])
+def test_user_profiler_lists_the_same_ops(max_backward: int | None) -> None:
+    # Given: the ops torch.profiler records in a plain training step
+    plain = profiled_ops(nullcontext())
+
+    # When: the same step runs traced, captured in full or only counted
+    traced = profiled_ops(Tracer(max_backward=max_backward))
+
+    # Then: gradviz's own reductions and copies are not in the user's profile
+    assert traced == plain
