@@ -127,6 +127,54 @@ def test_no_grad_features_that_leave_trained_parameters_without_gradient_warn() 
     assert "never train" in warning.message and "loss.backward()" in warning.message
 
 
+def test_a_block_unfrozen_into_the_optimizer_but_still_run_under_no_grad_warns() -> None:
+    # Given: fine-tuning that unfreezes a block after the first epoch and adds it to the optimizer with
+    # add_param_group, but keeps the backbone's forward under no_grad from the frozen phase (a real bug)
+    torch.manual_seed(0)
+    backbone, head = nn.Linear(4, 6), nn.Linear(6, 2)
+    backbone.requires_grad_(False)
+    opt = torch.optim.SGD(head.parameters(), lr=0.1)
+    with Tracer() as tracer:
+        for epoch in range(2):
+            if epoch == 1:
+                backbone.requires_grad_(True)
+                opt.add_param_group({"params": backbone.parameters(), "lr": 0.01})
+            for _ in range(2):
+                with torch.no_grad():
+                    features = backbone(torch.randn(3, 4))
+                opt.zero_grad()
+                loss = head(features).pow(2).mean()
+                loss.backward()
+                opt.step()
+
+    # Then: the block the optimizer now holds never got a gradient, and the no_grad block is blamed
+    assert backbone.weight.grad is None and len(opt.param_groups) == 2
+    (warning,) = warnings_of(tracer)
+    assert warning.kind == "no_grad"
+    assert "backbone.weight" in warning.message and "never train" in warning.message
+
+
+def test_a_block_unfrozen_into_the_optimizer_and_run_with_grad_is_a_note() -> None:
+    # Given: the same unfreezing, done right: the no_grad block ends when the block is unfrozen
+    torch.manual_seed(0)
+    backbone, head = nn.Linear(4, 6), nn.Linear(6, 2)
+    opt = torch.optim.SGD(head.parameters(), lr=0.1)
+    with Tracer() as tracer:
+        for epoch in range(2):
+            if epoch == 1:
+                opt.add_param_group({"params": backbone.parameters(), "lr": 0.01})
+            for _ in range(2):
+                with torch.set_grad_enabled(epoch == 1):
+                    features = backbone(torch.randn(3, 4))
+                opt.zero_grad()
+                head(features).pow(2).mean().backward()
+                opt.step()
+
+    assert backbone.weight.grad is not None
+    assert warnings_of(tracer) == []
+    assert len(notes_of(tracer, "no_grad")) == 1
+
+
 def test_a_dqn_target_network_under_no_grad_is_a_note() -> None:
     # Given: the target network is a copy the optimizer does not hold; its output feeds the loss
     torch.manual_seed(0)
