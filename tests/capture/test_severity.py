@@ -372,6 +372,35 @@ def test_a_forgotten_zero_grad_with_a_manual_data_update_warns() -> None:
 
     (warning,) = warnings_of(tracer)
     assert (warning.kind, warning.label) == ("accumulation", "w")
+    assert "without an optimizer.step()" in warning.message and "zero .grad once per step" in warning.message
+
+
+def test_a_teacher_run_outside_no_grad_and_updated_by_ema_warns_without_blaming_a_backward_call() -> None:
+    # Given: a mean teacher whose forward is outside no_grad, so the student's loss reaches its parameters,
+    # and whose EMA update (under no_grad, no optimizer) changes them between backward calls
+    torch.manual_seed(0)
+    student, teacher = nn.Linear(4, 3), nn.Linear(4, 3)
+    teacher.load_state_dict(student.state_dict())
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    with Tracer(max_backward=2) as tracer:
+        for _ in range(4):
+            x = torch.randn(8, 4)
+            loss = F.mse_loss(student(x).softmax(1), teacher(x).softmax(1)) + student(x).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
+                    t.mul_(0.9).add_(s, alpha=0.1)
+
+    # Then: PyTorch filled the teacher's .grad, and the one warning names it, says the update was not an
+    # optimizer step, and points at the teacher's forward
+    assert teacher.weight.grad is not None and student.weight.grad is not None
+    (warning,) = warnings_of(tracer)
+    assert warning.kind == "accumulation"
+    assert "teacher.weight.grad" in warning.message and "student.weight" not in warning.message
+    assert "without an optimizer.step()" in warning.message and "torch.no_grad()" in warning.message
+    assert "when backward call" not in warning.message
 
 
 def test_zeroing_by_hand_each_step_is_silent() -> None:
