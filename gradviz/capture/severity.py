@@ -116,7 +116,8 @@ class Judge:
             judged.append(summed)
         if self._cuts is not None and self.part.is_open:
             cuts = list(self._cuts.cuts.values())
-            fed = fed_calls(cuts, events, calls)
+            # A call that raised tells nothing: its leaves may have gone without gradient for the error.
+            fed = fed_calls(cuts, events, [call for call in calls if call.error is None])
             for position, cut in enumerate(cuts):
                 call = fed.get(position)
                 harm = self._harm(cut, call, calls) if call is not None else None

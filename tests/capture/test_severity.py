@@ -270,6 +270,29 @@ def test_a_detach_that_cuts_the_encoder_from_the_loss_warns_and_names_its_parame
     assert encoder_grad is None  # torch agrees: the encoder never received a gradient
 
 
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled", "ignore:Error detected in")
+def test_a_detach_feeding_only_backward_calls_that_failed_is_a_note() -> None:
+    # Given: a loss with a meant detach (the value minus itself, detached) whose backward fails every
+    # time in anomaly mode (a NaN gradient), the error caught by the script
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    errors = []
+    with Tracer() as tracer, torch.autograd.detect_anomaly(check_nan=True):
+        for _ in range(2):
+            out = model(torch.randn(8, 4))
+            loss = torch.sqrt(out - out.detach() - 1e-3).sum()
+            try:
+                loss.backward()
+            except RuntimeError as error:
+                errors.append(str(error))
+
+    # Then: the parameters got no gradient because backward failed, not because of the detach
+    assert len(errors) == 2 and model.weight.grad is None
+    assert all(call.error is not None for call in tracer.backwards)
+    assert warnings_of(tracer) == []
+    assert len(notes_of(tracer, "detach")) == 1
+
+
 def test_a_detach_for_plotting_or_logging_is_a_note() -> None:
     model = nn.Linear(2, 1)
     with Tracer() as tracer:
