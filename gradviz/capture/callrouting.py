@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.door import Part, UserCall
-from gradviz.capture.engine import EnginePatch, inside_torch_func
+from gradviz.capture.engine import EnginePatch, transform_call
 from gradviz.capture.forward import ForwardRecorder
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.ledgerbook import LedgerBook
@@ -49,8 +49,8 @@ class CallRouting:
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         original = self._engine.original or _no_engine
-        if not self._engine.active or inside_torch_func(t_outputs):  # after tracing (someone's wrapper
-            return original(t_outputs, *args, **kwargs)  # of ours), or torch.func's own call
+        if not self._engine.active or transform_call(t_outputs):  # after tracing (someone's wrapper
+            return original(t_outputs, *args, **kwargs)  # of ours), or torch.func's or torch.compile's own
         engine = UserCall(original, (t_outputs, *args), kwargs)
         recorder = self._recorder
         if self._in_backward or not self._capture_over or (recorder is not None and recorder.recording):

@@ -13,18 +13,20 @@ ENGINE = "_engine_run_backward"
 
 _level = torch._C._functorch.maybe_current_level  # None outside every torch.func transform
 _wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_compiling = torch.compiler.is_compiling
 
 
-def inside_torch_func(t_outputs: Sequence[Any]) -> bool:
-    """Whether an engine call is torch.func's own (``grad``, ``vjp``, ``jacrev``, under ``vmap`` or not).
+def transform_call(t_outputs: Sequence[Any]) -> bool:
+    """Whether an engine call is a torch transform's own rather than the user's: torch.func's ``grad``,
+    ``vjp``, ``jacrev`` (under ``vmap`` or not), or torch.compile tracing the backward of a compiled model.
 
-    Its tensors are functorch wrappers without storage (reading their values raises), and its graph is
-    the transform's, not the user's: such a call goes straight to the engine, neither counted nor captured.
+    Its tensors are functorch wrappers or fake tensors without storage (reading their values raises), and
+    its graph is the transform's: such a call goes straight to the engine, neither counted nor captured.
 
     Args:
         t_outputs: The engine's first argument, the tensors to differentiate.
     """
-    return _level() is not None or any(_wrapped(t) for t in t_outputs)
+    return _level() is not None or _compiling() or any(_wrapped(t) for t in t_outputs)
 
 
 class EnginePatch:

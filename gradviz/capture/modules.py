@@ -214,8 +214,8 @@ class ModuleRecorder:
         if (
             self._wrapper is None  # stopped, but still in a chain of wrappers someone else restored
             or not self._part.is_open
-            or threading.get_ident() != self._thread
             or torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there
+            or threading.get_ident() != self._thread  # after the check above: Dynamo cannot trace it
         ):
             return False
         try:
