@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.door import Part, UserCall
-from gradviz.capture.engine import EnginePatch, transform_call
+from gradviz.capture.engine import EnginePatch
 from gradviz.capture.forward import ForwardRecorder
+from gradviz.capture.functransform import in_transform
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.ledgerbook import LedgerBook
 from gradviz.capture.location import frame_location, user_frame
@@ -49,8 +50,8 @@ class CallRouting:
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         original = self._engine.original or _no_engine
-        if not self._engine.active or transform_call(t_outputs):  # after tracing (someone's wrapper
-            return original(t_outputs, *args, **kwargs)  # of ours), or torch.func's or torch.compile's own
+        if not self._engine.active or in_transform(t_outputs):  # after tracing; or a torch transform's own
+            return original(t_outputs, *args, **kwargs)  # call (torch.func, torch.compile tracing backward)
         engine = UserCall(original, (t_outputs, *args), kwargs)
         recorder = self._recorder
         if self._in_backward or not self._capture_over or (recorder is not None and recorder.recording):
@@ -106,6 +107,8 @@ class CallRouting:
 
     def _failed_before_engine(self, call: UserCall, error: BaseException) -> None:
         """A call that raised before reaching the engine: counted, and recorded when within the budget."""
+        if in_transform():  # torch.func's own call, as in `_intercept`
+            return
         self.backward_calls += 1
         self._capture.part.run(lambda: self._record_failed(call, error))
 

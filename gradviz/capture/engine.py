@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch.autograd
@@ -10,23 +10,6 @@ import torch.autograd
 #: ``Tensor.backward``, ``torch.autograd.backward`` and ``torch.autograd.grad`` all call this module
 #: global of ``torch.autograd`` at call time, however the user imported them.
 ENGINE = "_engine_run_backward"
-
-_level = torch._C._functorch.maybe_current_level  # None outside every torch.func transform
-_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
-_compiling = torch.compiler.is_compiling
-
-
-def transform_call(t_outputs: Sequence[Any]) -> bool:
-    """Whether an engine call is a torch transform's own rather than the user's: torch.func's ``grad``,
-    ``vjp``, ``jacrev`` (under ``vmap`` or not), or torch.compile tracing the backward of a compiled model.
-
-    Its tensors are functorch wrappers or fake tensors without storage (reading their values raises), and
-    its graph is the transform's: such a call goes straight to the engine, neither counted nor captured.
-
-    Args:
-        t_outputs: The engine's first argument, the tensors to differentiate.
-    """
-    return _level() is not None or _compiling() or any(_wrapped(t) for t in t_outputs)
 
 
 class EnginePatch:

@@ -32,6 +32,7 @@ from gradviz.capture.origin import grad_fn_of
 from gradviz.capture.saved import FingerprintCache
 from gradviz.capture.tensor_ids import TensorIds
 from gradviz.capture.tensorrefs import TensorRef
+from gradviz.capture.versions import version_of
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import Finding, GradMode, Location
 
@@ -45,10 +46,11 @@ def latest_recorder() -> ForwardRecorder | None:
     return _latest() if _latest is not None else None
 
 
-def _version_of(tensor: torch.Tensor) -> tuple[int, bool]:
-    """The tensor's ``_version``, and whether autograd tracks it (read where no user mode sees it)."""
+def _version_of(tensor: torch.Tensor) -> tuple[int | None, bool]:
+    """The tensor's ``_version`` (None for an inference tensor, which has none), and whether autograd
+    tracks it (read where no user mode sees it)."""
     with isolated():
-        return tensor._version, tensor.requires_grad
+        return version_of(tensor), tensor.requires_grad
 
 
 class ForwardRecorder(ModeControl, TensorTagging, GradAccess, PlainOps, UntrackedWrites):

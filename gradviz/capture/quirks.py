@@ -23,6 +23,7 @@ from gradviz.capture.locator import apply_location
 from gradviz.capture.origin import grad_fn_of
 from gradviz.capture.tensorrefs import TensorRef, tensor_ref
 from gradviz.capture.timeline import RawEvent
+from gradviz.capture.versions import version_of
 from gradviz.capture.wording import TORCH_NO_GRAD
 from gradviz.model import EventKind, GradMode, Location
 
@@ -156,7 +157,7 @@ def inplace(recorder: ForwardRecorder, draft: Draft) -> bool:
     modified = draft.modified
     if not isinstance(modified, torch.Tensor):
         return True
-    draft.after = modified._version
+    draft.after = version_of(modified)
     modified_id = recorder._ids.assign(modified)
     draft.kind, draft.output_ids, draft.grad_fn = "inplace", (modified_id,), grad_fn_of(modified)
     draft.outputs = [modified]

@@ -129,6 +129,28 @@ def test_inference_mode_is_seen_from_the_ops_inside(rec: ForwardRecorder) -> Non
     assert b.is_inference() and not c.is_inference()
 
 
+def test_an_in_place_op_on_an_inference_tensor_is_recorded_and_the_timeline_goes_on(
+    rec: ForwardRecorder,
+) -> None:
+    # Given: what a DataLoader iterator does when made inside inference_mode (its base seed) and what
+    # an evaluation loop does with a running total: in-place ops on inference tensors, which have no
+    # version counter
+    with torch.inference_mode():
+        seed = torch.empty((), dtype=torch.int64).random_(generator=torch.Generator().manual_seed(3))
+        total = torch.zeros(2)
+        total.add_(torch.ones(2))
+    after = torch.ones(2, requires_grad=True) * 2
+    rec.stop()
+
+    # Then: both writes are on the timeline, the op after the block too, and no capture problem
+    assert [e.op for e in rec.events if e.kind == "inplace"] == ["Tensor.random_", "Tensor.add_"]
+    assert only(rec.events, "op", "Tensor.mul").grad_mode == "enabled"
+    assert [f.message for f in rec.findings if f.kind == "capture_problem"] == []
+    again = torch.empty((), dtype=torch.int64).random_(generator=torch.Generator().manual_seed(3))
+    assert seed.item() == again.item()
+    assert total.tolist() == [1.0, 1.0] and after.grad_fn is not None
+
+
 def test_detach_and_detach_in_place(rec: ForwardRecorder) -> None:
     a = torch.ones(2, requires_grad=True)
     b = a * 2
