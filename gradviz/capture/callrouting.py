@@ -32,6 +32,7 @@ class CallRouting:
     _capture: CallCapture
     _capture_over: bool
     _in_backward: bool
+    _nested: list[int]
     _engine: EnginePatch
     _recorder: ForwardRecorder | None
     _leaves: LeafLedger
@@ -74,6 +75,8 @@ class CallRouting:
         self.backward_calls += 1
         if self._in_backward:
             # A backward inside a backward (a hook or checkpoint calling it): counted, not captured.
+            if not self._capture_over:  # past the budget, the outer call is not captured either
+                self._nested.append(self.backward_calls)
             return engine()
         self._in_backward = True
         try:
