@@ -57,6 +57,7 @@ def build_trace(
     book: LedgerBook,
     leaves: LeafLedger,
     events_dropped: int,
+    nested_calls: tuple[int, ...] = (),
 ) -> Trace:
     """Everything recorded, as a frozen `Trace`.
 
@@ -70,6 +71,7 @@ def build_trace(
         book: The ledger of every step.
         leaves: The leaves followed past the budget.
         events_dropped: Timeline events left out for room.
+        nested_calls: The calls made while another backward ran.
 
     Returns:
         The trace.
@@ -85,6 +87,7 @@ def build_trace(
         uncaptured=leaves.summaries(),
         events_dropped=events_dropped,
         ledger=ledger,
+        nested_calls=nested_calls,
     )
 
 

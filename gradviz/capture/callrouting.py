@@ -7,8 +7,6 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from gradviz.capture.callcapture import CallCapture
 from gradviz.capture.door import Part, UserCall
 from gradviz.capture.engine import EnginePatch
@@ -34,6 +32,7 @@ class CallRouting:
     _capture: CallCapture
     _capture_over: bool
     _in_backward: bool
+    _nested: list[int]
     _engine: EnginePatch
     _recorder: ForwardRecorder | None
     _leaves: LeafLedger
@@ -52,10 +51,8 @@ class CallRouting:
 
     def _intercept(self, t_outputs: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
         original = self._engine.original or _no_engine
-        # Reached through someone's wrapper of ours after tracing; torch.func's own grad call; or
-        # torch.compile's AOTAutograd tracing the joint graph on fake tensors: not the user's call.
-        if not self._engine.active or in_transform() or torch.compiler.is_compiling():
-            return original(t_outputs, *args, **kwargs)
+        if not self._engine.active or in_transform(t_outputs):  # after tracing; or a torch transform's own
+            return original(t_outputs, *args, **kwargs)  # call (torch.func, torch.compile tracing backward)
         engine = UserCall(original, (t_outputs, *args), kwargs)
         recorder = self._recorder
         if self._in_backward or not self._capture_over or (recorder is not None and recorder.recording):
@@ -78,6 +75,8 @@ class CallRouting:
         self.backward_calls += 1
         if self._in_backward:
             # A backward inside a backward (a hook or checkpoint calling it): counted, not captured.
+            if not self._capture_over:  # past the budget, the outer call is not captured either
+                self._nested.append(self.backward_calls)
             return engine()
         self._in_backward = True
         try:

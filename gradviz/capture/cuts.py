@@ -120,7 +120,7 @@ class CutLedger:
         self.cuts: dict[tuple[CutKind, Location | None], Cut] = {}
         self._facts: TensorMap = TensorMap()
         self._optimized: TensorMap = TensorMap()
-        self._optimizers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()  # -> param count
         self._handles: list[Any] = []
         #: Whether any optimizer stepped while tracing.
         self.stepped = False
@@ -186,12 +186,13 @@ class CutLedger:
         if facts is not None and not facts.reached:
             self._hook(leaf, facts)
 
-    def optimizer_stepped(self, params: Iterable[torch.Tensor], optimizer: Any) -> None:
-        """Note an optimizer step: the leaves it holds are meant to train (checked once per optimizer)."""
+    def optimizer_stepped(self, params: Iterable[torch.Tensor], optimizer: Any, count: int) -> None:
+        """Note an optimizer step: the leaves it holds are meant to train (read again only when `count`, how
+        many it holds, moved: ``add_param_group`` when a frozen block is unfrozen)."""
         self.stepped = True
-        if optimizer in self._optimizers:
+        if self._optimizers.get(optimizer) == count:
             return
-        self._optimizers.add(optimizer)
+        self._optimizers[optimizer] = count
         for param in params:
             self._optimized[param] = True
             facts: LeafFacts | None = self._facts.get(param)

@@ -21,7 +21,9 @@ _SECOND = "backward through the graph a second time"
 _SCALAR = "grad can be implicitly created only for scalar outputs"
 _NO_GRAD_FN = "does not require grad and does not have a grad_fn"
 _LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation"
-_INPLACE_TARGET = re.compile(r"^\s*([A-Za-z_][\w.]*?)(?:\[[^\]]*\])?\s*(?:\.\w+_\(|[-+*/@%&|^]=)")
+_INPLACE_TARGET = re.compile(
+    r"^\s*([A-Za-z_][\w.]*?)(?:(?:\[[^\]]*\])?\s*(?:\.\w+_\(|[-+*/@%&|^]=)|\[[^\]]*\]\s*=(?!=))"
+)
 # Nodes whose backward needs their own output (d sigmoid = s * (1 - s), d exp = exp, ...).
 _SAVES_OUTPUT = frozenset(
     f"{name}Backward0"
@@ -37,6 +39,20 @@ def _same_node(event_fn: str | None, reported: str) -> bool:
     )
 
 
+def _fed_a_graph(tensor_id: int, before: int, events: Sequence[Event]) -> bool:
+    """Whether a tensor, or what was made from it outside any graph (a detach), fed a graph op before
+    event `before`."""
+    made_from = {tensor_id}
+    for event in events:
+        if event.id >= before:
+            return False
+        if made_from.intersection(event.inputs):
+            if event.grad_fn is not None:
+                return True
+            made_from.update(event.outputs)
+    return False
+
+
 def _inplace(match: re.Match[str], events: Sequence[Event], location: Location | None) -> Finding:
     now, expected, fn = int(match["now"]), int(match["expected"]), match["fn"]
     edits = [e for e in events if e.kind == "inplace" and e.outputs and e.version_after == now]
@@ -44,6 +60,8 @@ def _inplace(match: re.Match[str], events: Sequence[Event], location: Location |
         # torch names the node that made the tensor, or the in-place op that last rebased its grad_fn.
         named = {e.outputs[0] for e in events if e.outputs and e.grad_fn and _same_node(e.grad_fn, fn)}
         edits = [e for e in edits if e.outputs[0] in named]
+    # A saved tensor fed a graph op before the edit: an edit of a tensor that never did (a counter) is not it.
+    edits = [e for e in edits if _fed_a_graph(e.outputs[0], e.id, events)] or edits
     if not edits:
         what = f"a tensor [{match['desc']}]" + (f", output {match['output']} of {fn}," if fn else "")
         message = (

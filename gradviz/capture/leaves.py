@@ -95,8 +95,7 @@ class LeafLedger:
     def learn_labels(
         self, leaves: Sequence[torch.Tensor], infos: Sequence[TensorInfo | None]
     ) -> list[LeafState]:
-        """`learn_label` for each leaf of a captured call; their states, in order (for
-        `accumulation_findings`)."""
+        """`learn_label` for each leaf of a captured call; returns their states, in order."""
         states, get = [], self._states.get
         for leaf, info in zip(leaves, infos, strict=True):
             label = info.label if info is not None else None
@@ -139,7 +138,7 @@ class LeafLedger:
         if not held:
             state.carried, state.carried_calls = None, []
         elif state.carried is not None and changed(now, state.carried):
-            self._used_carried(leaf, state, f"backward call {call}{at(where)}", where)
+            self._used_carried(leaf, state, f"before backward call {call}{at(where)}", where, by_hand=True)
         elif updated:
             state.carried, state.carried_calls = now, [call]
             self._carrying = True
@@ -150,7 +149,9 @@ class LeafLedger:
         state.seen = now
         state.arrive(_new(Arrival, (call, held, updated, after, captured)))
 
-    def _used_carried(self, leaf: torch.Tensor, state: LeafState, by: str, where: Location | None) -> None:
+    def _used_carried(
+        self, leaf: torch.Tensor, state: LeafState, by: str, where: Location | None, by_hand: bool = False
+    ) -> None:
         """An update used a carried-over gradient: one warning per update, naming every leaf it hit."""
         calls = state.carried_calls
         state.carried, state.carried_calls = None, []
@@ -165,7 +166,7 @@ class LeafLedger:
         else:
             names, first_call = [name], calls[0] if calls else None
         label = state.label if len(names) == 1 else None
-        finding = carried_warning(names, first_call, by, where, label)
+        finding = carried_warning(names, first_call, by, where, label, by_hand=by_hand)
         self.findings.append(finding)
         self._group = (by, names, first_call, finding)
 
@@ -219,7 +220,7 @@ class LeafLedger:
         before = len(self.findings)
         for leaf, state in list(self._states.items()):
             if state.carried is not None and changed(value_print(leaf), state.carried):
-                self._used_carried(leaf, state, "a later update", None)
+                self._used_carried(leaf, state, "by the end of the run", None, by_hand=True)
         return self.findings[before:]
 
     def _note_summed(

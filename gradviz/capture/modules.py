@@ -229,7 +229,7 @@ class ModuleRecorder:
             torch.compiler.is_compiling()  # Dynamo traces through calls: nothing of ours there (asked first)
             or not self._tagging  # stopped, but still in a chain of wrappers someone else restored
             or not self._part.is_open
-            or threading.get_ident() != self._thread
+            or threading.get_ident() != self._thread  # after is_compiling(): Dynamo cannot trace it
         ):
             return False
         if not self._profiled:

@@ -74,3 +74,11 @@ def params_of(optimizer: torch.optim.Optimizer) -> Iterator[torch.Tensor]:
         for param in group["params"]:
             if isinstance(param, torch.Tensor):
                 yield param
+
+
+def param_count(optimizer: torch.optim.Optimizer) -> int:
+    """How many tensors an optimizer's param groups hold: it moves when ``add_param_group`` adds some."""
+    groups = optimizer.param_groups
+    if len(groups) == 1:
+        return len(groups[0]["params"])
+    return sum(len(group["params"]) for group in groups)

@@ -119,6 +119,7 @@ class Tracer(CallRouting):
         self._modules = ModuleRecorder(self._door)
         self._watch = Watch(self._recorder) if self._recorder is not None else None
         self._in_backward = False
+        self._nested: list[int] = []  # calls made while another backward ran
 
     # ----- context manager -------------------------------------------------------------------------
 
@@ -240,6 +241,7 @@ class Tracer(CallRouting):
             book=self._book,
             leaves=self._leaves,
             events_dropped=recorder.events_dropped if recorder is not None else 0,
+            nested_calls=tuple(self._nested),
         )
 
     def note_exception(self, exc: BaseException, *, location: Location | None = None) -> Finding | None:

@@ -20,7 +20,7 @@ from gradviz.capture.cuts import Cut, CutLedger
 from gradviz.capture.door import Door, Part
 from gradviz.capture.leaves import LeafLedger
 from gradviz.capture.location import user_location
-from gradviz.capture.optimizers import NONE, OptimizerWatch, StepCallback, params_of
+from gradviz.capture.optimizers import NONE, OptimizerWatch, StepCallback, param_count, params_of
 from gradviz.model import BackwardCall, Event, Finding, Location, Overlay
 
 #: Kinds of finding the forward recorder makes for cuts; the judged versions replace them.
@@ -52,6 +52,7 @@ class Judge:
         self.part = part if part is not None else judge_part(Door())
         self._optimizers = OptimizerWatch(self.part.hook(self._stepped))
         self._cut_told: weakref.ref[torch.optim.Optimizer] = NONE  # the optimizer last told to the cuts
+        self._cut_count = 0  # how many parameters it held then
         if cuts is not None:
             cuts.guard = self.part.hook
         self._closed = False
@@ -86,9 +87,12 @@ class Judge:
 
     def _stepped(self, optimizer: torch.optim.Optimizer, args: object = None, kwargs: object = None) -> None:
         # Generators: each is read only when needed (a new optimizer, a carried-over gradient), not per step.
-        if self._cuts is not None and optimizer is not self._cut_told():  # the cuts know it already
-            self._cuts.optimizer_stepped(params_of(optimizer), optimizer)
-            self._cut_told = weakref.ref(optimizer)
+        if self._cuts is not None:
+            count = param_count(optimizer)
+            # The cuts know it already unless it is another optimizer or add_param_group gave it more.
+            if optimizer is not self._cut_told() or count != self._cut_count:
+                self._cuts.optimizer_stepped(params_of(optimizer), optimizer, count)
+                self._cut_told, self._cut_count = weakref.ref(optimizer), count
         if self._leaves.carrying:  # else no parameter can hold a carried-over gradient: nothing to judge
             self._leaves.stepped(params_of(optimizer), lambda: user_location(self._root))
 
@@ -112,7 +116,8 @@ class Judge:
             judged.append(summed)
         if self._cuts is not None and self.part.is_open:
             cuts = list(self._cuts.cuts.values())
-            fed = fed_calls(cuts, events, calls)
+            # A call that raised tells nothing: its leaves may have gone without gradient for the error.
+            fed = fed_calls(cuts, events, [call for call in calls if call.error is None])
             for position, cut in enumerate(cuts):
                 call = fed.get(position)
                 harm = self._harm(cut, call, calls) if call is not None else None

@@ -148,6 +148,8 @@ class Trace:
             op and line (empty when every event was kept).
         calls_left_out: Indices of captured calls left out of ``backwards`` when trace.json was written,
             because even thinned (see `BackwardCall.thinned`) they passed the file's size bound.
+        nested_calls: Indices of the calls made while another backward ran (a reentrant checkpoint, a
+            hook calling backward): counted, never captured, whatever the budget.
         schema: Schema version of trace.json.
     """
 
@@ -162,4 +164,5 @@ class Trace:
     ledger: tuple[LedgerEntry, ...] = ()
     event_counts: tuple[EventCount, ...] = ()
     calls_left_out: tuple[int, ...] = ()
+    nested_calls: tuple[int, ...] = ()
     schema: str = field(default=SCHEMA)

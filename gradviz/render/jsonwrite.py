@@ -75,7 +75,7 @@ def call_fields(call: BackwardCall) -> dict[str, Any]:
 
 
 #: Trace fields written only when set (older traces lack them; most traces leave them empty).
-_WHEN_SET = frozenset({"event_counts", "calls_left_out"})
+_WHEN_SET = frozenset({"event_counts", "calls_left_out", "nested_calls"})
 
 
 def trace_fields(trace: Trace) -> dict[str, Any]:

@@ -58,8 +58,9 @@ class StepState:
     def received_nothing(self, node: Node) -> bool:
         """Whether a leaf got nothing from a call that failed before reaching its AccumulateGrad.
 
-        With recorded steps that is "its AccumulateGrad never ran"; without any, "its ``.grad`` did not
-        change".
+        With recorded steps that is "its AccumulateGrad never ran" (where that node itself raised, as a
+        post-accumulate-grad hook does after accumulating: "its ``.grad`` did not change"); without any,
+        "its ``.grad`` did not change".
 
         Args:
             node: A node of the graph.
@@ -70,8 +71,9 @@ class StepState:
         tensor = node.tensor
         if not self.failed or not node.is_accumulate_grad or tensor is None:
             return False
-        if self.total:
+        if self.total and self.raised != node.id:
             return node.id not in self.ran
+        # Raised in the leaf's own AccumulateGrad: a post-accumulate-grad hook raises after it accumulated.
         return tensor.grad_after == tensor.grad_before
 
     def is_unreached(self, node_id: int) -> bool:
@@ -114,7 +116,7 @@ class StepState:
         if node.is_accumulate_grad:
             if self.received_nothing(node):
                 return tensor.grad_before
-            if self.step is None or node.id in self.done:
+            if self.step is None or node.id in self.done or self.raised == node.id:
                 return tensor.grad_after
             return tensor.grad_before
         if tensor.retains_grad and node.id in self.done:

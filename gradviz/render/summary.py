@@ -191,8 +191,9 @@ def _uncaptured_lines(trace: Trace) -> list[str]:
     # a capture problem names the call it could not capture; one that switched capture off says so
     failed = {int(n) for p in problems for n in _COULD_NOT.findall(p.message)} & set(skipped)
     # The budget counts captured calls, so a call skipped before a captured one was not over budget.
-    inside = [index for index in skipped if index < last and index not in failed]
-    after = [index for index in skipped if index > last and index not in failed]
+    nested = set(trace.nested_calls)
+    inside = [index for index in skipped if (index < last or index in nested) and index not in failed]
+    after = [index for index in skipped if index > last and index not in failed and index not in nested]
     reasons = []
     if failed:
         reasons.append(

@@ -150,3 +150,22 @@ def test_non_scalar_backward_on_an_unnamed_output_gives_advice_that_is_valid_cod
     assert "out.sum().backward() or out.mean().backward()" in message
     assert "out.backward(gradient=torch.ones_like(out))" in message
     assert "the output.sum()" not in message
+
+
+def test_inplace_error_blames_the_edit_of_the_saved_buffer_not_a_later_counter() -> None:
+    # Given: MoCo's queue, used detached but not cloned by a graph op, then updated in place together
+    # with its pointer (a counter that no graph op used) before backward
+    torch.manual_seed(0)
+    queue, pointer = torch.randn(4, 6), torch.zeros(1, dtype=torch.long)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"), Tracer() as tracer:
+        q = torch.randn(3, 4, requires_grad=True)
+        logits = torch.einsum("nc,ck->nk", q, queue.detach())
+        queue[:, :3] = torch.randn(3, 4).T
+        pointer[0] = 3
+        logits.sum().backward()
+
+    # Then: the explanation points at the queue's update
+    finding = explained(tracer)
+    assert finding.location is not None and finding.location.code == "queue[:, :3] = torch.randn(3, 4).T"
+    assert finding.label == "queue" and "pointer" not in finding.message
+    assert "queue = queue.clone()" in finding.message

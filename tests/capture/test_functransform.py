@@ -102,3 +102,18 @@ def test_a_penalty_on_per_sample_gradients_is_captured_through_them() -> None:
     assert weight.grad_after is not None and weight.grad_after.values is not None
     assert torch.tensor(weight.grad_after.values).allclose(expected)
     assert [f.message for f in tracer.findings if f.kind == "capture_problem"] == []
+
+
+def test_a_vjp_function_called_after_its_transform_returned_is_not_the_users_call() -> None:
+    # Given: torch.func.vjp's function, called outside the transform on functorch's wrapped tensors
+    x = torch.randn(3)
+    with Tracer() as tracer:
+        _, vjp_fn = torch.func.vjp(torch.sin, x)
+        (cotangent,) = vjp_fn(torch.ones(3))
+        w = torch.randn(3, requires_grad=True)
+        (w * w).sum().backward()
+
+    # Then: torch's own vJ, and only the user's backward is counted and captured, without a problem
+    assert torch.allclose(cotangent, torch.cos(x))
+    assert tracer.backward_calls == 1 and len(tracer.backwards) == 1
+    assert [f.message for f in tracer.findings if f.kind == "capture_problem"] == []

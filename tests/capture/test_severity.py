@@ -127,6 +127,54 @@ def test_no_grad_features_that_leave_trained_parameters_without_gradient_warn() 
     assert "never train" in warning.message and "loss.backward()" in warning.message
 
 
+def test_a_block_unfrozen_into_the_optimizer_but_still_run_under_no_grad_warns() -> None:
+    # Given: fine-tuning that unfreezes a block after the first epoch and adds it to the optimizer with
+    # add_param_group, but keeps the backbone's forward under no_grad from the frozen phase (a real bug)
+    torch.manual_seed(0)
+    backbone, head = nn.Linear(4, 6), nn.Linear(6, 2)
+    backbone.requires_grad_(False)
+    opt = torch.optim.SGD(head.parameters(), lr=0.1)
+    with Tracer() as tracer:
+        for epoch in range(2):
+            if epoch == 1:
+                backbone.requires_grad_(True)
+                opt.add_param_group({"params": backbone.parameters(), "lr": 0.01})
+            for _ in range(2):
+                with torch.no_grad():
+                    features = backbone(torch.randn(3, 4))
+                opt.zero_grad()
+                loss = head(features).pow(2).mean()
+                loss.backward()
+                opt.step()
+
+    # Then: the block the optimizer now holds never got a gradient, and the no_grad block is blamed
+    assert backbone.weight.grad is None and len(opt.param_groups) == 2
+    (warning,) = warnings_of(tracer)
+    assert warning.kind == "no_grad"
+    assert "backbone.weight" in warning.message and "never train" in warning.message
+
+
+def test_a_block_unfrozen_into_the_optimizer_and_run_with_grad_is_a_note() -> None:
+    # Given: the same unfreezing, done right: the no_grad block ends when the block is unfrozen
+    torch.manual_seed(0)
+    backbone, head = nn.Linear(4, 6), nn.Linear(6, 2)
+    opt = torch.optim.SGD(head.parameters(), lr=0.1)
+    with Tracer() as tracer:
+        for epoch in range(2):
+            if epoch == 1:
+                opt.add_param_group({"params": backbone.parameters(), "lr": 0.01})
+            for _ in range(2):
+                with torch.set_grad_enabled(epoch == 1):
+                    features = backbone(torch.randn(3, 4))
+                opt.zero_grad()
+                head(features).pow(2).mean().backward()
+                opt.step()
+
+    assert backbone.weight.grad is not None
+    assert warnings_of(tracer) == []
+    assert len(notes_of(tracer, "no_grad")) == 1
+
+
 def test_a_dqn_target_network_under_no_grad_is_a_note() -> None:
     # Given: the target network is a copy the optimizer does not hold; its output feeds the loss
     torch.manual_seed(0)
@@ -220,6 +268,29 @@ def test_a_detach_that_cuts_the_encoder_from_the_loss_warns_and_names_its_parame
     assert warning.location.code == "code = encoder(torch.randn(3, 4)).detach()"
     assert "encoder.weight" in warning.message and "encoder.bias" in warning.message
     assert encoder_grad is None  # torch agrees: the encoder never received a gradient
+
+
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled", "ignore:Error detected in")
+def test_a_detach_feeding_only_backward_calls_that_failed_is_a_note() -> None:
+    # Given: a loss with a meant detach (the value minus itself, detached) whose backward fails every
+    # time in anomaly mode (a NaN gradient), the error caught by the script
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    errors = []
+    with Tracer() as tracer, torch.autograd.detect_anomaly(check_nan=True):
+        for _ in range(2):
+            out = model(torch.randn(8, 4))
+            loss = torch.sqrt(out - out.detach() - 1e-3).sum()
+            try:
+                loss.backward()
+            except RuntimeError as error:
+                errors.append(str(error))
+
+    # Then: the parameters got no gradient because backward failed, not because of the detach
+    assert len(errors) == 2 and model.weight.grad is None
+    assert all(call.error is not None for call in tracer.backwards)
+    assert warnings_of(tracer) == []
+    assert len(notes_of(tracer, "detach")) == 1
 
 
 def test_a_detach_for_plotting_or_logging_is_a_note() -> None:
@@ -324,6 +395,35 @@ def test_a_forgotten_zero_grad_with_a_manual_data_update_warns() -> None:
 
     (warning,) = warnings_of(tracer)
     assert (warning.kind, warning.label) == ("accumulation", "w")
+    assert "without an optimizer.step()" in warning.message and "zero .grad once per step" in warning.message
+
+
+def test_a_teacher_run_outside_no_grad_and_updated_by_ema_warns_without_blaming_a_backward_call() -> None:
+    # Given: a mean teacher whose forward is outside no_grad, so the student's loss reaches its parameters,
+    # and whose EMA update (under no_grad, no optimizer) changes them between backward calls
+    torch.manual_seed(0)
+    student, teacher = nn.Linear(4, 3), nn.Linear(4, 3)
+    teacher.load_state_dict(student.state_dict())
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    with Tracer(max_backward=2) as tracer:
+        for _ in range(4):
+            x = torch.randn(8, 4)
+            loss = F.mse_loss(student(x).softmax(1), teacher(x).softmax(1)) + student(x).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
+                    t.mul_(0.9).add_(s, alpha=0.1)
+
+    # Then: PyTorch filled the teacher's .grad, and the one warning names it, says the update was not an
+    # optimizer step, and points at the teacher's forward
+    assert teacher.weight.grad is not None and student.weight.grad is not None
+    (warning,) = warnings_of(tracer)
+    assert warning.kind == "accumulation"
+    assert "teacher.weight.grad" in warning.message and "student.weight" not in warning.message
+    assert "without an optimizer.step()" in warning.message and "torch.no_grad()" in warning.message
+    assert "when backward call" not in warning.message
 
 
 def test_zeroing_by_hand_each_step_is_silent() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from gradviz.capture.graph import walk
 from gradviz.capture.session import Tracer
@@ -322,3 +323,20 @@ def test_the_whole_call_block_writes_v_and_v_j_as_plain_rows_and_aligns_only_j()
     first = product[start:].split("  =")[0]
     assert len(rows) == 5 and {len(line) - len(line.lstrip()) for line in rows} == {start + 1}
     assert {len(line.strip()) for line in rows} == {len(first) - 1}, "J's columns line up"
+
+
+def test_calls_inside_the_last_captured_call_are_not_said_to_be_past_the_budget() -> None:
+    # Given: reentrant checkpointing, whose backward calls backward again inside the user's call, and a
+    # budget of one call, spent on that call
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 3)
+    x = torch.randn(2, 3, requires_grad=True)
+    with Tracer(max_backward=1) as tracer:
+        checkpoint(layer, x, use_reentrant=True).sum().backward()
+
+    # Then: the inner call is said to be inside another backward, and no budget advice is given
+    trace = tracer.result()
+    assert trace.backward_calls == 2 and [call.index for call in trace.backwards] == [1]
+    text = summarize(trace, [], None)
+    assert "  #2: counted, not captured (a backward inside another backward)" in text.splitlines()
+    assert "--max-backward" not in text

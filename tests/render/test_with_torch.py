@@ -146,3 +146,20 @@ def test_a_long_error_is_cut_at_a_whole_word_in_the_summary_line() -> None:
     shown = line.split("FAILED: RuntimeError: ", 1)[1]
     assert shown.endswith("...") and len(shown) < len(str(raised.value))
     assert str(raised.value).split()[: len(shown[:-3].split())] == shown[:-3].split()
+
+
+def test_a_leaf_whose_post_accumulate_grad_hook_raised_shows_the_grad_torch_accumulated() -> None:
+    # Given: a hook on the bias that returns a tensor, so torch raises after the bias accumulated
+    torch.manual_seed(0)
+    fc = torch.nn.Linear(3, 2)
+    fc.bias.register_post_accumulate_grad_hook(lambda p: p.grad.mul_(0.5))
+    raised = pytest.raises(RuntimeError, match="post accumulate grad hooks should return None")
+    with session.Tracer() as tracer, raised:
+        fc(torch.ones(4, 3)).sum().backward()
+
+    # Then: the bias shows the .grad torch left on it; the weight, never reached, received nothing
+    assert fc.weight.grad is None and torch.equal(fc.bias.grad, torch.tensor([2.0, 2.0]))
+    lines = summarize(tracer.result(), [], None).splitlines()
+    assert "      fc.bias.grad = [2, 2]" in lines
+    weight = next(line for line in lines if "fc.weight.grad" in line)
+    assert weight.endswith("= None  (received nothing: the call failed before reaching it)")
