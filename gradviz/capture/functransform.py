@@ -16,7 +16,9 @@ from typing import Any
 import torch
 
 _functorch = getattr(torch._C, "_functorch", None)
-_peek: Callable[[], Any] | None = getattr(_functorch, "peek_interpreter_stack", None)
+# Not peek_interpreter_stack(): it makes functorch's thread-local state, which torch then copies at every
+# backward call for the rest of the process (about 5K instructions each); this check makes none.
+_transforms_active: Callable[[], bool] | None = getattr(torch._C, "_are_functorch_transforms_active", None)
 _wrapped: Callable[[Any], bool] | None = getattr(_functorch, "is_functorch_wrapped_tensor", None)
 _compiling: Callable[[], bool] | None = getattr(getattr(torch, "compiler", None), "is_compiling", None)
 
@@ -33,10 +35,14 @@ def in_transform(t_outputs: Sequence[Any] = ()) -> bool:
         torch.compile traces; False otherwise, or where this torch cannot tell.
     """
     try:
-        return (
-            (_peek is not None and _peek() is not None)
-            or (_compiling is not None and _compiling())
-            or (_wrapped is not None and any(_wrapped(t) for t in t_outputs))
-        )
+        if _transforms_active is not None and _transforms_active():
+            return True
+        if _compiling is not None and _compiling():
+            return True
+        if _wrapped is not None:
+            for tensor in t_outputs:  # a loop, not any(): this runs at every backward call
+                if _wrapped(tensor):
+                    return True
+        return False
     except Exception:  # never a fault in the engine wrapper: an unknown torch just means "no"
         return False

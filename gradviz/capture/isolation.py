@@ -21,8 +21,22 @@ from torch.utils._python_dispatch import _disable_current_modes
 _disable_torch_function = torch._C.DisableTorchFunction
 _all_disabled = torch._C._is_torch_function_all_disabled
 _dispatch_modes = torch._C._len_torch_dispatch_stack
-_profiling = torch._C._autograd._profiler_enabled
 _record_functions = torch._C._autograd._enable_record_function
+
+
+class _AskTheProfiler:
+    """Stands in for torch's Python profiler flag on a torch without one: asks the profiler itself."""
+
+    @property
+    def _is_profiler_enabled(self) -> bool:
+        return bool(torch._C._autograd._profiler_enabled())
+
+
+#: ``PROFILER._is_profiler_enabled``: whether a profiler runs, from the flag torch's Python profilers set
+#: on start and stop for their own fast checks (an attribute read, where the C call cost ~1K instructions).
+PROFILER: Any = (
+    torch.autograd.profiler if hasattr(torch.autograd.profiler, "_is_profiler_enabled") else _AskTheProfiler()
+)
 
 
 def in_isolation() -> bool:
@@ -47,7 +61,7 @@ class isolated:
         if _dispatch_modes():  # the user's TorchDispatchModes (export's pre-dispatch modes are not theirs)
             self._dispatch = _disable_current_modes()
             self._dispatch.__enter__()
-        if _profiling():  # the user's torch.profiler: gradviz's ops stay out of their profile
+        if PROFILER._is_profiler_enabled:  # the user's profiler: gradviz's ops stay out of their profile
             _record_functions(False)
             self._unrecorded = True
 
@@ -75,4 +89,4 @@ def isolating() -> Any:
     Returns:
         A context manager with `isolated`'s effect.
     """
-    return isolated() if _dispatch_modes() or _profiling() else _disable_torch_function()
+    return isolated() if _dispatch_modes() or PROFILER._is_profiler_enabled else _disable_torch_function()

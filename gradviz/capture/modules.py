@@ -19,14 +19,13 @@ import torch
 from torch import nn
 
 from gradviz.capture.door import Door, Part
-from gradviz.capture.isolation import isolating
+from gradviz.capture.isolation import PROFILER, isolating
 from gradviz.capture.moduletree import ModuleTree, path_in
 from gradviz.capture.moduletree import module_tree as module_tree  # moduleinfo reads it here
 from gradviz.capture.records import twin_of
 
 _KEY = "gradviz.module"
 _sequence_nr = torch._C._autograd._get_sequence_nr
-_profiling = torch._C._autograd._profiler_enabled
 #: How deep outputs are searched for tensors: ``(out, (h, c))`` of an LSTM is two levels.
 _OUTPUT_DEPTH = 3
 
@@ -233,7 +232,7 @@ class ModuleRecorder:
         ):
             return False
         if not self._profiled:
-            self._profiled = _profiling()
+            self._profiled = PROFILER._is_profiler_enabled
         try:
             self._before(module)  # no torch call: nothing a mode of the user's could see
         except Exception as error:  # a module path is lost; the user's forward runs as it would
