@@ -24,6 +24,7 @@ from gradviz.render.notes import (
     local_jacobian_lines,
     non_leaf_grad_text,
     root_v_text,
+    root_verb,
 )
 from gradviz.render.retain import retain_lines
 from gradviz.render.state import StepState
@@ -227,7 +228,7 @@ class Drawing:
         self.kinds.add(GRADIENT.kind)
         who = f" from {root.label}" if root.label else ""
         lines = [
-            _text(f"backward(){who}"),
+            _text(f"{root_verb(self.call.api if self.call is not None else 'backward')}{who}"),
             _small(
                 root_v_text(
                     root,

@@ -23,6 +23,7 @@ from gradviz.render.notes import (
     local_jacobian_lines,
     non_leaf_grad_text,
     root_v_text,
+    root_verb,
     whole_call_lines,
 )
 from gradviz.render.pagedata import SourceLine, page_data, source_excerpt, steps_data, view_name
@@ -179,9 +180,9 @@ def _source(lines: Sequence[SourceLine]) -> str:
     return "".join(parts)
 
 
-def _root_line(root: Root) -> str:
+def _root_line(root: Root, api: str) -> str:
     who = f" from {root.label}" if root.label else ""
-    return f"backward(){who}: {root_v_text(root, max_values=16)}"
+    return f"{root_verb(api)}{who}: {root_v_text(root, max_values=16)}"
 
 
 def _script_json(data: dict[str, object]) -> str:
@@ -258,7 +259,7 @@ def to_html(
         f"<title>gradviz: {_esc(heading)}</title><style>{_CSS}</style></head><body>",
         f"<header><h1>{_esc(heading)}</h1>",
         f"<p><code>{_esc(code)}</code></p>" if code else "",
-        "".join(f'<p class="v">{_esc(_root_line(root))}</p>' for root in call.graph.roots),
+        "".join(f'<p class="v">{_esc(_root_line(root, call.api))}</p>' for root in call.graph.roots),
         failure,
         "</header>",
         _TOOLBAR.format(total=len(call.steps), toggle=toggle),

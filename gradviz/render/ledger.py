@@ -158,9 +158,14 @@ def loop_summary(trace: Trace) -> str | None:
         f"{leaf} {format_value(first[leaf])} -> {format_value(last[leaf])}" for leaf in list(last)[:4]
     )
     more = ", ..." if len(last) > 4 else ""
+    calls = trace.backward_calls
+    # Backward from two lines (a GAN's critic and generator, MAML's inner and outer loss): their losses
+    # are not one quantity, and a trend from the first to the last would mix them.
+    sites = {(call.location.file, call.location.line) for call in trace.backwards if call.location}
+    over = f"over {calls} call{'s' * (calls != 1)}"
     loss = (
-        f"loss {format_value(losses[0])} -> {format_value(losses[-1])} over {trace.backward_calls} calls; "
-        if losses
+        f"loss {format_value(losses[0])} -> {format_value(losses[-1])} {over}; "
+        if losses and len(sites) <= 1
         else ""
     )
     return f"training loop: {loss}{moved}{more}{until} (ledger.txt)"

@@ -95,6 +95,18 @@ def overlay_note_lines(graph: Graph, node_id: int) -> list[str]:
     return lines
 
 
+def root_verb(api: str) -> str:
+    """What a root's box is headed with: ``grad()`` for a ``torch.autograd.grad`` call, else ``backward()``.
+
+    Args:
+        api: The call's `BackwardCall.api` (``"backward"`` for a snapshot, which has no call).
+
+    Returns:
+        ``"grad()"`` or ``"backward()"``.
+    """
+    return "grad()" if api == "grad" else "backward()"
+
+
 def root_v_text(root: Root, *, values: bool = True, max_values: int = 8, called: bool = False) -> str:
     """The v a root starts from: ``v = 1 = dL/dL`` for a scalar backward, ``not run yet`` before one.
 

@@ -14,7 +14,7 @@ import graphviz
 from gradviz.model import BackwardCall, Graph, Value
 from gradviz.render.collapse import Box, Collapsed, collapse, flow_norm
 from gradviz.render.labels import html_label, small, text, title_lines
-from gradviz.render.notes import root_v_text
+from gradviz.render.notes import root_v_text, root_verb
 from gradviz.render.state import StepState
 from gradviz.render.style import (
     CURRENT,
@@ -149,7 +149,7 @@ def to_overview_dot(subject: Graph | BackwardCall, state: StepState, depth: int,
     for index, root in enumerate(graph.roots):
         if root.node in drawing.box_of:
             lines = [
-                text("backward()"),
+                text(root_verb(subject.api if isinstance(subject, BackwardCall) else "backward")),
                 small(root_v_text(root), mono=True, color="black"),
             ]
             dot.node(f"r{index}", html_label(lines), **GRADIENT.node_attrs())

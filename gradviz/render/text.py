@@ -16,7 +16,7 @@ from rich.tree import Tree
 from gradviz.model import BackwardCall, Graph, Node, Overlay
 from gradviz.render.devices import copied_leaf_name, move_of, placement
 from gradviz.render.failure import RAISED_HERE, RECEIVED_NOTHING, failure_title
-from gradviz.render.notes import attribute_text, root_v_text
+from gradviz.render.notes import attribute_text, root_v_text, root_verb
 from gradviz.render.state import StepState, step_state
 from gradviz.render.style import (
     CURRENT,
@@ -154,7 +154,8 @@ def to_rich(
             # a snapshot: nothing has run yet, so there is no v to show
             heading = f"graph behind {root.label}" if root.label else "graph behind the tensor"
         else:
-            who = f"backward() from {root.label}" if root.label else "backward()"
+            verb = root_verb(subject.api if isinstance(subject, BackwardCall) else "backward")
+            who = f"{verb} from {root.label}" if root.label else verb
             heading = f"{who}, {root_v_text(root, called=isinstance(subject, BackwardCall))}"
         branch = tree.add(Text(heading, style=GRADIENT.tui))
         stack.append((root.node, branch, 1))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gradviz.cli import main
-from gradviz.model import LedgerEntry, Location, Trace, Value
-from gradviz.render.ledger import learning_rate, loop_rows, to_ledger_dot, to_ledger_text
+from gradviz.model import BackwardCall, Graph, LedgerEntry, Location, Trace, Value
+from gradviz.render.ledger import learning_rate, loop_rows, loop_summary, to_ledger_dot, to_ledger_text
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "11_linear_regression.py"
 
@@ -65,3 +65,27 @@ def test_a_step_whose_update_was_not_seen_leaves_its_cell_blank() -> None:
     text = to_ledger_text(trace)
     assert "backward #1, loss = [4]" in text and "backward #2" not in text.split("training loop")[0]
     assert to_ledger_dot(trace) == to_ledger_dot(trace) and "<b>training loop</b>" in to_ledger_dot(trace)
+
+
+def _two_steps_from(lines: tuple[int, int]) -> Trace:
+    """Two backward calls, from these lines of a.py, each followed by an update of w."""
+    calls = tuple(
+        BackwardCall(index + 1, "backward", Location("a.py", line), Graph((), ()))
+        for index, line in enumerate(lines)
+    )
+    ledger = (
+        LedgerEntry("backward", "w", "backward", calls[0].location, 1, None, _v(-2), _v(4)),
+        LedgerEntry("update", "w", "optimizer.step()", Location("a.py", 9), 1, _v(0), _v(3)),
+        LedgerEntry("backward", "w", "backward", calls[1].location, 2, None, _v(-1), _v(0.5)),
+        LedgerEntry("update", "w", "optimizer.step()", Location("a.py", 9), 2, _v(3), _v(4)),
+    )
+    return Trace(torch_version="x", backward_calls=2, backwards=calls, ledger=ledger)
+
+
+def test_the_loop_line_gives_a_loss_trend_only_for_losses_from_one_line() -> None:
+    # Given: a loop whose every backward starts from one line, and one that alternates two losses (a GAN)
+    one_loss = loop_summary(_two_steps_from((5, 5)))
+    two_losses = loop_summary(_two_steps_from((5, 7)))
+    # Then: the trend of one loss is given; two losses are not joined into one trend, the update still is
+    assert one_loss == "training loop: loss [4] -> [0.5] over 2 calls; w [0] -> [4] (ledger.txt)"
+    assert two_losses == "training loop: w [0] -> [4] (ledger.txt)"

@@ -163,3 +163,19 @@ def test_a_leaf_whose_post_accumulate_grad_hook_raised_shows_the_grad_torch_accu
     assert "      fc.bias.grad = [2, 2]" in lines
     weight = next(line for line in lines if "fc.weight.grad" in line)
     assert weight.endswith("= None  (received nothing: the call failed before reaching it)")
+
+
+def test_a_grad_call_is_headed_grad_not_backward_in_every_view() -> None:
+    # Given: torch.autograd.grad, which returns the gradient and leaves x.grad alone, and a backward
+    with session.Tracer() as tracer:
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        loss = (x * x).sum()
+        (returned,) = torch.autograd.grad(loss, x, retain_graph=True)
+        loss.backward()
+    grad_call, backward_call = tracer.result().backwards
+    assert grad_call.api == "grad" and x.grad is not None and torch.equal(returned, x.grad)
+
+    # Then: the grad call's root reads grad() in the tree, the drawing and the page; backward's, backward()
+    for view in (to_text, to_dot, lambda call: to_html(call, None)):
+        assert "grad() from loss" in view(grad_call) and "backward() from loss" not in view(grad_call)
+        assert "backward() from loss" in view(backward_call)
