@@ -20,6 +20,7 @@ from gradviz.capture.isolation import isolated
 from gradviz.capture.ledgeredits import SMALL, ForwardEdits
 from gradviz.capture.ledgertail import ARRIVAL, HEAD_CALLS, LATER, PAST, TAIL_CALLS, Raw, Tail
 from gradviz.capture.ledgervalues import loss_of, mark, nonzero, read, shown
+from gradviz.capture.ledgerwords import step_how
 from gradviz.capture.summary import Snapshot, snapshot
 from gradviz.capture.tensormap import TensorMap
 from gradviz.capture.tensorrefs import tensor_ref
@@ -243,7 +244,7 @@ class LedgerBook(ForwardEdits):
             self._tail.step(self.calls, where, updates)
             return
         for param, slot, before in stepping:
-            self._add("update", param, "optimizer.step()", where, before, self._value_of(param, slot)[1])
+            self._add("update", param, step_how(where), where, before, self._value_of(param, slot)[1])
 
     # ----- the result -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from gradviz.capture.ledgervalues import nonzero
+from gradviz.capture.ledgerwords import step_how
 from gradviz.capture.summary import Snapshot
 from gradviz.capture.tensorrefs import TensorRef
 from gradviz.model import LedgerKind, Location, Value
@@ -71,7 +72,7 @@ class Tail:
                             "update",
                             leaf,
                             LATER,
-                            "optimizer.step()",
+                            step_how(item[1]),
                             item[1],
                             call,
                             before,

@@ -13,12 +13,19 @@ from gradviz.model import Location
 ZEROING = frozenset({"zero_", "_foreach_zero_", "fill_", "mul_"})
 
 _ZERO_GRAD_CALL = re.compile(r"([A-Za-z_][\w.]*)\.zero_grad\(")
+_STEP_CALL = re.compile(r"([A-Za-z_][\w.]*)\.step\(")
 
 
 def zero_grad_how(owner: str, where: Location | None) -> str:
     """``opt.zero_grad()`` as the user's line calls it, else ``optimizer.zero_grad()`` (or ``model.``)."""
     found = _ZERO_GRAD_CALL.search(where.code or "") if where is not None else None
     return f"{found.group(1) if found else owner}.zero_grad()"
+
+
+def step_how(where: Location | None) -> str:
+    """``opt.step()`` as the user's line calls it (``scaler.step()`` too), else ``optimizer.step()``."""
+    found = _STEP_CALL.search(where.code or "") if where is not None else None
+    return f"{found.group(1) if found else 'optimizer'}.step()"
 
 
 def zero_grad_owner(frame: Any) -> str | None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from gradviz.capture.ledgerwords import step_how
 from gradviz.capture.session import Tracer
-from gradviz.model import LedgerEntry, Value
+from gradviz.model import LedgerEntry, Location, Value
 from gradviz.render.ledger import learning_rate, to_ledger_text
 from gradviz.render.summary import summarize
 from gradviz.render.values import format_nested
@@ -85,7 +86,7 @@ def test_optimizer_step_and_manual_updates_show_the_values_torch_had() -> None:
     updates = [e for e in ledger if e.kind == "update"]
     # Then: each update, in order, with the values before and after that torch held
     assert [e.how for e in updates] == [
-        "optimizer.step()",
+        "opt.step()",  # as the line calls it
         "w -= 0.5 * w.grad",
         "w.data -= 0.25 * w.grad",
     ]
@@ -198,3 +199,15 @@ def test_a_finished_trace_keeps_no_parameter_alive_and_keeps_its_last_manual_ste
     assert freed == ["w"] and watcher() is None
     update = next(e for e in tracer.result().ledger if e.kind == "update")
     assert _values(update.after) == after_step
+
+
+def test_an_update_is_named_as_the_users_line_calls_the_step() -> None:
+    # Given: the lines an optimizer step is called from in real loops
+    def how(code: str | None) -> str:
+        return step_how(Location("train.py", 9, "main", code) if code is not None else None)
+
+    # Then: the ledger names the step as the line does, and falls back to optimizer.step()
+    assert how("dense_optimizer.step()") == "dense_optimizer.step()"
+    assert how("loss = optimizer.step(closure)") == "optimizer.step()"
+    assert how("scaler.step(opt)  # AMP") == "scaler.step()"
+    assert how(None) == "optimizer.step()" and how("") == "optimizer.step()"

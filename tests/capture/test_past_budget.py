@@ -79,7 +79,7 @@ def test_the_ledger_keeps_the_last_calls_of_a_long_loop_with_torchs_numbers() ->
         (update,) = [e for e in late if e.call == call and e.kind == "update"]
         assert loss_entry.loss is not None and loss_entry.loss.values == pytest.approx(losses[call - 1])
         assert arrival.after is not None and list(arrival.after.values) == grads[call - 1]  # type: ignore[arg-type]
-        assert update.how == "optimizer.step()" and update.location is not None
+        assert update.how == "opt.step()" and update.location is not None
         assert update.before is not None and list(update.before.values) == values[call - 2]  # type: ignore[arg-type]
         assert update.after is not None and list(update.after.values) == values[call - 1]  # type: ignore[arg-type]
     # and each call's .grad was emptied by zero_grad() since the previous one: seen by its effect

@@ -379,7 +379,7 @@ def test_a_fault_in_the_judges_step_hook_leaves_the_ledgers_steps(monkeypatch: p
     # Then: the fault is one capture problem, and the ledger still has every step's update, at its line
     problems = [f.message for f in tracer.findings if f.kind == "capture_problem"]
     assert len(problems) == 1 and problems[0].startswith("severity: RuntimeError: judge fault")
-    updates = [e for e in tracer.result().ledger if e.kind == "update" and e.how == "optimizer.step()"]
+    updates = [e for e in tracer.result().ledger if e.kind == "update" and e.how == "opt.step()"]
     assert sorted({e.call for e in updates}) == [1, 2, 3, 4, 5, 6]
     assert all(e.location is not None and e.location.code == "opt.step()" for e in updates)
 
